@@ -1,0 +1,74 @@
+"""The cellular_iot integration: cellular IoT devices through Hologram, emnify, monoZ."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .const import CONF_API_KEY, CONF_KIND, CONF_ORG_ID, DOMAIN, EntryKind
+from .models import CellularIoTConfigEntry, HologramData
+from .providers.errors import ProviderAuthError, ProviderError
+from .providers.hologram import HologramClient
+from .services import async_setup_services
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS: list[Platform] = []
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions once, whatever entries exist."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) -> bool:
+    """Set up one account or on-device entry."""
+    kind = entry.data.get(CONF_KIND)
+    if kind == EntryKind.HOLOGRAM:
+        entry.runtime_data = await _async_setup_hologram(hass, entry)
+    else:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="unsupported_kind",
+            translation_placeholders={"kind": str(kind)},
+        )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> bool:
+    """Unload an entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def _async_setup_hologram(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> HologramData:
+    client = HologramClient(
+        async_get_clientsession(hass),
+        entry.data[CONF_API_KEY],
+        org_id=entry.data.get(CONF_ORG_ID),
+    )
+    try:
+        user = await client.get_me()
+    except ProviderAuthError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="auth_failed"
+        ) from err
+    except ProviderError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    return HologramData(kind=EntryKind.HOLOGRAM, client=client, user=user)

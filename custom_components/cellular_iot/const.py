@@ -1,0 +1,49 @@
+"""Constants of the cellular_iot integration."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "cellular_iot"
+LOGGER = logging.getLogger(__package__)
+
+
+class EntryKind(StrEnum):
+    """The kinds of config entry (one step each in the config flow menu)."""
+
+    HOLOGRAM = "hologram"
+    EMNIFY = "emnify"
+    MONOZ = "monoz"
+    ON_DEVICE = "on_device"
+
+
+# Config entry data keys.
+CONF_KIND: Final = "kind"
+CONF_API_KEY: Final = "api_key"
+CONF_ORG_ID: Final = "org_id"
+CONF_USER_ID: Final = "user_id"
+
+# Action names (DESIGN.md).
+SERVICE_SEND_CLOUD_MESSAGE: Final = "send_cloud_message"
+SERVICE_SEND_SMS: Final = "send_sms"
+SERVICE_PUBLISH_DOWNLINK: Final = "publish_downlink"
+SERVICE_SEND_TO_DEVICE_WEBHOOK: Final = "send_to_device_webhook"
+SERVICE_SEND_TO_CLOUD: Final = "send_to_cloud"
+
+# Action fields (DESIGN.md).
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_DEVICE_IDS: Final = "device_ids"
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_PORT: Final = "port"
+ATTR_PROTOCOL: Final = "protocol"
+ATTR_DATA: Final = "data"
+ATTR_DATA_BASE64: Final = "data_base64"
+ATTR_ENCRYPTED: Final = "encrypted"
+ATTR_MESSAGE: Final = "message"
+ATTR_PHONE_NUMBER: Final = "phone_number"
+ATTR_SENDER: Final = "sender"
+ATTR_WEBHOOK_URL: Final = "webhook_url"
+
+EVENT_MESSAGE_RECEIVED: Final = "cellular_iot_message_received"

@@ -1,0 +1,42 @@
+"""Diagnostics of a cellular_iot entry, with every secret redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_API_KEY
+from .models import CellularIoTConfigEntry, HologramData
+
+# The title can hold the account e-mail ("Hologram (owner@example.com)").
+TO_REDACT = {CONF_API_KEY, "email", "title"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> dict[str, Any]:
+    """Return the entry's configuration and runtime state, secrets redacted."""
+    runtime: dict[str, Any] = {}
+    data = getattr(entry, "runtime_data", None)
+    if isinstance(data, HologramData):
+        runtime = {
+            "kind": data.kind.value,
+            "user_id": data.user.user_id,
+            "org_id": data.client.org_id,
+            "email": data.user.email,
+        }
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "version": f"{entry.version}.{entry.minor_version}",
+                "state": entry.state.value,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "runtime": runtime,
+        },
+        TO_REDACT,
+    )

@@ -1,0 +1,59 @@
+"""One error hierarchy for every provider client.
+
+Messages never contain credentials: they carry the HTTP status and the provider's own
+error text (``detail``) only.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base class of every error raised by a provider client."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, detail: str | None = None
+    ) -> None:
+        """Keep the HTTP status and the provider's error text beside the message."""
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class ProviderAuthError(ProviderError):
+    """The credentials were refused (HTTP 401) or lack the permission (HTTP 403)."""
+
+
+class ProviderNotFoundError(ProviderError):
+    """The target (device, endpoint, ICCID) does not exist for this account (HTTP 404)."""
+
+
+class ProviderBadRequestError(ProviderError):
+    """The provider rejected the request as invalid (HTTP 400/422, ``success: false``)."""
+
+
+class ProviderRateLimitedError(ProviderError):
+    """The provider kept answering HTTP 429 after the bounded retries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        detail: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Keep the provider's Retry-After hint (seconds), when it sent one."""
+        super().__init__(message, status=status, detail=detail)
+        self.retry_after = retry_after
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached or did not answer in time."""
+
+
+class ProviderTimeoutError(ProviderConnectionError):
+    """The provider did not answer within the client's timeout."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider failed (HTTP 5xx) or answered something that is not its API."""

@@ -1,0 +1,474 @@
+"""Async client for the Hologram REST API (https://dashboard.hologram.io/api/1).
+
+Covers what the integration needs: the current user (credential check), the device list,
+cloud messages to devices (``POST /devices/messages``), SMS to devices
+(``POST /sms/incoming``) and a device's key-less inbound webhook URL.
+
+Authentication is HTTP Basic with the user name ``apikey`` and the API key as password.
+Hologram asks clients that get HTTP 429 to wait 5-10 seconds and retry: the client does
+that a bounded number of times before raising :class:`ProviderRateLimitedError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+import json
+import random
+import re
+from typing import Any, Final
+
+import aiohttp
+from yarl import URL
+
+from .errors import (
+    ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderNotFoundError,
+    ProviderRateLimitedError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+
+DEFAULT_BASE_URL: Final = "https://dashboard.hologram.io/api/1"
+DEFAULT_TIMEOUT: Final = 15.0
+MAX_CLOUD_MESSAGE_BYTES: Final = 10 * 1024
+PROTOCOLS: Final = ("TCP", "UDP")
+# Hologram: "refrain from making requests for 5-10 seconds and then retry".
+RATE_LIMIT_DELAY: Final = (5.0, 10.0)
+RATE_LIMIT_RETRIES: Final = 2
+# A Retry-After larger than this is not waited for inside one call.
+MAX_RETRY_AFTER: Final = 60.0
+# The device inbound webhook path: /devices/messages/{deviceid}/{webhookguid}.
+DEVICE_WEBHOOK_PATH: Final = re.compile(r"/devices/messages/\d+/[A-Za-z0-9_-]+/?$")
+_PAGE_SIZE: Final = 100
+_MAX_PAGES: Final = 50
+
+
+@dataclass(frozen=True, slots=True)
+class HologramUser:
+    """The account the API key belongs to (``GET /users/me``)."""
+
+    user_id: int
+    name: str | None
+    email: str | None
+    org_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HologramDevice:
+    """One device of the account (``GET /devices``)."""
+
+    device_id: int
+    name: str
+    iccid: str | None
+    phone_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudMessageResult:
+    """One device a cloud message was queued for, with Hologram's message id."""
+
+    device_id: int
+    message_id: str | None
+
+
+class HologramClient:
+    """A small typed client for the parts of Hologram's REST API this project uses."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_key: str,
+        *,
+        org_id: int | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        rate_limit_retries: int = RATE_LIMIT_RETRIES,
+    ) -> None:
+        """Build a client on an existing session (the session is not closed here)."""
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        self._session = session
+        self._auth = aiohttp.BasicAuth("apikey", api_key)
+        self._org_id = org_id
+        self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
+        self._retries = rate_limit_retries
+
+    @property
+    def org_id(self) -> int | None:
+        """The organisation the client is scoped to, if any."""
+        return self._org_id
+
+    async def get_me(self) -> HologramUser:
+        """Return the user the API key belongs to: the cheapest authenticated call."""
+        data = await self._request("GET", "/users/me")
+        if not isinstance(data, Mapping):
+            raise ProviderResponseError("Hologram returned no user for /users/me")
+        user_id = _as_int(data.get("id", data.get("userid")))
+        if user_id is None:
+            raise ProviderResponseError("Hologram returned a user without an id")
+        name = " ".join(
+            str(part) for part in (data.get("first"), data.get("last")) if part
+        )
+        email = data.get("email")
+        org_id = _as_int(data.get("personal_org", data.get("orgid")))
+        return HologramUser(
+            user_id=user_id,
+            name=name or None,
+            email=email if isinstance(email, str) else None,
+            org_id=org_id,
+        )
+
+    async def get_organization(self, org_id: int) -> str | None:
+        """Return the name of an organisation the key can access (404/403 if not)."""
+        data = await self._request("GET", f"/organizations/{int(org_id)}")
+        if not isinstance(data, Mapping):
+            raise ProviderResponseError("Hologram returned no organisation")
+        name = data.get("name")
+        return name if isinstance(name, str) and name else None
+
+    async def list_devices(self, *, limit: int | None = None) -> list[HologramDevice]:
+        """Return the account's devices (filtered by the organisation when set)."""
+        devices: list[HologramDevice] = []
+        page_size = _PAGE_SIZE if limit is None else max(1, min(limit, _PAGE_SIZE))
+        params: dict[str, str] = {"limit": str(page_size)}
+        if self._org_id is not None:
+            params["orgid"] = str(self._org_id)
+        for _ in range(_MAX_PAGES):
+            page, continues = await self._request_page("/devices", params)
+            for item in page:
+                device = _parse_device(item)
+                if device is not None:
+                    devices.append(device)
+                    if limit is not None and len(devices) >= limit:
+                        return devices
+            if not continues or not devices:
+                break
+            params["startafter"] = str(devices[-1].device_id)
+        return devices
+
+    async def send_cloud_message(
+        self,
+        device_ids: Sequence[int],
+        *,
+        port: int,
+        protocol: str = "TCP",
+        data: str | None = None,
+        data_base64: str | None = None,
+        encrypted: bool = True,
+    ) -> list[CloudMessageResult]:
+        """Send one cloud message to every device in one ``POST /devices/messages``."""
+        ids = _check_device_ids(device_ids)
+        if not 1 <= port <= 65535:
+            raise ValueError("port must be between 1 and 65535")
+        if protocol not in PROTOCOLS:
+            raise ValueError("protocol must be TCP or UDP")
+        if (data is None) == (data_base64 is None):
+            raise ValueError("give exactly one of data or data_base64")
+        body: dict[str, Any] = {
+            "deviceids": ids,
+            "port": port,
+            "protocol": protocol,
+            "encrypted": encrypted,
+        }
+        if data is not None:
+            _check_size(data)
+            body["data"] = data
+        else:
+            assert data_base64 is not None
+            _check_size(data_base64)
+            body["base64data"] = data_base64
+        result = await self._request("POST", "/devices/messages", json_body=body)
+        return _parse_message_results(result, ids)
+
+    async def send_sms(
+        self,
+        device_ids: Sequence[int],
+        body: str,
+        *,
+        from_number: str | None = None,
+    ) -> Any:
+        """Send an SMS to devices (``POST /sms/incoming``); returns Hologram's data."""
+        ids = _check_device_ids(device_ids)
+        if not body:
+            raise ValueError("body must not be empty")
+        payload: dict[str, Any] = {"body": body}
+        if len(ids) == 1:
+            payload["deviceid"] = ids[0]
+        else:
+            payload["deviceids"] = ids
+        if from_number:
+            payload["fromnumber"] = from_number
+        return await self._request("POST", "/sms/incoming", json_body=payload)
+
+    async def _request_page(
+        self, path: str, params: Mapping[str, str]
+    ) -> tuple[list[Any], bool]:
+        payload = await self._request("GET", path, params=params, full=True)
+        assert isinstance(payload, Mapping)
+        data = payload.get("data")
+        if not isinstance(data, list):
+            raise ProviderResponseError(f"Hologram returned no list for {path}")
+        return data, bool(payload.get("continues"))
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        full: bool = False,
+    ) -> Any:
+        """Call the API; return ``data`` of a successful answer (or all of it)."""
+        attempt = 0
+        while True:
+            try:
+                return await _call(
+                    self._session,
+                    method,
+                    f"{self._base_url}{path}",
+                    auth=self._auth,
+                    timeout=self._timeout,
+                    params=params,
+                    json_body=json_body,
+                    full=full,
+                )
+            except ProviderRateLimitedError as err:
+                if attempt >= self._retries:
+                    raise
+                attempt += 1
+                await _wait(_rate_limit_delay(err.retry_after))
+
+
+async def send_to_device_webhook(
+    session: aiohttp.ClientSession,
+    url: str,
+    data: str,
+    *,
+    timeout: float | None = None,
+) -> list[CloudMessageResult]:
+    """POST ``{"data": data}`` to a Hologram device inbound webhook URL.
+
+    The URL carries its own secret (the webhook GUID) and fixes the port and protocol
+    the cloud forwards to, so no API key is sent.
+    """
+    if not is_device_webhook_url(url):
+        raise ValueError("not a Hologram device webhook URL")
+    _check_size(data)
+    device_id = int(URL(url).path.rstrip("/").split("/")[-2])
+    result = await _call(
+        session,
+        "POST",
+        url,
+        auth=None,
+        timeout=aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT),
+        params=None,
+        json_body={"data": data},
+        full=False,
+    )
+    return _parse_message_results(result, [device_id])
+
+
+def is_device_webhook_url(url: str) -> bool:
+    """Tell whether ``url`` has the shape of a Hologram device inbound webhook URL."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return False
+    return (
+        parsed.scheme in ("http", "https")
+        and bool(parsed.host)
+        and DEVICE_WEBHOOK_PATH.search(parsed.path) is not None
+    )
+
+
+async def _call(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    auth: aiohttp.BasicAuth | None,
+    timeout: aiohttp.ClientTimeout,
+    params: Mapping[str, str] | None,
+    json_body: Mapping[str, Any] | None,
+    full: bool,
+) -> Any:
+    try:
+        async with session.request(
+            method,
+            url,
+            auth=auth,
+            params=params,
+            json=json_body,
+            timeout=timeout,
+            headers={"Accept": "application/json"},
+        ) as response:
+            raw = await response.read()
+            status = response.status
+            retry_after = response.headers.get("Retry-After")
+    except TimeoutError as err:
+        raise ProviderTimeoutError("Hologram did not answer in time") from err
+    except aiohttp.ClientError as err:
+        raise ProviderConnectionError(
+            f"Cannot reach Hologram: {type(err).__name__}"
+        ) from err
+
+    payload = _decode(raw)
+    detail = _error_text(payload)
+    if status == 429:
+        raise ProviderRateLimitedError(
+            f"Hologram rate limit (HTTP 429): {detail or 'no reason given'}",
+            detail=detail,
+            retry_after=_parse_retry_after(retry_after),
+        )
+    if status >= 400:
+        raise _status_error(status, detail)
+    if not isinstance(payload, Mapping):
+        raise ProviderResponseError(
+            "Hologram answered with something that is not JSON", status=status
+        )
+    if payload.get("success") is False:
+        raise ProviderBadRequestError(
+            f"Hologram refused the request: {detail or 'no reason given'}",
+            status=status,
+            detail=detail,
+        )
+    return payload if full else payload.get("data")
+
+
+async def _wait(seconds: float) -> None:
+    """Wait before a retry (a seam for tests, which must not sleep)."""
+    await asyncio.sleep(seconds)
+
+
+def _status_error(status: int, detail: str | None) -> ProviderError:
+    reason = detail or "no reason given"
+    if status in (401, 403):
+        return ProviderAuthError(
+            f"Hologram refused the API key (HTTP {status}): {reason}",
+            status=status,
+            detail=detail,
+        )
+    if status == 404:
+        return ProviderNotFoundError(
+            f"Hologram does not know the target (HTTP 404): {reason}",
+            status=status,
+            detail=detail,
+        )
+    if status in (400, 409, 413, 422):
+        return ProviderBadRequestError(
+            f"Hologram rejected the request (HTTP {status}): {reason}",
+            status=status,
+            detail=detail,
+        )
+    return ProviderResponseError(
+        f"Hologram failed (HTTP {status}): {reason}", status=status, detail=detail
+    )
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _error_text(payload: Any) -> str | None:
+    if isinstance(payload, Mapping):
+        error = payload.get("error")
+        if isinstance(error, str) and error:
+            return error[:300]
+    return None
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def _rate_limit_delay(retry_after: float | None) -> float:
+    if retry_after is not None and retry_after <= MAX_RETRY_AFTER:
+        return max(retry_after, 0.0)
+    return random.uniform(*RATE_LIMIT_DELAY)
+
+
+def _check_device_ids(device_ids: Sequence[int]) -> list[int]:
+    ids = list(device_ids)
+    if not ids:
+        raise ValueError("at least one device id is needed")
+    for device_id in ids:
+        if isinstance(device_id, bool) or not isinstance(device_id, int):
+            raise TypeError("device ids must be integers")
+        if device_id <= 0:
+            raise ValueError("device ids must be positive")
+    return ids
+
+
+def _check_size(value: str) -> None:
+    if len(value.encode()) > MAX_CLOUD_MESSAGE_BYTES:
+        raise ValueError(f"data is larger than {MAX_CLOUD_MESSAGE_BYTES} bytes")
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _parse_device(item: Any) -> HologramDevice | None:
+    if not isinstance(item, Mapping):
+        return None
+    device_id = _as_int(item.get("id"))
+    if device_id is None:
+        return None
+    name = item.get("name")
+    iccid: str | None = None
+    links = item.get("links")
+    if isinstance(links, Mapping):
+        cellular = links.get("cellular")
+        if isinstance(cellular, list) and cellular and isinstance(cellular[0], Mapping):
+            sim = cellular[0].get("sim")
+            iccid = str(sim) if sim else None
+    phone = item.get("phonenumber")
+    return HologramDevice(
+        device_id=device_id,
+        name=name if isinstance(name, str) and name else f"Device {device_id}",
+        iccid=iccid,
+        phone_number=str(phone) if phone else None,
+    )
+
+
+def _parse_message_results(data: Any, ids: list[int]) -> list[CloudMessageResult]:
+    results: list[CloudMessageResult] = []
+    if isinstance(data, list):
+        for item in data:
+            if not isinstance(item, Mapping):
+                continue
+            # One published example spells the key "Devicesid": accept both.
+            device_id = _as_int(item.get("deviceid", item.get("Devicesid")))
+            message_id = item.get("messageid")
+            if device_id is not None:
+                results.append(
+                    CloudMessageResult(
+                        device_id=device_id,
+                        message_id=str(message_id) if message_id else None,
+                    )
+                )
+    if not results:
+        results = [CloudMessageResult(device_id=i, message_id=None) for i in ids]
+    return results

@@ -1,0 +1,449 @@
+"""Actions of the cellular_iot integration, registered once in ``async_setup``.
+
+Every action validates its fields itself so that a bad value becomes a translated
+``ServiceValidationError`` naming the field, and maps provider failures to translated
+``HomeAssistantError``s. The response lists what the provider accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Collection, Mapping
+import re
+from typing import Any, Final
+
+import voluptuous as vol
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_DATA,
+    ATTR_DATA_BASE64,
+    ATTR_DEVICE_ID,
+    ATTR_DEVICE_IDS,
+    ATTR_ENCRYPTED,
+    ATTR_MESSAGE,
+    ATTR_PHONE_NUMBER,
+    ATTR_PORT,
+    ATTR_PROTOCOL,
+    ATTR_SENDER,
+    ATTR_WEBHOOK_URL,
+    CONF_KIND,
+    DOMAIN,
+    SERVICE_SEND_CLOUD_MESSAGE,
+    SERVICE_SEND_SMS,
+    SERVICE_SEND_TO_DEVICE_WEBHOOK,
+    EntryKind,
+)
+from .models import CellularIoTConfigEntry, HologramData
+from .providers.errors import (
+    ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderNotFoundError,
+    ProviderRateLimitedError,
+)
+from .providers.hologram import (
+    MAX_CLOUD_MESSAGE_BYTES,
+    CloudMessageResult,
+    is_device_webhook_url,
+    send_to_device_webhook,
+)
+
+MAX_SMS_BYTES: Final = 10 * 1024
+_PHONE_NUMBER = re.compile(r"^\+?[1-9]\d{1,14}$")
+
+
+class FieldInvalid(vol.Invalid):
+    """A field failed validation; the message is a translation key."""
+
+    def __init__(self, translation_key: str, **placeholders: object) -> None:
+        """Keep the translation key and its placeholders."""
+        super().__init__(translation_key)
+        self.translation_key = translation_key
+        self.placeholders = {key: str(value) for key, value in placeholders.items()}
+
+
+# --- field validators -------------------------------------------------------------
+
+
+def _positive_int(value: Any, key: str) -> int:
+    if isinstance(value, bool):
+        raise FieldInvalid(key, value=value)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdecimal():
+        number = int(value.strip())
+    else:
+        raise FieldInvalid(key, value=value)
+    if number <= 0:
+        raise FieldInvalid(key, value=value)
+    return number
+
+
+def _device_ids(value: Any) -> list[int]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items or value is None or value == "":
+        raise FieldInvalid("invalid_device_ids", value=value)
+    ids: list[int] = []
+    for item in items:
+        device_id = _positive_int(item, "invalid_device_ids")
+        if device_id not in ids:
+            ids.append(device_id)
+    return ids
+
+
+def _device_id(value: Any) -> int:
+    return _positive_int(value, "invalid_device_id")
+
+
+def _port(value: Any) -> int:
+    port = _positive_int(value, "invalid_port")
+    if port > 65535:
+        raise FieldInvalid("invalid_port", value=value)
+    return port
+
+
+def _protocol(value: Any) -> str:
+    if not isinstance(value, str) or value.strip().upper() not in ("TCP", "UDP"):
+        raise FieldInvalid("invalid_protocol", value=value)
+    return value.strip().upper()
+
+
+def _boolean(field: str) -> Callable[[Any], bool]:
+    def validate(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in (
+            "true",
+            "false",
+            "on",
+            "off",
+            "yes",
+            "no",
+            "1",
+            "0",
+        ):
+            return value.strip().lower() in ("true", "on", "yes", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise FieldInvalid("invalid_boolean", field=field, value=value)
+
+    return validate
+
+
+def _text(field: str, max_bytes: int) -> Callable[[Any], str]:
+    def validate(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise FieldInvalid("invalid_text", field=field)
+        text = str(value)
+        if not text:
+            raise FieldInvalid("empty_text", field=field)
+        size = len(text.encode())
+        if size > max_bytes:
+            raise FieldInvalid("too_large", field=field, size=size, max=max_bytes)
+        return text
+
+    return validate
+
+
+def _base64(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FieldInvalid("invalid_base64")
+    text = "".join(value.split())
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise FieldInvalid("invalid_base64") from err
+    size = len(text.encode())
+    if size > MAX_CLOUD_MESSAGE_BYTES:
+        raise FieldInvalid(
+            "too_large", field=ATTR_DATA_BASE64, size=size, max=MAX_CLOUD_MESSAGE_BYTES
+        )
+    return text
+
+
+def _sender(value: Any) -> str:
+    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    if not _PHONE_NUMBER.match(text):
+        raise FieldInvalid("invalid_sender", value=value)
+    return text
+
+
+def _phone_number(value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not re.fullmatch(r"\+[1-9]\d{1,14}", text):
+        raise FieldInvalid("invalid_phone_number", value=value)
+    return text
+
+
+def _entry_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FieldInvalid("entry_not_found", entry_id=value)
+    return value.strip()
+
+
+def _webhook_url(value: Any) -> str:
+    if not isinstance(value, str) or not is_device_webhook_url(value.strip()):
+        raise FieldInvalid("invalid_webhook_url")
+    return value.strip()
+
+
+SEND_CLOUD_MESSAGE_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
+    vol.Required(ATTR_DEVICE_IDS): _device_ids,
+    vol.Required(ATTR_PORT): _port,
+    vol.Optional(ATTR_PROTOCOL, default="TCP"): _protocol,
+    vol.Optional(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
+    vol.Optional(ATTR_DATA_BASE64): _base64,
+    vol.Optional(ATTR_ENCRYPTED, default=True): _boolean(ATTR_ENCRYPTED),
+}
+SEND_SMS_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
+    vol.Required(ATTR_MESSAGE): _text(ATTR_MESSAGE, MAX_SMS_BYTES),
+    vol.Optional(ATTR_DEVICE_ID): _device_id,
+    vol.Optional(ATTR_PHONE_NUMBER): _phone_number,
+    vol.Optional(ATTR_SENDER): _sender,
+}
+SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Required(ATTR_WEBHOOK_URL): _webhook_url,
+    vol.Required(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
+}
+
+
+def _registration_schema(fields: Mapping[vol.Marker, Any]) -> vol.Schema:
+    """Only the field names: values are checked in the handler, with translations."""
+    return vol.Schema({vol.Optional(str(key)): object for key in fields})
+
+
+def _validate(
+    fields: Mapping[vol.Marker, Any], data: Mapping[str, Any]
+) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = vol.Schema(dict(fields))(dict(data))
+    except vol.MultipleInvalid as err:
+        first = err.errors[0]
+        if isinstance(first, FieldInvalid):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=first.translation_key,
+                translation_placeholders=first.placeholders,
+            ) from None
+        field = str(first.path[0]) if first.path else "?"
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="missing_field"
+            if isinstance(first, vol.RequiredFieldInvalid)
+            else "invalid_field",
+            translation_placeholders={"field": field},
+        ) from None
+    return result
+
+
+# --- entry lookup ---------------------------------------------------------------------
+
+
+def _get_entry(
+    hass: HomeAssistant,
+    data: Mapping[str, Any],
+    kinds: Collection[EntryKind],
+    action: str,
+) -> CellularIoTConfigEntry:
+    """Return the loaded entry the action is for (or the only one of those kinds)."""
+    kind_names = ", ".join(kind.value for kind in kinds)
+    entry_id = data.get(ATTR_CONFIG_ENTRY_ID)
+    if entry_id is not None:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="entry_not_found",
+                translation_placeholders={"entry_id": entry_id},
+            )
+        if entry.data.get(CONF_KIND) not in kinds:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="entry_wrong_kind",
+                translation_placeholders={
+                    "title": entry.title,
+                    "action": action,
+                    "kinds": kind_names,
+                },
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="entry_not_loaded",
+                translation_placeholders={"title": entry.title},
+            )
+        return entry
+    candidates = [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_KIND) in kinds and entry.state is ConfigEntryState.LOADED
+    ]
+    if not candidates:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_entry",
+            translation_placeholders={"action": action, "kinds": kind_names},
+        )
+    if len(candidates) > 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_required",
+            translation_placeholders={"action": action},
+        )
+    return candidates[0]
+
+
+def provider_error(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry | None, err: ProviderError
+) -> HomeAssistantError:
+    """Translate a provider client error; start re-authentication on auth errors."""
+    title = entry.title if entry is not None else "Hologram"
+    placeholders = {"title": title, "error": str(err)}
+    if isinstance(err, ProviderAuthError):
+        if entry is not None:
+            entry.async_start_reauth(hass)
+        key = "provider_auth"
+    elif isinstance(err, ProviderNotFoundError):
+        key = "provider_not_found"
+    elif isinstance(err, ProviderBadRequestError):
+        key = "provider_bad_request"
+    elif isinstance(err, ProviderRateLimitedError):
+        key = "provider_rate_limited"
+    elif isinstance(err, ProviderConnectionError):
+        key = "provider_unreachable"
+    else:
+        key = "provider_error"
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
+def _messages(results: list[CloudMessageResult]) -> list[dict[str, Any]]:
+    return [
+        {"device_id": result.device_id, "message_id": result.message_id}
+        for result in results
+    ]
+
+
+# --- handlers -----------------------------------------------------------------------
+
+
+async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
+    data = _validate(SEND_CLOUD_MESSAGE_FIELDS, call.data)
+    if (ATTR_DATA in data) == (ATTR_DATA_BASE64 in data):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="data_exclusive"
+        )
+    entry = _get_entry(
+        call.hass, data, (EntryKind.HOLOGRAM,), SERVICE_SEND_CLOUD_MESSAGE
+    )
+    runtime = entry.runtime_data
+    assert isinstance(runtime, HologramData)
+    try:
+        results = await runtime.client.send_cloud_message(
+            data[ATTR_DEVICE_IDS],
+            port=data[ATTR_PORT],
+            protocol=data[ATTR_PROTOCOL],
+            data=data.get(ATTR_DATA),
+            data_base64=data.get(ATTR_DATA_BASE64),
+            encrypted=data[ATTR_ENCRYPTED],
+        )
+    except ProviderError as err:
+        raise provider_error(call.hass, entry, err) from err
+    response: dict[str, Any] = {
+        "config_entry_id": entry.entry_id,
+        "status": "sent",
+        "messages": _messages(results),
+    }
+    return response
+
+
+async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
+    data = _validate(SEND_SMS_FIELDS, call.data)
+    entry = _get_entry(call.hass, data, (EntryKind.HOLOGRAM,), SERVICE_SEND_SMS)
+    runtime = entry.runtime_data
+    assert isinstance(runtime, HologramData)
+    if ATTR_PHONE_NUMBER in data:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="phone_number_not_supported",
+            translation_placeholders={"title": entry.title},
+        )
+    if ATTR_DEVICE_ID not in data:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="device_id_required"
+        )
+    try:
+        result = await runtime.client.send_sms(
+            [data[ATTR_DEVICE_ID]],
+            data[ATTR_MESSAGE],
+            from_number=data.get(ATTR_SENDER),
+        )
+    except ProviderError as err:
+        raise provider_error(call.hass, entry, err) from err
+    count = result.get("msgcount") if isinstance(result, Mapping) else None
+    return {
+        "config_entry_id": entry.entry_id,
+        "status": "sent",
+        "device_id": data[ATTR_DEVICE_ID],
+        "message_count": count if isinstance(count, int) else None,
+    }
+
+
+async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
+    data = _validate(SEND_TO_DEVICE_WEBHOOK_FIELDS, call.data)
+    try:
+        results = await send_to_device_webhook(
+            async_get_clientsession(call.hass),
+            data[ATTR_WEBHOOK_URL],
+            data[ATTR_DATA],
+        )
+    except ProviderError as err:
+        raise provider_error(call.hass, None, err) from err
+    response: dict[str, Any] = {"status": "sent", "messages": _messages(results)}
+    return response
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+    for name, handler, fields in (
+        (
+            SERVICE_SEND_CLOUD_MESSAGE,
+            _async_send_cloud_message,
+            SEND_CLOUD_MESSAGE_FIELDS,
+        ),
+        (SERVICE_SEND_SMS, _async_send_sms, SEND_SMS_FIELDS),
+        (
+            SERVICE_SEND_TO_DEVICE_WEBHOOK,
+            _async_send_to_device_webhook,
+            SEND_TO_DEVICE_WEBHOOK_FIELDS,
+        ),
+    ):
+        hass.services.async_register(
+            DOMAIN,
+            name,
+            handler,
+            schema=_registration_schema(fields),
+            supports_response=SupportsResponse.OPTIONAL,
+        )

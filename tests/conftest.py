@@ -1,0 +1,96 @@
+"""Shared fixtures: the custom integration enabled, local provider fakes, entries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiohttp import web
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.cellular_iot.const import (
+    CONF_API_KEY,
+    CONF_KIND,
+    CONF_ORG_ID,
+    CONF_USER_ID,
+    DOMAIN,
+)
+from custom_components.cellular_iot.providers import hologram as hologram_module
+from homeassistant.core import HomeAssistant
+
+from .fakes.hologram import FakeHologram
+
+API_KEY = "test-api-key"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/cellular_iot."""
+
+
+@pytest.fixture
+def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the client's rate-limit waits instead of sleeping."""
+    waits: list[float] = []
+
+    async def _record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(hologram_module, "_wait", _record)
+    return waits
+
+
+@pytest.fixture
+async def hologram(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch, no_retry_wait: list[float]
+) -> AsyncGenerator[FakeHologram]:
+    """Serve the fake Hologram API on 127.0.0.1 and point the client at it."""
+    fake = FakeHologram()
+    runner = web.AppRunner(fake.app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake.base_url = f"http://127.0.0.1:{port}/api/1"  # type: ignore[attr-defined]
+    monkeypatch.setattr(hologram_module, "DEFAULT_BASE_URL", fake.base_url)  # type: ignore[attr-defined]
+    monkeypatch.setattr(hologram_module, "DEFAULT_TIMEOUT", 0.5)
+    yield fake
+    fake.release.set()
+    await runner.cleanup()
+    if not getattr(fake, "expect_violations", False):
+        assert fake.violations == [], fake.violations
+
+
+def hologram_entry(**data: Any) -> MockConfigEntry:
+    """A Hologram account entry as the config flow creates it."""
+    entry_data: dict[str, Any] = {
+        CONF_KIND: "hologram",
+        CONF_API_KEY: API_KEY,
+        CONF_USER_ID: 1001,
+        CONF_ORG_ID: 7001,
+    }
+    entry_data.update(data)
+    unique = (
+        f"org-{entry_data[CONF_ORG_ID]}"
+        if entry_data.get(CONF_ORG_ID)
+        else f"user-{entry_data[CONF_USER_ID]}"
+    )
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Hologram Fleet Ltd",
+        data=entry_data,
+        unique_id=unique,
+    )
+
+
+@pytest.fixture
+async def hologram_account(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> MockConfigEntry:
+    """A loaded Hologram account entry talking to the fake."""
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry

@@ -1,0 +1,379 @@
+"""A local fake of the Hologram REST API that checks every request as Hologram documents it.
+
+Documented facts it enforces (shared/seeds/hologram-rest-send-cloud-message.md and
+shared/PROVIDERS.md):
+- HTTP Basic authentication, user name ``apikey``, password the API key;
+- ``POST /devices/messages``: JSON object, ``deviceids`` a non-empty list of integers,
+  ``port`` an integer 1-65535, ``protocol`` ``TCP``|``UDP``, exactly one of ``data`` /
+  ``base64data`` (a string of at most 10K), ``encrypted`` a boolean when present;
+- ``POST /sms/incoming``: one of ``deviceid`` (int) / ``deviceids`` (list of int), one of
+  ``body`` / ``base64body``, optional ``fromnumber``;
+- ``POST /devices/messages/{deviceid}/{webhookguid}``: no API key, ``{"data": str}``;
+- answers ``{"success": true, "data": ...}`` or ``{"success": false, "error": ...}``.
+
+A request that breaks the documented schema is answered 400 and recorded in
+``violations``; the test fixture fails the test when any was recorded.
+Faults can be queued with :meth:`FakeHologram.fail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from dataclasses import dataclass, field
+import json
+from typing import Any
+import uuid
+
+from aiohttp import web
+
+MAX_DATA = 10 * 1024
+API = "/api/1"
+
+
+@dataclass
+class Fault:
+    """A queued fault: the next matching request gets it instead of an answer."""
+
+    path: str | None
+    status: int = 500
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    hang: bool = False
+    raw: bytes | None = None
+
+
+@dataclass
+class Recorded:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+class FakeHologram:
+    """The fake server's state and its aiohttp application."""
+
+    def __init__(self) -> None:
+        self.api_keys: dict[str, int] = {"test-api-key": 1001}
+        self.users: dict[int, dict[str, Any]] = {
+            1001: {
+                "id": 1001,
+                "email": "owner@example.com",
+                "first": "Holly",
+                "last": "Graham",
+                "personal_org": 5001,
+            },
+            1002: {"id": 1002, "email": "other@example.com", "personal_org": 5002},
+        }
+        # org id -> user ids that may use it
+        self.orgs: dict[int, dict[str, Any]] = {
+            5001: {"id": 5001, "name": "Holly's org", "users": [1001]},
+            7001: {"id": 7001, "name": "Fleet Ltd", "users": [1001]},
+            5002: {"id": 5002, "name": "Other org", "users": [1002]},
+        }
+        self.devices: dict[int, dict[str, Any]] = {
+            123456: {"id": 123456, "orgid": 7001, "name": "Van tracker"},
+            234567: {"id": 234567, "orgid": 7001, "name": "Boat sensor"},
+            345678: {"id": 345678, "orgid": 5001, "name": "Garden"},
+        }
+        self.webhooks: dict[str, int] = {"AbCdEf123": 123456}
+        self.requests: list[Recorded] = []
+        self.violations: list[str] = []
+        self.faults: list[Fault] = []
+        self.cloud_messages: list[dict[str, Any]] = []
+        self.sms: list[dict[str, Any]] = []
+        self.release = asyncio.Event()
+        self.app = web.Application(middlewares=[self._middleware])
+        self.app.router.add_get(f"{API}/users/me", self._users_me)
+        self.app.router.add_get(f"{API}/organizations/{{orgid}}", self._organization)
+        self.app.router.add_get(f"{API}/devices", self._devices)
+        self.app.router.add_post(f"{API}/devices/messages", self._cloud_message)
+        self.app.router.add_post(
+            f"{API}/devices/messages/{{deviceid}}/{{guid}}", self._device_webhook
+        )
+        self.app.router.add_post(f"{API}/sms/incoming", self._sms)
+
+    # --- test controls -------------------------------------------------------------
+
+    def fail(
+        self,
+        path: str | None = None,
+        status: int = 500,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        hang: bool = False,
+        raw: bytes | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (to ``path``, or any) with a fault."""
+        self.faults.append(Fault(path, status, body, headers or {}, times, hang, raw))
+
+    def calls(self, path: str) -> list[Recorded]:
+        """The requests received for one API path (without the /api/1 prefix)."""
+        return [r for r in self.requests if r.path == f"{API}{path}"]
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _violation(self, text: str) -> web.Response:
+        self.violations.append(text)
+        return _error(400, text)
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Any
+    ) -> web.StreamResponse:
+        raw = await request.read()
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw
+        self.requests.append(
+            Recorded(
+                request.method,
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+                body,
+            )
+        )
+        for fault in self.faults:
+            if fault.path is None or request.path == f"{API}{fault.path}":
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                if fault.hang:
+                    await self.release.wait()
+                if fault.raw is not None:
+                    return web.Response(
+                        status=fault.status, body=fault.raw, headers=fault.headers
+                    )
+                return web.json_response(
+                    fault.body
+                    if fault.body is not None
+                    else {"success": False, "error": f"fault {fault.status}"},
+                    status=fault.status,
+                    headers=fault.headers,
+                )
+        return await handler(request)
+
+    def _user(self, request: web.Request) -> dict[str, Any] | web.Response:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return _error(401, "Unauthorized")
+        try:
+            user, _, key = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return self._violation("Authorization header is not Basic base64")
+        if user != "apikey":
+            return self._violation(f"Basic auth user name must be apikey, got {user!r}")
+        if key not in self.api_keys:
+            return _error(401, "Invalid API key")
+        return self.users[self.api_keys[key]]
+
+    async def _json_object(self, request: web.Request) -> dict[str, Any] | web.Response:
+        if request.content_type != "application/json":
+            return self._violation(f"content type {request.content_type}")
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._violation("body is not JSON")
+        if not isinstance(body, dict):
+            return self._violation("body is not a JSON object")
+        return body
+
+    def _device_allowed(self, user: dict[str, Any], device_id: int) -> bool:
+        device = self.devices.get(device_id)
+        if device is None:
+            return False
+        org = self.orgs.get(device["orgid"], {})
+        return user["id"] in org.get("users", [])
+
+    # --- endpoints -------------------------------------------------------------------
+
+    async def _users_me(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        return web.json_response({"success": True, "data": user})
+
+    async def _organization(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        try:
+            org = self.orgs[int(request.match_info["orgid"])]
+        except (KeyError, ValueError):
+            return _error(404, "Organization not found")
+        if user["id"] not in org["users"]:
+            return _error(403, "Forbidden")
+        return web.json_response(
+            {"success": True, "data": {"id": org["id"], "name": org["name"]}}
+        )
+
+    async def _devices(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        try:
+            limit = int(request.query.get("limit", "25"))
+            orgid = int(request.query["orgid"]) if "orgid" in request.query else None
+            after = (
+                int(request.query["startafter"])
+                if "startafter" in request.query
+                else None
+            )
+        except ValueError:
+            return self._violation("limit/orgid/startafter must be integers")
+        devices = sorted(
+            (
+                d
+                for d in self.devices.values()
+                if self._device_allowed(user, d["id"])
+                and (orgid is None or d["orgid"] == orgid)
+                and (after is None or d["id"] > after)
+            ),
+            key=lambda d: d["id"],
+        )
+        page = devices[:limit]
+        payload: dict[str, Any] = {
+            "success": True,
+            "limit": limit,
+            "size": len(page),
+            "data": [
+                {
+                    **d,
+                    "phonenumber": "",
+                    "links": {"cellular": [{"sim": f"8901{d['id']:015d}"}]},
+                }
+                for d in page
+            ],
+        }
+        if len(devices) > limit:
+            payload["continues"] = True
+            payload["lastid"] = page[-1]["id"]
+        return web.json_response(payload)
+
+    async def _cloud_message(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        allowed = {
+            "deviceids",
+            "port",
+            "protocol",
+            "data",
+            "base64data",
+            "encrypted",
+            "orgid",
+        }
+        if extra := set(body) - allowed:
+            return self._violation(f"unknown fields {sorted(extra)}")
+        ids = body.get("deviceids")
+        if not isinstance(ids, list) or not ids or not all(_is_int(i) for i in ids):
+            return self._violation(
+                f"deviceids must be a non-empty list of integers: {ids!r}"
+            )
+        port = body.get("port")
+        if not _is_int(port) or not 1 <= port <= 65535:
+            return self._violation(f"port out of range: {port!r}")
+        if body.get("protocol") not in ("TCP", "UDP"):
+            return self._violation(f"protocol not TCP/UDP: {body.get('protocol')!r}")
+        if "encrypted" in body and not isinstance(body["encrypted"], bool):
+            return self._violation("encrypted must be a boolean")
+        if ("data" in body) == ("base64data" in body):
+            return self._violation("exactly one of data/base64data")
+        payload = body.get("data", body.get("base64data"))
+        if not isinstance(payload, str) or len(payload.encode()) > MAX_DATA:
+            return self._violation("data must be a string of at most 10K")
+        if "base64data" in body:
+            try:
+                base64.b64decode(payload, validate=True)
+            except binascii.Error:
+                return self._violation("base64data is not base64")
+        for device_id in ids:
+            if not self._device_allowed(user, device_id):
+                return _error(400, "Invalid Device ID")
+        self.cloud_messages.append(body)
+        return web.json_response(
+            {
+                "success": True,
+                "data": [{"deviceid": i, "messageid": str(uuid.uuid4())} for i in ids],
+            }
+        )
+
+    async def _sms(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        allowed = {
+            "deviceid",
+            "deviceids",
+            "body",
+            "base64body",
+            "fromnumber",
+            "phonenumber",
+        }
+        if extra := set(body) - allowed:
+            return self._violation(f"unknown fields {sorted(extra)}")
+        if ("deviceid" in body) == ("deviceids" in body):
+            return self._violation("exactly one of deviceid/deviceids")
+        ids = body["deviceids"] if "deviceids" in body else [body["deviceid"]]
+        if not isinstance(ids, list) or not ids or not all(_is_int(i) for i in ids):
+            return self._violation(f"device ids must be integers: {ids!r}")
+        if ("body" in body) == ("base64body" in body):
+            return self._violation("exactly one of body/base64body")
+        text = body.get("body", body.get("base64body"))
+        if not isinstance(text, str) or not text:
+            return self._violation("body must be a non-empty string")
+        if "fromnumber" in body and not isinstance(body["fromnumber"], str):
+            return self._violation("fromnumber must be a string")
+        for device_id in ids:
+            if not self._device_allowed(user, device_id):
+                return _error(400, "Invalid Device ID")
+        self.sms.append(body)
+        return web.json_response({"success": True, "data": {"msgcount": len(ids)}})
+
+    async def _device_webhook(self, request: web.Request) -> web.Response:
+        if "Authorization" in request.headers:
+            return self._violation("the device webhook takes no API key")
+        guid = request.match_info["guid"]
+        device_id = request.match_info["deviceid"]
+        if self.webhooks.get(guid) != int(device_id) if device_id.isdigit() else True:
+            return _error(404, "Invalid webhook")
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if set(body) != {"data"} or not isinstance(body["data"], str):
+            return self._violation('the body must be {"data": "<string>"}')
+        if len(body["data"].encode()) > MAX_DATA:
+            return self._violation("data larger than 10K")
+        self.cloud_messages.append({"deviceids": [int(device_id)], **body})
+        return web.json_response(
+            {
+                "success": True,
+                "data": [{"deviceid": int(device_id), "messageid": str(uuid.uuid4())}],
+            }
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _error(status: int, text: str) -> web.Response:
+    return web.json_response({"success": False, "error": text}, status=status)

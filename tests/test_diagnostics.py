@@ -1,0 +1,39 @@
+"""Diagnostics: configuration and runtime state, with no secret left in."""
+
+from __future__ import annotations
+
+import json
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+
+from .conftest import API_KEY
+from .fakes.hologram import FakeHologram
+
+
+async def test_diagnostics_redacts_secrets(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    hass.config_entries.async_update_entry(
+        hologram_account, title="Hologram (owner@example.com)"
+    )
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, hologram_account
+    )
+    text = json.dumps(diagnostics)
+    assert API_KEY not in text
+    assert "owner@example.com" not in text
+    assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["org_id"] == 7001
+    assert diagnostics["runtime"]["user_id"] == 1001
+    assert diagnostics["entry"]["state"] == "loaded"

@@ -1,0 +1,488 @@
+"""The actions: requests as Hologram documents them, every validation and provider error."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.cellular_iot.const import DOMAIN
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from .conftest import hologram_entry
+from .fakes.hologram import FakeHologram
+
+
+async def _call(hass: HomeAssistant, action: str, data: dict[str, Any]) -> Any:
+    return await hass.services.async_call(
+        DOMAIN, action, data, blocking=True, return_response=True
+    )
+
+
+# --- send_cloud_message ----------------------------------------------------------
+
+
+async def test_cloud_message_to_many_devices_is_one_request(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    response = await _call(
+        hass,
+        "send_cloud_message",
+        {"device_ids": [123456, "234567", 123456], "port": 4010, "data": "unlock"},
+    )
+    assert len(hologram.calls("/devices/messages")) == 1
+    assert hologram.cloud_messages == [
+        {
+            "deviceids": [123456, 234567],
+            "port": 4010,
+            "protocol": "TCP",
+            "encrypted": True,
+            "data": "unlock",
+        }
+    ]
+    assert response["config_entry_id"] == hologram_account.entry_id
+    assert response["status"] == "sent"
+    assert [m["device_id"] for m in response["messages"]] == [123456, 234567]
+    assert all(len(m["message_id"]) == 36 for m in response["messages"])
+
+
+async def test_cloud_message_base64_udp_unencrypted(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    payload = base64.b64encode(bytes(range(256))).decode()
+    await _call(
+        hass,
+        "send_cloud_message",
+        {
+            "config_entry_id": hologram_account.entry_id,
+            "device_ids": 123456,
+            "port": "65535",
+            "protocol": "udp",
+            "data_base64": payload,
+            "encrypted": "off",
+        },
+    )
+    assert hologram.cloud_messages == [
+        {
+            "deviceids": [123456],
+            "port": 65535,
+            "protocol": "UDP",
+            "encrypted": False,
+            "base64data": payload,
+        }
+    ]
+
+
+async def test_cloud_message_exactly_10k_is_sent(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    await _call(
+        hass,
+        "send_cloud_message",
+        {"device_ids": [123456], "port": 1, "data": "é" * 5120},
+    )
+    assert len(hologram.cloud_messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"port": 0}, "invalid_port"),
+        ({"port": 70000}, "invalid_port"),
+        ({"port": "http"}, "invalid_port"),
+        ({"port": True}, "invalid_port"),
+        ({"port": 1.5}, "invalid_port"),
+        ({"protocol": "FTP"}, "invalid_protocol"),
+        ({"protocol": 6}, "invalid_protocol"),
+        ({"device_ids": []}, "invalid_device_ids"),
+        ({"device_ids": ""}, "invalid_device_ids"),
+        ({"device_ids": ["abc"]}, "invalid_device_ids"),
+        ({"device_ids": [1.5]}, "invalid_device_ids"),
+        ({"device_ids": [-3]}, "invalid_device_ids"),
+        ({"device_ids": [True]}, "invalid_device_ids"),
+        ({"device_ids": None}, "invalid_device_ids"),
+        ({"data": "x" * 10241}, "too_large"),
+        ({"data": "é" * 5121}, "too_large"),
+        ({"data": ""}, "empty_text"),
+        ({"data": ["a"]}, "invalid_text"),
+        ({"data": None, "data_base64": "YQ=="}, "invalid_text"),
+        ({"data": "a", "data_base64": "YQ=="}, "data_exclusive"),
+        ({"data_base64": "not base64!"}, "invalid_base64"),
+        ({"data_base64": ""}, "invalid_base64"),
+        ({"data_base64": "QUJD" * 2561}, "too_large"),
+        ({"encrypted": "maybe"}, "invalid_boolean"),
+        ({"encrypted": 2}, "invalid_boolean"),
+        ({"config_entry_id": "nope"}, "entry_not_found"),
+        ({"config_entry_id": ""}, "entry_not_found"),
+    ],
+)
+async def test_cloud_message_validation(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    call = {"device_ids": [123456], "port": 4010, "data": "x"} | data
+    call = {
+        k: v
+        for k, v in call.items()
+        if not (k == "data" and "data_base64" in data and "data" not in data)
+    }
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_cloud_message", call)
+    assert err.value.translation_key == key
+    assert err.value.translation_domain == DOMAIN
+    # A translated message, not the key.
+    assert key not in str(err.value)
+    assert hologram.calls("/devices/messages") == []
+
+
+async def test_cloud_message_neither_data_nor_base64(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_cloud_message", {"device_ids": [1], "port": 4010})
+    assert err.value.translation_key == "data_exclusive"
+
+
+async def test_missing_required_field(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_cloud_message", {"port": 4010, "data": "x"})
+    assert err.value.translation_key == "missing_field"
+    assert err.value.translation_placeholders == {"field": "device_ids"}
+
+
+async def test_unknown_field_is_rejected(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    import voluptuous as vol
+
+    with pytest.raises(vol.Invalid):
+        await _call(
+            hass,
+            "send_cloud_message",
+            {"device_id": 1, "device_ids": [1], "port": 1, "data": "x"},
+        )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "key"),
+    [
+        (401, {"success": False, "error": "Invalid API key"}, "provider_auth"),
+        (403, {"success": False, "error": "Forbidden"}, "provider_auth"),
+        (404, {"success": False, "error": "Not found"}, "provider_not_found"),
+        (400, {"success": False, "error": "Invalid Device ID"}, "provider_bad_request"),
+        (200, {"success": False, "error": "Invalid Device ID"}, "provider_bad_request"),
+        (500, {"success": False, "error": "Internal error"}, "provider_error"),
+        (503, None, "provider_error"),
+        (
+            429,
+            {"success": False, "error": "API rate limit exceeded"},
+            "provider_rate_limited",
+        ),
+    ],
+)
+async def test_cloud_message_provider_errors(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    status: int,
+    body: dict[str, Any] | None,
+    key: str,
+) -> None:
+    hologram.fail("/devices/messages", status, body, times=3)
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+        )
+    assert err.value.translation_key == key
+    if body is not None:
+        assert body["error"] in str(err.value)
+    reauth = [
+        f
+        for f in hass.config_entries.flow.async_progress()
+        if f["context"]["source"] == SOURCE_REAUTH
+    ]
+    assert bool(reauth) == (key == "provider_auth")
+
+
+async def test_unknown_device_is_reported(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    with pytest.raises(HomeAssistantError, match="Invalid Device ID"):
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [999], "port": 1, "data": "x"}
+        )
+
+
+async def test_cloud_message_garbage_and_timeout(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    hologram.fail("/devices/messages", 200, raw=b"\x00\xffnot json")
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+        )
+    assert err.value.translation_key == "provider_error"
+
+    hologram.fail("/devices/messages", hang=True)
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+        )
+    assert err.value.translation_key == "provider_unreachable"
+
+
+async def test_rate_limit_is_retried_after_5_to_10_seconds(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    no_retry_wait: list[float],
+) -> None:
+    hologram.fail("/devices/messages", 429, times=2)
+    response = await _call(
+        hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+    )
+    assert response["status"] == "sent"
+    assert len(hologram.calls("/devices/messages")) == 3
+    assert len(no_retry_wait) == 2
+    assert all(5 <= wait <= 10 for wait in no_retry_wait)
+
+
+async def test_rate_limit_honours_retry_after(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    no_retry_wait: list[float],
+) -> None:
+    hologram.fail("/devices/messages", 429, headers={"Retry-After": "12"})
+    hologram.fail("/devices/messages", 429, headers={"Retry-After": "3600"})
+    hologram.fail("/devices/messages", 429, headers={"Retry-After": "soon"})
+    with pytest.raises(HomeAssistantError):
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+        )
+    assert no_retry_wait[0] == 12
+    assert 5 <= no_retry_wait[1] <= 10
+    assert len(hologram.calls("/devices/messages")) == 3
+
+
+# --- entry selection --------------------------------------------------------------
+
+
+async def test_no_entry(hass: HomeAssistant, hologram: FakeHologram) -> None:
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [1], "port": 1, "data": "x"}
+        )
+    assert err.value.translation_key == "no_entry"
+
+
+async def test_two_entries_need_an_id(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    second = hologram_entry(org_id=None)
+    second.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(second.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass, "send_cloud_message", {"device_ids": [1], "port": 1, "data": "x"}
+        )
+    assert err.value.translation_key == "entry_required"
+    response = await _call(
+        hass,
+        "send_cloud_message",
+        {
+            "config_entry_id": second.entry_id,
+            "device_ids": [123456],
+            "port": 1,
+            "data": "x",
+        },
+    )
+    assert response["config_entry_id"] == second.entry_id
+
+
+async def test_entry_not_loaded(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    await hass.config_entries.async_unload(hologram_account.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "send_cloud_message",
+            {
+                "config_entry_id": hologram_account.entry_id,
+                "device_ids": [1],
+                "port": 1,
+                "data": "x",
+            },
+        )
+    assert err.value.translation_key == "entry_not_loaded"
+
+
+async def test_entry_of_other_integration_or_kind(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    other = MockConfigEntry(domain="demo")
+    other.add_to_hass(hass)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "send_cloud_message",
+            {
+                "config_entry_id": other.entry_id,
+                "device_ids": [1],
+                "port": 1,
+                "data": "x",
+            },
+        )
+    assert err.value.translation_key == "entry_not_found"
+
+    listener = MockConfigEntry(domain=DOMAIN, data={"kind": "on_device"}, title="Pi")
+    listener.add_to_hass(hass)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "send_cloud_message",
+            {
+                "config_entry_id": listener.entry_id,
+                "device_ids": [1],
+                "port": 1,
+                "data": "x",
+            },
+        )
+    assert err.value.translation_key == "entry_wrong_kind"
+    assert err.value.translation_placeholders["kinds"] == "hologram"
+
+
+# --- send_sms -----------------------------------------------------------------------
+
+
+async def test_sms_to_device(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    response = await _call(
+        hass,
+        "send_sms",
+        {"device_id": 123456.0, "message": "Report position", "sender": "+13125550000"},
+    )
+    assert hologram.sms == [
+        {"deviceid": 123456, "body": "Report position", "fromnumber": "+13125550000"}
+    ]
+    assert response == {
+        "config_entry_id": hologram_account.entry_id,
+        "status": "sent",
+        "device_id": 123456,
+        "message_count": 1,
+    }
+
+
+async def test_sms_legacy_null_data(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    hologram.fail("/sms/incoming", 200, {"success": True, "data": None})
+    response = await _call(hass, "send_sms", {"device_id": 123456, "message": "hi"})
+    assert response["message_count"] is None
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"message": ""}, "empty_text"),
+        ({"message": "x" * 10241}, "too_large"),
+        ({"device_id": "van"}, "invalid_device_id"),
+        ({"device_id": 0}, "invalid_device_id"),
+        ({"sender": "not a number"}, "invalid_sender"),
+        ({"sender": ["+1"]}, "invalid_sender"),
+        ({"phone_number": "12345"}, "invalid_phone_number"),
+        ({"phone_number": "+13125551212"}, "phone_number_not_supported"),
+    ],
+)
+async def test_sms_validation(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_sms", {"device_id": 123456, "message": "hi"} | data)
+    assert err.value.translation_key == key
+    assert hologram.sms == []
+
+
+async def test_sms_needs_device_id(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_sms", {"message": "hi"})
+    assert err.value.translation_key == "device_id_required"
+
+
+async def test_sms_provider_error(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    with pytest.raises(HomeAssistantError, match="Invalid Device ID"):
+        await _call(hass, "send_sms", {"device_id": 999, "message": "hi"})
+
+
+# --- send_to_device_webhook ---------------------------------------------------------
+
+
+async def test_device_webhook(hass: HomeAssistant, hologram: FakeHologram) -> None:
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    url = f"{hologram.base_url}/devices/messages/123456/AbCdEf123"  # type: ignore[attr-defined]
+    response = await _call(
+        hass, "send_to_device_webhook", {"webhook_url": url, "data": "ping"}
+    )
+    assert hologram.cloud_messages == [{"deviceids": [123456], "data": "ping"}]
+    assert response["status"] == "sent"
+    assert response["messages"][0]["device_id"] == 123456
+    request = hologram.calls("/devices/messages/123456/AbCdEf123")[0]
+    assert "Authorization" not in request.headers
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://dashboard.hologram.io/api/1/devices/messages/1/abc",
+        "https://dashboard.hologram.io/api/1/devices/messages/abc",
+        "https:///api/1/devices/messages/1/abc",
+        "not a url",
+        "",
+    ],
+)
+async def test_device_webhook_bad_url(
+    hass: HomeAssistant, hologram: FakeHologram, url: str
+) -> None:
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
+    assert err.value.translation_key == "invalid_webhook_url"
+
+
+async def test_device_webhook_unknown_guid(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    url = f"{hologram.base_url}/devices/messages/123456/WrongGuid"  # type: ignore[attr-defined]
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
+    assert err.value.translation_key == "provider_not_found"
+    assert "Hologram" in str(err.value)
