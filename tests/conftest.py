@@ -16,9 +16,13 @@ from custom_components.cellular_iot.const import (
     CONF_USER_ID,
     DOMAIN,
 )
-from custom_components.cellular_iot.providers import hologram as hologram_module
+from custom_components.cellular_iot.providers import (
+    emnify as emnify_module,
+    hologram as hologram_module,
+)
 from homeassistant.core import HomeAssistant
 
+from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 
 API_KEY = "test-api-key"
@@ -90,6 +94,52 @@ async def hologram_account(
 ) -> MockConfigEntry:
     """A loaded Hologram account entry talking to the fake."""
     entry = hologram_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, runner.addresses[0][1]
+
+
+@pytest.fixture
+async def emnify(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncGenerator[FakeEmnify]:
+    """Serve the fake emnify API on 127.0.0.1, on the fake's clock."""
+    fake = FakeEmnify()
+    runner, port = await _serve(fake.app)
+    monkeypatch.setattr(
+        emnify_module, "DEFAULT_BASE_URL", f"http://127.0.0.1:{port}/api/v1"
+    )
+    monkeypatch.setattr(emnify_module, "DEFAULT_TIMEOUT", 0.5)
+    monkeypatch.setattr(emnify_module, "_now", lambda: fake.now)
+    yield fake
+    fake.release.set()
+    await runner.cleanup()
+    assert fake.violations == [], fake.violations
+
+
+def emnify_entry(token: str) -> MockConfigEntry:
+    """An emnify account entry as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="emnify Fleet GmbH",
+        data={CONF_KIND: "emnify", "application_token": token},
+        unique_id="emnify-org-4242",
+    )
+
+
+@pytest.fixture
+async def emnify_account(hass: HomeAssistant, emnify: FakeEmnify) -> MockConfigEntry:
+    """A loaded emnify account entry talking to the fake."""
+    entry = emnify_entry(emnify.application_token)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

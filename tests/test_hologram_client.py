@@ -139,3 +139,61 @@ def test_device_webhook_url_shapes() -> None:
     )
     assert not is_device_webhook_url("https://dashboard.hologram.io/api/1/devices")
     assert not is_device_webhook_url("//x/devices/messages/1/a")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/devices/messages",
+            {"deviceids": [123456], "port": 0, "protocol": "TCP", "data": "x"},
+        ),
+        (
+            "/devices/messages",
+            {"deviceids": ["1"], "port": 1, "protocol": "TCP", "data": "x"},
+        ),
+        (
+            "/devices/messages",
+            {"deviceids": [123456], "port": 1, "protocol": "FTP", "data": "x"},
+        ),
+        ("/devices/messages", {"deviceids": [123456], "port": 1, "protocol": "TCP"}),
+        (
+            "/devices/messages",
+            {"deviceids": [123456], "port": 1, "protocol": "TCP", "data": "x" * 10241},
+        ),
+        (
+            "/devices/messages",
+            {"deviceids": [123456], "port": 1, "protocol": "TCP", "base64data": "!!"},
+        ),
+        (
+            "/devices/messages",
+            {
+                "deviceids": [123456],
+                "port": 1,
+                "protocol": "TCP",
+                "data": "x",
+                "encrypted": "yes",
+            },
+        ),
+        ("/sms/incoming", {"deviceid": 123456, "deviceids": [123456], "body": "x"}),
+        ("/sms/incoming", {"deviceid": 123456}),
+        ("/sms/incoming", {"deviceid": 123456, "body": "x", "fromnumber": 1}),
+    ],
+)
+async def test_fake_rejects_what_hologram_would(
+    hologram: FakeHologram, path: str, body: dict[str, object]
+) -> None:
+    """The fake is only useful if it can fail: each of these breaks Hologram's schema."""
+    from aiohttp import BasicAuth
+
+    async with (
+        ClientSession() as session,
+        session.post(
+            f"{hologram.base_url}{path}",  # type: ignore[attr-defined]
+            json=body,
+            auth=BasicAuth("apikey", API_KEY),
+        ) as response,
+    ):
+        assert response.status == 400
+    assert len(hologram.violations) == 1
+    hologram.violations.clear()

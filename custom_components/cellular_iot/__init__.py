@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
@@ -13,8 +15,16 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_API_KEY, CONF_KIND, CONF_ORG_ID, DOMAIN, EntryKind
-from .models import CellularIoTConfigEntry, HologramData
+from .const import (
+    CONF_API_KEY,
+    CONF_APPLICATION_TOKEN,
+    CONF_KIND,
+    CONF_ORG_ID,
+    DOMAIN,
+    EntryKind,
+)
+from .models import CellularIoTConfigEntry, EmnifyData, HologramData
+from .providers.emnify import EmnifyClient
 from .providers.errors import ProviderAuthError, ProviderError
 from .providers.hologram import HologramClient
 from .services import async_setup_services
@@ -34,6 +44,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
     kind = entry.data.get(CONF_KIND)
     if kind == EntryKind.HOLOGRAM:
         entry.runtime_data = await _async_setup_hologram(hass, entry)
+    elif kind == EntryKind.EMNIFY:
+        entry.runtime_data = await _async_setup_emnify(hass, entry)
     else:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
@@ -61,14 +73,32 @@ async def _async_setup_hologram(
     )
     try:
         user = await client.get_me()
-    except ProviderAuthError as err:
+    except ProviderError as err:
+        _raise_setup_error(err)
+    return HologramData(kind=EntryKind.HOLOGRAM, client=client, user=user)
+
+
+async def _async_setup_emnify(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> EmnifyData:
+    client = EmnifyClient(
+        async_get_clientsession(hass), entry.data[CONF_APPLICATION_TOKEN]
+    )
+    try:
+        await client.authenticate()
+    except ProviderError as err:
+        _raise_setup_error(err)
+    return EmnifyData(kind=EntryKind.EMNIFY, client=client)
+
+
+def _raise_setup_error(err: ProviderError) -> NoReturn:
+    """Refused credentials start re-authentication; anything else retries later."""
+    if isinstance(err, ProviderAuthError):
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="auth_failed"
         ) from err
-    except ProviderError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        ) from err
-    return HologramData(kind=EntryKind.HOLOGRAM, client=client, user=user)
+    raise ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="cannot_connect",
+        translation_placeholders={"error": str(err)},
+    ) from err

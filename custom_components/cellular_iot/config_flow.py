@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import hashlib
 from typing import Any
 
 import voluptuous as vol
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     TextSelector,
@@ -17,6 +18,7 @@ from homeassistant.helpers.selector import (
 
 from .const import (
     CONF_API_KEY,
+    CONF_APPLICATION_TOKEN,
     CONF_KIND,
     CONF_ORG_ID,
     CONF_USER_ID,
@@ -24,6 +26,7 @@ from .const import (
     LOGGER,
     EntryKind,
 )
+from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -40,8 +43,7 @@ HOLOGRAM_SCHEMA = vol.Schema(
         vol.Optional(CONF_ORG_ID): _TEXT,
     }
 )
-HOLOGRAM_REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _SECRET})
-HOLOGRAM_RECONFIGURE_SCHEMA = vol.Schema({vol.Optional(CONF_API_KEY): _SECRET})
+EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): _SECRET})
 
 
 class _InvalidOrgIdError(Exception):
@@ -55,6 +57,13 @@ def _parse_org_id(value: Any) -> int | None:
     if not text.isdecimal() or int(text) <= 0:
         raise _InvalidOrgIdError
     return int(text)
+
+
+def emnify_unique_id(account: EmnifyAccount, token: str) -> str:
+    """One emnify account per organisation (or per token when it names none)."""
+    if account.org_id:
+        return f"emnify-org-{account.org_id}"
+    return "emnify-token-" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def hologram_unique_id(user: HologramUser, org_id: int | None) -> str:
@@ -116,8 +125,24 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_emnify(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Abort: emnify accounts are not available yet."""
-        return self.async_abort(reason="not_yet_available")
+        """Add an emnify account from an application token."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = user_input[CONF_APPLICATION_TOKEN].strip()
+            account = await self._async_validate_emnify(token, errors)
+            if account is not None:
+                await self.async_set_unique_id(emnify_unique_id(account, token))
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=f"emnify {account.org_name or account.org_id or 'account'}",
+                    data={
+                        CONF_KIND: EntryKind.EMNIFY.value,
+                        CONF_APPLICATION_TOKEN: token,
+                    },
+                )
+        return self.async_show_form(
+            step_id="emnify", data_schema=EMNIFY_SCHEMA, errors=errors
+        )
 
     async def async_step_monoz(
         self, user_input: dict[str, Any] | None = None
@@ -140,56 +165,80 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for a new API key for the same account."""
-        entry = self._get_reauth_entry()
-        errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"title": entry.title}
-        if user_input is not None:
-            api_key = user_input[CONF_API_KEY].strip()
-            org_id = entry.data.get(CONF_ORG_ID)
-            user, _ = await self._async_validate_hologram(api_key, org_id, errors)
-            _org_error_to_base(errors)
-            if user is not None:
-                await self.async_set_unique_id(hologram_unique_id(user, org_id))
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_KEY: api_key}
-                )
-        return self.async_show_form(
-            step_id="reauth_confirm",
-            data_schema=HOLOGRAM_REAUTH_SCHEMA,
-            errors=errors,
-            description_placeholders=placeholders,
+        """Ask for a new secret for the same account."""
+        return await self._async_replace_secret(
+            "reauth_confirm", self._get_reauth_entry(), user_input, required=True
         )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Replace the API key of an account (the account itself stays the same)."""
+        """Replace the secret of an account (the account itself stays the same)."""
         entry = self._get_reconfigure_entry()
-        if entry.data.get(CONF_KIND) != EntryKind.HOLOGRAM:
+        if entry.data.get(CONF_KIND) not in (EntryKind.HOLOGRAM, EntryKind.EMNIFY):
             return self.async_abort(reason="not_yet_available")
+        return await self._async_replace_secret(
+            "reconfigure", entry, user_input, required=False
+        )
+
+    async def _async_replace_secret(
+        self,
+        step_id: str,
+        entry: ConfigEntry,
+        user_input: dict[str, Any] | None,
+        *,
+        required: bool,
+    ) -> ConfigFlowResult:
+        """Check a new API key / application token and store it on the entry."""
+        emnify = entry.data.get(CONF_KIND) == EntryKind.EMNIFY
+        key = CONF_APPLICATION_TOKEN if emnify else CONF_API_KEY
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"title": entry.title}
         if user_input is not None:
-            api_key = (user_input.get(CONF_API_KEY) or "").strip() or entry.data[
-                CONF_API_KEY
-            ]
-            org_id = entry.data.get(CONF_ORG_ID)
-            user, _ = await self._async_validate_hologram(api_key, org_id, errors)
-            _org_error_to_base(errors)
-            if user is not None:
-                await self.async_set_unique_id(hologram_unique_id(user, org_id))
+            secret = (user_input.get(key) or "").strip() or entry.data[key]
+            unique_id: str | None = None
+            if emnify:
+                account = await self._async_validate_emnify(secret, errors)
+                if account is not None:
+                    unique_id = emnify_unique_id(account, secret)
+            else:
+                org_id = entry.data.get(CONF_ORG_ID)
+                user, _ = await self._async_validate_hologram(secret, org_id, errors)
+                _org_error_to_base(errors)
+                if user is not None:
+                    unique_id = hologram_unique_id(user, org_id)
+            if unique_id is not None:
+                await self.async_set_unique_id(unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_KEY: api_key}
+                    entry, data_updates={key: secret}
                 )
+        marker = vol.Required(key) if required else vol.Optional(key)
         return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=HOLOGRAM_RECONFIGURE_SCHEMA,
+            step_id=step_id,
+            data_schema=vol.Schema({marker: _SECRET}),
             errors=errors,
-            description_placeholders=placeholders,
+            description_placeholders={"title": entry.title},
         )
+
+    async def _async_validate_emnify(
+        self, token: str, errors: dict[str, str]
+    ) -> EmnifyAccount | None:
+        """Prove the application token with POST /api/v1/authenticate."""
+        if not token:
+            errors[CONF_APPLICATION_TOKEN] = "invalid_auth"
+            return None
+        client = EmnifyClient(async_get_clientsession(self.hass), token)
+        try:
+            return await client.authenticate()
+        except ProviderAuthError:
+            errors["base"] = "invalid_auth"
+        except ProviderError as err:
+            LOGGER.debug("Cannot check the emnify application token: %s", err)
+            errors["base"] = "cannot_connect"
+        except Exception:  # noqa: BLE001 - the flow must show "unknown", not crash
+            LOGGER.exception("Unexpected error while checking the emnify token")
+            errors["base"] = "unknown"
+        return None
 
     async def _async_validate_hologram(
         self,

@@ -24,6 +24,8 @@ CONF_KIND: Final = "kind"
 CONF_API_KEY: Final = "api_key"
 CONF_ORG_ID: Final = "org_id"
 CONF_USER_ID: Final = "user_id"
+CONF_APPLICATION_TOKEN: Final = "application_token"  # noqa: S105 - a key name
+ATTR_EXPIRY: Final = "expiry"
 
 # Action names (DESIGN.md).
 SERVICE_SEND_CLOUD_MESSAGE: Final = "send_cloud_message"

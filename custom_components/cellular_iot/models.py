@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 
 from .const import EntryKind
+from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient, HologramUser
 
 
@@ -23,6 +24,13 @@ class HologramData(CellularIoTData):
 
     client: HologramClient
     user: HologramUser
+
+
+@dataclass(slots=True)
+class EmnifyData(CellularIoTData):
+    """A loaded emnify account: its client (which caches the auth token)."""
+
+    client: EmnifyClient
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

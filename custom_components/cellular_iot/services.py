@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
 import re
 from typing import Any, Final
 
@@ -25,6 +26,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
 
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
@@ -33,6 +35,7 @@ from .const import (
     ATTR_DEVICE_ID,
     ATTR_DEVICE_IDS,
     ATTR_ENCRYPTED,
+    ATTR_EXPIRY,
     ATTR_MESSAGE,
     ATTR_PHONE_NUMBER,
     ATTR_PORT,
@@ -46,7 +49,7 @@ from .const import (
     SERVICE_SEND_TO_DEVICE_WEBHOOK,
     EntryKind,
 )
-from .models import CellularIoTConfigEntry, HologramData
+from .models import CellularIoTConfigEntry, EmnifyData, HologramData
 from .providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -61,9 +64,12 @@ from .providers.hologram import (
     is_device_webhook_url,
     send_to_device_webhook,
 )
+from .providers.sms import SmsTooLongError, encode_sms, sms_length
 
 MAX_SMS_BYTES: Final = 10 * 1024
 _PHONE_NUMBER = re.compile(r"^\+?[1-9]\d{1,14}$")
+_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+MAX_SMS_PARTS: Final = 10
 
 
 class FieldInvalid(vol.Invalid):
@@ -178,10 +184,22 @@ def _base64(value: Any) -> str:
 
 
 def _sender(value: Any) -> str:
+    """Accept a phone number, or an alphanumeric sender of up to 11 characters."""
     text = str(value).strip() if isinstance(value, (str, int)) else ""
-    if not _PHONE_NUMBER.match(text):
+    if not (_PHONE_NUMBER.match(text) or _ALPHANUMERIC_SENDER.match(text)):
         raise FieldInvalid("invalid_sender", value=value)
     return text
+
+
+def _expiry(value: Any) -> str:
+    parsed = dt_util.parse_datetime(value) if isinstance(value, str) else None
+    if isinstance(value, datetime):
+        parsed = value
+    if parsed is None:
+        raise FieldInvalid("invalid_expiry", value=value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(parsed).isoformat(timespec="seconds")
 
 
 def _phone_number(value: Any) -> str:
@@ -218,6 +236,7 @@ SEND_SMS_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_DEVICE_ID): _device_id,
     vol.Optional(ATTR_PHONE_NUMBER): _phone_number,
     vol.Optional(ATTR_SENDER): _sender,
+    vol.Optional(ATTR_EXPIRY): _expiry,
 }
 SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Required(ATTR_WEBHOOK_URL): _webhook_url,
@@ -315,7 +334,7 @@ def provider_error(
     hass: HomeAssistant, entry: CellularIoTConfigEntry | None, err: ProviderError
 ) -> HomeAssistantError:
     """Translate a provider client error; start re-authentication on auth errors."""
-    title = entry.title if entry is not None else "Hologram"
+    title = entry.title if entry is not None else "Hologram device webhook"
     placeholders = {"title": title, "error": str(err)}
     if isinstance(err, ProviderAuthError):
         if entry is not None:
@@ -380,9 +399,10 @@ async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
 
 async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_SMS_FIELDS, call.data)
-    entry = _get_entry(call.hass, data, (EntryKind.HOLOGRAM,), SERVICE_SEND_SMS)
+    entry = _get_entry(
+        call.hass, data, (EntryKind.HOLOGRAM, EntryKind.EMNIFY), SERVICE_SEND_SMS
+    )
     runtime = entry.runtime_data
-    assert isinstance(runtime, HologramData)
     if ATTR_PHONE_NUMBER in data:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -393,21 +413,79 @@ async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="device_id_required"
         )
+    if isinstance(runtime, EmnifyData):
+        return await _async_send_emnify_sms(call.hass, entry, runtime, data)
+    assert isinstance(runtime, HologramData)
+    sender = data.get(ATTR_SENDER)
+    if sender is not None and not _PHONE_NUMBER.match(sender):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_sender",
+            translation_placeholders={"value": sender},
+        )
+    if ATTR_EXPIRY in data:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="expiry_not_supported",
+            translation_placeholders={"title": entry.title},
+        )
     try:
         result = await runtime.client.send_sms(
-            [data[ATTR_DEVICE_ID]],
-            data[ATTR_MESSAGE],
-            from_number=data.get(ATTR_SENDER),
+            [data[ATTR_DEVICE_ID]], data[ATTR_MESSAGE], from_number=sender
         )
     except ProviderError as err:
         raise provider_error(call.hass, entry, err) from err
     count = result.get("msgcount") if isinstance(result, Mapping) else None
-    return {
+    response: dict[str, Any] = {
         "config_entry_id": entry.entry_id,
         "status": "sent",
         "device_id": data[ATTR_DEVICE_ID],
         "message_count": count if isinstance(count, int) else None,
     }
+    return response
+
+
+async def _async_send_emnify_sms(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    runtime: EmnifyData,
+    data: dict[str, Any],
+) -> ServiceResponse:
+    message: str = data[ATTR_MESSAGE]
+    try:
+        parts = encode_sms(message, max_parts=MAX_SMS_PARTS)
+    except SmsTooLongError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="sms_too_long",
+            translation_placeholders={
+                "parts": str(err.parts),
+                "max": str(err.max_parts),
+            },
+        ) from None
+    sender: str | None = data.get(ATTR_SENDER)
+    alphanumeric = sender is not None and not _PHONE_NUMBER.match(sender)
+    try:
+        sent = await runtime.client.send_sms(
+            data[ATTR_DEVICE_ID],
+            parts,
+            source_address=sender.lstrip("+")
+            if sender and not alphanumeric
+            else sender,
+            alphanumeric_sender=alphanumeric,
+            expiry_date=data.get(ATTR_EXPIRY),
+        )
+    except ProviderError as err:
+        raise provider_error(hass, entry, err) from err
+    response: dict[str, Any] = {
+        "config_entry_id": entry.entry_id,
+        "status": "sent",
+        "device_id": data[ATTR_DEVICE_ID],
+        "encoding": sms_length(message)[0],
+        "parts": len(parts),
+        "messages": [{"part": p.part, "sms_id": p.sms_id} for p in sent],
+    }
+    return response
 
 
 async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:

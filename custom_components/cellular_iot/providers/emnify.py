@@ -1,0 +1,284 @@
+"""Async client for the emnify REST API (https://cdn.emnify.net/api/v1).
+
+An application token is exchanged for an auth token at ``POST /authenticate``. The auth
+token is cached and renewed shortly before its JWT ``exp`` and after a 401, and
+concurrent callers share one renewal. SMS texts are split and encoded by :mod:`.sms`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+import json
+import time
+from typing import Any, Final
+
+import aiohttp
+
+from .errors import (
+    ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderNotFoundError,
+    ProviderRateLimitedError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+from .sms import SmsPart
+
+DEFAULT_BASE_URL: Final = "https://cdn.emnify.net/api/v1"
+DEFAULT_TIMEOUT: Final = 15.0
+# Renew the auth token this many seconds before it expires.
+RENEW_MARGIN: Final = 60.0
+# When a token carries no exp claim, keep it this long.
+DEFAULT_TOKEN_LIFETIME: Final = 3600.0
+ALPHANUMERIC_SENDER_TYPE: Final = 208
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """Return the (unverified) claims of a JWT, or {} when it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class EmnifyAccount:
+    """The organisation an application token belongs to (from its JWT claims)."""
+
+    org_id: str | None
+    org_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SentSmsPart:
+    """One SMS request emnify accepted."""
+
+    part: int
+    sms_id: str | None
+
+
+class EmnifyClient:
+    """A small typed client for emnify's authentication and SMS endpoints."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        application_token: str,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Build a client on an existing session (the session is not closed here)."""
+        if not application_token:
+            raise ValueError("application_token must not be empty")
+        self._session = session
+        self._application_token = application_token
+        self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
+        self._clock = clock or _now
+        self._auth_token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self.authentications = 0
+
+    @property
+    def account(self) -> EmnifyAccount:
+        """The organisation named in the application token or the auth token."""
+        claims = jwt_claims(self._auth_token or "") or jwt_claims(
+            self._application_token
+        )
+        org = claims.get("esc.org")
+        name = claims.get("esc.orgName")
+        return EmnifyAccount(
+            org_id=str(org) if org is not None else None,
+            org_name=name if isinstance(name, str) else None,
+        )
+
+    async def authenticate(self) -> EmnifyAccount:
+        """Exchange the application token for an auth token now."""
+        await self._renew(None)
+        return self.account
+
+    async def send_sms(
+        self,
+        endpoint_id: int,
+        parts: list[SmsPart],
+        *,
+        source_address: str | None = None,
+        alphanumeric_sender: bool = False,
+        expiry_date: str | None = None,
+    ) -> list[SentSmsPart]:
+        """Send each part with ``POST /endpoint/{id}/sms``, in order."""
+        if not parts:
+            raise ValueError("no SMS parts to send")
+        sent: list[SentSmsPart] = []
+        for number, part in enumerate(parts, start=1):
+            body: dict[str, Any] = {"payload": part.payload}
+            if part.dcs is not None:
+                body["dcs"] = part.dcs
+            if part.udh is not None:
+                body["udh"] = part.udh
+            if source_address:
+                body["source_address"] = source_address
+                if alphanumeric_sender:
+                    body["source_address_type"] = {"id": ALPHANUMERIC_SENDER_TYPE}
+            if expiry_date:
+                body["expiry_date"] = expiry_date
+            result = await self._request(
+                "POST", f"/endpoint/{int(endpoint_id)}/sms", body
+            )
+            sms_id = result.get("id") if isinstance(result, Mapping) else None
+            sent.append(
+                SentSmsPart(part=number, sms_id=str(sms_id) if sms_id else None)
+            )
+        return sent
+
+    async def _token(self) -> str:
+        if self._auth_token is None or self._clock() >= self._expires_at:
+            await self._renew(self._auth_token)
+        assert self._auth_token is not None
+        return self._auth_token
+
+    async def _renew(self, stale: str | None) -> None:
+        """Get a new auth token unless another caller already replaced ``stale``."""
+        async with self._lock:
+            # Another caller renewed while this one waited: use its token.
+            if (
+                self._auth_token is not None
+                and self._auth_token != stale
+                and self._clock() < self._expires_at
+            ):
+                return
+            result = await self._call(
+                "POST",
+                "/authenticate",
+                {"application_token": self._application_token},
+                token=None,
+            )
+            token = result.get("auth_token") if isinstance(result, Mapping) else None
+            if not isinstance(token, str) or not token:
+                raise ProviderResponseError("emnify returned no auth_token")
+            self.authentications += 1
+            exp = jwt_claims(token).get("exp")
+            now = self._clock()
+            lifetime = (
+                float(exp) - now
+                if isinstance(exp, (int, float)) and not isinstance(exp, bool)
+                else DEFAULT_TOKEN_LIFETIME
+            )
+            self._auth_token = token
+            self._expires_at = now + max(lifetime - RENEW_MARGIN, 0.0)
+
+    async def _request(self, method: str, path: str, body: Mapping[str, Any]) -> Any:
+        token = await self._token()
+        try:
+            return await self._call(method, path, body, token=token)
+        except ProviderAuthError as err:
+            if err.status != 401:
+                raise
+        await self._renew(token)
+        return await self._call(method, path, body, token=await self._token())
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        token: str | None,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            async with self._session.request(
+                method,
+                f"{self._base_url}{path}",
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+        except TimeoutError as err:
+            raise ProviderTimeoutError("emnify did not answer in time") from err
+        except aiohttp.ClientError as err:
+            raise ProviderConnectionError(
+                f"Cannot reach emnify: {type(err).__name__}"
+            ) from err
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            payload = None
+        detail = _error_text(payload)
+        if status >= 400:
+            raise _status_error(status, detail, retry_after)
+        if payload is None:
+            raise ProviderResponseError(
+                "emnify answered with something that is not JSON", status=status
+            )
+        return payload
+
+
+def _now() -> float:
+    """Wall-clock seconds (JWT ``exp`` is wall-clock too); a seam for tests."""
+    return time.time()
+
+
+def _error_text(payload: Any) -> str | None:
+    if isinstance(payload, Mapping):
+        for key in ("error_description", "message", "error"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value[:300]
+    return None
+
+
+def _status_error(
+    status: int, detail: str | None, retry_after: str | None
+) -> ProviderError:
+    reason = detail or "no reason given"
+    if status in (401, 403):
+        return ProviderAuthError(
+            f"emnify refused the token (HTTP {status}): {reason}",
+            status=status,
+            detail=detail,
+        )
+    if status == 404:
+        return ProviderNotFoundError(
+            f"emnify does not know the endpoint (HTTP 404): {reason}",
+            status=status,
+            detail=detail,
+        )
+    if status == 429:
+        seconds: float | None
+        try:
+            seconds = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            seconds = None
+        return ProviderRateLimitedError(
+            f"emnify rate limit (HTTP 429): {reason}",
+            detail=detail,
+            retry_after=seconds,
+        )
+    if 400 <= status < 500:
+        return ProviderBadRequestError(
+            f"emnify rejected the request (HTTP {status}): {reason}",
+            status=status,
+            detail=detail,
+        )
+    return ProviderResponseError(
+        f"emnify failed (HTTP {status}): {reason}", status=status, detail=detail
+    )
