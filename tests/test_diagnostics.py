@@ -14,6 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
 from .conftest import API_KEY
+from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 
 
@@ -37,3 +38,23 @@ async def test_diagnostics_redacts_secrets(
     assert diagnostics["entry"]["data"]["org_id"] == 7001
     assert diagnostics["runtime"]["user_id"] == 1001
     assert diagnostics["entry"]["state"] == "loaded"
+
+
+async def test_emnify_diagnostics_redact_token(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    emnify: FakeEmnify,
+    emnify_account: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, emnify_account
+    )
+    text = json.dumps(diagnostics)
+    assert emnify.application_token not in text
+    assert all(token not in text for token in emnify.valid_tokens)
+    assert diagnostics["runtime"] == {
+        "kind": "emnify",
+        "org_id": "4242",
+        "authentications": 1,
+    }

@@ -301,7 +301,7 @@ async def test_senders_and_expiry(
         ({"sender": "Fleet-Co"}, "invalid_sender"),
         ({"expiry": "tomorrow"}, "invalid_expiry"),
         ({"expiry": 5}, "invalid_expiry"),
-        ({"message": "x" * 1531}, "sms_too_long"),
+        ({"message": "x" * 4897}, "sms_too_long"),
         ({"phone_number": "+4915112345678"}, "phone_number_not_supported"),
     ],
 )
@@ -321,8 +321,33 @@ async def test_sms_validation(
 async def test_longest_allowed_message(
     hass: HomeAssistant, emnify: FakeEmnify, emnify_account: MockConfigEntry
 ) -> None:
-    response = await _sms(hass, device_id=1001, message="x" * 1530)
-    assert response["parts"] == 10
+    response = await _sms(hass, device_id=1001, message="x" * 4896)
+    assert response["parts"] == 32
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "parts"),
+    [
+        ("a" * 1000, "gsm7", 7),
+        ("é" * 1000, "gsm7", 7),
+        ("€" * 1000, "gsm7", 14),
+        ("Grüße 👋 " * 125, "ucs2", 17),
+        ("👋" * 1000, "ucs2", 31),
+    ],
+    ids=["ascii", "accents", "extension", "mixed-emoji", "all-emoji"],
+)
+async def test_thousand_characters_arrive_whole(
+    hass: HomeAssistant,
+    emnify: FakeEmnify,
+    emnify_account: MockConfigEntry,
+    text: str,
+    encoding: str,
+    parts: int,
+) -> None:
+    response = await _sms(hass, device_id=1001, message=text)
+    assert (response["encoding"], response["parts"]) == (encoding, parts)
+    assert "".join(s["payload"] for s in emnify.sms) == text
+    assert emnify.auth_calls == 1
 
 
 @pytest.mark.parametrize(

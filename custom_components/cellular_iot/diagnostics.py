@@ -7,11 +7,11 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_API_KEY
-from .models import CellularIoTConfigEntry, HologramData
+from .const import CONF_API_KEY, CONF_APPLICATION_TOKEN
+from .models import CellularIoTConfigEntry, EmnifyData, HologramData
 
 # The title can hold the account e-mail ("Hologram (owner@example.com)").
-TO_REDACT = {CONF_API_KEY, "email", "title"}
+TO_REDACT = {CONF_API_KEY, CONF_APPLICATION_TOKEN, "email", "title"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -26,6 +26,13 @@ async def async_get_config_entry_diagnostics(
             "user_id": data.user.user_id,
             "org_id": data.client.org_id,
             "email": data.user.email,
+        }
+    elif isinstance(data, EmnifyData):
+        account = data.client.account
+        runtime = {
+            "kind": data.kind.value,
+            "org_id": account.org_id,
+            "authentications": data.client.authentications,
         }
     return async_redact_data(
         {

@@ -69,7 +69,7 @@ from .providers.sms import SmsTooLongError, encode_sms, sms_length
 MAX_SMS_BYTES: Final = 10 * 1024
 _PHONE_NUMBER = re.compile(r"^\+?[1-9]\d{1,14}$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
-MAX_SMS_PARTS: Final = 10
+MAX_SMS_PARTS: Final = 32
 
 
 class FieldInvalid(vol.Invalid):
