@@ -19,13 +19,10 @@ import aiohttp
 
 from .errors import (
     ProviderAuthError,
-    ProviderBadRequestError,
     ProviderConnectionError,
-    ProviderError,
-    ProviderNotFoundError,
-    ProviderRateLimitedError,
     ProviderResponseError,
     ProviderTimeoutError,
+    error_for_status,
 )
 from .sms import SmsPart
 
@@ -224,7 +221,7 @@ class EmnifyClient:
             payload = None
         detail = _error_text(payload)
         if status >= 400:
-            raise _status_error(status, detail, retry_after)
+            raise error_for_status("emnify", status, detail, retry_after)
         if payload is None:
             raise ProviderResponseError(
                 "emnify answered with something that is not JSON", status=status
@@ -244,41 +241,3 @@ def _error_text(payload: Any) -> str | None:
             if isinstance(value, str) and value:
                 return value[:300]
     return None
-
-
-def _status_error(
-    status: int, detail: str | None, retry_after: str | None
-) -> ProviderError:
-    reason = detail or "no reason given"
-    if status in (401, 403):
-        return ProviderAuthError(
-            f"emnify refused the token (HTTP {status}): {reason}",
-            status=status,
-            detail=detail,
-        )
-    if status == 404:
-        return ProviderNotFoundError(
-            f"emnify does not know the endpoint (HTTP 404): {reason}",
-            status=status,
-            detail=detail,
-        )
-    if status == 429:
-        seconds: float | None
-        try:
-            seconds = float(retry_after) if retry_after is not None else None
-        except ValueError:
-            seconds = None
-        return ProviderRateLimitedError(
-            f"emnify rate limit (HTTP 429): {reason}",
-            detail=detail,
-            retry_after=seconds,
-        )
-    if 400 <= status < 500:
-        return ProviderBadRequestError(
-            f"emnify rejected the request (HTTP {status}): {reason}",
-            status=status,
-            detail=detail,
-        )
-    return ProviderResponseError(
-        f"emnify failed (HTTP {status}): {reason}", status=status, detail=detail
-    )

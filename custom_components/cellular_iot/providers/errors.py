@@ -57,3 +57,52 @@ class ProviderTimeoutError(ProviderConnectionError):
 
 class ProviderResponseError(ProviderError):
     """The provider failed (HTTP 5xx) or answered something that is not its API."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return a Retry-After header given in seconds, or None."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def error_for_status(
+    provider: str, status: int, detail: str | None, retry_after: str | None = None
+) -> ProviderError:
+    """Map an HTTP error status (>= 400) to the error hierarchy.
+
+    ``detail`` is the provider's own error text; it is kept on the error and ends the
+    message. Credentials never reach this function.
+    """
+    reason = detail or "no reason given"
+    if status in (401, 403):
+        return ProviderAuthError(
+            f"{provider} refused the credentials (HTTP {status}): {reason}",
+            status=status,
+            detail=detail,
+        )
+    if status == 404:
+        return ProviderNotFoundError(
+            f"{provider} does not know the target (HTTP 404): {reason}",
+            status=status,
+            detail=detail,
+        )
+    if status == 429:
+        return ProviderRateLimitedError(
+            f"{provider} rate limit (HTTP 429): {reason}",
+            detail=detail,
+            retry_after=parse_retry_after(retry_after),
+        )
+    if 400 <= status < 500:
+        return ProviderBadRequestError(
+            f"{provider} rejected the request (HTTP {status}): {reason}",
+            status=status,
+            detail=detail,
+        )
+    return ProviderResponseError(
+        f"{provider} failed (HTTP {status}): {reason}", status=status, detail=detail
+    )

@@ -23,14 +23,12 @@ import aiohttp
 from yarl import URL
 
 from .errors import (
-    ProviderAuthError,
     ProviderBadRequestError,
     ProviderConnectionError,
-    ProviderError,
-    ProviderNotFoundError,
     ProviderRateLimitedError,
     ProviderResponseError,
     ProviderTimeoutError,
+    error_for_status,
 )
 
 DEFAULT_BASE_URL: Final = "https://dashboard.hologram.io/api/1"
@@ -321,14 +319,8 @@ async def _call(
 
     payload = _decode(raw)
     detail = _error_text(payload)
-    if status == 429:
-        raise ProviderRateLimitedError(
-            f"Hologram rate limit (HTTP 429): {detail or 'no reason given'}",
-            detail=detail,
-            retry_after=_parse_retry_after(retry_after),
-        )
     if status >= 400:
-        raise _status_error(status, detail)
+        raise error_for_status("Hologram", status, detail, retry_after)
     if not isinstance(payload, Mapping):
         raise ProviderResponseError(
             "Hologram answered with something that is not JSON", status=status
@@ -347,31 +339,6 @@ async def _wait(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def _status_error(status: int, detail: str | None) -> ProviderError:
-    reason = detail or "no reason given"
-    if status in (401, 403):
-        return ProviderAuthError(
-            f"Hologram refused the API key (HTTP {status}): {reason}",
-            status=status,
-            detail=detail,
-        )
-    if status == 404:
-        return ProviderNotFoundError(
-            f"Hologram does not know the target (HTTP 404): {reason}",
-            status=status,
-            detail=detail,
-        )
-    if status in (400, 409, 413, 422):
-        return ProviderBadRequestError(
-            f"Hologram rejected the request (HTTP {status}): {reason}",
-            status=status,
-            detail=detail,
-        )
-    return ProviderResponseError(
-        f"Hologram failed (HTTP {status}): {reason}", status=status, detail=detail
-    )
-
-
 def _decode(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -385,16 +352,6 @@ def _error_text(payload: Any) -> str | None:
         if isinstance(error, str) and error:
             return error[:300]
     return None
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < float("inf") else None
 
 
 def _rate_limit_delay(retry_after: float | None) -> float:
