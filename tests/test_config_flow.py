@@ -135,7 +135,7 @@ async def test_same_account_cannot_be_added_twice(
     assert result["reason"] == "already_configured"
 
 
-@pytest.mark.parametrize("kind", ["monoz", "on_device"])
+@pytest.mark.parametrize("kind", ["monoz"])
 async def test_other_kinds_not_yet_available(hass: HomeAssistant, kind: str) -> None:
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}

@@ -23,14 +23,17 @@ from .const import (
     DOMAIN,
     EntryKind,
 )
-from .models import CellularIoTConfigEntry, EmnifyData, HologramData
+from .models import CellularIoTConfigEntry, EmnifyData, HologramData, OnDeviceData
+from .on_device import async_setup_on_device
 from .providers.emnify import EmnifyClient
 from .providers.errors import ProviderAuthError, ProviderError
 from .providers.hologram import HologramClient
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS: list[Platform] = []
+PLATFORMS: dict[str, list[Platform]] = {
+    EntryKind.ON_DEVICE: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
+}
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -46,21 +49,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
         entry.runtime_data = await _async_setup_hologram(hass, entry)
     elif kind == EntryKind.EMNIFY:
         entry.runtime_data = await _async_setup_emnify(hass, entry)
+    elif kind == EntryKind.ON_DEVICE:
+        entry.runtime_data = await async_setup_on_device(hass, entry)
     else:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="unsupported_kind",
             translation_placeholders={"kind": str(kind)},
         )
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await hass.config_entries.async_forward_entry_setups(
+        entry, PLATFORMS.get(entry.data[CONF_KIND], [])
+    )
     return True
 
 
 async def async_unload_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> bool:
-    """Unload an entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload an entry; an on_device entry also closes its listener."""
+    unloaded = await hass.config_entries.async_unload_platforms(
+        entry, PLATFORMS.get(entry.data[CONF_KIND], [])
+    )
+    if unloaded and isinstance(entry.runtime_data, OnDeviceData):
+        await entry.runtime_data.listener.stop()
+    return unloaded
 
 
 async def _async_setup_hologram(

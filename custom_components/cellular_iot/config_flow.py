@@ -11,6 +11,12 @@ import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -19,9 +25,15 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_HOST,
     CONF_KIND,
     CONF_ORG_ID,
+    CONF_PORT,
+    CONF_PROTOCOL,
+    CONF_SOURCE_ID,
+    CONF_SOURCE_KEY,
     CONF_USER_ID,
+    DEFAULT_LISTENER_PORT,
     DOMAIN,
     LOGGER,
     EntryKind,
@@ -33,6 +45,8 @@ from .providers.errors import (
     ProviderNotFoundError,
 )
 from .providers.hologram import HologramClient, HologramUser
+from .providers.hologram_socket import validate_credentials
+from .providers.listener import Listener
 
 _SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _TEXT = TextSelector()
@@ -41,6 +55,25 @@ HOLOGRAM_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_API_KEY): _SECRET,
         vol.Optional(CONF_ORG_ID): _TEXT,
+    }
+)
+ON_DEVICE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_PROTOCOL, default="TCP"): SelectSelector(
+            SelectSelectorConfig(options=["TCP", "UDP"], mode=SelectSelectorMode.LIST)
+        ),
+        vol.Required(CONF_PORT, default=DEFAULT_LISTENER_PORT): vol.All(
+            NumberSelector(
+                NumberSelectorConfig(
+                    min=1, max=65535, step=1, mode=NumberSelectorMode.BOX
+                )
+            ),
+            vol.Coerce(int),
+            vol.Range(min=1, max=65535),
+        ),
+        vol.Optional(CONF_HOST): _TEXT,
+        vol.Optional(CONF_SOURCE_ID): _TEXT,
+        vol.Optional(CONF_SOURCE_KEY): _SECRET,
     }
 )
 EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): _SECRET})
@@ -57,6 +90,11 @@ def _parse_org_id(value: Any) -> int | None:
     if not text.isdecimal() or int(text) <= 0:
         raise _InvalidOrgIdError
     return int(text)
+
+
+def on_device_unique_id(data: Mapping[str, Any]) -> str:
+    """One listener per protocol and port."""
+    return f"{str(data[CONF_PROTOCOL]).lower()}-{int(data[CONF_PORT])}"
 
 
 def emnify_unique_id(account: EmnifyAccount, token: str) -> str:
@@ -153,8 +191,68 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_on_device(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Abort: the on-device listener is not available yet."""
-        return self.async_abort(reason="not_yet_available")
+        """Set up the listener for cloud messages on this device."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            # A listener already configured holds its port: say so, not "cannot bind".
+            await self.async_set_unique_id(on_device_unique_id(user_input))
+            self._abort_if_unique_id_configured()
+            data = await self._async_validate_on_device(user_input, errors, None)
+            if data is not None:
+                return self.async_create_entry(
+                    title=f"Listener {data[CONF_PROTOCOL]} {data[CONF_PORT]}",
+                    data=data,
+                )
+        return self.async_show_form(
+            step_id="on_device",
+            data_schema=self.add_suggested_values_to_schema(
+                ON_DEVICE_SCHEMA,
+                {k: v for k, v in (user_input or {}).items() if k != CONF_SOURCE_KEY},
+            ),
+            errors=errors,
+        )
+
+    async def _async_validate_on_device(
+        self,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        current: ConfigEntry | None,
+    ) -> dict[str, Any] | None:
+        """Check the credentials' form and that the address can be bound."""
+        protocol = user_input[CONF_PROTOCOL]
+        port = int(user_input[CONF_PORT])
+        host = (user_input.get(CONF_HOST) or "").strip()
+        source_id = (user_input.get(CONF_SOURCE_ID) or "").strip()
+        source_key = (user_input.get(CONF_SOURCE_KEY) or "").strip()
+        if current is not None and source_id and not source_key:
+            source_key = current.data.get(CONF_SOURCE_KEY, "")
+        data: dict[str, Any] = {
+            CONF_KIND: EntryKind.ON_DEVICE.value,
+            CONF_PROTOCOL: protocol,
+            CONF_PORT: port,
+            CONF_HOST: host,
+        }
+        if source_id or source_key:
+            try:
+                validate_credentials(source_id, source_key)
+            except ValueError:
+                errors["base"] = "invalid_credentials"
+                return None
+            data[CONF_SOURCE_ID] = source_id
+            data[CONF_SOURCE_KEY] = source_key
+        same_socket = current is not None and all(
+            current.data.get(k) == data[k]
+            for k in (CONF_PROTOCOL, CONF_PORT, CONF_HOST)
+        )
+        if not same_socket:
+            probe = Listener(protocol, host, port, lambda message: None)
+            try:
+                await probe.start()
+            except OSError:
+                errors["base"] = "cannot_bind"
+                return None
+            await probe.stop()
+        return data
 
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
@@ -175,10 +273,50 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Replace the secret of an account (the account itself stays the same)."""
         entry = self._get_reconfigure_entry()
+        if entry.data.get(CONF_KIND) == EntryKind.ON_DEVICE:
+            return await self._async_reconfigure_on_device(entry, user_input)
         if entry.data.get(CONF_KIND) not in (EntryKind.HOLOGRAM, EntryKind.EMNIFY):
             return self.async_abort(reason="not_yet_available")
         return await self._async_replace_secret(
             "reconfigure", entry, user_input, required=False
+        )
+
+    async def _async_reconfigure_on_device(
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Move the listener to another protocol, port or address (no restart)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = await self._async_validate_on_device(user_input, errors, entry)
+            if data is not None:
+                unique_id = on_device_unique_id(data)
+                if unique_id != entry.unique_id:
+                    await self.async_set_unique_id(unique_id)
+                    self._abort_if_unique_id_configured()
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=unique_id,
+                    title=f"Listener {data[CONF_PROTOCOL]} {data[CONF_PORT]}",
+                    data=data,
+                )
+        suggested = {
+            k: v for k, v in entry.data.items() if k not in (CONF_KIND, CONF_SOURCE_KEY)
+        }
+        return self.async_show_form(
+            step_id="reconfigure_on_device",
+            data_schema=self.add_suggested_values_to_schema(
+                ON_DEVICE_SCHEMA, user_input or suggested
+            ),
+            errors=errors,
+            description_placeholders={"title": entry.title},
+        )
+
+    async def async_step_reconfigure_on_device(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Handle the on_device reconfigure form."""
+        return await self._async_reconfigure_on_device(
+            self._get_reconfigure_entry(), user_input
         )
 
     async def _async_replace_secret(

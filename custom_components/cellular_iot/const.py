@@ -49,3 +49,17 @@ ATTR_SENDER: Final = "sender"
 ATTR_WEBHOOK_URL: Final = "webhook_url"
 
 EVENT_MESSAGE_RECEIVED: Final = "cellular_iot_message_received"
+
+# on_device entries.
+CONF_PROTOCOL: Final = "protocol"
+CONF_PORT: Final = "port"
+CONF_HOST: Final = "host"
+CONF_SOURCE_ID: Final = "source_id"
+CONF_SOURCE_KEY: Final = "source_key"
+DEFAULT_LISTENER_PORT: Final = 4010
+ATTR_TOPICS: Final = "topics"
+
+
+def signal_message(entry_id: str) -> str:
+    """Dispatcher signal sent when an entry received a message."""
+    return f"{DOMAIN}_{entry_id}_message"

@@ -7,11 +7,11 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_API_KEY, CONF_APPLICATION_TOKEN
-from .models import CellularIoTConfigEntry, EmnifyData, HologramData
+from .const import CONF_API_KEY, CONF_APPLICATION_TOKEN, CONF_SOURCE_KEY
+from .models import CellularIoTConfigEntry, EmnifyData, HologramData, OnDeviceData
 
 # The title can hold the account e-mail ("Hologram (owner@example.com)").
-TO_REDACT = {CONF_API_KEY, CONF_APPLICATION_TOKEN, "email", "title"}
+TO_REDACT = {CONF_API_KEY, CONF_APPLICATION_TOKEN, CONF_SOURCE_KEY, "email", "title"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -33,6 +33,16 @@ async def async_get_config_entry_diagnostics(
             "kind": data.kind.value,
             "org_id": account.org_id,
             "authentications": data.client.authentications,
+        }
+    elif isinstance(data, OnDeviceData):
+        runtime = {
+            "kind": data.kind.value,
+            "listening": data.listener.listening,
+            "port": data.listener.port,
+            "active_connections": data.listener.active_connections,
+            "rejected_connections": data.listener.rejected,
+            "messages_received": data.received,
+            "socket_api": data.socket is not None,
         }
     return async_redact_data(
         {

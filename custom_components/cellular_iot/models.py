@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 
 from .const import EntryKind
 from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient, HologramUser
+from .providers.hologram_socket import HologramSocketClient
+from .providers.listener import Listener
 
 
 @dataclass(slots=True)
@@ -31,6 +34,17 @@ class EmnifyData(CellularIoTData):
     """A loaded emnify account: its client (which caches the auth token)."""
 
     client: EmnifyClient
+
+
+@dataclass(slots=True)
+class OnDeviceData(CellularIoTData):
+    """The listener of an on_device entry and its optional Socket API client."""
+
+    listener: Listener
+    socket: HologramSocketClient | None
+    last_message: dict[str, Any] | None = None
+    received: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

@@ -41,15 +41,17 @@ from .const import (
     ATTR_PORT,
     ATTR_PROTOCOL,
     ATTR_SENDER,
+    ATTR_TOPICS,
     ATTR_WEBHOOK_URL,
     CONF_KIND,
     DOMAIN,
     SERVICE_SEND_CLOUD_MESSAGE,
     SERVICE_SEND_SMS,
+    SERVICE_SEND_TO_CLOUD,
     SERVICE_SEND_TO_DEVICE_WEBHOOK,
     EntryKind,
 )
-from .models import CellularIoTConfigEntry, EmnifyData, HologramData
+from .models import CellularIoTConfigEntry, EmnifyData, HologramData, OnDeviceData
 from .providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -64,6 +66,7 @@ from .providers.hologram import (
     is_device_webhook_url,
     send_to_device_webhook,
 )
+from .providers.hologram_socket import HologramSocketClient
 from .providers.sms import SmsTooLongError, encode_sms, sms_length
 
 MAX_SMS_BYTES: Final = 10 * 1024
@@ -221,6 +224,16 @@ def _webhook_url(value: Any) -> str:
     return value.strip()
 
 
+def _topics(value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    topics: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip() or len(item) > 100:
+            raise FieldInvalid("invalid_topics", value=value)
+        topics.append(item.strip())
+    return topics
+
+
 SEND_CLOUD_MESSAGE_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
     vol.Required(ATTR_DEVICE_IDS): _device_ids,
@@ -237,6 +250,11 @@ SEND_SMS_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_PHONE_NUMBER): _phone_number,
     vol.Optional(ATTR_SENDER): _sender,
     vol.Optional(ATTR_EXPIRY): _expiry,
+}
+SEND_TO_CLOUD_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
+    vol.Required(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
+    vol.Optional(ATTR_TOPICS): _topics,
 }
 SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Required(ATTR_WEBHOOK_URL): _webhook_url,
@@ -331,10 +349,14 @@ def _get_entry(
 
 
 def provider_error(
-    hass: HomeAssistant, entry: CellularIoTConfigEntry | None, err: ProviderError
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry | None,
+    err: ProviderError,
+    *,
+    title: str | None = None,
 ) -> HomeAssistantError:
     """Translate a provider client error; start re-authentication on auth errors."""
-    title = entry.title if entry is not None else "Hologram device webhook"
+    title = title or (entry.title if entry is not None else "Hologram device webhook")
     placeholders = {"title": title, "error": str(err)}
     if isinstance(err, ProviderAuthError):
         if entry is not None:
@@ -400,9 +422,14 @@ async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
 async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_SMS_FIELDS, call.data)
     entry = _get_entry(
-        call.hass, data, (EntryKind.HOLOGRAM, EntryKind.EMNIFY), SERVICE_SEND_SMS
+        call.hass,
+        data,
+        (EntryKind.HOLOGRAM, EntryKind.EMNIFY, EntryKind.ON_DEVICE),
+        SERVICE_SEND_SMS,
     )
     runtime = entry.runtime_data
+    if isinstance(runtime, OnDeviceData):
+        return await _async_send_sms_over_ip(call.hass, entry, runtime, data)
     if ATTR_PHONE_NUMBER in data:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -488,6 +515,68 @@ async def _async_send_emnify_sms(
     return response
 
 
+def _socket_client(
+    entry: CellularIoTConfigEntry, runtime: OnDeviceData
+) -> HologramSocketClient:
+    if runtime.socket is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="socket_credentials_missing",
+            translation_placeholders={"title": entry.title},
+        )
+    return runtime.socket
+
+
+async def _async_send_sms_over_ip(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    runtime: OnDeviceData,
+    data: dict[str, Any],
+) -> ServiceResponse:
+    if ATTR_PHONE_NUMBER not in data:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="phone_number_required",
+            translation_placeholders={"title": entry.title},
+        )
+    if "\n" in data[ATTR_MESSAGE]:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="sms_newline"
+        )
+    for field in (ATTR_DEVICE_ID, ATTR_SENDER, ATTR_EXPIRY):
+        if field in data:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="field_not_supported",
+                translation_placeholders={"field": field, "title": entry.title},
+            )
+    client = _socket_client(entry, runtime)
+    try:
+        await client.send_sms(data[ATTR_PHONE_NUMBER], data[ATTR_MESSAGE])
+    except ProviderError as err:
+        raise provider_error(hass, None, err, title=entry.title) from err
+    response: dict[str, Any] = {
+        "config_entry_id": entry.entry_id,
+        "status": "sent",
+        "phone_number": data[ATTR_PHONE_NUMBER],
+    }
+    return response
+
+
+async def _async_send_to_cloud(call: ServiceCall) -> ServiceResponse:
+    data = _validate(SEND_TO_CLOUD_FIELDS, call.data)
+    entry = _get_entry(call.hass, data, (EntryKind.ON_DEVICE,), SERVICE_SEND_TO_CLOUD)
+    runtime = entry.runtime_data
+    assert isinstance(runtime, OnDeviceData)
+    client = _socket_client(entry, runtime)
+    try:
+        await client.send_to_cloud(data[ATTR_DATA], data.get(ATTR_TOPICS))
+    except ProviderError as err:
+        raise provider_error(call.hass, None, err, title=entry.title) from err
+    response: dict[str, Any] = {"config_entry_id": entry.entry_id, "status": "sent"}
+    return response
+
+
 async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_TO_DEVICE_WEBHOOK_FIELDS, call.data)
     try:
@@ -512,6 +601,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             SEND_CLOUD_MESSAGE_FIELDS,
         ),
         (SERVICE_SEND_SMS, _async_send_sms, SEND_SMS_FIELDS),
+        (SERVICE_SEND_TO_CLOUD, _async_send_to_cloud, SEND_TO_CLOUD_FIELDS),
         (
             SERVICE_SEND_TO_DEVICE_WEBHOOK,
             _async_send_to_device_webhook,

@@ -1,0 +1,76 @@
+"""Sensors of the on-device listener: the last message and the message count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorEntity,
+    SensorStateClass,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import ListenerEntity
+from .models import CellularIoTConfigEntry
+
+PARALLEL_UPDATES = 0
+MAX_STATE_LENGTH = 255
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the last-message and message-count sensors."""
+    async_add_entities(
+        [
+            LastMessageSensor(entry, "last_message"),
+            MessagesReceivedSensor(entry, "messages_received"),
+        ]
+    )
+
+
+class LastMessageSensor(ListenerEntity, SensorEntity):
+    """The text of the last message (cut to 255 characters); metadata as attributes."""
+
+    @property
+    def native_value(self) -> str | None:
+        """Return the last message's text, or its base64 form when it is binary."""
+        last = self.runtime.last_message
+        if last is None:
+            return None
+        value: str = last["data"] if last["data"] is not None else last["data_base64"]
+        return value[:MAX_STATE_LENGTH]
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return where and when the last message came from."""
+        last = self.runtime.last_message
+        if last is None:
+            return None
+        return {
+            key: last[key]
+            for key in ("remote", "received_at", "protocol", "truncated", "data_base64")
+        }
+
+
+class MessagesReceivedSensor(ListenerEntity, RestoreSensor):
+    """How many messages arrived; kept across restarts."""
+
+    _attr_state_class = SensorStateClass.TOTAL_INCREASING
+    _attr_native_unit_of_measurement = "messages"
+
+    async def async_added_to_hass(self) -> None:
+        """Continue counting from the last stored value."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_sensor_data()
+        if last is not None and isinstance(last.native_value, (int, float)):
+            self.runtime.received += int(last.native_value)
+
+    @property
+    def native_value(self) -> int:
+        """Return the number of messages received."""
+        return self.runtime.received

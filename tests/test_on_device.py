@@ -1,0 +1,377 @@
+"""The on_device entry: flow, listener wiring, entities, events and Socket API actions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+import socket
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.cellular_iot.providers import hologram_socket
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.setup import async_setup_component
+
+NC = shutil.which("nc")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listener_entry(port: int, protocol: str = "TCP", **extra: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Listener {protocol} {port}",
+        data={
+            "kind": "on_device",
+            "protocol": protocol,
+            "port": port,
+            "host": "127.0.0.1",
+            **extra,
+        },
+        unique_id=f"{protocol.lower()}-{port}",
+    )
+
+
+async def _nc(*args: str, data: bytes) -> None:
+    assert NC, "netcat is missing: scripts/system-deps installs netcat-openbsd"
+    proc = await asyncio.create_subprocess_exec(
+        NC, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL
+    )
+    await proc.communicate(data)
+    assert proc.returncode == 0
+
+
+async def _next_event(hass: HomeAssistant) -> asyncio.Future[Event]:
+    future: asyncio.Future[Event] = hass.loop.create_future()
+
+    @callback
+    def _got(event: Event) -> None:
+        if not future.done():
+            future.set_result(event)
+
+    hass.bus.async_listen_once(EVENT_MESSAGE_RECEIVED, _got)
+    return future
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+# --- flow -------------------------------------------------------------------------------
+
+
+async def _form(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "on_device"}
+    )
+    assert result["step_id"] == "on_device"
+    return result["flow_id"]
+
+
+async def test_flow_creates_listener(hass: HomeAssistant, socket_enabled: None) -> None:
+    port = free_port()
+    flow_id = await _form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "protocol": "TCP",
+            "port": port,
+            "host": "127.0.0.1",
+            "source_id": "ABCD",
+            "source_key": "WXYZ",
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == f"tcp-{port}"
+    assert result["data"]["source_key"] == "WXYZ"
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    listener = entry.runtime_data.listener
+    assert listener.listening
+    await hass.config_entries.async_unload(entry.entry_id)
+    assert not listener.listening
+
+
+async def test_flow_errors(hass: HomeAssistant, socket_enabled: None) -> None:
+    flow_id = await _form(hass)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"protocol": "TCP", "port": taken, "host": "127.0.0.1"}
+        )
+        assert result["errors"] == {"base": "cannot_bind"}
+    for creds in ({"source_id": "ABC", "source_key": "WXYZ"}, {"source_id": "ABCD"}):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id,
+            {"protocol": "UDP", "port": free_port(), "host": "127.0.0.1", **creds},
+        )
+        assert result["errors"] == {"base": "invalid_credentials"}
+    port = free_port(socket.SOCK_DGRAM)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"protocol": "UDP", "port": port, "host": "127.0.0.1"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    flow_id = await _form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"protocol": "UDP", "port": port, "host": "127.0.0.1"}
+    )
+    assert result["reason"] == "already_configured"
+
+
+async def test_reconfigure_moves_the_listener(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    old = free_port()
+    entry = listener_entry(old, source_id="ABCD", source_key="WXYZ")
+    await _setup(hass, entry)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure_on_device"
+    # Unchanged socket: no bind check (the running listener holds it), key kept.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"protocol": "TCP", "port": old, "host": "127.0.0.1", "source_id": "ABCD"},
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["source_key"] == "WXYZ"
+
+    new = free_port()
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"protocol": "TCP", "port": new, "host": "127.0.0.1"}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.unique_id == f"tcp-{new}"
+    assert entry.runtime_data.listener.port == new
+    assert "source_key" not in entry.data
+    # The old port is free again.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", old))
+
+    other = listener_entry(free_port())
+    await _setup(hass, other)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"protocol": "TCP", "port": other.data["port"], "host": "127.0.0.1"},
+    )
+    assert result["errors"] == {"base": "cannot_bind"}
+
+
+async def test_setup_port_taken_retries(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        entry = listener_entry(busy.getsockname()[1])
+        entry.add_to_hass(hass)
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+# --- messages, events, entities -----------------------------------------------------
+
+
+async def test_nc_message_becomes_event_and_entities(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    port = free_port()
+    entry = listener_entry(port)
+    await _setup(hass, entry)
+    assert (
+        hass.states.get("binary_sensor.listener_tcp_%s_listening" % port).state == "on"
+    )
+    waiting = await _next_event(hass)
+    await _nc("-N", "127.0.0.1", str(port), data=b"hello\n")
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["provider"] == "on_device"
+    assert event.data["source"] == "listener"
+    assert event.data["config_entry_id"] == entry.entry_id
+    assert event.data["data"] == "hello\n"
+    assert base64.b64decode(event.data["data_base64"]) == b"hello\n"
+    assert event.data["remote"].startswith("127.0.0.1:")
+    assert event.data["topics"] == []
+    prefix = f"listener_tcp_{port}"
+    last = hass.states.get(f"sensor.{prefix}_last_message")
+    assert last.state == "hello\n"
+    assert last.attributes["remote"] == event.data["remote"]
+    assert hass.states.get(f"sensor.{prefix}_messages_received").state == "1"
+    message_event = hass.states.get(f"event.{prefix}_message")
+    assert message_event.attributes["event_type"] == "message_received"
+    assert message_event.attributes["data"] == "hello\n"
+
+    # Binary data: no text, base64 kept, the sensor shows the base64.
+    waiting = await _next_event(hass)
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"\xff\x00\xfe")
+    writer.close()
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] is None
+    assert hass.states.get(f"sensor.{prefix}_last_message").state == "/wD+"
+    assert hass.states.get(f"sensor.{prefix}_messages_received").state == "2"
+
+    # The count survives a reload (restored from the last state).
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(f"sensor.{prefix}_messages_received").state == "2"
+    assert hass.states.get(f"sensor.{prefix}_last_message").state == "unknown"
+
+
+async def test_nc_udp_message(hass: HomeAssistant, socket_enabled: None) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    await _setup(hass, listener_entry(port, "UDP"))
+    waiting = await _next_event(hass)
+    await _nc("-u", "-w1", "127.0.0.1", str(port), data=b"hello udp")
+    event = await asyncio.wait_for(waiting, 5)
+    assert event.data["data"] == "hello udp"
+    assert event.data["protocol"] == "UDP"
+
+
+async def test_diagnostics_redact_socket_key(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, socket_enabled: None
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
+    await _setup(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "WXYZ" not in json.dumps(diagnostics)
+    assert diagnostics["runtime"]["listening"] is True
+    assert diagnostics["runtime"]["socket_api"] is True
+
+
+# --- Socket API actions -----------------------------------------------------------------
+
+
+@pytest.fixture
+async def cloudsocket(socket_enabled: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake cloudsocket: records each request and answers from a queue."""
+    state: dict[str, Any] = {"requests": [], "answers": []}
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        data = await reader.readuntil(b"\n\n")
+        state["requests"].append(data)
+        writer.write(state["answers"].pop(0) if state["answers"] else b"")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    monkeypatch.setattr(hologram_socket, "DEFAULT_HOST", "127.0.0.1")
+    monkeypatch.setattr(
+        hologram_socket, "DEFAULT_PORT", server.sockets[0].getsockname()[1]
+    )
+    monkeypatch.setattr(hologram_socket, "DEFAULT_TIMEOUT", 1.0)
+    yield state
+    server.close()
+    await server.wait_closed()
+
+
+async def _call(hass: HomeAssistant, action: str, **data: Any) -> Any:
+    return await hass.services.async_call(
+        DOMAIN, action, data, blocking=True, return_response=True
+    )
+
+
+async def test_send_to_cloud_and_sms_over_ip(
+    hass: HomeAssistant, cloudsocket: Any
+) -> None:
+    entry = listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
+    await _setup(hass, entry)
+    cloudsocket["answers"] += [b"[0,0]", b"00", b"[1,0]", b"01"]
+    response = await _call(hass, "send_to_cloud", data="21.5", topics=["TEMP"])
+    assert response == {"config_entry_id": entry.entry_id, "status": "sent"}
+    response = await _call(
+        hass, "send_sms", phone_number="+13125551212", message="Hello, SMS!"
+    )
+    assert response["status"] == "sent"
+    assert cloudsocket["requests"] == [
+        b'{"s":"ABCD","c":"WXYZ","d":"21.5","t":["TEMP"]}\n\n',
+        b"SABCDWXYZ+13125551212 Hello, SMS!\n\n",
+    ]
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_to_cloud", data="x")
+    assert err.value.translation_key == "provider_bad_request"
+    assert "WXYZ" not in str(err.value)
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_sms", phone_number="+13125551212", message="x")
+    assert err.value.translation_key == "provider_bad_request"
+    # Silence: no answer at all.
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_to_cloud", data="x")
+    assert err.value.translation_key == "provider_error"
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "key"),
+    [
+        ("send_sms", {"message": "hi"}, "phone_number_required"),
+        (
+            "send_sms",
+            {"message": "a\nb", "phone_number": "+13125551212"},
+            "sms_newline",
+        ),
+        (
+            "send_sms",
+            {"message": "hi", "phone_number": "+1312", "device_id": 1},
+            "field_not_supported",
+        ),
+        (
+            "send_sms",
+            {"message": "hi", "phone_number": "13125551212"},
+            "invalid_phone_number",
+        ),
+        ("send_to_cloud", {"data": "x", "topics": [""]}, "invalid_topics"),
+        ("send_to_cloud", {"data": "x", "topics": "T" * 101}, "invalid_topics"),
+        ("send_to_cloud", {"data": ""}, "empty_text"),
+    ],
+)
+async def test_socket_action_validation(
+    hass: HomeAssistant, cloudsocket: Any, action: str, data: dict[str, Any], key: str
+) -> None:
+    await _setup(hass, listener_entry(free_port(), source_id="ABCD", source_key="WXYZ"))
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, action, **data)
+    assert err.value.translation_key == key
+    assert cloudsocket["requests"] == []
+
+
+async def test_socket_actions_need_credentials(
+    hass: HomeAssistant, cloudsocket: Any
+) -> None:
+    await _setup(hass, listener_entry(free_port()))
+    for action, data in (
+        ("send_to_cloud", {"data": "x"}),
+        ("send_sms", {"message": "x", "phone_number": "+13125551212"}),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await _call(hass, action, **data)
+        assert err.value.translation_key == "socket_credentials_missing"
