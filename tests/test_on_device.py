@@ -204,9 +204,8 @@ async def test_nc_message_becomes_event_and_entities(
     port = free_port()
     entry = listener_entry(port)
     await _setup(hass, entry)
-    assert (
-        hass.states.get("binary_sensor.listener_tcp_%s_listening" % port).state == "on"
-    )
+    listening = hass.states.get(f"binary_sensor.listener_tcp_{port}_listening")
+    assert listening.state == "on"
     waiting = await _next_event(hass)
     await _nc("-N", "127.0.0.1", str(port), data=b"hello\n")
     event = await asyncio.wait_for(waiting, 5)
