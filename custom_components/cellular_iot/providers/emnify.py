@@ -17,11 +17,10 @@ from typing import Any, Final
 
 import aiohttp
 
+from ._http import exchange
 from .errors import (
     ProviderAuthError,
-    ProviderConnectionError,
     ProviderResponseError,
-    ProviderTimeoutError,
     error_for_status,
 )
 from .sms import SmsPart
@@ -198,30 +197,23 @@ class EmnifyClient:
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            async with self._session.request(
-                method,
-                f"{self._base_url}{path}",
-                json=body,
-                headers=headers,
-                timeout=self._timeout,
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError as err:
-            raise ProviderTimeoutError("emnify did not answer in time") from err
-        except aiohttp.ClientError as err:
-            raise ProviderConnectionError(
-                f"Cannot reach emnify: {type(err).__name__}"
-            ) from err
+        answer = await exchange(
+            self._session,
+            "emnify",
+            method,
+            f"{self._base_url}{path}",
+            timeout=self._timeout,
+            headers=headers,
+            json_body=body,
+        )
+        status, raw = answer.status, answer.body
         try:
             payload = json.loads(raw) if raw else {}
         except ValueError:
             payload = None
         detail = _error_text(payload)
         if status >= 400:
-            raise error_for_status("emnify", status, detail, retry_after)
+            raise error_for_status("emnify", status, detail, answer.retry_after)
         if payload is None:
             raise ProviderResponseError(
                 "emnify answered with something that is not JSON", status=status

@@ -22,12 +22,11 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
+from ._http import exchange
 from .errors import (
     ProviderBadRequestError,
-    ProviderConnectionError,
     ProviderRateLimitedError,
     ProviderResponseError,
-    ProviderTimeoutError,
     error_for_status,
 )
 
@@ -297,30 +296,23 @@ async def _call(
     json_body: Mapping[str, Any] | None,
     full: bool,
 ) -> Any:
-    try:
-        async with session.request(
-            method,
-            url,
-            auth=auth,
-            params=params,
-            json=json_body,
-            timeout=timeout,
-            headers={"Accept": "application/json"},
-        ) as response:
-            raw = await response.read()
-            status = response.status
-            retry_after = response.headers.get("Retry-After")
-    except TimeoutError as err:
-        raise ProviderTimeoutError("Hologram did not answer in time") from err
-    except aiohttp.ClientError as err:
-        raise ProviderConnectionError(
-            f"Cannot reach Hologram: {type(err).__name__}"
-        ) from err
+    answer = await exchange(
+        session,
+        "Hologram",
+        method,
+        url,
+        timeout=timeout,
+        headers={"Accept": "application/json"},
+        auth=auth,
+        params=params,
+        json_body=json_body,
+    )
+    status = answer.status
 
-    payload = _decode(raw)
+    payload = _decode(answer.body)
     detail = _error_text(payload)
     if status >= 400:
-        raise error_for_status("Hologram", status, detail, retry_after)
+        raise error_for_status("Hologram", status, detail, answer.retry_after)
     if not isinstance(payload, Mapping):
         raise ProviderResponseError(
             "Hologram answered with something that is not JSON", status=status
