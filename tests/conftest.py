@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Generator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,11 +20,15 @@ from custom_components.cellular_iot.const import (
 from custom_components.cellular_iot.providers import (
     emnify as emnify_module,
     hologram as hologram_module,
+    monoz as monoz_module,
+    mqtt as mqtt_module,
 )
 from homeassistant.core import HomeAssistant
 
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .fakes.monoz import API_KEY as MONOZ_API_KEY, ORG_ID as MONOZ_ORG_ID, FakeMonoz
+from .mosquitto import Mosquitto
 
 API_KEY = "test-api-key"
 
@@ -144,3 +149,72 @@ async def emnify_account(hass: HomeAssistant, emnify: FakeEmnify) -> MockConfigE
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+@pytest.fixture
+def mosquitto(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
+    """A real Mosquitto broker on a free loopback port (anonymous access)."""
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reconnect to the broker after milliseconds, not seconds."""
+    monkeypatch.setattr(mqtt_module, "RECONNECT_MIN", 0.02)
+    monkeypatch.setattr(mqtt_module, "RECONNECT_MAX", 0.2)
+
+
+@pytest.fixture
+async def monoz(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncGenerator[FakeMonoz]:
+    """Serve the fake monoZ API on 127.0.0.1 and point the client at it."""
+    fake = FakeMonoz()
+    runner, port = await _serve(fake.app)
+    monkeypatch.setattr(
+        monoz_module, "DEFAULT_BASE_URL", f"http://127.0.0.1:{port}/api/v1"
+    )
+    monkeypatch.setattr(monoz_module, "DEFAULT_TIMEOUT", 0.5)
+    yield fake
+    fake.release.set()
+    await runner.cleanup()
+    if not getattr(fake, "expect_violations", False):
+        assert fake.violations == [], fake.violations
+
+
+def monoz_entry(
+    mqtt: dict[str, Any] | None = None, api_key: str = MONOZ_API_KEY
+) -> MockConfigEntry:
+    """A monoZ account entry as the config flow creates it."""
+    data: dict[str, Any] = {
+        CONF_KIND: "monoz",
+        CONF_ORG_ID: MONOZ_ORG_ID,
+        CONF_API_KEY: api_key,
+    }
+    if mqtt is not None:
+        data["mqtt"] = mqtt
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"monoZ {MONOZ_ORG_ID}",
+        data=data,
+        unique_id=f"monoz-org-{MONOZ_ORG_ID}",
+    )
+
+
+def broker_data(broker: Mosquitto, **extra: Any) -> dict[str, Any]:
+    """The ``mqtt`` data of a monoZ entry for a test broker."""
+    data: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": broker.port,
+        "tls": False,
+        "verify_tls": True,
+        "username": "",
+        "password": "",
+        "client_id": "ha-test",
+        "uplink_topic": f"/{MONOZ_ORG_ID}/+/pub/#",
+    }
+    data.update(extra)
+    return data

@@ -135,18 +135,6 @@ async def test_same_account_cannot_be_added_twice(
     assert result["reason"] == "already_configured"
 
 
-@pytest.mark.parametrize("kind", ["monoz"])
-async def test_other_kinds_not_yet_available(hass: HomeAssistant, kind: str) -> None:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": kind}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "not_yet_available"
-
-
 async def test_reauth(hass: HomeAssistant, hologram: FakeHologram) -> None:
     entry = hologram_entry(api_key="old-key")
     entry.add_to_hass(hass)

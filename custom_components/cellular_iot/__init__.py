@@ -23,7 +23,14 @@ from .const import (
     DOMAIN,
     EntryKind,
 )
-from .models import CellularIoTConfigEntry, EmnifyData, HologramData, OnDeviceData
+from .models import (
+    CellularIoTConfigEntry,
+    EmnifyData,
+    HologramData,
+    MonozData,
+    OnDeviceData,
+)
+from .monoz import async_setup_monoz
 from .on_device import async_setup_on_device
 from .providers.emnify import EmnifyClient
 from .providers.errors import ProviderAuthError, ProviderError
@@ -33,6 +40,7 @@ from .services import async_setup_services
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: dict[str, list[Platform]] = {
     EntryKind.ON_DEVICE: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
+    EntryKind.MONOZ: [Platform.BINARY_SENSOR, Platform.EVENT],
 }
 
 
@@ -49,6 +57,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
         entry.runtime_data = await _async_setup_hologram(hass, entry)
     elif kind == EntryKind.EMNIFY:
         entry.runtime_data = await _async_setup_emnify(hass, entry)
+    elif kind == EntryKind.MONOZ:
+        try:
+            entry.runtime_data = await async_setup_monoz(hass, entry)
+        except ProviderError as err:
+            _raise_setup_error(err)
     elif kind == EntryKind.ON_DEVICE:
         entry.runtime_data = await async_setup_on_device(hass, entry)
     else:
@@ -66,12 +79,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
 async def async_unload_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> bool:
-    """Unload an entry; an on_device entry also closes its listener."""
+    """Unload an entry; close its listener or disconnect from its broker."""
     unloaded = await hass.config_entries.async_unload_platforms(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
     if unloaded and isinstance(entry.runtime_data, OnDeviceData):
         await entry.runtime_data.listener.stop()
+    if (
+        unloaded
+        and isinstance(entry.runtime_data, MonozData)
+        and entry.runtime_data.mqtt
+    ):
+        await entry.runtime_data.mqtt.stop()
     return unloaded
 
 

@@ -1,4 +1,4 @@
-"""Binary sensor: whether the listener is bound and serving."""
+"""Binary sensors: the listener is serving; the monoZ broker connection is up."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import ListenerEntity
-from .models import CellularIoTConfigEntry
+from .entity import ListenerEntity, MonozEntity
+from .models import CellularIoTConfigEntry, MonozData
 
 PARALLEL_UPDATES = 0
 
@@ -21,7 +21,12 @@ async def async_setup_entry(
     entry: CellularIoTConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the listening sensor."""
+    """Add the connectivity sensor of the entry."""
+    runtime = entry.runtime_data
+    if isinstance(runtime, MonozData):
+        if runtime.mqtt is not None:
+            async_add_entities([BrokerConnectedBinarySensor(entry, "broker_connected")])
+        return
     async_add_entities([ListeningBinarySensor(entry, "listening")])
 
 
@@ -35,3 +40,16 @@ class ListeningBinarySensor(ListenerEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return whether the listener is serving."""
         return self.runtime.listener.listening
+
+
+class BrokerConnectedBinarySensor(MonozEntity, BinarySensorEntity):
+    """On while the MQTT broker connection is up."""
+
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the broker accepted the connection and it is up."""
+        mqtt = self.runtime.mqtt
+        return mqtt is not None and mqtt.connected

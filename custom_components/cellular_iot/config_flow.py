@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import hashlib
+import secrets
 from typing import Any
 
 import voluptuous as vol
@@ -11,6 +12,7 @@ import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -25,19 +27,28 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_CLIENT_ID,
     CONF_HOST,
     CONF_KIND,
+    CONF_MQTT,
     CONF_ORG_ID,
+    CONF_PASSWORD,
     CONF_PORT,
     CONF_PROTOCOL,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
+    CONF_TLS,
+    CONF_UPLINK_TOPIC,
+    CONF_USE_MQTT,
     CONF_USER_ID,
+    CONF_USERNAME,
+    CONF_VERIFY_TLS,
     DEFAULT_LISTENER_PORT,
     DOMAIN,
     LOGGER,
     EntryKind,
 )
+from .monoz import mqtt_settings, tls_context
 from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
     ProviderAuthError,
@@ -47,6 +58,14 @@ from .providers.errors import (
 from .providers.hologram import HologramClient, HologramUser
 from .providers.hologram_socket import validate_credentials
 from .providers.listener import Listener
+from .providers.monoz import (
+    DEFAULT_BROKER_HOST,
+    DEFAULT_BROKER_PORT,
+    MonozClient,
+    default_uplink_filter,
+    valid_org_id,
+)
+from .providers.mqtt import MqttClient, valid_topic_filter
 
 _SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _TEXT = TextSelector()
@@ -77,6 +96,49 @@ ON_DEVICE_SCHEMA = vol.Schema(
     }
 )
 EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): _SECRET})
+_PORT = vol.All(
+    NumberSelector(
+        NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+    ),
+    vol.Coerce(int),
+    vol.Range(min=1, max=65535),
+)
+MONOZ_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_ORG_ID): _TEXT,
+        vol.Required(CONF_API_KEY): _SECRET,
+        vol.Required(CONF_USE_MQTT, default=False): BooleanSelector(),
+    }
+)
+MONOZ_RECONFIGURE_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_API_KEY): _SECRET,
+        vol.Required(CONF_USE_MQTT, default=False): BooleanSelector(),
+    }
+)
+
+
+def monoz_mqtt_schema(org_id: str) -> vol.Schema:
+    """Return the broker form; its defaults point at monoZ's own broker."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_HOST, default=DEFAULT_BROKER_HOST): _TEXT,
+            vol.Required(CONF_PORT, default=DEFAULT_BROKER_PORT): _PORT,
+            vol.Required(CONF_TLS, default=False): BooleanSelector(),
+            vol.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
+            vol.Optional(CONF_USERNAME): _TEXT,
+            vol.Optional(CONF_PASSWORD): _SECRET,
+            vol.Optional(CONF_CLIENT_ID): _TEXT,
+            vol.Required(
+                CONF_UPLINK_TOPIC, default=default_uplink_filter(org_id)
+            ): _TEXT,
+        }
+    )
+
+
+def monoz_unique_id(org_id: str) -> str:
+    """One monoZ account per organisation."""
+    return f"monoz-org-{org_id}"
 
 
 class _InvalidOrgIdError(Exception):
@@ -182,11 +244,167 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="emnify", data_schema=EMNIFY_SCHEMA, errors=errors
         )
 
+    _monoz: dict[str, Any]
+    _reconfiguring: bool = False
+
     async def async_step_monoz(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Abort: monoZ accounts are not available yet."""
-        return self.async_abort(reason="not_yet_available")
+        """Add a monoZ account from its org id and API key; optionally a broker."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            org_id = str(user_input[CONF_ORG_ID]).strip()
+            api_key = user_input[CONF_API_KEY].strip()
+            if not valid_org_id(org_id):
+                errors[CONF_ORG_ID] = "invalid_monoz_org_id"
+            elif await self._async_validate_monoz(org_id, api_key, errors):
+                await self.async_set_unique_id(monoz_unique_id(org_id))
+                self._abort_if_unique_id_configured()
+                self._monoz = {
+                    CONF_KIND: EntryKind.MONOZ.value,
+                    CONF_ORG_ID: org_id,
+                    CONF_API_KEY: api_key,
+                }
+                if user_input[CONF_USE_MQTT]:
+                    return await self.async_step_monoz_mqtt()
+                return self.async_create_entry(
+                    title=f"monoZ {org_id}", data=self._monoz
+                )
+        return self.async_show_form(
+            step_id="monoz",
+            data_schema=self.add_suggested_values_to_schema(
+                MONOZ_SCHEMA,
+                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+            ),
+            errors=errors,
+        )
+
+    async def async_step_monoz_mqtt(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Connect to the broker once to prove the settings, then store them."""
+        errors: dict[str, str] = {}
+        org_id: str = self._monoz[CONF_ORG_ID]
+        current: dict[str, Any] = self._monoz.get(CONF_MQTT) or {}
+        if user_input is not None:
+            broker = await self._async_validate_broker(user_input, current, errors)
+            if broker is not None:
+                data = {**self._monoz, CONF_MQTT: broker}
+                if self._reconfiguring:
+                    return self.async_update_reload_and_abort(
+                        self._get_reconfigure_entry(), data=data
+                    )
+                return self.async_create_entry(title=f"monoZ {org_id}", data=data)
+        suggested = user_input or {
+            k: v for k, v in current.items() if k != CONF_PASSWORD
+        }
+        return self.async_show_form(
+            step_id="monoz_mqtt",
+            data_schema=self.add_suggested_values_to_schema(
+                monoz_mqtt_schema(org_id),
+                {k: v for k, v in suggested.items() if k != CONF_PASSWORD},
+            ),
+            errors=errors,
+            description_placeholders={"org_id": org_id},
+        )
+
+    async def _async_validate_broker(
+        self,
+        user_input: dict[str, Any],
+        current: Mapping[str, Any],
+        errors: dict[str, str],
+    ) -> dict[str, Any] | None:
+        """Check the uplink filter, then connect with the settings (and disconnect)."""
+        broker: dict[str, Any] = {
+            CONF_HOST: str(user_input[CONF_HOST]).strip(),
+            CONF_PORT: int(user_input[CONF_PORT]),
+            CONF_TLS: bool(user_input.get(CONF_TLS)),
+            CONF_VERIFY_TLS: bool(user_input.get(CONF_VERIFY_TLS, True)),
+            CONF_USERNAME: (user_input.get(CONF_USERNAME) or "").strip(),
+            CONF_PASSWORD: user_input.get(CONF_PASSWORD) or "",
+            CONF_CLIENT_ID: (user_input.get(CONF_CLIENT_ID) or "").strip()
+            or current.get(CONF_CLIENT_ID)
+            or f"ha-cellular-iot-{secrets.token_hex(4)}",
+            CONF_UPLINK_TOPIC: str(user_input.get(CONF_UPLINK_TOPIC) or "").strip(),
+        }
+        if broker[CONF_USERNAME] and not broker[CONF_PASSWORD]:
+            # A blank password on reconfigure keeps the stored one.
+            broker[CONF_PASSWORD] = current.get(CONF_PASSWORD, "")
+        if not broker[CONF_HOST]:
+            errors[CONF_HOST] = "mqtt_cannot_connect"
+            return None
+        if broker[CONF_UPLINK_TOPIC] and not valid_topic_filter(
+            broker[CONF_UPLINK_TOPIC]
+        ):
+            errors[CONF_UPLINK_TOPIC] = "invalid_topic_filter"
+            return None
+        client = MqttClient(mqtt_settings(broker), ssl_context=tls_context(broker))
+        try:
+            await client.start(wait=True, timeout=15)
+        except ProviderAuthError:
+            errors["base"] = "mqtt_invalid_auth"
+            return None
+        except ProviderError as err:
+            LOGGER.debug("Cannot connect to the MQTT broker: %s", err)
+            errors["base"] = "mqtt_cannot_connect"
+            return None
+        await client.stop()
+        return broker
+
+    async def _async_validate_monoz(
+        self, org_id: str, api_key: str, errors: dict[str, str]
+    ) -> bool:
+        """Prove the org id and key with monoZ's read-only device detail call."""
+        if not api_key:
+            errors[CONF_API_KEY] = "invalid_auth"
+            return False
+        client = MonozClient(async_get_clientsession(self.hass), org_id, api_key)
+        try:
+            await client.validate()
+        except ProviderAuthError:
+            errors["base"] = "invalid_auth"
+        except ProviderError as err:
+            LOGGER.debug("Cannot check the monoZ API key: %s", err)
+            errors["base"] = "cannot_connect"
+        except Exception:  # noqa: BLE001 - the flow must show "unknown", not crash
+            LOGGER.exception("Unexpected error while checking the monoZ API key")
+            errors["base"] = "unknown"
+        else:
+            return True
+        return False
+
+    async def async_step_reconfigure_monoz(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Replace the API key and add, change or remove the broker."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            org_id: str = entry.data[CONF_ORG_ID]
+            api_key = (user_input.get(CONF_API_KEY) or "").strip() or entry.data[
+                CONF_API_KEY
+            ]
+            if await self._async_validate_monoz(org_id, api_key, errors):
+                self._monoz = {
+                    CONF_KIND: EntryKind.MONOZ.value,
+                    CONF_ORG_ID: org_id,
+                    CONF_API_KEY: api_key,
+                }
+                if user_input[CONF_USE_MQTT]:
+                    self._reconfiguring = True
+                    if entry.data.get(CONF_MQTT):
+                        self._monoz[CONF_MQTT] = entry.data[CONF_MQTT]
+                    return await self.async_step_monoz_mqtt()
+                return self.async_update_reload_and_abort(entry, data=self._monoz)
+        return self.async_show_form(
+            step_id="reconfigure_monoz",
+            data_schema=self.add_suggested_values_to_schema(
+                MONOZ_RECONFIGURE_SCHEMA,
+                {CONF_USE_MQTT: bool(entry.data.get(CONF_MQTT))},
+            ),
+            errors=errors,
+            description_placeholders={"title": entry.title},
+        )
 
     async def async_step_on_device(
         self, user_input: dict[str, Any] | None = None
@@ -275,8 +493,8 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         if entry.data.get(CONF_KIND) == EntryKind.ON_DEVICE:
             return await self._async_reconfigure_on_device(entry, user_input)
-        if entry.data.get(CONF_KIND) not in (EntryKind.HOLOGRAM, EntryKind.EMNIFY):
-            return self.async_abort(reason="not_yet_available")
+        if entry.data.get(CONF_KIND) == EntryKind.MONOZ:
+            return await self.async_step_reconfigure_monoz()
         return await self._async_replace_secret(
             "reconfigure", entry, user_input, required=False
         )
@@ -338,6 +556,10 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 account = await self._async_validate_emnify(secret, errors)
                 if account is not None:
                     unique_id = emnify_unique_id(account, secret)
+            elif entry.data.get(CONF_KIND) == EntryKind.MONOZ:
+                org = entry.data[CONF_ORG_ID]
+                if await self._async_validate_monoz(org, secret, errors):
+                    unique_id = monoz_unique_id(org)
             else:
                 org_id = entry.data.get(CONF_ORG_ID)
                 user, _ = await self._async_validate_hologram(secret, org_id, errors)

@@ -59,7 +59,27 @@ CONF_SOURCE_KEY: Final = "source_key"
 DEFAULT_LISTENER_PORT: Final = 4010
 ATTR_TOPICS: Final = "topics"
 
+# monoz entries: the broker settings live in data["mqtt"] (absent without a broker).
+CONF_MQTT: Final = "mqtt"
+CONF_USE_MQTT: Final = "use_mqtt"
+CONF_TLS: Final = "tls"
+CONF_VERIFY_TLS: Final = "verify_tls"
+CONF_USERNAME: Final = "username"
+CONF_PASSWORD: Final = "password"  # noqa: S105 - a key name
+CONF_CLIENT_ID: Final = "client_id"
+CONF_UPLINK_TOPIC: Final = "uplink_topic"
+ATTR_ICCID: Final = "iccid"
+ATTR_TOPIC: Final = "topic"
+ATTR_QOS: Final = "qos"
+ATTR_FORMAT: Final = "format"
+ATTR_VIA: Final = "via"
+
 
 def signal_message(entry_id: str) -> str:
     """Dispatcher signal sent when an entry received a message."""
     return f"{DOMAIN}_{entry_id}_message"
+
+
+def signal_state(entry_id: str) -> str:
+    """Dispatcher signal sent when an entry's connection state changed."""
+    return f"{DOMAIN}_{entry_id}_state"

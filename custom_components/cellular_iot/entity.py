@@ -1,20 +1,27 @@
-"""Base entity of the on-device listener entry."""
+"""Base entities: one HA device per entry, updated by pushes (no polling)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .const import CONF_PORT, CONF_PROTOCOL, DOMAIN, signal_message
-from .models import CellularIoTConfigEntry, OnDeviceData
+from .const import (
+    CONF_ORG_ID,
+    CONF_PORT,
+    CONF_PROTOCOL,
+    DOMAIN,
+    signal_message,
+    signal_state,
+)
+from .models import CellularIoTConfigEntry, MonozData, OnDeviceData
 
 
-class ListenerEntity(Entity):
-    """An entity of the on-device listener: one HA device per entry, pushed updates."""
+class CellularIoTEntity(Entity):
+    """An entity of one entry: named by translation key, updated by the dispatcher."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -24,7 +31,41 @@ class ListenerEntity(Entity):
         self._entry = entry
         self._attr_translation_key = key
         self._attr_unique_id = f"{entry.entry_id}_{key}"
-        self._attr_device_info = DeviceInfo(
+        self._attr_device_info = self._device_info(entry)
+
+    @staticmethod
+    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+        raise NotImplementedError
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the entry's messages and connection state."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_message(self._entry.entry_id), self._on_message
+            )
+        )
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_state(self._entry.entry_id), self._on_state
+            )
+        )
+
+    @callback
+    def _on_message(self, event: dict[str, Any]) -> None:
+        self.async_write_ha_state()
+
+    @callback
+    def _on_state(self) -> None:
+        self.async_write_ha_state()
+
+
+class ListenerEntity(CellularIoTEntity):
+    """An entity of the on-device listener."""
+
+    @staticmethod
+    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+        return DeviceInfo(
             identifiers={(DOMAIN, entry.entry_id)},
             name=entry.title,
             manufacturer="Hologram",
@@ -38,15 +79,23 @@ class ListenerEntity(Entity):
         assert isinstance(data, OnDeviceData)
         return data
 
-    async def async_added_to_hass(self) -> None:
-        """Follow the entry's messages."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_message(self._entry.entry_id), self._on_message
-            )
+
+class MonozEntity(CellularIoTEntity):
+    """An entity of a monoZ account (the account is a service device)."""
+
+    @staticmethod
+    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+        return DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=entry.title,
+            manufacturer="monoZ",
+            model=f"monoZ:Link organisation {entry.data[CONF_ORG_ID]}",
+            entry_type=DeviceEntryType.SERVICE,
         )
 
-    @callback
-    def _on_message(self, event: dict[str, Any]) -> None:
-        self.async_write_ha_state()
+    @property
+    def runtime(self) -> MonozData:
+        """The account's clients."""
+        data = self._entry.runtime_data
+        assert isinstance(data, MonozData)
+        return data

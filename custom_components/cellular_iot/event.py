@@ -1,4 +1,4 @@
-"""Event entity: one event per message the listener receives."""
+"""Event entity: one event per message the entry receives (listener or MQTT uplink)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import ListenerEntity
-from .models import CellularIoTConfigEntry
+from .entity import CellularIoTEntity, ListenerEntity, MonozEntity
+from .models import CellularIoTConfigEntry, MonozData
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE = "message_received"
@@ -20,11 +20,14 @@ async def async_setup_entry(
     entry: CellularIoTConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the listener's event entity."""
-    async_add_entities([ListenerEventEntity(entry, "message")])
+    """Add the entry's event entity."""
+    if isinstance(entry.runtime_data, MonozData):
+        async_add_entities([MonozEventEntity(entry, "message")])
+    else:
+        async_add_entities([ListenerEventEntity(entry, "message")])
 
 
-class ListenerEventEntity(ListenerEntity, EventEntity):
+class _MessageEventEntity(CellularIoTEntity, EventEntity):
     """Fires ``message_received`` with the message's event data."""
 
     _attr_event_types = [EVENT_TYPE]  # noqa: RUF012 - HA entity attribute
@@ -33,3 +36,11 @@ class ListenerEventEntity(ListenerEntity, EventEntity):
     def _on_message(self, event: dict[str, Any]) -> None:
         self._trigger_event(EVENT_TYPE, event)
         self.async_write_ha_state()
+
+
+class ListenerEventEntity(_MessageEventEntity, ListenerEntity):
+    """The on-device listener's messages."""
+
+
+class MonozEventEntity(_MessageEventEntity, MonozEntity):
+    """A monoZ account's uplinks (MQTT)."""

@@ -12,6 +12,8 @@ from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient, HologramUser
 from .providers.hologram_socket import HologramSocketClient
 from .providers.listener import Listener
+from .providers.monoz import MonozClient
+from .providers.mqtt import MqttClient
 
 
 @dataclass(slots=True)
@@ -45,6 +47,17 @@ class OnDeviceData(CellularIoTData):
     last_message: dict[str, Any] | None = None
     received: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MonozData(CellularIoTData):
+    """A loaded monoZ account: its REST client and, with a broker, its MQTT client."""
+
+    client: MonozClient
+    mqtt: MqttClient | None
+    uplink_topic: str | None = None
+    last_message: dict[str, Any] | None = None
+    received: int = 0
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

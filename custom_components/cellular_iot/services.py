@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
+import json
 import re
 from typing import Any, Final
 
@@ -36,22 +37,34 @@ from .const import (
     ATTR_DEVICE_IDS,
     ATTR_ENCRYPTED,
     ATTR_EXPIRY,
+    ATTR_FORMAT,
+    ATTR_ICCID,
     ATTR_MESSAGE,
     ATTR_PHONE_NUMBER,
     ATTR_PORT,
     ATTR_PROTOCOL,
+    ATTR_QOS,
     ATTR_SENDER,
+    ATTR_TOPIC,
     ATTR_TOPICS,
+    ATTR_VIA,
     ATTR_WEBHOOK_URL,
     CONF_KIND,
     DOMAIN,
+    SERVICE_PUBLISH_DOWNLINK,
     SERVICE_SEND_CLOUD_MESSAGE,
     SERVICE_SEND_SMS,
     SERVICE_SEND_TO_CLOUD,
     SERVICE_SEND_TO_DEVICE_WEBHOOK,
     EntryKind,
 )
-from .models import CellularIoTConfigEntry, EmnifyData, HologramData, OnDeviceData
+from .models import (
+    CellularIoTConfigEntry,
+    EmnifyData,
+    HologramData,
+    MonozData,
+    OnDeviceData,
+)
 from .providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -67,6 +80,14 @@ from .providers.hologram import (
     send_to_device_webhook,
 )
 from .providers.hologram_socket import HologramSocketClient
+from .providers.monoz import (
+    FORMAT_JSON,
+    FORMAT_TEXT,
+    MAX_MESSAGE_BYTES,
+    MAX_TOPIC_BYTES,
+    downlink_topic,
+    valid_iccid,
+)
 from .providers.sms import SmsTooLongError, encode_sms, sms_length
 
 MAX_SMS_BYTES: Final = 10 * 1024
@@ -234,6 +255,49 @@ def _topics(value: Any) -> list[str]:
     return topics
 
 
+def _iccid(value: Any) -> str:
+    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    if isinstance(value, bool) or not valid_iccid(text):
+        raise FieldInvalid("invalid_iccid", value=value)
+    return text
+
+
+def _downlink_message(value: Any) -> str | dict[str, Any] | list[Any]:
+    """Text, or a mapping / list that is sent as JSON."""
+    if isinstance(value, (dict, list)):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise FieldInvalid("invalid_json") from err
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FieldInvalid("invalid_text", field=ATTR_MESSAGE)
+    return str(value)
+
+
+def _downlink_topic(value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or (text and not text.startswith("/")):
+        raise FieldInvalid("invalid_topic", value=value)
+    if any(char in text for char in "+#\0"):
+        raise FieldInvalid("invalid_topic", value=value)
+    return text
+
+
+def _choice(field: str, choices: Mapping[Any, Any]) -> Callable[[Any], Any]:
+    shown = ", ".join(sorted({str(value) for value in choices.values()}))
+
+    def validate(value: Any) -> Any:
+        key = value.strip().lower() if isinstance(value, str) else value
+        if isinstance(key, bool) or key not in choices:
+            raise FieldInvalid(
+                "invalid_choice", field=field, value=value, choices=shown
+            )
+        return choices[key]
+
+    return validate
+
+
 SEND_CLOUD_MESSAGE_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
     vol.Required(ATTR_DEVICE_IDS): _device_ids,
@@ -255,6 +319,15 @@ SEND_TO_CLOUD_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
     vol.Required(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
     vol.Optional(ATTR_TOPICS): _topics,
+}
+PUBLISH_DOWNLINK_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
+    vol.Required(ATTR_ICCID): _iccid,
+    vol.Required(ATTR_MESSAGE): _downlink_message,
+    vol.Optional(ATTR_TOPIC, default=""): _downlink_topic,
+    vol.Optional(ATTR_QOS, default=0): _choice(ATTR_QOS, {0: 0, 1: 1, "0": 0, "1": 1}),
+    vol.Optional(ATTR_FORMAT): _choice(ATTR_FORMAT, {"json": "json", "text": "text"}),
+    vol.Optional(ATTR_VIA): _choice(ATTR_VIA, {"rest": "rest", "mqtt": "mqtt"}),
 }
 SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Required(ATTR_WEBHOOK_URL): _webhook_url,
@@ -591,6 +664,85 @@ async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
     return response
 
 
+def _downlink_payload(data: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the message as sent and its format (``json`` or ``text``)."""
+    message = data[ATTR_MESSAGE]
+    if isinstance(message, (dict, list)):
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        message_format = data.get(ATTR_FORMAT, "json")
+    else:
+        text = message
+        message_format = data.get(ATTR_FORMAT, "text")
+        if message_format == "json":
+            try:
+                json.loads(text)
+            except ValueError:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN, translation_key="invalid_json"
+                ) from None
+    size = len(text.encode())
+    if not 1 <= size <= MAX_MESSAGE_BYTES:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="too_large" if size else "empty_text",
+            translation_placeholders={
+                "field": ATTR_MESSAGE,
+                "size": str(size),
+                "max": str(MAX_MESSAGE_BYTES),
+            },
+        )
+    return text, message_format
+
+
+async def _async_publish_downlink(call: ServiceCall) -> ServiceResponse:
+    data = _validate(PUBLISH_DOWNLINK_FIELDS, call.data)
+    entry = _get_entry(call.hass, data, (EntryKind.MONOZ,), SERVICE_PUBLISH_DOWNLINK)
+    runtime = entry.runtime_data
+    assert isinstance(runtime, MonozData)
+    text, message_format = _downlink_payload(data)
+    topic = downlink_topic(runtime.client.org_id, data[ATTR_ICCID], data[ATTR_TOPIC])
+    if len(topic.encode()) > MAX_TOPIC_BYTES:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="topic_too_long",
+            translation_placeholders={"max": str(MAX_TOPIC_BYTES)},
+        )
+    via = data.get(ATTR_VIA) or ("mqtt" if runtime.mqtt is not None else "rest")
+    response: dict[str, Any] = {
+        "config_entry_id": entry.entry_id,
+        "status": "sent",
+        "via": via,
+        "iccid": data[ATTR_ICCID],
+        "topic": topic,
+        "qos": data[ATTR_QOS],
+        "format": message_format,
+        "message_id": None,
+        "result": None,
+    }
+    try:
+        if via == "mqtt":
+            if runtime.mqtt is None:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="mqtt_not_configured",
+                    translation_placeholders={"title": entry.title},
+                )
+            response["message_id"] = await runtime.mqtt.publish(
+                topic, text.encode(), data[ATTR_QOS]
+            )
+        else:
+            response["result"] = await runtime.client.publish_message(
+                data[ATTR_ICCID],
+                text,
+                topic=data[ATTR_TOPIC],
+                qos=data[ATTR_QOS],
+                message_format=FORMAT_JSON if message_format == "json" else FORMAT_TEXT,
+            )
+    except ProviderError as err:
+        raise provider_error(call.hass, entry, err) from err
+    return response
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
@@ -601,6 +753,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             SEND_CLOUD_MESSAGE_FIELDS,
         ),
         (SERVICE_SEND_SMS, _async_send_sms, SEND_SMS_FIELDS),
+        (SERVICE_PUBLISH_DOWNLINK, _async_publish_downlink, PUBLISH_DOWNLINK_FIELDS),
         (SERVICE_SEND_TO_CLOUD, _async_send_to_cloud, SEND_TO_CLOUD_FIELDS),
         (
             SERVICE_SEND_TO_DEVICE_WEBHOOK,

@@ -1,0 +1,188 @@
+"""Async client for the monoZ:Link REST API (https://link.monoz.io/api/v1/{Org-Id}/...).
+
+Covers what the integration needs: proving an organisation id and API key, and the
+downlink ``POST /{Org-Id}/Publish/Message`` with ``{ICCID, Topic, Message, QoS,
+Format}``. Every call sends the API key in the ``X-API-Key`` header. monoZ answers
+``{"Error": bool, "StatusCode": int, "Message": str}``; an ``Error: true`` body is an
+error whatever the HTTP status says.
+
+The MQTT side (downlinks to ``/{org}/{iccid}/sub{topic}``, uplinks) is
+:mod:`.mqtt`; the topic helpers here build and read monoZ's topic scheme.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+import aiohttp
+from yarl import URL
+
+from ._http import exchange
+from .errors import (
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderResponseError,
+    error_for_status,
+)
+
+PROVIDER: Final = "monoZ"
+DEFAULT_BASE_URL: Final = "https://link.monoz.io/api/v1"
+DEFAULT_TIMEOUT: Final = 15.0
+DEFAULT_BROKER_HOST: Final = "data.monoz.io"
+DEFAULT_BROKER_PORT: Final = 1883
+FORMAT_JSON: Final = 0
+FORMAT_TEXT: Final = 1
+# monoZ: "Message: Range is 1-4096 bytes"; topic "Max length is 512 bytes including
+# the default topic /<ORGID>/<ICCID>/sub".
+MAX_MESSAGE_BYTES: Final = 4096
+MAX_TOPIC_BYTES: Final = 512
+# A well-formed ICCID no SIM has (issuer 89, all zeros): GET .../Device/Sim/Detail/
+# with it proves the key without touching a device. 404 = key accepted.
+PROBE_ICCID: Final = "8900000000000000000"
+_ORG_ID: Final = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_ICCID: Final = re.compile(r"^[0-9]{10,22}[A-Fa-f]?$")
+
+
+def valid_org_id(value: str) -> bool:
+    """MonoZ org ids are short alphanumeric strings (8 characters on sign-up)."""
+    return bool(_ORG_ID.match(value))
+
+
+def valid_iccid(value: str) -> bool:
+    """Return whether ``value`` is an ICCID: 10-22 digits (19 usually), optionally a final hex check character."""
+    return bool(_ICCID.match(value))
+
+
+def downlink_topic(org_id: str, iccid: str, topic: str = "") -> str:
+    """Return the MQTT topic a device subscribes to: ``/{org}/{iccid}/sub{topic}``."""
+    return f"/{org_id}/{iccid}/sub{topic}"
+
+
+def default_uplink_filter(org_id: str) -> str:
+    """Return the filter that receives every uplink of the organisation."""
+    return f"/{org_id}/+/pub/#"
+
+
+def iccid_from_topic(org_id: str, topic: str) -> str | None:
+    """Return the ICCID in an uplink topic (``[level1]/{org}/{iccid}/...``)."""
+    levels = topic.split("/")
+    for index, level in enumerate(levels[:-1]):
+        if level == org_id and valid_iccid(levels[index + 1]):
+            return levels[index + 1]
+    return None
+
+
+class MonozClient:
+    """A small typed client for monoZ:Link's REST API."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        org_id: str,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Keep the session (HA's), the organisation and its API key."""
+        self._session = session
+        self._org_id = org_id
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout = timeout
+
+    @property
+    def org_id(self) -> str:
+        """Return the organisation id the client calls for."""
+        return self._org_id
+
+    def _url(self, *parts: str) -> URL:
+        base = URL(self._base_url or DEFAULT_BASE_URL)
+        return base.joinpath(self._org_id, *parts)
+
+    async def _request(
+        self, method: str, url: URL, json_body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        raw = await exchange(
+            self._session,
+            PROVIDER,
+            method,
+            str(url),
+            timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
+            headers={"X-API-Key": self._api_key, "Accept": "application/json"},
+            json_body=json_body,
+        )
+        body: Any = None
+        try:
+            body = json.loads(raw.body) if raw.body else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        detail = _detail(body)
+        if raw.status >= 400:
+            raise error_for_status(PROVIDER, raw.status, detail, raw.retry_after)
+        if not isinstance(body, dict):
+            raise ProviderResponseError(
+                f"{PROVIDER} answered HTTP {raw.status} without its JSON body",
+                status=raw.status,
+            )
+        if body.get("Error") is True:
+            code = body.get("StatusCode")
+            if isinstance(code, int) and code >= 400:
+                raise error_for_status(PROVIDER, code, detail)
+            raise ProviderBadRequestError(
+                f"{PROVIDER} reported an error: {detail or 'no reason given'}",
+                status=raw.status,
+                detail=detail,
+            )
+        return body
+
+    async def validate(self) -> None:
+        """Prove the organisation id and API key with the cheapest read-only call.
+
+        ``GET /{org}/Device/Sim/Detail/{PROBE_ICCID}``: 401 means the key (or org) is
+        refused; 404 means the key was accepted and the probe ICCID is unknown, as it
+        should be; 200 is accepted too.
+        """
+        try:
+            await self._request(
+                "GET", self._url("Device", "Sim", "Detail", PROBE_ICCID)
+            )
+        except ProviderError as err:
+            if err.status == 404:
+                return
+            raise
+
+    async def publish_message(
+        self,
+        iccid: str,
+        message: str,
+        *,
+        topic: str = "",
+        qos: int = 0,
+        message_format: int = FORMAT_TEXT,
+    ) -> str | None:
+        """Send a downlink; return monoZ's result text (``MessagePublished``)."""
+        body = await self._request(
+            "POST",
+            self._url("Publish", "Message"),
+            {
+                "ICCID": iccid,
+                "Topic": topic,
+                "Message": message,
+                "QoS": qos,
+                "Format": message_format,
+            },
+        )
+        result = body.get("Message")
+        return result if isinstance(result, str) else None
+
+
+def _detail(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("Message", "message", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:200]
+    return None

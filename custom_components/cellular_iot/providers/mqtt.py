@@ -1,0 +1,501 @@
+"""An asyncio MQTT client built on paho-mqtt and driven by the caller's event loop.
+
+paho does the protocol; this module does the I/O the way Home Assistant's own MQTT
+integration does: paho's socket callbacks register the socket with the event loop
+(``add_reader`` / ``add_writer``), a one-second timer runs paho's keep-alive, and the
+only blocking step -- opening the TCP (and TLS) connection -- runs in the loop's default
+executor. No paho thread is started.
+
+What the client adds on top of paho:
+
+* :meth:`MqttClient.publish` waits for the broker's PUBACK at QoS 1 (for QoS 0, until
+  the message was written to the socket). A message published while the connection is
+  down stays queued in paho and is sent after the reconnect.
+* Automatic reconnect with exponential backoff and jitter; the subscriptions are made
+  again after every connect.
+* :meth:`MqttClient.stop` disconnects cleanly and fails what is still waiting.
+
+Errors use the providers' hierarchy: refused credentials raise
+:class:`ProviderAuthError`, everything else :class:`ProviderConnectionError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+import contextlib
+from dataclasses import dataclass
+import logging
+import random
+import ssl
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .errors import ProviderAuthError, ProviderConnectionError, ProviderTimeoutError
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_KEEPALIVE: Final = 60
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+# Reconnect backoff: the first retry after RECONNECT_MIN seconds, doubling up to
+# RECONNECT_MAX, each delay multiplied by a random factor in RECONNECT_JITTER.
+RECONNECT_MIN: float = 1.0
+RECONNECT_MAX: float = 120.0
+RECONNECT_JITTER: Final = (0.8, 1.2)
+MISC_INTERVAL: float = 1.0
+MAX_PACKETS_PER_READ: Final = 100
+# CONNACK return codes 4 (bad user name or password) and 5 (not authorised).
+_AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where and how to connect."""
+
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    client_id: str = ""
+    tls: bool = False
+    verify_tls: bool = True
+    keepalive: int = DEFAULT_KEEPALIVE
+
+
+@dataclass(frozen=True, slots=True)
+class MqttMessage:
+    """One message received on a subscription."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+def valid_topic_filter(value: str) -> bool:
+    """Return whether ``value`` is a valid MQTT subscription filter."""
+    if not value or len(value.encode()) > 65535 or "\0" in value:
+        return False
+    levels = value.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            return False
+        if "+" in level and level != "+":
+            return False
+    return True
+
+
+def valid_topic_name(value: str) -> bool:
+    """Return whether ``value`` can be published to (no wildcards)."""
+    return (
+        bool(value)
+        and len(value.encode()) <= 65535
+        and not any(char in value for char in "+#\0")
+    )
+
+
+def _reason_value(reason: ReasonCode | int) -> int:
+    return reason.value if isinstance(reason, ReasonCode) else int(reason)
+
+
+def _connack_error(reason: ReasonCode | int) -> Exception:
+    value = _reason_value(reason)
+    text = str(reason) if isinstance(reason, ReasonCode) else mqtt.connack_string(value)
+    if value in _AUTH_REFUSED:
+        return ProviderAuthError(f"The MQTT broker refused the credentials: {text}")
+    return ProviderConnectionError(f"The MQTT broker refused the connection: {text}")
+
+
+class MqttClient:
+    """One broker connection: publish with acknowledgement, subscriptions, reconnects."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        on_message: Callable[[MqttMessage], None] | None = None,
+        on_connection_change: Callable[[bool], None] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Prepare the client; nothing connects before :meth:`start`."""
+        self._settings = settings
+        self._subscriptions = list(subscriptions)
+        self._on_message_cb = on_message
+        self._on_connection_change = on_connection_change
+        self._loop = asyncio.get_running_loop()
+        self._connected = False
+        self._stopping = False
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pending_subscribe: dict[int, str] = {}
+        # The outcome of the first connection attempt: None, or the error.
+        self._first_result: asyncio.Future[Exception | None] = (
+            self._loop.create_future()
+        )
+        self._connection_lost: asyncio.Future[bool] = self._loop.create_future()
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._misc_handle: asyncio.TimerHandle | None = None
+        self._sock: Any = None
+        self.last_error: str | None = None
+        self.connect_count = 0
+
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+            reconnect_on_failure=False,
+        )
+        client.connect_timeout = DEFAULT_CONNECT_TIMEOUT
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password or None)
+        if settings.tls:
+            if ssl_context is None:
+                # Loads the system's CA files: callers on an event loop pass a
+                # context made beforehand (Home Assistant keeps ready ones).
+                ssl_context = ssl.create_default_context()
+                if not settings.verify_tls:
+                    ssl_context.check_hostname = False
+                    ssl_context.verify_mode = ssl.CERT_NONE
+            client.tls_set_context(ssl_context)
+            if not settings.verify_tls:
+                client.tls_insecure_set(True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
+        self._client = client
+
+    @property
+    def connected(self) -> bool:
+        """Return whether the connection is up and the subscriptions are in place."""
+        return self._connected
+
+    @property
+    def settings(self) -> MqttSettings:
+        """Return where the client connects."""
+        return self._settings
+
+    async def start(self, *, wait: bool = False, timeout: float = 15.0) -> None:
+        """Start connecting (and keep reconnecting) in the background.
+
+        With ``wait``, return only after the first connection attempt succeeded and
+        raise its error otherwise (the client is then stopped): the config flow uses
+        this to validate broker settings.
+        """
+        self._reconnect_task = self._loop.create_task(self._run_connect())
+        self._schedule_misc()
+        if not wait:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                error = await asyncio.shield(self._first_result)
+        except TimeoutError:
+            error = ProviderTimeoutError("The MQTT broker did not answer in time")
+        if error is not None:
+            await self.stop()
+            raise error
+
+    async def stop(self) -> None:
+        """Disconnect, stop reconnecting and fail every publish still waiting."""
+        self._stopping = True
+        if self._misc_handle is not None:
+            self._misc_handle.cancel()
+            self._misc_handle = None
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._connected:
+            self._client.disconnect()
+            # Flush the DISCONNECT packet; paho closes the socket after writing it.
+            self._client.loop_write()
+        self._close_socket()
+        self._set_connected(False)
+        error = ProviderConnectionError("The MQTT client was stopped")
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+        if not self._first_result.done():
+            self._first_result.set_result(error)
+
+    async def publish(
+        self, topic: str, payload: bytes, qos: int, *, timeout: float = 30.0
+    ) -> int:
+        """Publish and wait for the broker (QoS 1: its PUBACK); return the message id.
+
+        While the connection is down a QoS 1 message stays queued in paho and is sent
+        after the reconnect (a timeout leaves it queued: it may still be delivered); a
+        QoS 0 message is refused at once.
+        """
+        if self._stopping:
+            raise ProviderConnectionError("The MQTT client was stopped")
+        info = self._client.publish(topic, payload, qos)
+        queued = info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS and not queued:
+            # paho drops a QoS 0 message when there is no connection.
+            raise ProviderConnectionError(
+                f"The MQTT publish failed: {mqtt.error_string(info.rc)}"
+            )
+        if not queued and info.is_published():
+            return info.mid
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._pending[info.mid] = future
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError as err:
+            raise ProviderTimeoutError(
+                "The MQTT broker did not acknowledge the message in time"
+                + ("" if self._connected else " (not connected; it stays queued)")
+            ) from err
+        finally:
+            self._pending.pop(info.mid, None)
+        return info.mid
+
+    # --- connecting ---------------------------------------------------------------
+
+    async def _run_connect(self) -> None:
+        """Connect, and after each loss of the connection, reconnect with backoff."""
+        attempt = 0
+        while not self._stopping:
+            if attempt:
+                delay = min(RECONNECT_MAX, RECONNECT_MIN * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * random.uniform(*RECONNECT_JITTER))
+            attempt += 1
+            self._connection_lost = self._loop.create_future()
+            try:
+                await self._loop.run_in_executor(None, self._connect_blocking)
+            except (OSError, ValueError) as err:
+                detail = getattr(err, "strerror", None) or type(err).__name__
+                self._connect_failed(
+                    ProviderConnectionError(
+                        f"Cannot reach the MQTT broker {self._settings.host}:"
+                        f"{self._settings.port}: {detail}"
+                    )
+                )
+                continue
+            # Wait until this connection is gone (or its CONNACK refused it); after
+            # a connection that was up, start again from the shortest delay.
+            if await self._connection_lost:
+                attempt = 1
+
+    def _connect_blocking(self) -> None:
+        """Open the TCP (and TLS) connection and send CONNECT (executor thread)."""
+        self._client.connect(
+            self._settings.host, self._settings.port, self._settings.keepalive
+        )
+
+    def _connect_failed(self, error: Exception) -> None:
+        self.last_error = str(error)
+        _LOGGER.debug("%s", error)
+        if not self._first_result.done():
+            self._first_result.set_result(error)
+
+    # --- paho callbacks (on the event loop, except the socket-open/write ones) -------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if reason.is_failure:
+            self._connect_failed(_connack_error(reason))
+            return
+        self.connect_count += 1
+        self.last_error = None
+        self._pending_subscribe.clear()
+        for topic, qos in self._subscriptions:
+            result, mid = client.subscribe(topic, qos)
+            if result == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+                self._pending_subscribe[mid] = topic
+        if not self._pending_subscribe:
+            self._ready()
+        _LOGGER.debug(
+            "Connected to the MQTT broker %s:%s",
+            self._settings.host,
+            self._settings.port,
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Any,
+    ) -> None:
+        topic = self._pending_subscribe.pop(mid, None)
+        if topic is None:
+            return
+        if any(reason.is_failure for reason in reasons):
+            _LOGGER.warning("The MQTT broker refused the subscription to %s", topic)
+        if not self._pending_subscribe:
+            self._ready()
+
+    def _ready(self) -> None:
+        """Report the connection up: connected and every subscription acknowledged."""
+        self._set_connected(True)
+        if not self._first_result.done():
+            self._first_result.set_result(None)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Any,
+    ) -> None:
+        was_connected = self._connected
+        self._set_connected(False)
+        if was_connected and not self._stopping:
+            self.last_error = f"Connection to the MQTT broker lost: {reason}"
+            _LOGGER.warning(
+                "Lost the connection to the MQTT broker %s:%s (%s); reconnecting",
+                self._settings.host,
+                self._settings.port,
+                reason,
+            )
+        if not self._connection_lost.done():
+            self._connection_lost.set_result(was_connected)
+
+    def _on_message(
+        self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
+    ) -> None:
+        if self._on_message_cb is None:
+            return
+        try:
+            self._on_message_cb(
+                MqttMessage(
+                    message.topic, bytes(message.payload), message.qos, message.retain
+                )
+            )
+        except Exception:
+            _LOGGER.exception("Error handling an MQTT message on %s", message.topic)
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason: ReasonCode,
+        properties: Any,
+    ) -> None:
+        future = self._pending.get(mid)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._loop.call_soon_threadsafe(self._async_socket_open, sock)
+
+    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # paho closes sockets on the loop (read errors, DISCONNECT) or, for a failed
+        # connect, in the executor thread: forget the socket wherever we are.
+        if self._loop_thread_is_current():
+            self._async_socket_close(sock)
+        else:
+            self._loop.call_soon_threadsafe(self._async_socket_close, sock)
+
+    def _on_socket_register_write(
+        self, client: mqtt.Client, userdata: Any, sock: Any
+    ) -> None:
+        if self._loop_thread_is_current():
+            self._async_register_write(sock)
+        else:
+            self._loop.call_soon_threadsafe(self._async_register_write, sock)
+
+    def _on_socket_unregister_write(
+        self, client: mqtt.Client, userdata: Any, sock: Any
+    ) -> None:
+        if self._loop_thread_is_current():
+            self._async_unregister_write(sock)
+        else:
+            self._loop.call_soon_threadsafe(self._async_unregister_write, sock)
+
+    def _loop_thread_is_current(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    # --- socket plumbing (event loop) ---------------------------------------------
+
+    def _async_socket_open(self, sock: Any) -> None:
+        if self._stopping or sock.fileno() < 0:
+            return
+        self._sock = sock
+        self._loop.add_reader(sock, self._read)
+
+    def _async_socket_close(self, sock: Any) -> None:
+        if sock is self._sock:
+            self._sock = None
+        try:
+            fileno = sock.fileno()
+        except OSError:
+            fileno = -1
+        if fileno >= 0:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+
+    def _async_register_write(self, sock: Any) -> None:
+        if not self._stopping and sock.fileno() >= 0:
+            self._loop.add_writer(sock, self._write)
+
+    def _async_unregister_write(self, sock: Any) -> None:
+        if sock.fileno() >= 0:
+            self._loop.remove_writer(sock)
+
+    def _read(self) -> None:
+        result = self._client.loop_read(MAX_PACKETS_PER_READ)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._socket_failed(result)
+
+    def _write(self) -> None:
+        result = self._client.loop_write()
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._socket_failed(result)
+
+    def _socket_failed(self, result: MQTTErrorCode) -> None:
+        """Paho already closed the socket and reported the disconnect."""
+        if not self._connection_lost.done():
+            self._connection_lost.set_result(self._connected)
+        self._set_connected(False)
+
+    def _close_socket(self) -> None:
+        sock = self._client.socket()
+        if sock is None:
+            return
+        self._async_socket_close(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    def _schedule_misc(self) -> None:
+        self._misc_handle = self._loop.call_later(MISC_INTERVAL, self._misc)
+
+    def _misc(self) -> None:
+        if self._stopping:
+            return
+        if self._client.socket() is not None:
+            self._client.loop_misc()
+        self._schedule_misc()
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected == self._connected:
+            return
+        self._connected = connected
+        if self._on_connection_change is not None:
+            self._on_connection_change(connected)

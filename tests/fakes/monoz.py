@@ -1,0 +1,135 @@
+"""A local fake of the monoZ:Link REST API that checks requests as monoZ documents them.
+
+- Every call needs ``X-API-Key`` with the organisation's key, else 401
+  ``{"Error": true, "StatusCode": 401, "Message": "Unauthorized"}``.
+- ``GET /api/v1/{org}/Device/Sim/Detail/{ICCID}``: 200 with ``Data`` for a known
+  ICCID, 404 otherwise.
+- ``POST /api/v1/{org}/Publish/Message`` takes a JSON body with exactly ``ICCID``
+  (string), ``Topic`` (empty or starting with ``/``), ``Message`` (string, 1-4096
+  bytes), ``QoS`` (0 or 1) and ``Format`` (0 JSON, which must parse, or 1 TEXT);
+  answers ``{"Error": false, "StatusCode": 200, "Message": "MessagePublished"}``, 400
+  for a malformed body and 404 for an unknown ICCID.
+
+``fail(path_suffix, status, body, hang=...)`` queues one injected answer (or a hang,
+for timeouts); anything that breaks the documented contract lands in ``violations``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+API = "/api/v1"
+ORG_ID = "mti"
+API_KEY = "3fa36b0e-c88b-45f4-95b9-d77c0e27c07a"
+ICCID = "8981100005819480000"
+
+
+def _answer(status: int, message: str, **extra: Any) -> web.Response:
+    body = {"Error": status >= 400, "StatusCode": status, "Message": message, **extra}
+    return web.json_response(body, status=status)
+
+
+class FakeMonoz:
+    """The fake server's state and its aiohttp application."""
+
+    def __init__(self) -> None:
+        self.org_id = ORG_ID
+        self.api_key = API_KEY
+        self.iccids = {ICCID, "8981100005819480001"}
+        self.published: list[dict[str, Any]] = []
+        self.detail_calls: list[str] = []
+        self.violations: list[str] = []
+        self.faults: list[tuple[str, int, Any, bool]] = []
+        self.release = asyncio.Event()
+        self.app = web.Application()
+        self.app.router.add_get(
+            f"{API}/{{org}}/Device/Sim/Detail/{{iccid}}", self._detail
+        )
+        self.app.router.add_post(f"{API}/{{org}}/Publish/Message", self._publish)
+
+    def fail(
+        self, suffix: str, status: int, body: Any = None, *, hang: bool = False
+    ) -> None:
+        """Answer the next request whose path ends with ``suffix`` this way."""
+        self.faults.append((suffix, status, body, hang))
+
+    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
+        for index, (suffix, status, body, hang) in enumerate(self.faults):
+            if request.path.endswith(suffix):
+                del self.faults[index]
+                if hang:
+                    await self.release.wait()
+                if isinstance(body, bytes):
+                    return web.Response(status=status, body=body)
+                if body is None:
+                    return web.Response(status=status)
+                return web.json_response(body, status=status)
+        return None
+
+    def _authorized(self, request: web.Request) -> bool:
+        return (
+            request.match_info["org"] == self.org_id
+            and request.headers.get("X-API-Key") == self.api_key
+        )
+
+    async def _detail(self, request: web.Request) -> web.StreamResponse:
+        if (fault := await self._fault(request)) is not None:
+            return fault
+        if not self._authorized(request):
+            return _answer(401, "Unauthorized")
+        iccid = request.match_info["iccid"]
+        self.detail_calls.append(iccid)
+        if iccid not in self.iccids:
+            return _answer(404, "ICCID not found")
+        return _answer(200, "FetchSuccess", Data={"ICCID": iccid, "Name": "tracker"})
+
+    async def _publish(self, request: web.Request) -> web.StreamResponse:
+        if (fault := await self._fault(request)) is not None:
+            return fault
+        if not self._authorized(request):
+            return _answer(401, "Unauthorized")
+        if request.content_type != "application/json":
+            self.violations.append(f"content type {request.content_type}")
+            return _answer(400, "BadRequest")
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            self.violations.append("body is not JSON")
+            return _answer(400, "BadRequest")
+        problem = self._check(body)
+        if problem is not None:
+            self.violations.append(problem)
+            return _answer(400, problem)
+        if body["ICCID"] not in self.iccids:
+            return _answer(404, "ICCID not found")
+        self.published.append(body)
+        return _answer(200, "MessagePublished")
+
+    @staticmethod
+    def _check(body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return "body is not an object"
+        if set(body) != {"ICCID", "Topic", "Message", "QoS", "Format"}:
+            return f"keys {sorted(body)}"
+        if not isinstance(body["ICCID"], str) or not body["ICCID"]:
+            return "ICCID"
+        topic = body["Topic"]
+        if not isinstance(topic, str) or (topic and not topic.startswith("/")):
+            return "Topic"
+        message = body["Message"]
+        if not isinstance(message, str) or not 1 <= len(message.encode()) <= 4096:
+            return "Message"
+        if body["QoS"] not in (0, 1) or isinstance(body["QoS"], bool):
+            return "QoS"
+        if body["Format"] not in (0, 1) or isinstance(body["Format"], bool):
+            return "Format"
+        if body["Format"] == 0:
+            try:
+                json.loads(message)
+            except ValueError:
+                return "Format 0 with a message that is not JSON"
+        return None

@@ -1,0 +1,712 @@
+"""monoZ accounts: REST client, config flow, setup, publish_downlink and MQTT uplinks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+import json
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import aiohttp
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.cellular_iot.providers.errors import (
+    ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderNotFoundError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+from custom_components.cellular_iot.providers.monoz import (
+    MonozClient,
+    iccid_from_topic,
+)
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+
+from .conftest import broker_data, monoz_entry
+from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
+from .mosquitto import Mosquitto, Subscriber, free_port, publish
+
+pytestmark = pytest.mark.usefixtures("fast_reconnect")
+
+
+# --- REST client -------------------------------------------------------------------
+
+
+async def test_client_validate_and_publish(monoz: FakeMonoz) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = MonozClient(session, ORG_ID, API_KEY)
+        await client.validate()
+        assert monoz.detail_calls == ["8900000000000000000"]
+        result = await client.publish_message(ICCID, "XYZ", topic="/ABC", qos=1)
+        assert result == "MessagePublished"
+        assert monoz.published == [
+            {"ICCID": ICCID, "Topic": "/ABC", "Message": "XYZ", "QoS": 1, "Format": 1}
+        ]
+        with pytest.raises(ProviderAuthError):
+            await MonozClient(session, ORG_ID, "wrong").validate()
+        with pytest.raises(ProviderAuthError):
+            await MonozClient(session, "other", API_KEY).validate()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (
+            400,
+            {"Error": True, "StatusCode": 400, "Message": "Bad"},
+            ProviderBadRequestError,
+        ),
+        (401, {"Error": True, "StatusCode": 401, "Message": "No"}, ProviderAuthError),
+        (
+            404,
+            {"Error": True, "StatusCode": 404, "Message": "No ICCID"},
+            ProviderNotFoundError,
+        ),
+        (
+            500,
+            {"Error": True, "StatusCode": 500, "Message": "DB down"},
+            ProviderResponseError,
+        ),
+        (
+            200,
+            {"Error": True, "StatusCode": 404, "Message": "No ICCID"},
+            ProviderNotFoundError,
+        ),
+        (200, {"Error": True, "Message": "odd"}, ProviderBadRequestError),
+        (200, b"<html>", ProviderResponseError),
+        (200, [1, 2], ProviderResponseError),
+        (502, b"", ProviderResponseError),
+    ],
+)
+async def test_client_errors(
+    monoz: FakeMonoz, status: int, body: Any, error: type[Exception]
+) -> None:
+    monoz.fail("/Publish/Message", status, body)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(error) as err:
+            await MonozClient(session, ORG_ID, API_KEY).publish_message(ICCID, "x")
+    assert API_KEY not in str(err.value)
+
+
+async def test_client_timeout(monoz: FakeMonoz) -> None:
+    monoz.fail("/Publish/Message", 200, hang=True)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ProviderTimeoutError):
+            await MonozClient(session, ORG_ID, API_KEY).publish_message(ICCID, "x")
+
+
+def test_iccid_from_topic() -> None:
+    assert iccid_from_topic("mti", f"/mti/{ICCID}/pub/temp") == ICCID
+    assert iccid_from_topic("mti", f"level1/mti/{ICCID}/x") == ICCID
+    assert iccid_from_topic("mti", "/mti/notanid/pub") is None
+    assert iccid_from_topic("mti", "/other/123456789012/pub") is None
+
+
+# --- config flow ----------------------------------------------------------------------
+
+
+async def _monoz_form(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "monoz"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "monoz"
+    return result["flow_id"]
+
+
+async def test_flow_rest_only(hass: HomeAssistant, monoz: FakeMonoz) -> None:
+    flow_id = await _monoz_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"org_id": f" {ORG_ID} ", "api_key": f" {API_KEY} ", "use_mqtt": False}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"monoZ {ORG_ID}"
+    assert result["data"] == {"kind": "monoz", "org_id": ORG_ID, "api_key": API_KEY}
+    assert result["result"].unique_id == f"monoz-org-{ORG_ID}"
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    ("user_input", "fault", "errors"),
+    [
+        ({"org_id": "m t!"}, None, {"org_id": "invalid_monoz_org_id"}),
+        ({"api_key": "wrong"}, None, {"base": "invalid_auth"}),
+        ({"api_key": "  "}, None, {"api_key": "invalid_auth"}),
+        ({"org_id": "other"}, None, {"base": "invalid_auth"}),
+        (
+            {},
+            (500, {"Error": True, "StatusCode": 500, "Message": "x"}),
+            {"base": "cannot_connect"},
+        ),
+    ],
+)
+async def test_flow_errors_then_recover(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    user_input: dict[str, Any],
+    fault: tuple[int, Any] | None,
+    errors: dict[str, str],
+) -> None:
+    flow_id = await _monoz_form(hass)
+    if fault:
+        monoz.fail("/Detail/8900000000000000000", *fault)
+    data = {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": False, **user_input}
+    result = await hass.config_entries.flow.async_configure(flow_id, data)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": False}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_flow_unknown_error(hass: HomeAssistant, monoz: FakeMonoz) -> None:
+    flow_id = await _monoz_form(hass)
+    with patch.object(MonozClient, "validate", side_effect=RuntimeError("boom")):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": False}
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_flow_already_configured(hass: HomeAssistant, monoz: FakeMonoz) -> None:
+    monoz_entry().add_to_hass(hass)
+    flow_id = await _monoz_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": False}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def _mqtt_form(hass: HomeAssistant) -> str:
+    flow_id = await _monoz_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": True}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "monoz_mqtt"
+    return flow_id
+
+
+async def test_flow_with_broker(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
+) -> None:
+    flow_id = await _mqtt_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            "host": "127.0.0.1",
+            "port": mosquitto.port,
+            "tls": False,
+            "verify_tls": True,
+            "uplink_topic": f"/{ORG_ID}/+/pub/#",
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    broker = result["data"]["mqtt"]
+    assert broker["host"] == "127.0.0.1"
+    assert broker["port"] == mosquitto.port
+    assert broker["client_id"].startswith("ha-cellular-iot-")
+    assert broker["uplink_topic"] == f"/{ORG_ID}/+/pub/#"
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_flow_broker_errors(
+    hass: HomeAssistant, monoz: FakeMonoz, tmp_path: Path
+) -> None:
+    broker = Mosquitto(tmp_path, users={"ha": "s3cret"})
+    broker.start()
+    try:
+        flow_id = await _mqtt_form(hass)
+        base = {
+            "host": "127.0.0.1",
+            "port": broker.port,
+            "tls": False,
+            "verify_tls": True,
+        }
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**base, "username": "ha", "password": "nope"}
+        )
+        assert result["errors"] == {"base": "mqtt_invalid_auth"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**base, "port": free_port()}
+        )
+        assert result["errors"] == {"base": "mqtt_cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**base, "host": "  "}
+        )
+        assert result["errors"] == {"host": "mqtt_cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**base, "uplink_topic": "/mti/#/pub"}
+        )
+        assert result["errors"] == {"uplink_topic": "invalid_topic_filter"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id,
+            {**base, "username": "ha", "password": "s3cret", "uplink_topic": ""},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["data"]["mqtt"]["uplink_topic"] == ""
+        await hass.config_entries.async_unload(result["result"].entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_reauth(hass: HomeAssistant, monoz: FakeMonoz) -> None:
+    entry = monoz_entry(api_key="old-key")
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress()
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"], {"api_key": "still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"], {"api_key": API_KEY}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data["api_key"] == API_KEY
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_adds_changes_and_removes_broker(
+    hass: HomeAssistant, monoz: FakeMonoz, tmp_path: Path
+) -> None:
+    broker = Mosquitto(tmp_path, users={"ha": "s3cret"})
+    broker.start()
+    try:
+        entry = monoz_entry()
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        # Add a broker (the key stays: the field is left empty).
+        result = await entry.start_reconfigure_flow(hass)
+        assert result["step_id"] == "reconfigure_monoz"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"use_mqtt": True}
+        )
+        assert result["step_id"] == "monoz_mqtt"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "tls": False,
+                "verify_tls": True,
+                "username": "ha",
+                "password": "s3cret",
+                "client_id": "my-ha",
+                "uplink_topic": f"/{ORG_ID}/+/pub/#",
+            },
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data["mqtt"]["password"] == "s3cret"
+        assert entry.data["api_key"] == API_KEY
+        assert entry.runtime_data.mqtt is not None  # type: ignore[attr-defined]
+        # Change the topic; an empty password keeps the stored one.
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"use_mqtt": True, "api_key": ""}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "tls": False,
+                "verify_tls": True,
+                "username": "ha",
+                "uplink_topic": "#",
+            },
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data["mqtt"]["password"] == "s3cret"
+        assert entry.data["mqtt"]["client_id"] == "my-ha"
+        assert entry.data["mqtt"]["uplink_topic"] == "#"
+        # A wrong key is refused; then remove the broker.
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"use_mqtt": False, "api_key": "bad"}
+        )
+        assert result["errors"] == {"base": "invalid_auth"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"use_mqtt": False}
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert "mqtt" not in entry.data
+        assert entry.runtime_data.mqtt is None  # type: ignore[attr-defined]
+    finally:
+        broker.stop()
+
+
+# --- setup ------------------------------------------------------------------------------
+
+
+async def test_setup_retries_when_monoz_fails(
+    hass: HomeAssistant, monoz: FakeMonoz
+) -> None:
+    monoz.fail("/Detail/8900000000000000000", 503)
+    entry = monoz_entry()
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.fixture
+async def rest_account(hass: HomeAssistant, monoz: FakeMonoz) -> MockConfigEntry:
+    entry = monoz_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+async def mqtt_account(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
+) -> AsyncGenerator[MockConfigEntry]:
+    entry = monoz_entry(broker_data(mosquitto))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await _wait_connected(hass, entry, True)
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def _wait_connected(
+    hass: HomeAssistant, entry: MockConfigEntry, connected: bool
+) -> None:
+    """Wait for the broker sensor to show the state (pushed by the client)."""
+    entity_id = _entity(hass, entry, "binary_sensor", "broker_connected")
+    expected = STATE_ON if connected else STATE_OFF
+    changed = asyncio.Event()
+
+    @callback
+    def _check(*_: Any) -> None:
+        state = hass.states.get(entity_id)
+        if state is not None and state.state == expected:
+            changed.set()
+
+    unsub = hass.bus.async_listen("state_changed", _check)
+    try:
+        _check()
+        async with asyncio.timeout(10):
+            await changed.wait()
+    finally:
+        unsub()
+
+
+def _entity(hass: HomeAssistant, entry: MockConfigEntry, domain: str, key: str) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id(
+        domain, DOMAIN, f"{entry.entry_id}_{key}"
+    )
+    assert entity_id is not None
+    return entity_id
+
+
+async def test_rest_account_has_event_entity_only(
+    hass: HomeAssistant, rest_account: MockConfigEntry
+) -> None:
+    entities = er.async_entries_for_config_entry(
+        er.async_get(hass), rest_account.entry_id
+    )
+    assert [e.unique_id for e in entities] == [f"{rest_account.entry_id}_message"]
+    state = hass.states.get(entities[0].entity_id)
+    assert state is not None
+    assert state.state == STATE_UNKNOWN
+    assert await hass.config_entries.async_unload(rest_account.entry_id)
+
+
+# --- publish_downlink -------------------------------------------------------------------
+
+
+async def _downlink(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN, "publish_downlink", data, blocking=True, return_response=True
+    )
+    assert isinstance(response, dict)
+    return response
+
+
+async def test_downlink_rest_text(
+    hass: HomeAssistant, monoz: FakeMonoz, rest_account: MockConfigEntry
+) -> None:
+    response = await _downlink(hass, iccid=ICCID, message="XYZ", topic="/ABC")
+    assert monoz.published == [
+        {"ICCID": ICCID, "Topic": "/ABC", "Message": "XYZ", "QoS": 0, "Format": 1}
+    ]
+    assert response == {
+        "config_entry_id": rest_account.entry_id,
+        "status": "sent",
+        "via": "rest",
+        "iccid": ICCID,
+        "topic": f"/{ORG_ID}/{ICCID}/sub/ABC",
+        "qos": 0,
+        "format": "text",
+        "message_id": None,
+        "result": "MessagePublished",
+    }
+
+
+async def test_downlink_rest_mapping_is_json(
+    hass: HomeAssistant, monoz: FakeMonoz, rest_account: MockConfigEntry
+) -> None:
+    await _downlink(hass, iccid=int(ICCID), message={"led": "on", "n": 2}, qos="1")
+    await _downlink(hass, iccid=ICCID, message='{"a": [1]}', format="JSON")
+    assert [
+        (p["Message"], p["Format"], p["QoS"], p["Topic"]) for p in monoz.published
+    ] == [
+        ('{"led":"on","n":2}', 0, 1, ""),
+        ('{"a": [1]}', 0, 0, ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"iccid": "12ab"}, "invalid_iccid"),
+        ({"iccid": True}, "invalid_iccid"),
+        ({"message": ""}, "empty_text"),
+        ({"message": "x" * 4097}, "too_large"),
+        ({"message": None}, "invalid_text"),
+        ({"message": {"a": {1, 2}}}, "invalid_json"),
+        ({"message": "not json", "format": "json"}, "invalid_json"),
+        ({"topic": "ABC"}, "invalid_topic"),
+        ({"topic": "/a/+"}, "invalid_topic"),
+        ({"topic": 5}, "invalid_topic"),
+        ({"topic": "/" + "x" * 500}, "topic_too_long"),
+        ({"qos": 2}, "invalid_choice"),
+        ({"qos": True}, "invalid_choice"),
+        ({"format": "xml"}, "invalid_choice"),
+        ({"via": "carrier pigeon"}, "invalid_choice"),
+        ({"via": "mqtt"}, "mqtt_not_configured"),
+    ],
+)
+async def test_downlink_validation(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    rest_account: MockConfigEntry,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _downlink(hass, **{"iccid": ICCID, "message": "x", **data})
+    assert err.value.translation_key == key
+    assert monoz.published == []
+
+
+@pytest.mark.parametrize(
+    ("status", "key"),
+    [
+        (400, "provider_bad_request"),
+        (404, "provider_not_found"),
+        (500, "provider_error"),
+        (429, "provider_rate_limited"),
+    ],
+)
+async def test_downlink_provider_errors(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    rest_account: MockConfigEntry,
+    status: int,
+    key: str,
+) -> None:
+    monoz.fail(
+        "/Publish/Message",
+        status,
+        {"Error": True, "StatusCode": status, "Message": "went wrong"},
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        await _downlink(hass, iccid=ICCID, message="x")
+    assert err.value.translation_key == key
+
+
+async def test_downlink_unknown_iccid(
+    hass: HomeAssistant, monoz: FakeMonoz, rest_account: MockConfigEntry
+) -> None:
+    with pytest.raises(HomeAssistantError) as err:
+        await _downlink(hass, iccid="8981100005819489999", message="x")
+    assert err.value.translation_key == "provider_not_found"
+
+
+async def test_downlink_refused_key_starts_reauth(
+    hass: HomeAssistant, monoz: FakeMonoz, rest_account: MockConfigEntry
+) -> None:
+    monoz.api_key = "rotated"
+    with pytest.raises(HomeAssistantError) as err:
+        await _downlink(hass, iccid=ICCID, message="x")
+    assert err.value.translation_key == "provider_auth"
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress()
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_downlink_mqtt_reaches_device_topic(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    mosquitto: Mosquitto,
+    mqtt_account: MockConfigEntry,
+    qos: int,
+) -> None:
+    subscriber = Subscriber(mosquitto, f"/{ORG_ID}/+/sub/#")
+    await subscriber.start()
+    try:
+        response = await _downlink(
+            hass, iccid=ICCID, message={"led": "on"}, topic="/led", qos=qos
+        )
+        got = await subscriber.next()
+    finally:
+        await subscriber.stop()
+    assert (got.topic, got.payload, got.qos) == (
+        f"/{ORG_ID}/{ICCID}/sub/led",
+        b'{"led":"on"}',
+        qos,
+    )
+    assert response["via"] == "mqtt"
+    assert response["message_id"] > 0
+    assert monoz.published == []
+    # via rest still uses the REST API.
+    await _downlink(hass, iccid=ICCID, message="r", via="rest")
+    assert len(monoz.published) == 1
+
+
+async def test_downlink_qos0_while_broker_down_is_an_error(
+    hass: HomeAssistant, mosquitto: Mosquitto, mqtt_account: MockConfigEntry
+) -> None:
+    mosquitto.stop()
+    await _wait_connected(hass, mqtt_account, False)
+    with pytest.raises(HomeAssistantError) as err:
+        await _downlink(hass, iccid=ICCID, message="x", qos=0)
+    assert err.value.translation_key == "provider_unreachable"
+
+
+async def test_broker_restart_loses_nothing(
+    hass: HomeAssistant, mosquitto: Mosquitto, mqtt_account: MockConfigEntry
+) -> None:
+    events = _record_events(hass)
+    subscriber = Subscriber(mosquitto, f"/{ORG_ID}/+/sub/#")
+    await subscriber.start()
+    await subscriber.stop()  # its persistent session keeps what arrives meanwhile
+
+    mosquitto.stop()
+    await _wait_connected(hass, mqtt_account, False)
+    pending = hass.async_create_task(
+        _downlink(hass, iccid=ICCID, message="sent during outage", qos=1)
+    )
+    await asyncio.sleep(0)
+    assert not pending.done()
+    mosquitto.start()
+    await _wait_connected(hass, mqtt_account, True)
+    response = await asyncio.wait_for(pending, 10)
+    assert response["status"] == "sent"
+
+    await subscriber.start()
+    try:
+        got = await subscriber.next()
+    finally:
+        await subscriber.stop()
+    assert (got.topic, got.payload, got.qos) == (
+        f"/{ORG_ID}/{ICCID}/sub",
+        b"sent during outage",
+        1,
+    )
+    # Subscribed again: uplinks still arrive.
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"back")
+    await _wait_for(lambda: len(events) == 1)
+    assert events[0].data["data"] == "back"
+
+
+def _record_events(hass: HomeAssistant) -> list[Event]:
+    events: list[Event] = []
+
+    @callback
+    def _record(event: Event) -> None:
+        events.append(event)
+
+    hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, _record)
+    return events
+
+
+async def _wait_for(condition: Any) -> None:
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_uplink_becomes_event_and_entity_update(
+    hass: HomeAssistant, mosquitto: Mosquitto, mqtt_account: MockConfigEntry
+) -> None:
+    events = _record_events(hass)
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub/temp", b'{"t": 21.5}')
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub/bin", b"\xff\x00", qos=0)
+    # Another organisation's topic is not subscribed.
+    await publish(mosquitto, f"/other/{ICCID}/pub", b"not ours")
+    await _wait_for(lambda: len(events) == 2)
+    first = events[0].data
+    assert first["provider"] == "monoz"
+    assert first["source"] == "mqtt"
+    assert first["config_entry_id"] == mqtt_account.entry_id
+    assert first["iccid"] == ICCID
+    assert first["topics"] == [f"/{ORG_ID}/{ICCID}/pub/temp"]
+    assert json.loads(first["data"]) == {"t": 21.5}
+    assert first["data_base64"] == "eyJ0IjogMjEuNX0="
+    assert first["qos"] == 1
+    second = events[1].data
+    assert second["data"] is None
+    assert second["data_base64"] == "/wA="
+    state = hass.states.get(_entity(hass, mqtt_account, "event", "message"))
+    assert state is not None
+    assert state.attributes["event_type"] == "message_received"
+    assert state.attributes["data_base64"] == "/wA="
+    runtime = mqtt_account.runtime_data
+    assert runtime.received == 2  # type: ignore[attr-defined]
+
+
+async def test_retained_replay_is_ignored(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
+) -> None:
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub/old", b"stale", retain=True)
+    events = _record_events(hass)
+    entry = monoz_entry(broker_data(mosquitto))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await _wait_connected(hass, entry, True)
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub/new", b"fresh")
+    await _wait_for(lambda: len(events) >= 1)
+    assert [e.data["data"] for e in events] == ["fresh"]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_unload_disconnects(
+    hass: HomeAssistant, mosquitto: Mosquitto, mqtt_account: MockConfigEntry
+) -> None:
+    client = mqtt_account.runtime_data.mqtt  # type: ignore[attr-defined]
+    assert client.connected
+    assert await hass.config_entries.async_unload(mqtt_account.entry_id)
+    assert not client.connected
