@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import os
 from pathlib import Path
 import pwd
+import signal
 import shutil
 import socket
 import subprocess
@@ -85,11 +86,12 @@ class Mosquitto:
 
     def start(self) -> None:
         """Start the broker and return once it accepts connections."""
-        self.process = subprocess.Popen(
-            [mosquitto_binary(), "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / f"broker-{self.starts}.log").open("wb"),
-        )
+        with (self.directory / f"broker-{self.starts}.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [mosquitto_binary(), "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.starts += 1
         deadline = time.monotonic() + 10
         while True:
@@ -104,6 +106,16 @@ class Mosquitto:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)  # readiness poll, not a timing assertion
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open but nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused broker run again."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM: it saves its persistence file first)."""
@@ -181,10 +193,13 @@ class Subscriber:
     async def stop(self) -> None:
         """End mosquitto_sub."""
         if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+            # SIGKILL: the broker keeps the persistent session all the same.
+            self.process.kill()
+            async with asyncio.timeout(10):
+                await self.process.wait()
         if self._reader is not None:
-            await self._reader
+            async with asyncio.timeout(10):
+                await self._reader
         self.process = None
 
 
@@ -204,3 +219,44 @@ async def publish(
     )
     output, _ = await process.communicate(payload)
     assert process.returncode == 0, output
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (as a broker's certfile and keyfile)."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+    import ipaddress  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test broker")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "broker.crt"
+    key_path = directory / "broker.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

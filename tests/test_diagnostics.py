@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -13,9 +14,11 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
-from .conftest import API_KEY
+from .conftest import API_KEY, broker_data, monoz_entry
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .fakes.monoz import FakeMonoz
+from .mosquitto import Mosquitto
 
 
 async def test_diagnostics_redacts_secrets(
@@ -57,4 +60,51 @@ async def test_emnify_diagnostics_redact_token(
         "kind": "emnify",
         "org_id": "4242",
         "authentications": 1,
+    }
+
+
+async def test_monoz_diagnostics_redact_key_and_broker_password(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+) -> None:
+    broker = Mosquitto(tmp_path, users={"ha-user": "broker-s3cret"})
+    broker.start()
+    try:
+        entry = monoz_entry(
+            broker_data(broker, username="ha-user", password="broker-s3cret")
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert await async_setup_component(hass, "diagnostics", {})
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+        text = json.dumps(diagnostics)
+        for secret in (monoz.api_key, "broker-s3cret", "ha-user"):
+            assert secret not in text
+        assert diagnostics["entry"]["data"]["mqtt"]["password"] == "**REDACTED**"
+        assert diagnostics["runtime"]["org_id"] == "mti"
+        assert diagnostics["runtime"]["mqtt"]["port"] == broker.port
+        assert diagnostics["runtime"]["mqtt"]["uplink_topic"] == "/mti/+/pub/#"
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_monoz_rest_only_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    monoz: FakeMonoz,
+) -> None:
+    entry = monoz_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert await async_setup_component(hass, "diagnostics", {})
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["runtime"] == {
+        "kind": "monoz",
+        "org_id": "mti",
+        "messages_received": 0,
+        "mqtt": None,
     }

@@ -34,7 +34,7 @@ from homeassistant.helpers import entity_registry as er
 
 from .conftest import broker_data, monoz_entry
 from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
-from .mosquitto import Mosquitto, Subscriber, free_port, publish
+from .mosquitto import Mosquitto, Subscriber, free_port, make_certificate, publish
 
 pytestmark = pytest.mark.usefixtures("fast_reconnect")
 
@@ -436,6 +436,7 @@ async def test_rest_account_has_event_entity_only(
         er.async_get(hass), rest_account.entry_id
     )
     assert [e.unique_id for e in entities] == [f"{rest_account.entry_id}_message"]
+    assert entities[0].entity_id == "event.monoz_mti_message"
     state = hass.states.get(entities[0].entity_id)
     assert state is not None
     assert state.state == STATE_UNKNOWN
@@ -710,3 +711,26 @@ async def test_unload_disconnects(
     assert client.connected
     assert await hass.config_entries.async_unload(mqtt_account.entry_id)
     assert not client.connected
+
+
+async def test_flow_broker_tls(
+    hass: HomeAssistant, monoz: FakeMonoz, tmp_path: Path
+) -> None:
+    broker = Mosquitto(tmp_path, tls=make_certificate(tmp_path))
+    broker.start()
+    try:
+        flow_id = await _mqtt_form(hass)
+        base = {"host": "127.0.0.1", "port": broker.port, "tls": True}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**base, "verify_tls": True}
+        )
+        assert result["errors"] == {"base": "mqtt_cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**base, "verify_tls": False}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entry = result["result"]
+        await _wait_connected(hass, entry, True)
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()

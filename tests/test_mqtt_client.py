@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
+import ssl
 from typing import Any
 
 import pytest
 
+from custom_components.cellular_iot.providers import mqtt as mqtt_module
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
     ProviderConnectionError,
@@ -22,7 +24,14 @@ from custom_components.cellular_iot.providers.mqtt import (
     valid_topic_name,
 )
 
-from .mosquitto import HOST, Mosquitto, Subscriber, free_port, publish
+from .mosquitto import (
+    HOST,
+    Mosquitto,
+    Subscriber,
+    free_port,
+    make_certificate,
+    publish,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_reconnect")
 
@@ -169,7 +178,10 @@ async def test_bad_credentials_raise_auth_error(
 
 async def test_connect_timeout(socket_enabled: None, make_client: Any) -> None:
     # A TCP server that never answers CONNECT.
-    server = await asyncio.start_server(lambda r, w: None, HOST, 0)
+    writers: list[asyncio.StreamWriter] = []
+    server = await asyncio.start_server(
+        lambda reader, writer: writers.append(writer), HOST, 0
+    )
     port = server.sockets[0].getsockname()[1]
     try:
         client = MqttClient(MqttSettings(host=HOST, port=port))
@@ -177,7 +189,10 @@ async def test_connect_timeout(socket_enabled: None, make_client: Any) -> None:
             await client.start(wait=True, timeout=0.2)
         assert not client.connected
     finally:
+        for writer in writers:
+            writer.close()
         server.close()
+        await server.wait_closed()
 
 
 async def test_stop_fails_pending_publish(
@@ -235,3 +250,100 @@ def test_topic_validation() -> None:
     assert valid_topic_name("/org/1/sub/x")
     assert not valid_topic_name("/org/+/sub")
     assert not valid_topic_name("")
+
+
+@pytest.fixture
+def tls_broker(
+    socket_enabled: None, tmp_path: Path
+) -> Generator[tuple[Mosquitto, Path]]:
+    cert, key = make_certificate(tmp_path)
+    broker = Mosquitto(tmp_path, tls=(cert, key))
+    broker.start()
+    yield broker, cert
+    broker.stop()
+
+
+async def test_tls_without_verification_connects(
+    tls_broker: tuple[Mosquitto, Path],
+) -> None:
+    broker, _ = tls_broker
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port, tls=True, verify_tls=False)
+    )
+    await client.start(wait=True, timeout=5)
+    try:
+        assert client.connected
+        await client.publish("/t", b"x", 1)
+    finally:
+        await client.stop()
+
+
+async def test_tls_verification_refuses_unknown_certificate(
+    tls_broker: tuple[Mosquitto, Path],
+) -> None:
+    broker, _ = tls_broker
+    client = MqttClient(MqttSettings(host=HOST, port=broker.port, tls=True))
+    with pytest.raises(ProviderConnectionError, match="Cannot reach"):
+        await client.start(wait=True, timeout=5)
+    assert not client.connected
+
+
+async def test_tls_with_trusted_certificate_verifies(
+    tls_broker: tuple[Mosquitto, Path],
+) -> None:
+    broker, cert = tls_broker
+    context = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: ssl.create_default_context(cafile=str(cert))
+    )
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port, tls=True), ssl_context=context
+    )
+    await client.start(wait=True, timeout=5)
+    try:
+        assert client.connected
+    finally:
+        await client.stop()
+
+
+async def test_silent_broker_is_detected_by_keepalive(
+    mosquitto: Mosquitto, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that stops answering (no FIN, no RST) is found by the keep-alive."""
+    monkeypatch.setattr(mqtt_module, "MISC_INTERVAL", 0.05)
+    inbox = Inbox()
+    client = await make_client(mosquitto.port, inbox=inbox, keepalive=1)
+    assert await inbox.state() is True
+    mosquitto.pause()
+    try:
+        assert await inbox.state() is False
+    finally:
+        mosquitto.resume()
+    assert await inbox.state() is True
+    assert client.connect_count == 2
+
+
+async def test_callback_error_does_not_stop_the_client(
+    mosquitto: Mosquitto, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = Inbox()
+    calls: list[MqttMessage] = []
+
+    def explode(message: MqttMessage) -> None:
+        calls.append(message)
+        if len(calls) == 1:
+            raise ValueError("bad handler")
+        inbox.on_message(message)
+
+    client = MqttClient(
+        MqttSettings(host=HOST, port=mosquitto.port),
+        subscriptions=(("/a/#", 1),),
+        on_message=explode,
+    )
+    await client.start(wait=True, timeout=5)
+    try:
+        await publish(mosquitto, "/a/1", b"first")
+        await publish(mosquitto, "/a/2", b"second")
+        assert (await inbox.message()).payload == b"second"
+        assert "Error handling an MQTT message on /a/1" in caplog.text
+    finally:
+        await client.stop()

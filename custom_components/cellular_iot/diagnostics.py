@@ -7,11 +7,31 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_API_KEY, CONF_APPLICATION_TOKEN, CONF_SOURCE_KEY
-from .models import CellularIoTConfigEntry, EmnifyData, HologramData, OnDeviceData
+from .const import (
+    CONF_API_KEY,
+    CONF_APPLICATION_TOKEN,
+    CONF_PASSWORD,
+    CONF_SOURCE_KEY,
+    CONF_USERNAME,
+)
+from .models import (
+    CellularIoTConfigEntry,
+    EmnifyData,
+    HologramData,
+    MonozData,
+    OnDeviceData,
+)
 
 # The title can hold the account e-mail ("Hologram (owner@example.com)").
-TO_REDACT = {CONF_API_KEY, CONF_APPLICATION_TOKEN, CONF_SOURCE_KEY, "email", "title"}
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_APPLICATION_TOKEN,
+    CONF_SOURCE_KEY,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    "email",
+    "title",
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -34,6 +54,23 @@ async def async_get_config_entry_diagnostics(
             "org_id": account.org_id,
             "authentications": data.client.authentications,
         }
+    elif isinstance(data, MonozData):
+        runtime = {
+            "kind": data.kind.value,
+            "org_id": data.client.org_id,
+            "messages_received": data.received,
+            "mqtt": None,
+        }
+        if data.mqtt is not None:
+            runtime["mqtt"] = {
+                "host": data.mqtt.settings.host,
+                "port": data.mqtt.settings.port,
+                "tls": data.mqtt.settings.tls,
+                "connected": data.mqtt.connected,
+                "connections": data.mqtt.connect_count,
+                "last_error": data.mqtt.last_error,
+                "uplink_topic": data.uplink_topic,
+            }
     elif isinstance(data, OnDeviceData):
         runtime = {
             "kind": data.kind.value,

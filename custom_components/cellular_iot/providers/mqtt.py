@@ -152,17 +152,6 @@ class MqttClient:
         client.connect_timeout = DEFAULT_CONNECT_TIMEOUT
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
-        if settings.tls:
-            if ssl_context is None:
-                # Loads the system's CA files: callers on an event loop pass a
-                # context made beforehand (Home Assistant keeps ready ones).
-                ssl_context = ssl.create_default_context()
-                if not settings.verify_tls:
-                    ssl_context.check_hostname = False
-                    ssl_context.verify_mode = ssl.CERT_NONE
-            client.tls_set_context(ssl_context)
-            if not settings.verify_tls:
-                client.tls_insecure_set(True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -173,6 +162,8 @@ class MqttClient:
         client.on_socket_register_write = self._on_socket_register_write
         client.on_socket_unregister_write = self._on_socket_unregister_write
         self._client = client
+        self._ssl_context = ssl_context
+        self._tls_ready = not settings.tls
 
     @property
     def connected(self) -> bool:
@@ -228,6 +219,11 @@ class MqttClient:
         self._pending.clear()
         if not self._first_result.done():
             self._first_result.set_result(error)
+        # paho's __del__ closes sockets too: keep it from calling into a closed loop.
+        self._client.on_socket_close = None
+        self._client.on_socket_open = None
+        self._client.on_socket_register_write = None
+        self._client.on_socket_unregister_write = None
 
     async def publish(
         self, topic: str, payload: bytes, qos: int, *, timeout: float = 30.0
@@ -292,6 +288,18 @@ class MqttClient:
 
     def _connect_blocking(self) -> None:
         """Open the TCP (and TLS) connection and send CONNECT (executor thread)."""
+        if not self._tls_ready:
+            context = self._ssl_context
+            if context is None:
+                # Loads the system's CA files: done here, off the event loop.
+                context = ssl.create_default_context()
+                if not self._settings.verify_tls:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+            self._client.tls_set_context(context)
+            if not self._settings.verify_tls:
+                self._client.tls_insecure_set(True)
+            self._tls_ready = True
         self._client.connect(
             self._settings.host, self._settings.port, self._settings.keepalive
         )
@@ -405,26 +413,24 @@ class MqttClient:
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # paho closes sockets on the loop (read errors, DISCONNECT) or, for a failed
         # connect, in the executor thread: forget the socket wherever we are.
-        if self._loop_thread_is_current():
-            self._async_socket_close(sock)
-        else:
-            self._loop.call_soon_threadsafe(self._async_socket_close, sock)
+        self._on_loop(self._async_socket_close, sock)
 
     def _on_socket_register_write(
         self, client: mqtt.Client, userdata: Any, sock: Any
     ) -> None:
-        if self._loop_thread_is_current():
-            self._async_register_write(sock)
-        else:
-            self._loop.call_soon_threadsafe(self._async_register_write, sock)
+        self._on_loop(self._async_register_write, sock)
 
     def _on_socket_unregister_write(
         self, client: mqtt.Client, userdata: Any, sock: Any
     ) -> None:
+        self._on_loop(self._async_unregister_write, sock)
+
+    def _on_loop(self, function: Callable[[Any], None], sock: Any) -> None:
+        """Run ``function(sock)`` on the event loop, from whichever thread paho is in."""
         if self._loop_thread_is_current():
-            self._async_unregister_write(sock)
+            function(sock)
         else:
-            self._loop.call_soon_threadsafe(self._async_unregister_write, sock)
+            self._loop.call_soon_threadsafe(function, sock)
 
     def _loop_thread_is_current(self) -> bool:
         try:
