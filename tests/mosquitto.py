@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import os
 from pathlib import Path
 import pwd
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -223,13 +223,13 @@ async def publish(
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (as a broker's certfile and keyfile)."""
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
-    import ipaddress  # noqa: PLC0415
+    from datetime import UTC, datetime, timedelta
+    import ipaddress
 
-    from cryptography import x509  # noqa: PLC0415
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test broker")])
