@@ -734,3 +734,24 @@ async def test_flow_broker_tls(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         broker.stop()
+
+
+async def test_uplinks_sent_while_home_assistant_is_away_arrive(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
+) -> None:
+    """The entry's persistent session: the broker queues QoS 1 uplinks meanwhile."""
+    entry = monoz_entry(broker_data(mosquitto))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await _wait_connected(hass, entry, True)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"while away")
+    mosquitto.stop()  # and the broker restarts too (it persists the queue)
+    mosquitto.start()
+
+    events = _record_events(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await _wait_for(lambda: len(events) >= 1)
+    assert [e.data["data"] for e in events] == ["while away"]
+    await hass.config_entries.async_unload(entry.entry_id)

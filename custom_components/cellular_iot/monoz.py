@@ -39,9 +39,12 @@ from .providers.mqtt import MqttClient, MqttMessage, MqttSettings
 MAX_UPLINK_BYTES: Final = 64 * 1024
 
 
-def mqtt_settings(broker: Mapping[str, Any]) -> MqttSettings:
+def mqtt_settings(
+    broker: Mapping[str, Any], *, persistent_session: bool = False
+) -> MqttSettings:
     """Return the client settings stored in an entry's ``mqtt`` data."""
     return MqttSettings(
+        persistent_session=persistent_session,
         host=broker[CONF_HOST],
         port=int(broker[CONF_PORT]),
         username=broker.get(CONF_USERNAME) or None,
@@ -126,7 +129,8 @@ async def async_setup_monoz(
 
     runtime.uplink_topic = broker.get(CONF_UPLINK_TOPIC) or None
     runtime.mqtt = MqttClient(
-        mqtt_settings(broker),
+        # The broker keeps queuing uplinks for this client id while HA is away.
+        mqtt_settings(broker, persistent_session=True),
         subscriptions=[(runtime.uplink_topic, 1)] if runtime.uplink_topic else [],
         on_message=on_message,
         on_connection_change=on_connection_change,

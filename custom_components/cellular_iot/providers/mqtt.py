@@ -63,6 +63,9 @@ class MqttSettings:
     tls: bool = False
     verify_tls: bool = True
     keepalive: int = DEFAULT_KEEPALIVE
+    # A persistent session (clean session off, needs a fixed client id): the broker
+    # keeps the subscriptions and queues QoS 1 messages while the client is away.
+    persistent_session: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,7 @@ class MqttClient:
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv311,
-            clean_session=True,
+            clean_session=not (settings.persistent_session and settings.client_id),
             reconnect_on_failure=False,
         )
         client.connect_timeout = DEFAULT_CONNECT_TIMEOUT
