@@ -41,7 +41,14 @@ async def test_user_flow_creates_entry_for_user(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Hologram (owner@example.com)"
+    webhook_id = result["data"].pop("webhook_id")
+    assert len(webhook_id) == 64
     assert result["data"] == {"kind": "hologram", "api_key": API_KEY, "user_id": 1001}
+    assert len(result["options"]["webhook_secret"]) >= 32
+    assert (
+        result["options"]["webhook_secret"]
+        in result["description_placeholders"]["url_with_secret"]
+    )
     assert result["result"].unique_id == "user-1001"
     auth = hologram.calls("/users/me")[0].headers["Authorization"]
     assert auth == "Basic " + base64.b64encode(f"apikey:{API_KEY}".encode()).decode()

@@ -54,6 +54,7 @@ async def test_flow_creates_entry(hass: HomeAssistant, emnify: FakeEmnify) -> No
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "emnify Fleet GmbH"
     assert result["result"].unique_id == "emnify-org-4242"
+    assert result["data"].pop("webhook_id")
     assert result["data"] == {
         "kind": "emnify",
         "application_token": emnify.application_token,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from homeassistant.components import webhook
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
@@ -16,13 +17,17 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
+    ACCOUNT_KINDS,
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
     CONF_KIND,
     CONF_ORG_ID,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
     DOMAIN,
     EntryKind,
 )
+from .inbound import InboundWebhook, new_webhook_secret
 from .models import (
     CellularIoTConfigEntry,
     EmnifyData,
@@ -41,6 +46,8 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: dict[str, list[Platform]] = {
     EntryKind.ON_DEVICE: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
     EntryKind.MONOZ: [Platform.BINARY_SENSOR, Platform.EVENT],
+    EntryKind.HOLOGRAM: [Platform.EVENT],
+    EntryKind.EMNIFY: [Platform.EVENT],
 }
 
 
@@ -70,6 +77,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
             translation_key="unsupported_kind",
             translation_placeholders={"kind": str(kind)},
         )
+    runtime = entry.runtime_data
+    if (
+        isinstance(runtime, (HologramData, EmnifyData, MonozData))
+        and CONF_WEBHOOK_ID in entry.data
+    ):
+        runtime.webhook = InboundWebhook(hass, entry)
+        runtime.webhook.register()
     await hass.config_entries.async_forward_entry_setups(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
@@ -83,8 +97,15 @@ async def async_unload_entry(
     unloaded = await hass.config_entries.async_unload_platforms(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
-    if unloaded and isinstance(entry.runtime_data, OnDeviceData):
-        await entry.runtime_data.listener.stop()
+    runtime = entry.runtime_data
+    if (
+        unloaded
+        and isinstance(runtime, (HologramData, EmnifyData, MonozData))
+        and runtime.webhook is not None
+    ):
+        runtime.webhook.unregister()
+    if unloaded and isinstance(runtime, OnDeviceData):
+        await runtime.listener.stop()
     if (
         unloaded
         and isinstance(entry.runtime_data, MonozData)
@@ -92,6 +113,24 @@ async def async_unload_entry(
     ):
         await entry.runtime_data.mqtt.stop()
     return unloaded
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> bool:
+    """1.1 -> 1.2: account entries get an inbound webhook and its secret."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:
+        data = dict(entry.data)
+        options = dict(entry.options)
+        if data.get(CONF_KIND) in ACCOUNT_KINDS:
+            data.setdefault(CONF_WEBHOOK_ID, webhook.async_generate_id())
+            options.setdefault(CONF_WEBHOOK_SECRET, new_webhook_secret())
+        hass.config_entries.async_update_entry(
+            entry, data=data, options=options, minor_version=2
+        )
+    return True
 
 
 async def _async_setup_hologram(

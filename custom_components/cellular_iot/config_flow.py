@@ -9,7 +9,14 @@ from typing import Any
 
 import voluptuous as vol
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
+from homeassistant.components import webhook
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -25,6 +32,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import (
+    ACCOUNT_KINDS,
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
     CONF_CLIENT_ID,
@@ -35,6 +43,7 @@ from .const import (
     CONF_PASSWORD,
     CONF_PORT,
     CONF_PROTOCOL,
+    CONF_ROTATE_SECRET,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     CONF_TLS,
@@ -43,11 +52,14 @@ from .const import (
     CONF_USER_ID,
     CONF_USERNAME,
     CONF_VERIFY_TLS,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
     DEFAULT_LISTENER_PORT,
     DOMAIN,
     LOGGER,
     EntryKind,
 )
+from .inbound import new_webhook_secret, url_with_secret, webhook_url
 from .monoz import mqtt_settings, tls_context
 from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
@@ -66,6 +78,22 @@ from .providers.monoz import (
     valid_org_id,
 )
 from .providers.mqtt import MqttClient, valid_topic_filter
+
+# Where to paste the webhook URL at each provider (one line, shown with the URL).
+WEBHOOK_HINTS: dict[EntryKind, str] = {
+    EntryKind.HOLOGRAM: (
+        "Hologram Dashboard → Routes → New route → Advanced Webhook Builder: paste "
+        "the URL with the secret and use the JSON template from the README"
+    ),
+    EntryKind.EMNIFY: (
+        "emnify Portal → Integrations → Data Streamer (Webhook) or a service "
+        "profile's API callback URL; give the secret as the API secret"
+    ),
+    EntryKind.MONOZ: (
+        "monoZ:Link → Configuration → Add Configuration → Webhook: paste the URL, "
+        "Authorization Bearer Token = the secret"
+    ),
+}
 
 _SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _TEXT = TextSelector()
@@ -175,7 +203,38 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Hologram, emnify or monoZ account, or the on-device listener."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Options of an account entry: its webhook URL and secret."""
+        return WebhookOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """Only account entries have a webhook."""
+        return config_entry.data.get(CONF_KIND) in ACCOUNT_KINDS
+
+    def _async_create_account_entry(
+        self, *, title: str, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Create an account entry with its inbound webhook; show the URL once."""
+        webhook_id = webhook.async_generate_id()
+        secret = new_webhook_secret()
+        url = webhook_url(self.hass, webhook_id)
+        return self.async_create_entry(
+            title=title,
+            data={**data, CONF_WEBHOOK_ID: webhook_id},
+            options={CONF_WEBHOOK_SECRET: secret},
+            description_placeholders={
+                "webhook_url": url,
+                "secret": secret,
+                "url_with_secret": url_with_secret(url, secret),
+                "hint": WEBHOOK_HINTS[EntryKind(data[CONF_KIND])],
+            },
+        )
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -210,7 +269,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                     }
                     if org_id is not None:
                         data[CONF_ORG_ID] = org_id
-                    return self.async_create_entry(
+                    return self._async_create_account_entry(
                         title=_hologram_title(user, org_id, org_name), data=data
                     )
         return self.async_show_form(
@@ -233,7 +292,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
             if account is not None:
                 await self.async_set_unique_id(emnify_unique_id(account, token))
                 self._abort_if_unique_id_configured()
-                return self.async_create_entry(
+                return self._async_create_account_entry(
                     title=f"emnify {account.org_name or account.org_id or 'account'}",
                     data={
                         CONF_KIND: EntryKind.EMNIFY.value,
@@ -267,7 +326,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 }
                 if user_input[CONF_USE_MQTT]:
                     return await self.async_step_monoz_mqtt()
-                return self.async_create_entry(
+                return self._async_create_account_entry(
                     title=f"monoZ {org_id}", data=self._monoz
                 )
         return self.async_show_form(
@@ -294,7 +353,9 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_update_reload_and_abort(
                         self._get_reconfigure_entry(), data=data
                     )
-                return self.async_create_entry(title=f"monoZ {org_id}", data=data)
+                return self._async_create_account_entry(
+                    title=f"monoZ {org_id}", data=data
+                )
         suggested = user_input or {
             k: v for k, v in current.items() if k != CONF_PASSWORD
         }
@@ -648,3 +709,49 @@ def _hologram_title(
     if org_id is not None:
         return f"Hologram {org_name or f'org {org_id}'}"
     return f"Hologram ({who})"
+
+
+class WebhookOptionsFlow(OptionsFlow):
+    """Show the account's webhook URL; rotate its shared secret."""
+
+    _new_secret: str
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the URL; on request, make a new secret."""
+        entry = self.config_entry
+        if user_input is not None:
+            if user_input.get(CONF_ROTATE_SECRET):
+                self._new_secret = new_webhook_secret()
+                return await self.async_step_new_secret()
+            return self.async_create_entry(data=dict(entry.options))
+        return self.async_show_form(
+            step_id="init",
+            data_schema=vol.Schema(
+                {vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector()}
+            ),
+            description_placeholders={
+                "webhook_url": webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID]),
+                "hint": WEBHOOK_HINTS[EntryKind(entry.data[CONF_KIND])],
+            },
+        )
+
+    async def async_step_new_secret(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the new secret once; it replaces the old one when confirmed."""
+        entry = self.config_entry
+        if user_input is not None:
+            return self.async_create_entry(
+                data={**entry.options, CONF_WEBHOOK_SECRET: self._new_secret}
+            )
+        url = webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID])
+        return self.async_show_form(
+            step_id="new_secret",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                "secret": self._new_secret,
+                "url_with_secret": url_with_secret(url, self._new_secret),
+            },
+        )

@@ -74,6 +74,13 @@ ATTR_QOS: Final = "qos"
 ATTR_FORMAT: Final = "format"
 ATTR_VIA: Final = "via"
 
+# Inbound webhook of account entries: the id in data, the shared secret in options
+# (rotating it from the options flow needs no reload).
+CONF_WEBHOOK_ID: Final = "webhook_id"
+CONF_WEBHOOK_SECRET: Final = "webhook_secret"  # noqa: S105 - a key name
+CONF_ROTATE_SECRET: Final = "rotate_secret"  # noqa: S105 - a key name
+ACCOUNT_KINDS: Final = (EntryKind.HOLOGRAM, EntryKind.EMNIFY, EntryKind.MONOZ)
+
 
 def signal_message(entry_id: str) -> str:
     """Dispatcher signal sent when an entry received a message."""

@@ -13,6 +13,8 @@ from .const import (
     CONF_PASSWORD,
     CONF_SOURCE_KEY,
     CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
 )
 from .models import (
     CellularIoTConfigEntry,
@@ -29,6 +31,8 @@ TO_REDACT = {
     CONF_SOURCE_KEY,
     CONF_PASSWORD,
     CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
     "email",
     "title",
 }
@@ -80,6 +84,14 @@ async def async_get_config_entry_diagnostics(
             "rejected_connections": data.listener.rejected,
             "messages_received": data.received,
             "socket_api": data.socket is not None,
+        }
+    hook = getattr(data, "webhook", None)
+    if hook is not None:
+        runtime["webhook"] = {
+            "accepted": hook.accepted,
+            "duplicates": hook.duplicates,
+            "rejected": hook.rejected,
+            "last_rejection": hook.last_rejection,
         }
     return async_redact_data(
         {

@@ -10,10 +10,12 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
 from .const import (
+    CONF_KIND,
     CONF_ORG_ID,
     CONF_PORT,
     CONF_PROTOCOL,
     DOMAIN,
+    EntryKind,
     signal_message,
     signal_state,
 )
@@ -80,18 +82,32 @@ class ListenerEntity(CellularIoTEntity):
         return data
 
 
-class MonozEntity(CellularIoTEntity):
-    """An entity of a monoZ account (the account is a service device)."""
+_MANUFACTURERS = {
+    EntryKind.HOLOGRAM: ("Hologram", "Hologram account"),
+    EntryKind.EMNIFY: ("emnify", "emnify organisation"),
+    EntryKind.MONOZ: ("monoZ", "monoZ:Link organisation"),
+}
+
+
+class AccountEntity(CellularIoTEntity):
+    """An entity of a provider account (the account is a service device)."""
 
     @staticmethod
     def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+        manufacturer, model = _MANUFACTURERS[EntryKind(entry.data[CONF_KIND])]
+        if org_id := entry.data.get(CONF_ORG_ID):
+            model = f"{model} {org_id}"
         return DeviceInfo(
             identifiers={(DOMAIN, entry.entry_id)},
             name=entry.title,
-            manufacturer="monoZ",
-            model=f"monoZ:Link organisation {entry.data[CONF_ORG_ID]}",
+            manufacturer=manufacturer,
+            model=model,
             entry_type=DeviceEntryType.SERVICE,
         )
+
+
+class MonozEntity(AccountEntity):
+    """An entity of a monoZ account."""
 
     @property
     def runtime(self) -> MonozData:

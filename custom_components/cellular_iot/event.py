@@ -8,8 +8,8 @@ from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import CellularIoTEntity, ListenerEntity, MonozEntity
-from .models import CellularIoTConfigEntry, MonozData
+from .entity import AccountEntity, CellularIoTEntity, ListenerEntity
+from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE = "message_received"
@@ -21,10 +21,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the entry's event entity."""
-    if isinstance(entry.runtime_data, MonozData):
-        async_add_entities([MonozEventEntity(entry, "message")])
-    else:
+    if isinstance(entry.runtime_data, OnDeviceData):
         async_add_entities([ListenerEventEntity(entry, "message")])
+    else:
+        async_add_entities([AccountEventEntity(entry, "message")])
 
 
 class _MessageEventEntity(CellularIoTEntity, EventEntity):
@@ -42,5 +42,5 @@ class ListenerEventEntity(_MessageEventEntity, ListenerEntity):
     """The on-device listener's messages."""
 
 
-class MonozEventEntity(_MessageEventEntity, MonozEntity):
-    """A monoZ account's uplinks (MQTT)."""
+class AccountEventEntity(_MessageEventEntity, AccountEntity):
+    """An account's inbound messages (webhook deliveries, monoZ MQTT uplinks)."""

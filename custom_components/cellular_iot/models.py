@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -14,6 +14,9 @@ from .providers.hologram_socket import HologramSocketClient
 from .providers.listener import Listener
 from .providers.monoz import MonozClient
 from .providers.mqtt import MqttClient
+
+if TYPE_CHECKING:
+    from .inbound import InboundWebhook
 
 
 @dataclass(slots=True)
@@ -29,6 +32,7 @@ class HologramData(CellularIoTData):
 
     client: HologramClient
     user: HologramUser
+    webhook: InboundWebhook | None = None
 
 
 @dataclass(slots=True)
@@ -36,6 +40,7 @@ class EmnifyData(CellularIoTData):
     """A loaded emnify account: its client (which caches the auth token)."""
 
     client: EmnifyClient
+    webhook: InboundWebhook | None = None
 
 
 @dataclass(slots=True)
@@ -58,6 +63,7 @@ class MonozData(CellularIoTData):
     uplink_topic: str | None = None
     last_message: dict[str, Any] | None = None
     received: int = 0
+    webhook: InboundWebhook | None = None
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

@@ -1,0 +1,313 @@
+"""Parsers of the providers' webhook deliveries (no Home Assistant imports).
+
+Each parser takes the decoded body (a JSON value, or a form as a mapping of strings)
+and returns the messages it holds as :class:`InboundMessage`, or raises
+:class:`InboundFormatError` with a short reason. Parsers never raise anything else,
+whatever the input: the webhook answers 400 with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import hashlib
+import json
+from typing import Any, Final
+
+# One delivery holds at most this many messages (emnify and monoZ batch them).
+MAX_MESSAGES: Final = 100
+
+
+class InboundFormatError(ValueError):
+    """The body is not the provider's delivery format; the text says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One device message taken out of a delivery."""
+
+    payload: bytes
+    message_id: str
+    device_id: str | None = None
+    iccid: str | None = None
+    topics: list[str] = field(default_factory=list)
+    received_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _fingerprint(*parts: Any) -> str:
+    """Return a message id for deliveries that carry none (equal retries hash equally)."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _text(value: Any, name: str, *, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise InboundFormatError(f"missing {name}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InboundFormatError(f"{name} must be text")
+    text = str(value)
+    if len(text) > 256:
+        raise InboundFormatError(f"{name} is too long")
+    return text
+
+
+def _time(value: Any) -> datetime | None:
+    """Read an ISO 8601 text or a UNIX time (seconds or milliseconds)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            seconds = value / 1000 if value > 1e11 else value
+            # 0 is what Hologram sends when the device gave no time.
+            return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
+        if isinstance(value, str):
+            text = value.strip()
+            if text.replace(".", "", 1).isdigit():
+                return _time(float(text))
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def _b64(value: str, name: str) -> bytes:
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InboundFormatError(f"{name} is not base64") from err
+
+
+def _items(body: Any) -> list[Any]:
+    """Return the objects of a delivery: a single object, or a batch (list)."""
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise InboundFormatError("empty batch")
+    if len(items) > MAX_MESSAGES:
+        raise InboundFormatError(f"more than {MAX_MESSAGES} messages")
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise InboundFormatError("expected a JSON object")
+    return items
+
+
+PARSERS: dict[str, Callable[[Any], list[InboundMessage]]] = {}
+
+
+# --- monoZ:Link ------------------------------------------------------------------------
+# Webhook data format (docs.monoz.io, monoZ:Link > Protocol configuration > Webhook):
+# POST application/json, one object {"ICCID", "Timestamp", "Payload"} or, when several
+# packets arrive within a second, an array of up to 10. With a topic configured, the
+# "ICCID" key is named "Topic". "Payload" is the device's raw data as text. No message
+# id: the fingerprint of (ICCID/Topic, Timestamp, Payload) stands in for it.
+
+
+def parse_monoz(body: Any) -> list[InboundMessage]:
+    """Parse a monoZ:Link webhook delivery."""
+    messages: list[InboundMessage] = []
+    for item in _items(body):
+        iccid = _text(item.get("ICCID"), "ICCID")
+        topic = _text(item.get("Topic"), "Topic")
+        if iccid is None and topic is None:
+            raise InboundFormatError("missing ICCID or Topic")
+        if "Payload" not in item:
+            raise InboundFormatError("missing Payload")
+        raw = item["Payload"]
+        if isinstance(raw, str):
+            payload = raw.encode()
+        elif raw is None:
+            payload = b""
+        else:
+            payload = json.dumps(
+                raw, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+        timestamp = item.get("Timestamp")
+        messages.append(
+            InboundMessage(
+                payload=payload,
+                message_id=_fingerprint("monoz", iccid, topic, timestamp, raw),
+                iccid=iccid,
+                topics=[topic] if topic else [],
+                received_at=_time(timestamp),
+            )
+        )
+    return messages
+
+
+PARSERS["monoz"] = parse_monoz
+
+
+# --- Hologram ---------------------------------------------------------------------------
+# Cloud Services Router routes (Hologram's "CSR Routes" guide):
+# - "Custom Webhook URL": a form POST with a "payload" field holding the message as JSON,
+#   {"received", "authtype", "tags", "device_name", "errorcode", "source", "timestamp",
+#   "data" (base64), "device_id"}, and the route's "key" field.
+# - "Advanced Webhook Builder": the body is the user's template; with the template the
+#   README gives (and the JSON content type checked) it is a JSON object with the same
+#   names: "device_id", "device_name", "received", "data" (base64 of <<data>>), or
+#   "decdata" (the decoded text).
+# - A stored message as the API returns it ({"deviceid", "record_id", "data": "<JSON of
+#   the message>"}) is accepted too. "record_id" is the message id when present.
+
+
+def _hologram_message(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Unwrap the form field "payload" or a stored record's inner "data" JSON."""
+    for key in ("payload", "data"):
+        value = item.get(key)
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                inner = json.loads(value)
+            except ValueError as err:
+                raise InboundFormatError(f"{key} is not JSON") from err
+            if isinstance(inner, Mapping) and ("data" in inner or "decdata" in inner):
+                merged = {**item, **inner}
+                merged.setdefault("record_id", item.get("record_id"))
+                return merged
+    return item
+
+
+def parse_hologram(body: Any) -> list[InboundMessage]:
+    """Parse a Hologram route webhook delivery."""
+    messages: list[InboundMessage] = []
+    for outer in _items(body):
+        item = _hologram_message(outer)
+        device = item.get("device")
+        device_id = _text(
+            item.get("device_id")
+            or item.get("deviceid")
+            or (device.get("id") if isinstance(device, Mapping) else None),
+            "device_id",
+        )
+        data = item.get("data")
+        if isinstance(data, str):
+            payload = _b64(data, "data")
+        elif isinstance(item.get("decdata"), str):
+            payload = item["decdata"].encode()
+        else:
+            raise InboundFormatError("missing data (base64) or decdata")
+        tags = item.get("tags")
+        if isinstance(tags, str):
+            tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            tags = []
+        received = item.get("received") or item.get("timestamp")
+        record_id = _text(item.get("record_id"), "record_id")
+        name = item.get("device_name") or (
+            device.get("name") if isinstance(device, Mapping) else None
+        )
+        messages.append(
+            InboundMessage(
+                payload=payload,
+                message_id=record_id
+                or _fingerprint(
+                    "hologram", device_id, received, data, item.get("decdata")
+                ),
+                device_id=device_id,
+                # System tags such as _DEVICE_123_ are not topics.
+                topics=[t for t in tags if not (t.startswith("_") and t.endswith("_"))],
+                received_at=_time(received),
+                extra={"device_name": name if isinstance(name, str) else None},
+            )
+        )
+    return messages
+
+
+PARSERS["hologram"] = parse_hologram
+
+
+# --- emnify -----------------------------------------------------------------------------
+# - SMS callback (service profile "api_callback"): a POST with one JSON object per
+#   mobile-originated SMS: {"id", "endpoint": {"id", "name"}, "organisation",
+#   "source_address", "dest_address", "payload" (text), "dcs", "pid", "submit_date"}.
+#   With an "api_secret", the request carries "Authorization: Bearer <JWT signed with
+#   the secret>". Delivery receipts come as PATCH and are not accepted here.
+# - Data Streamer webhook: POST of an event object, or an array of them in bulk mode:
+#   {"id", "timestamp", "alert", "description", "event_type": {"id", "description"},
+#   "event_severity", "endpoint": {"id", "name", ...}, "sim": {"iccid", ...}, ...}.
+# Objects that are neither (usage records) are accepted and ignored, so that a stream
+# that mixes them is not put into its error state.
+
+
+def _emnify_endpoint(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    endpoint = item.get("endpoint")
+    device_id = name = None
+    if isinstance(endpoint, Mapping):
+        device_id = _text(endpoint.get("id"), "endpoint.id")
+        raw_name = endpoint.get("name")
+        name = raw_name if isinstance(raw_name, str) else None
+    return device_id, name
+
+
+def _emnify_iccid(item: Mapping[str, Any]) -> str | None:
+    sim = item.get("sim")
+    return _text(sim.get("iccid"), "sim.iccid") if isinstance(sim, Mapping) else None
+
+
+def parse_emnify(body: Any) -> list[InboundMessage]:
+    """Parse an emnify SMS callback or Data Streamer delivery."""
+    messages: list[InboundMessage] = []
+    for item in _items(body):
+        message_id = _text(item.get("id"), "id")
+        device_id, name = _emnify_endpoint(item)
+        if "payload" in item:
+            payload = item["payload"]
+            if not isinstance(payload, str):
+                raise InboundFormatError("payload must be text")
+            sender = item.get("source_address")
+            messages.append(
+                InboundMessage(
+                    payload=payload.encode(),
+                    message_id=f"sms-{message_id}"
+                    if message_id
+                    else _fingerprint(
+                        "emnify-sms", device_id, item.get("submit_date"), payload
+                    ),
+                    device_id=device_id,
+                    iccid=_emnify_iccid(item),
+                    received_at=_time(item.get("submit_date")),
+                    extra={
+                        "kind": "sms",
+                        "device_name": name,
+                        "sender": str(sender)
+                        if isinstance(sender, (str, int))
+                        else None,
+                        "dcs": item.get("dcs")
+                        if isinstance(item.get("dcs"), int)
+                        else None,
+                    },
+                )
+            )
+        elif isinstance(item.get("event_type"), Mapping):
+            event_type = item["event_type"]
+            description = item.get("description")
+            text = description if isinstance(description, str) else ""
+            type_name = event_type.get("description")
+            messages.append(
+                InboundMessage(
+                    payload=text.encode(),
+                    message_id=f"event-{message_id}"
+                    if message_id
+                    else _fingerprint(
+                        "emnify-event", device_id, item.get("timestamp"), text
+                    ),
+                    device_id=device_id,
+                    iccid=_emnify_iccid(item),
+                    received_at=_time(item.get("timestamp")),
+                    extra={
+                        "kind": "event",
+                        "device_name": name,
+                        "event_type": type_name if isinstance(type_name, str) else None,
+                        "alert": item.get("alert") is True,
+                    },
+                )
+            )
+    return messages
+
+
+PARSERS["emnify"] = parse_emnify
