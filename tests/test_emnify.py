@@ -356,8 +356,6 @@ async def test_thousand_characters_arrive_whole(
     [
         (404, "provider_not_found"),
         (422, "provider_bad_request"),
-        (429, "provider_rate_limited"),
-        (500, "provider_error"),
         (403, "provider_auth"),
     ],
 )
@@ -374,6 +372,21 @@ async def test_sms_provider_errors(
     assert err.value.translation_key == key
 
 
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_sms_passing_faults_are_queued(
+    hass: HomeAssistant,
+    emnify: FakeEmnify,
+    emnify_account: MockConfigEntry,
+    status: int,
+) -> None:
+    emnify.fail("/endpoint/1001/sms", status, headers={"Retry-After": "x"})
+    response = await _sms(hass, device_id=1001, message="hi")
+    assert response["status"] == "queued"
+    assert len(response["outbox_id"]) == 32
+    assert str(status) in response["error"]
+    assert emnify.sms == []
+
+
 async def test_unknown_endpoint_and_timeout(
     hass: HomeAssistant, emnify: FakeEmnify, emnify_account: MockConfigEntry
 ) -> None:
@@ -381,12 +394,14 @@ async def test_unknown_endpoint_and_timeout(
         await _sms(hass, device_id=999, message="hi")
     assert err.value.translation_key == "provider_not_found"
     emnify.fail("/endpoint/1001/sms", 201, hang=True)
+    response = await _sms(hass, device_id=1001, message="hi")
+    assert response["status"] == "queued"
+    # The endpoint has a queued send: the next one waits behind it, in order.
+    response = await _sms(hass, device_id=1001, message="hi")
+    assert response["status"] == "queued"
+    emnify.fail("/endpoint/1002/sms", 201, "garbage")
     with pytest.raises(HomeAssistantError) as err:
-        await _sms(hass, device_id=1001, message="hi")
-    assert err.value.translation_key == "provider_unreachable"
-    emnify.fail("/endpoint/1001/sms", 201, "garbage")
-    with pytest.raises(HomeAssistantError) as err:
-        await _sms(hass, device_id=1001, message="hi")
+        await _sms(hass, device_id=1002, message="hi")
     assert err.value.translation_key == "provider_error"
 
 

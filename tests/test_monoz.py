@@ -430,14 +430,19 @@ def _entity(hass: HomeAssistant, entry: MockConfigEntry, domain: str, key: str) 
     return entity_id
 
 
-async def test_rest_account_has_event_entity_only(
+async def test_rest_account_entities(
     hass: HomeAssistant, rest_account: MockConfigEntry
 ) -> None:
     entities = er.async_entries_for_config_entry(
         er.async_get(hass), rest_account.entry_id
     )
-    assert [e.unique_id for e in entities] == [f"{rest_account.entry_id}_message"]
+    entities.sort(key=lambda e: e.unique_id)
+    assert [e.unique_id for e in entities] == [
+        f"{rest_account.entry_id}_message",
+        f"{rest_account.entry_id}_outbox",
+    ]
     assert entities[0].entity_id == "event.monoz_mti_message"
+    assert entities[1].entity_id == "sensor.monoz_mti_outbox"
     state = hass.states.get(entities[0].entity_id)
     assert state is not None
     assert state.state == STATE_UNKNOWN
@@ -527,8 +532,6 @@ async def test_downlink_validation(
     [
         (400, "provider_bad_request"),
         (404, "provider_not_found"),
-        (500, "provider_error"),
-        (429, "provider_rate_limited"),
     ],
 )
 async def test_downlink_provider_errors(
@@ -598,14 +601,24 @@ async def test_downlink_mqtt_reaches_device_topic(
     assert len(monoz.published) == 1
 
 
-async def test_downlink_qos0_while_broker_down_is_an_error(
-    hass: HomeAssistant, mosquitto: Mosquitto, mqtt_account: MockConfigEntry
+async def test_downlink_passing_faults_are_queued(
+    hass: HomeAssistant, monoz: FakeMonoz, rest_account: MockConfigEntry
 ) -> None:
-    mosquitto.stop()
-    await _wait_connected(hass, mqtt_account, False)
-    with pytest.raises(HomeAssistantError) as err:
-        await _downlink(hass, iccid=ICCID, message="x", qos=0)
-    assert err.value.translation_key == "provider_unreachable"
+    for status, iccid in ((500, ICCID), (429, "8981100005819480001")):
+        monoz.fail(
+            "/Publish/Message",
+            status,
+            {"Error": True, "StatusCode": status, "Message": "busy"},
+        )
+        response = await _downlink(hass, iccid=iccid, message="x")
+        assert response["status"] == "queued"
+        assert response["via"] == "rest"
+        assert "busy" in response["error"]
+    # A third send to the first ICCID waits behind the queued one (order kept).
+    response = await _downlink(hass, iccid=ICCID, message="y")
+    assert response["status"] == "queued"
+    assert "error" not in response
+    assert monoz.published == []
 
 
 async def test_broker_restart_loses_nothing(
@@ -618,26 +631,25 @@ async def test_broker_restart_loses_nothing(
 
     mosquitto.stop()
     await _wait_connected(hass, mqtt_account, False)
-    pending = hass.async_create_task(
-        _downlink(hass, iccid=ICCID, message="sent during outage", qos=1)
-    )
-    await asyncio.sleep(0)
-    assert not pending.done()
+    # QoS 0 and 1 alike: kept in the outbox while the broker is away.
+    first = await _downlink(hass, iccid=ICCID, message="sent during outage", qos=1)
+    second = await _downlink(hass, iccid=ICCID, message="and another", qos=1)
+    assert first["status"] == second["status"] == "queued"
+    outbox = mqtt_account.runtime_data.outbox  # type: ignore[attr-defined]
+    assert outbox.depth == 2
     mosquitto.start()
     await _wait_connected(hass, mqtt_account, True)
-    response = await asyncio.wait_for(pending, 10)
-    assert response["status"] == "sent"
+    await _wait_for(lambda: outbox.depth == 0)
 
     await subscriber.start()
     try:
-        got = await subscriber.next()
+        got = [await subscriber.next(), await subscriber.next()]
     finally:
         await subscriber.stop()
-    assert (got.topic, got.payload, got.qos) == (
-        f"/{ORG_ID}/{ICCID}/sub",
-        b"sent during outage",
-        1,
-    )
+    assert [(g.topic, g.payload, g.qos) for g in got] == [
+        (f"/{ORG_ID}/{ICCID}/sub", b"sent during outage", 1),
+        (f"/{ORG_ID}/{ICCID}/sub", b"and another", 1),
+    ]
     # Subscribed again: uplinks still arrive.
     await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"back")
     await _wait_for(lambda: len(events) == 1)

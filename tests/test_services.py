@@ -180,13 +180,6 @@ async def test_unknown_field_is_rejected(
         (404, {"success": False, "error": "Not found"}, "provider_not_found"),
         (400, {"success": False, "error": "Invalid Device ID"}, "provider_bad_request"),
         (200, {"success": False, "error": "Invalid Device ID"}, "provider_bad_request"),
-        (500, {"success": False, "error": "Internal error"}, "provider_error"),
-        (503, None, "provider_error"),
-        (
-            429,
-            {"success": False, "error": "API rate limit exceeded"},
-            "provider_rate_limited",
-        ),
     ],
 )
 async def test_cloud_message_provider_errors(
@@ -233,11 +226,33 @@ async def test_cloud_message_garbage_and_timeout(
     assert err.value.translation_key == "provider_error"
 
     hologram.fail("/devices/messages", hang=True)
-    with pytest.raises(HomeAssistantError) as err:
-        await _call(
-            hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
-        )
-    assert err.value.translation_key == "provider_unreachable"
+    response = await _call(
+        hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+    )
+    assert response["status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, {"success": False, "error": "Internal error"}),
+        (503, None),
+        (429, {"success": False, "error": "API rate limit exceeded"}),
+    ],
+)
+async def test_cloud_message_passing_faults_are_queued(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    status: int,
+    body: dict[str, Any] | None,
+) -> None:
+    hologram.fail("/devices/messages", status, body, times=3)
+    response = await _call(
+        hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+    )
+    assert response["status"] == "queued"
+    assert str(status) in response["error"]
 
 
 async def test_rate_limit_is_retried_after_5_to_10_seconds(
@@ -265,10 +280,10 @@ async def test_rate_limit_honours_retry_after(
     hologram.fail("/devices/messages", 429, headers={"Retry-After": "12"})
     hologram.fail("/devices/messages", 429, headers={"Retry-After": "3600"})
     hologram.fail("/devices/messages", 429, headers={"Retry-After": "soon"})
-    with pytest.raises(HomeAssistantError):
-        await _call(
-            hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
-        )
+    response = await _call(
+        hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
+    )
+    assert response["status"] == "queued"
     assert no_retry_wait[0] == 12
     assert 5 <= no_retry_wait[1] <= 10
     assert len(hologram.calls("/devices/messages")) == 3

@@ -569,14 +569,15 @@ async def test_options_show_url_and_rotate_secret(
     assert SECRET not in str(result["description_placeholders"])
     # Without rotating, nothing changes.
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"rotate_secret": False}
+        result["flow_id"], {"rotate_secret": False, "outbox_max_age": 48}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert monoz_hook.options["webhook_secret"] == SECRET
+    assert monoz_hook.options["outbox_max_age"] == 48
 
     result = await hass.config_entries.options.async_init(monoz_hook.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"rotate_secret": True}
+        result["flow_id"], {"rotate_secret": True, "outbox_max_age": 12}
     )
     assert result["step_id"] == "new_secret"
     new_secret = result["description_placeholders"]["secret"]
@@ -587,6 +588,7 @@ async def test_options_show_url_and_rotate_secret(
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert monoz_hook.options["webhook_secret"] == new_secret
+    assert monoz_hook.options["outbox_max_age"] == 12
     assert monoz_hook.state is ConfigEntryState.LOADED
 
     client = await hass_client_no_auth()

@@ -16,6 +16,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from . import operations  # noqa: F401 - registers the outbox operations
 from .const import (
     ACCOUNT_KINDS,
     CONF_API_KEY,
@@ -37,6 +38,7 @@ from .models import (
 )
 from .monoz import async_setup_monoz
 from .on_device import async_setup_on_device
+from .outbox import Outbox, async_remove_outbox, clear_auth_issue
 from .providers.emnify import EmnifyClient
 from .providers.errors import ProviderAuthError, ProviderError
 from .providers.hologram import HologramClient
@@ -45,9 +47,9 @@ from .services import async_setup_services
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: dict[str, list[Platform]] = {
     EntryKind.ON_DEVICE: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
-    EntryKind.MONOZ: [Platform.BINARY_SENSOR, Platform.EVENT],
-    EntryKind.HOLOGRAM: [Platform.EVENT],
-    EntryKind.EMNIFY: [Platform.EVENT],
+    EntryKind.MONOZ: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
+    EntryKind.HOLOGRAM: [Platform.EVENT, Platform.SENSOR],
+    EntryKind.EMNIFY: [Platform.EVENT, Platform.SENSOR],
 }
 
 
@@ -78,12 +80,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
             translation_placeholders={"kind": str(kind)},
         )
     runtime = entry.runtime_data
-    if (
-        isinstance(runtime, (HologramData, EmnifyData, MonozData))
-        and CONF_WEBHOOK_ID in entry.data
-    ):
-        runtime.webhook = InboundWebhook(hass, entry)
-        runtime.webhook.register()
+    if isinstance(runtime, (HologramData, EmnifyData, MonozData)):
+        clear_auth_issue(hass, entry)
+        runtime.outbox = Outbox(hass, entry)
+        await runtime.outbox.async_load()
+        runtime.outbox.start()
+        if CONF_WEBHOOK_ID in entry.data:
+            runtime.webhook = InboundWebhook(hass, entry)
+            runtime.webhook.register()
     await hass.config_entries.async_forward_entry_setups(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
@@ -98,12 +102,11 @@ async def async_unload_entry(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
     runtime = entry.runtime_data
-    if (
-        unloaded
-        and isinstance(runtime, (HologramData, EmnifyData, MonozData))
-        and runtime.webhook is not None
-    ):
-        runtime.webhook.unregister()
+    if unloaded and isinstance(runtime, (HologramData, EmnifyData, MonozData)):
+        if runtime.webhook is not None:
+            runtime.webhook.unregister()
+        if runtime.outbox is not None:
+            await runtime.outbox.stop()
     if unloaded and isinstance(runtime, OnDeviceData):
         await runtime.listener.stop()
     if (
@@ -113,6 +116,14 @@ async def async_unload_entry(
     ):
         await entry.runtime_data.mqtt.stop()
     return unloaded
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> None:
+    """Delete what the entry stored: its outbox; and its repair issue."""
+    await async_remove_outbox(hass, entry.entry_id)
+    clear_auth_issue(hass, entry)
 
 
 async def async_migrate_entry(

@@ -61,6 +61,7 @@ from .const import (
 )
 from .inbound import new_webhook_secret, url_with_secret, webhook_url
 from .monoz import mqtt_settings, tls_context
+from .outbox import CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
 from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
     ProviderAuthError,
@@ -715,6 +716,7 @@ class WebhookOptionsFlow(OptionsFlow):
     """Show the account's webhook URL; rotate its shared secret."""
 
     _new_secret: str
+    _options: dict[str, Any]
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -722,14 +724,38 @@ class WebhookOptionsFlow(OptionsFlow):
         """Show the URL; on request, make a new secret."""
         entry = self.config_entry
         if user_input is not None:
+            self._options = {
+                **entry.options,
+                CONF_OUTBOX_MAX_AGE: int(user_input[CONF_OUTBOX_MAX_AGE]),
+            }
             if user_input.get(CONF_ROTATE_SECRET):
                 self._new_secret = new_webhook_secret()
                 return await self.async_step_new_secret()
-            return self.async_create_entry(data=dict(entry.options))
+            return self.async_create_entry(data=self._options)
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema(
-                {vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector()}
+                {
+                    vol.Required(
+                        CONF_OUTBOX_MAX_AGE,
+                        default=entry.options.get(
+                            CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
+                        ),
+                    ): vol.All(
+                        NumberSelector(
+                            NumberSelectorConfig(
+                                min=1,
+                                max=720,
+                                step=1,
+                                mode=NumberSelectorMode.BOX,
+                                unit_of_measurement="h",
+                            )
+                        ),
+                        vol.Coerce(int),
+                        vol.Range(min=1, max=720),
+                    ),
+                    vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
+                }
             ),
             description_placeholders={
                 "webhook_url": webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID]),
@@ -744,7 +770,7 @@ class WebhookOptionsFlow(OptionsFlow):
         entry = self.config_entry
         if user_input is not None:
             return self.async_create_entry(
-                data={**entry.options, CONF_WEBHOOK_SECRET: self._new_secret}
+                data={**self._options, CONF_WEBHOOK_SECRET: self._new_secret}
             )
         url = webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID])
         return self.async_show_form(

@@ -17,6 +17,7 @@ from .providers.mqtt import MqttClient
 
 if TYPE_CHECKING:
     from .inbound import InboundWebhook
+    from .outbox import Outbox
 
 
 @dataclass(slots=True)
@@ -33,6 +34,7 @@ class HologramData(CellularIoTData):
     client: HologramClient
     user: HologramUser
     webhook: InboundWebhook | None = None
+    outbox: Outbox | None = None
 
 
 @dataclass(slots=True)
@@ -41,6 +43,7 @@ class EmnifyData(CellularIoTData):
 
     client: EmnifyClient
     webhook: InboundWebhook | None = None
+    outbox: Outbox | None = None
 
 
 @dataclass(slots=True)
@@ -64,6 +67,7 @@ class MonozData(CellularIoTData):
     last_message: dict[str, Any] | None = None
     received: int = 0
     webhook: InboundWebhook | None = None
+    outbox: Outbox | None = None
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

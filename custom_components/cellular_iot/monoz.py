@@ -35,6 +35,7 @@ from .models import CellularIoTConfigEntry, MonozData
 from .providers.monoz import MonozClient, iccid_from_topic
 from .providers.mqtt import MqttClient, MqttMessage, MqttSettings
 
+MONOZ_MQTT_OPERATION: Final = "monoz_mqtt"
 # An uplink larger than this is dropped (monoZ documents 6 KB per message).
 MAX_UPLINK_BYTES: Final = 64 * 1024
 
@@ -126,6 +127,9 @@ async def async_setup_monoz(
     @callback
     def on_connection_change(connected: bool) -> None:
         async_dispatcher_send(hass, signal_state(entry.entry_id))
+        if connected and runtime.outbox is not None:
+            # Downlinks queued while the broker was away go out now.
+            runtime.outbox.wake(MONOZ_MQTT_OPERATION)
 
     runtime.uplink_topic = broker.get(CONF_UPLINK_TOPIC) or None
     runtime.mqtt = MqttClient(

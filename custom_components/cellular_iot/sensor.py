@@ -9,11 +9,13 @@ from homeassistant.components.sensor import (
     SensorEntity,
     SensorStateClass,
 )
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
-from .entity import ListenerEntity
-from .models import CellularIoTConfigEntry
+from .entity import AccountEntity, ListenerEntity
+from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
@@ -24,7 +26,10 @@ async def async_setup_entry(
     entry: CellularIoTConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the last-message and message-count sensors."""
+    """Add the listener's sensors, or an account's outbox sensor."""
+    if not isinstance(entry.runtime_data, OnDeviceData):
+        async_add_entities([OutboxSensor(entry, "outbox")])
+        return
     async_add_entities(
         [
             LastMessageSensor(entry, "last_message"),
@@ -74,3 +79,28 @@ class MessagesReceivedSensor(ListenerEntity, RestoreSensor):
     def native_value(self) -> int:
         """Return the number of messages received."""
         return self.runtime.received
+
+
+class OutboxSensor(AccountEntity, SensorEntity):
+    """How many sends wait in the account's outbox for a retry."""
+
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    @property
+    def native_value(self) -> int:
+        """Return the queue depth."""
+        outbox = getattr(self._entry.runtime_data, "outbox", None)
+        return outbox.depth if outbox is not None else 0
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the oldest waiting send and the last error."""
+        outbox = getattr(self._entry.runtime_data, "outbox", None)
+        items = outbox.items if outbox is not None else []
+        return {
+            "oldest": dt_util.utc_from_timestamp(items[0].created).isoformat()
+            if items
+            else None,
+            "last_error": items[0].last_error if items else None,
+        }

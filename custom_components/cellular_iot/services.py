@@ -65,6 +65,14 @@ from .models import (
     MonozData,
     OnDeviceData,
 )
+from .operations import (
+    EMNIFY_SMS,
+    HOLOGRAM_CLOUD_MESSAGE,
+    HOLOGRAM_SMS,
+    MONOZ_MQTT,
+    MONOZ_REST,
+)
+from .outbox import raise_auth_issue
 from .providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -81,8 +89,6 @@ from .providers.hologram import (
 )
 from .providers.hologram_socket import HologramSocketClient
 from .providers.monoz import (
-    FORMAT_JSON,
-    FORMAT_TEXT,
     MAX_MESSAGE_BYTES,
     MAX_TOPIC_BYTES,
     downlink_topic,
@@ -434,6 +440,7 @@ def provider_error(
     if isinstance(err, ProviderAuthError):
         if entry is not None:
             entry.async_start_reauth(hass)
+            raise_auth_issue(hass, entry)
         key = "provider_auth"
     elif isinstance(err, ProviderNotFoundError):
         key = "provider_not_found"
@@ -471,25 +478,24 @@ async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
     entry = _get_entry(
         call.hass, data, (EntryKind.HOLOGRAM,), SERVICE_SEND_CLOUD_MESSAGE
     )
-    runtime = entry.runtime_data
-    assert isinstance(runtime, HologramData)
-    try:
-        results = await runtime.client.send_cloud_message(
-            data[ATTR_DEVICE_IDS],
-            port=data[ATTR_PORT],
-            protocol=data[ATTR_PROTOCOL],
-            data=data.get(ATTR_DATA),
-            data_base64=data.get(ATTR_DATA_BASE64),
-            encrypted=data[ATTR_ENCRYPTED],
-        )
-    except ProviderError as err:
-        raise provider_error(call.hass, entry, err) from err
-    response: dict[str, Any] = {
-        "config_entry_id": entry.entry_id,
-        "status": "sent",
-        "messages": _messages(results),
+    params = {
+        "device_ids": data[ATTR_DEVICE_IDS],
+        "port": data[ATTR_PORT],
+        "protocol": data[ATTR_PROTOCOL],
+        "data": data.get(ATTR_DATA),
+        "data_base64": data.get(ATTR_DATA_BASE64),
+        "encrypted": data[ATTR_ENCRYPTED],
     }
-    return response
+    targets = [f"device:{device_id}" for device_id in data[ATTR_DEVICE_IDS]]
+    result = await _submit(
+        call.hass,
+        entry,
+        HOLOGRAM_CLOUD_MESSAGE,
+        SERVICE_SEND_CLOUD_MESSAGE,
+        targets,
+        params,
+    )
+    return {"config_entry_id": entry.entry_id, **result}
 
 
 async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
@@ -529,20 +535,23 @@ async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
             translation_key="expiry_not_supported",
             translation_placeholders={"title": entry.title},
         )
-    try:
-        result = await runtime.client.send_sms(
-            [data[ATTR_DEVICE_ID]], data[ATTR_MESSAGE], from_number=sender
-        )
-    except ProviderError as err:
-        raise provider_error(call.hass, entry, err) from err
-    count = result.get("msgcount") if isinstance(result, Mapping) else None
-    response: dict[str, Any] = {
+    result = await _submit(
+        call.hass,
+        entry,
+        HOLOGRAM_SMS,
+        SERVICE_SEND_SMS,
+        [f"device:{data[ATTR_DEVICE_ID]}"],
+        {
+            "device_id": data[ATTR_DEVICE_ID],
+            "message": data[ATTR_MESSAGE],
+            "sender": sender,
+        },
+    )
+    return {
         "config_entry_id": entry.entry_id,
-        "status": "sent",
         "device_id": data[ATTR_DEVICE_ID],
-        "message_count": count if isinstance(count, int) else None,
+        **result,
     }
-    return response
 
 
 async def _async_send_emnify_sms(
@@ -565,27 +574,34 @@ async def _async_send_emnify_sms(
         ) from None
     sender: str | None = data.get(ATTR_SENDER)
     alphanumeric = sender is not None and not _PHONE_NUMBER.match(sender)
-    try:
-        sent = await runtime.client.send_sms(
-            data[ATTR_DEVICE_ID],
-            parts,
-            source_address=sender.lstrip("+")
+    encoding = sms_length(message)[0]
+    result = await _submit(
+        hass,
+        entry,
+        EMNIFY_SMS,
+        SERVICE_SEND_SMS,
+        [f"endpoint:{data[ATTR_DEVICE_ID]}"],
+        {
+            "device_id": data[ATTR_DEVICE_ID],
+            "parts": [
+                {"payload": part.payload, "dcs": part.dcs, "udh": part.udh}
+                for part in parts
+            ],
+            "source_address": sender.lstrip("+")
             if sender and not alphanumeric
             else sender,
-            alphanumeric_sender=alphanumeric,
-            expiry_date=data.get(ATTR_EXPIRY),
-        )
-    except ProviderError as err:
-        raise provider_error(hass, entry, err) from err
-    response: dict[str, Any] = {
+            "alphanumeric": alphanumeric,
+            "expiry_date": data.get(ATTR_EXPIRY),
+            "encoding": encoding,
+        },
+    )
+    return {
         "config_entry_id": entry.entry_id,
-        "status": "sent",
         "device_id": data[ATTR_DEVICE_ID],
-        "encoding": sms_length(message)[0],
+        "encoding": encoding,
         "parts": len(parts),
-        "messages": [{"part": p.part, "sms_id": p.sms_id} for p in sent],
+        **result,
     }
-    return response
 
 
 def _socket_client(
@@ -708,9 +724,29 @@ async def _async_publish_downlink(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"max": str(MAX_TOPIC_BYTES)},
         )
     via = data.get(ATTR_VIA) or ("mqtt" if runtime.mqtt is not None else "rest")
+    if via == "mqtt" and runtime.mqtt is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="mqtt_not_configured",
+            translation_placeholders={"title": entry.title},
+        )
+    result = await _submit(
+        call.hass,
+        entry,
+        MONOZ_MQTT if via == "mqtt" else MONOZ_REST,
+        SERVICE_PUBLISH_DOWNLINK,
+        [f"iccid:{data[ATTR_ICCID]}"],
+        {
+            "iccid": data[ATTR_ICCID],
+            "message": text,
+            "topic": data[ATTR_TOPIC],
+            "mqtt_topic": topic,
+            "qos": data[ATTR_QOS],
+            "format": message_format,
+        },
+    )
     response: dict[str, Any] = {
         "config_entry_id": entry.entry_id,
-        "status": "sent",
         "via": via,
         "iccid": data[ATTR_ICCID],
         "topic": topic,
@@ -719,28 +755,26 @@ async def _async_publish_downlink(call: ServiceCall) -> ServiceResponse:
         "message_id": None,
         "result": None,
     }
-    try:
-        if via == "mqtt":
-            if runtime.mqtt is None:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="mqtt_not_configured",
-                    translation_placeholders={"title": entry.title},
-                )
-            response["message_id"] = await runtime.mqtt.publish(
-                topic, text.encode(), data[ATTR_QOS]
-            )
-        else:
-            response["result"] = await runtime.client.publish_message(
-                data[ATTR_ICCID],
-                text,
-                topic=data[ATTR_TOPIC],
-                qos=data[ATTR_QOS],
-                message_format=FORMAT_JSON if message_format == "json" else FORMAT_TEXT,
-            )
-    except ProviderError as err:
-        raise provider_error(call.hass, entry, err) from err
+    response.update(result)
     return response
+
+
+async def _submit(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    operation: str,
+    action: str,
+    targets: list[str],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Send through the entry's outbox: sent now, queued, or refused (raised)."""
+    runtime = entry.runtime_data
+    assert isinstance(runtime, (HologramData, EmnifyData, MonozData))
+    assert runtime.outbox is not None
+    try:
+        return await runtime.outbox.async_submit(operation, action, targets, params)
+    except ProviderError as err:
+        raise provider_error(hass, entry, err) from err
 
 
 @callback

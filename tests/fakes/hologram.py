@@ -43,6 +43,7 @@ class Fault:
     times: int = 1
     hang: bool = False
     raw: bytes | None = None
+    reset: bool = False
 
 
 @dataclass
@@ -89,6 +90,9 @@ class FakeHologram:
         self.cloud_messages: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
         self.release = asyncio.Event()
+        self._flaky: tuple[str, list[str]] | None = None
+        self._flaky_calls = 0
+        self.injected: list[str] = []
         self.app = web.Application(middlewares=[self._middleware])
         self.app.router.add_get(f"{API}/users/me", self._users_me)
         self.app.router.add_get(f"{API}/organizations/{{orgid}}", self._organization)
@@ -111,9 +115,24 @@ class FakeHologram:
         times: int = 1,
         hang: bool = False,
         raw: bytes | None = None,
+        reset: bool = False,
     ) -> None:
-        """Answer the next ``times`` requests (to ``path``, or any) with a fault."""
-        self.faults.append(Fault(path, status, body, headers or {}, times, hang, raw))
+        """Answer the next ``times`` requests (to ``path``, or any) with a fault.
+
+        ``hang`` holds the answer until the test ends (the client times out);
+        ``reset`` closes the connection without an answer.
+        """
+        self.faults.append(
+            Fault(path, status, body, headers or {}, times, hang, raw, reset)
+        )
+
+    def flaky(self, path: str, kinds: list[str]) -> None:
+        """Fail every other request to ``path``, cycling through fault ``kinds``.
+
+        Kinds: "500", "503", "429" (no Retry-After), "429-retry-after", "reset",
+        "timeout". Each fault happens before the message is accepted (recorded).
+        """
+        self._flaky = (f"{API}{path}", kinds)
 
     def calls(self, path: str) -> list[Recorded]:
         """The requests received for one API path (without the /api/1 prefix)."""
@@ -145,6 +164,13 @@ class FakeHologram:
                 body,
             )
         )
+        if self._flaky is not None and request.path == self._flaky[0]:
+            self._flaky_calls += 1
+            if self._flaky_calls % 2 == 1:
+                kinds = self._flaky[1]
+                kind = kinds[(self._flaky_calls // 2) % len(kinds)]
+                self.injected.append(kind)
+                return await self._inject(request, kind)
         for fault in self.faults:
             if fault.path is None or request.path == f"{API}{fault.path}":
                 fault.times -= 1
@@ -152,6 +178,10 @@ class FakeHologram:
                     self.faults.remove(fault)
                 if fault.hang:
                     await self.release.wait()
+                if fault.reset:
+                    assert request.transport is not None
+                    request.transport.close()
+                    return web.Response(status=500)
                 if fault.raw is not None:
                     return web.Response(
                         status=fault.status, body=fault.raw, headers=fault.headers
@@ -164,6 +194,17 @@ class FakeHologram:
                     headers=fault.headers,
                 )
         return await handler(request)
+
+    async def _inject(self, request: web.Request, kind: str) -> web.StreamResponse:
+        if kind == "timeout":
+            await self.release.wait()
+        if kind == "reset":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        if kind == "429-retry-after":
+            return _error(429, "API rate limit exceeded", headers={"Retry-After": "1"})
+        return _error(int(kind), f"fault {kind}")
 
     def _user(self, request: web.Request) -> dict[str, Any] | web.Response:
         header = request.headers.get("Authorization", "")
@@ -375,5 +416,9 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _error(status: int, text: str) -> web.Response:
-    return web.json_response({"success": False, "error": text}, status=status)
+def _error(
+    status: int, text: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"success": False, "error": text}, status=status, headers=headers
+    )

@@ -229,16 +229,25 @@ class MqttClient:
         self._client.on_socket_unregister_write = None
 
     async def publish(
-        self, topic: str, payload: bytes, qos: int, *, timeout: float = 30.0
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        *,
+        timeout: float = 30.0,
+        queue: bool = True,
     ) -> int:
         """Publish and wait for the broker (QoS 1: its PUBACK); return the message id.
 
         While the connection is down a QoS 1 message stays queued in paho and is sent
         after the reconnect (a timeout leaves it queued: it may still be delivered); a
-        QoS 0 message is refused at once.
+        QoS 0 message is refused at once. With ``queue=False`` any message is refused
+        at once while the connection is down (the caller keeps it instead).
         """
         if self._stopping:
             raise ProviderConnectionError("The MQTT client was stopped")
+        if not queue and not self._connected:
+            raise ProviderConnectionError("Not connected to the MQTT broker")
         info = self._client.publish(topic, payload, qos)
         queued = info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS and not queued:
