@@ -57,6 +57,7 @@ async def test_emnify_diagnostics_redact_token(
     assert emnify.application_token not in text
     assert all(token not in text for token in emnify.valid_tokens)
     assert diagnostics["runtime"].pop("webhook")["accepted"] == 0
+    assert diagnostics["runtime"].pop("outbox")["depth"] == 0
     assert diagnostics["runtime"] == {
         "kind": "emnify",
         "org_id": "4242",
@@ -104,6 +105,7 @@ async def test_monoz_rest_only_diagnostics(
     assert await async_setup_component(hass, "diagnostics", {})
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diagnostics["runtime"].pop("webhook")["rejected"] == 0
+    assert diagnostics["runtime"].pop("outbox")["depth"] == 0
     assert diagnostics["runtime"] == {
         "kind": "monoz",
         "org_id": "mti",

@@ -459,6 +459,7 @@ MALFORMED: list[tuple[str, bytes, str, int]] = [
     ),
     ("huge", b'{"Payload": "' + b"x" * MAX_BODY_BYTES + b'"}', "application/json", 413),
     ("form", b"a=1&b=2", "application/x-www-form-urlencoded", 400),
+    ("deeply nested", b"[" * 100_000 + b"]" * 100_000, "application/json", 400),
 ]
 
 

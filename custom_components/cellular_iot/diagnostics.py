@@ -85,6 +85,24 @@ async def async_get_config_entry_diagnostics(
             "messages_received": data.received,
             "socket_api": data.socket is not None,
         }
+    outbox = getattr(data, "outbox", None)
+    if outbox is not None:
+        runtime["outbox"] = {
+            "depth": outbox.depth,
+            "delivered": outbox.delivered,
+            "given_up": outbox.given_up,
+            "waiting": [
+                {
+                    "action": item.action,
+                    "targets": item.targets,
+                    "attempts": item.attempts,
+                    "last_error": item.last_error,
+                    "created": item.created,
+                }
+                for item in outbox.items
+            ],
+            "last_errors": list(outbox.errors),
+        }
     hook = getattr(data, "webhook", None)
     if hook is not None:
         runtime["webhook"] = {

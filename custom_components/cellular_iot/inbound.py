@@ -186,7 +186,7 @@ def _decode(request: web.Request, raw: bytes) -> Any:
         # Some provider routes send JSON as text/plain: JSON is what is accepted.
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _RejectedError(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
     raise _RejectedError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "use JSON or a form")
 

@@ -163,7 +163,7 @@ def _hologram_message(item: Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(value, str) and value.lstrip().startswith("{"):
             try:
                 inner = json.loads(value)
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:
                 raise InboundFormatError(f"{key} is not JSON") from err
             if isinstance(inner, Mapping) and ("data" in inner or "decdata" in inner):
                 merged = {**item, **inner}
