@@ -47,9 +47,14 @@ from .services import async_setup_services
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: dict[str, list[Platform]] = {
     EntryKind.ON_DEVICE: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
-    EntryKind.MONOZ: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
-    EntryKind.HOLOGRAM: [Platform.EVENT, Platform.SENSOR],
-    EntryKind.EMNIFY: [Platform.EVENT, Platform.SENSOR],
+    EntryKind.MONOZ: [
+        Platform.BINARY_SENSOR,
+        Platform.EVENT,
+        Platform.NOTIFY,
+        Platform.SENSOR,
+    ],
+    EntryKind.HOLOGRAM: [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR],
+    EntryKind.EMNIFY: [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR],
 }
 
 

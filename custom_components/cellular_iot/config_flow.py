@@ -14,6 +14,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlow,
 )
 from homeassistant.core import callback
@@ -57,6 +58,7 @@ from .const import (
     DEFAULT_LISTENER_PORT,
     DOMAIN,
     LOGGER,
+    SUBENTRY_DEVICE,
     EntryKind,
 )
 from .inbound import new_webhook_secret, url_with_secret, webhook_url
@@ -79,6 +81,7 @@ from .providers.monoz import (
     valid_org_id,
 )
 from .providers.mqtt import MqttClient, valid_topic_filter
+from .subentry_flow import DeviceSubentryFlow
 
 # Where to paste the webhook URL at each provider (one line, shown with the URL).
 WEBHOOK_HINTS: dict[EntryKind, str] = {
@@ -211,6 +214,16 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
         """Options of an account entry: its webhook URL and secret."""
         return WebhookOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Account entries hold their devices as subentries."""
+        if config_entry.data.get(CONF_KIND) in ACCOUNT_KINDS:
+            return {SUBENTRY_DEVICE: DeviceSubentryFlow}
+        return {}
 
     @classmethod
     @callback

@@ -81,6 +81,20 @@ CONF_WEBHOOK_SECRET: Final = "webhook_secret"  # noqa: S105 - a key name
 CONF_ROTATE_SECRET: Final = "rotate_secret"  # noqa: S105 - a key name
 ACCOUNT_KINDS: Final = (EntryKind.HOLOGRAM, EntryKind.EMNIFY, EntryKind.MONOZ)
 
+# Devices under an account: config subentries of type "device".
+SUBENTRY_DEVICE: Final = "device"
+CONF_NAME: Final = "name"
+CONF_SEND_AS: Final = "send_as"
+SEND_AS_CLOUD_MESSAGE: Final = "cloud_message"
+SEND_AS_SMS: Final = "sms"
+ATTR_DEVICE: Final = "device"
+# The data key holding a subentry's provider id, per account kind.
+DEVICE_KEYS: Final = {
+    EntryKind.HOLOGRAM: ATTR_DEVICE_ID,
+    EntryKind.EMNIFY: ATTR_DEVICE_ID,
+    EntryKind.MONOZ: ATTR_ICCID,
+}
+
 
 def signal_message(entry_id: str) -> str:
     """Dispatcher signal sent when an entry received a message."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -14,6 +15,7 @@ from .const import (
     CONF_ORG_ID,
     CONF_PORT,
     CONF_PROTOCOL,
+    DEVICE_KEYS,
     DOMAIN,
     EntryKind,
     signal_message,
@@ -115,3 +117,52 @@ class MonozEntity(AccountEntity):
         data = self._entry.runtime_data
         assert isinstance(data, MonozData)
         return data
+
+
+class DeviceEntity(CellularIoTEntity):
+    """An entity of one device (a subentry) of an account."""
+
+    def __init__(
+        self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry, key: str
+    ) -> None:
+        """Tie the entity to the subentry's own HA device, under the account."""
+        self._subentry = subentry
+        self._kind = EntryKind(entry.data[CONF_KIND])
+        self.provider_id = str(subentry.data[DEVICE_KEYS[self._kind]])
+        super().__init__(entry, key)
+        self._attr_unique_id = f"{entry.entry_id}_{subentry.subentry_id}_{key}"
+        manufacturer, _ = _MANUFACTURERS[self._kind]
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
+            name=subentry.title,
+            manufacturer=manufacturer,
+            model=_DEVICE_MODELS[self._kind],
+            serial_number=self.provider_id,
+            via_device=(DOMAIN, entry.entry_id),
+        )
+
+    @staticmethod
+    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+        return DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        """Return whether an inbound message came from this device."""
+        if self._kind is EntryKind.MONOZ:
+            return event.get("iccid") == self.provider_id
+        return str(event.get("device_id")) == self.provider_id
+
+    @callback
+    def _on_message(self, event: dict[str, Any]) -> None:
+        if self.matches(event):
+            self._on_device_message(event)
+
+    @callback
+    def _on_device_message(self, event: dict[str, Any]) -> None:
+        self.async_write_ha_state()
+
+
+_DEVICE_MODELS = {
+    EntryKind.HOLOGRAM: "Hologram device",
+    EntryKind.EMNIFY: "emnify endpoint",
+    EntryKind.MONOZ: "monoZ SIM",
+}

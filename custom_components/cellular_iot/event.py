@@ -8,7 +8,8 @@ from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import AccountEntity, CellularIoTEntity, ListenerEntity
+from .const import SUBENTRY_DEVICE
+from .entity import AccountEntity, CellularIoTEntity, DeviceEntity, ListenerEntity
 from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
@@ -23,8 +24,14 @@ async def async_setup_entry(
     """Add the entry's event entity."""
     if isinstance(entry.runtime_data, OnDeviceData):
         async_add_entities([ListenerEventEntity(entry, "message")])
-    else:
-        async_add_entities([AccountEventEntity(entry, "message")])
+        return
+    async_add_entities([AccountEventEntity(entry, "message")])
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_DEVICE:
+            async_add_entities(
+                [DeviceEventEntity(entry, subentry, "message")],
+                config_subentry_id=subentry.subentry_id,
+            )
 
 
 class _MessageEventEntity(CellularIoTEntity, EventEntity):
@@ -44,3 +51,14 @@ class ListenerEventEntity(_MessageEventEntity, ListenerEntity):
 
 class AccountEventEntity(_MessageEventEntity, AccountEntity):
     """An account's inbound messages (webhook deliveries, monoZ MQTT uplinks)."""
+
+
+class DeviceEventEntity(DeviceEntity, EventEntity):
+    """Fires ``message_received`` for the messages of one device only."""
+
+    _attr_event_types = [EVENT_TYPE]  # noqa: RUF012 - HA entity attribute
+
+    @callback
+    def _on_device_message(self, event: dict[str, Any]) -> None:
+        self._trigger_event(EVENT_TYPE, event)
+        self.async_write_ha_state()

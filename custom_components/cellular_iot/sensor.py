@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
+    SensorDeviceClass,
     SensorEntity,
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .entity import AccountEntity, ListenerEntity
+from .const import SUBENTRY_DEVICE
+from .entity import AccountEntity, DeviceEntity, ListenerEntity
 from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
@@ -29,6 +32,15 @@ async def async_setup_entry(
     """Add the listener's sensors, or an account's outbox sensor."""
     if not isinstance(entry.runtime_data, OnDeviceData):
         async_add_entities([OutboxSensor(entry, "outbox")])
+        for subentry in entry.subentries.values():
+            if subentry.subentry_type == SUBENTRY_DEVICE:
+                async_add_entities(
+                    [
+                        DeviceLastMessageSensor(entry, subentry, "last_message"),
+                        DeviceLastHeardSensor(entry, subentry, "last_heard"),
+                    ],
+                    config_subentry_id=subentry.subentry_id,
+                )
         return
     async_add_entities(
         [
@@ -104,3 +116,47 @@ class OutboxSensor(AccountEntity, SensorEntity):
             else None,
             "last_error": items[0].last_error if items else None,
         }
+
+
+class DeviceLastMessageSensor(DeviceEntity, RestoreSensor):
+    """The text of the device's last message (cut to 255 characters)."""
+
+    _attr_native_value: str | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last message after a restart."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_sensor_data()) is not None:
+            self._attr_native_value = (
+                str(last.native_value) if last.native_value is not None else None
+            )
+
+    @callback
+    def _on_device_message(self, event: dict[str, Any]) -> None:
+        text = event.get("data")
+        if text is None:
+            text = f"base64:{event.get('data_base64', '')}"
+        self._attr_native_value = str(text)[:MAX_STATE_LENGTH]
+        self.async_write_ha_state()
+
+
+class DeviceLastHeardSensor(DeviceEntity, RestoreSensor):
+    """When the device was last heard from (its last inbound message)."""
+
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    _attr_native_value: datetime | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the time after a restart."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_sensor_data()) is not None and isinstance(
+            last.native_value, datetime
+        ):
+            self._attr_native_value = last.native_value
+
+    @callback
+    def _on_device_message(self, event: dict[str, Any]) -> None:
+        self._attr_native_value = (
+            dt_util.parse_datetime(str(event.get("received_at"))) or dt_util.utcnow()
+        )
+        self.async_write_ha_state()

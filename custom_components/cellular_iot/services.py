@@ -26,6 +26,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util import dt as dt_util
 
@@ -33,6 +34,7 @@ from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DATA,
     ATTR_DATA_BASE64,
+    ATTR_DEVICE,
     ATTR_DEVICE_ID,
     ATTR_DEVICE_IDS,
     ATTR_ENCRYPTED,
@@ -50,6 +52,7 @@ from .const import (
     ATTR_VIA,
     ATTR_WEBHOOK_URL,
     CONF_KIND,
+    DEVICE_KEYS,
     DOMAIN,
     SERVICE_PUBLISH_DOWNLINK,
     SERVICE_SEND_CLOUD_MESSAGE,
@@ -304,9 +307,17 @@ def _choice(field: str, choices: Mapping[Any, Any]) -> Callable[[Any], Any]:
     return validate
 
 
+def _device_refs(value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise FieldInvalid("invalid_device_target", value=value)
+    return list(items)
+
+
 SEND_CLOUD_MESSAGE_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_DEVICE): _device_refs,
     vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Required(ATTR_DEVICE_IDS): _device_ids,
+    vol.Optional(ATTR_DEVICE_IDS): _device_ids,
     vol.Required(ATTR_PORT): _port,
     vol.Optional(ATTR_PROTOCOL, default="TCP"): _protocol,
     vol.Optional(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
@@ -314,6 +325,7 @@ SEND_CLOUD_MESSAGE_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_ENCRYPTED, default=True): _boolean(ATTR_ENCRYPTED),
 }
 SEND_SMS_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_DEVICE): _device_refs,
     vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
     vol.Required(ATTR_MESSAGE): _text(ATTR_MESSAGE, MAX_SMS_BYTES),
     vol.Optional(ATTR_DEVICE_ID): _device_id,
@@ -327,8 +339,9 @@ SEND_TO_CLOUD_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_TOPICS): _topics,
 }
 PUBLISH_DOWNLINK_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_DEVICE): _device_refs,
     vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Required(ATTR_ICCID): _iccid,
+    vol.Optional(ATTR_ICCID): _iccid,
     vol.Required(ATTR_MESSAGE): _downlink_message,
     vol.Optional(ATTR_TOPIC, default=""): _downlink_topic,
     vol.Optional(ATTR_QOS, default=0): _choice(ATTR_QOS, {0: 0, 1: 1, "0": 0, "1": 1}),
@@ -371,6 +384,71 @@ def _validate(
 
 
 # --- entry lookup ---------------------------------------------------------------------
+
+
+def _resolve_devices(
+    hass: HomeAssistant, data: dict[str, Any], id_field: str, *, many: bool
+) -> dict[str, Any]:
+    """Turn ``device`` (HA device ids of account subentries) into the provider ids.
+
+    The devices give ``config_entry_id`` too; they must all belong to one account.
+    """
+    refs: list[str] | None = data.pop(ATTR_DEVICE, None)
+    if refs is None:
+        if id_field not in data:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="missing_field",
+                translation_placeholders={"field": id_field},
+            )
+        return data
+    if id_field in data:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="device_or_id",
+            translation_placeholders={"field": id_field},
+        )
+    if not many and len(refs) > 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="one_device",
+        )
+    registry = dr.async_get(hass)
+    entry_ids: set[str] = set()
+    ids: list[str] = []
+    for ref in refs:
+        device = registry.async_get(ref)
+        found = None
+        for entry_id, subentry_ids in (
+            device.config_entries_subentries if device else {}
+        ).items():
+            entry = hass.config_entries.async_get_entry(entry_id)
+            if entry is None or entry.domain != DOMAIN:
+                continue
+            for subentry_id in subentry_ids:
+                if subentry_id and (sub := entry.subentries.get(subentry_id)):
+                    key = DEVICE_KEYS[EntryKind(entry.data[CONF_KIND])]
+                    found = (entry_id, str(sub.data[key]))
+        if found is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_device_target",
+                translation_placeholders={"value": ref},
+            )
+        entry_ids.add(found[0])
+        ids.append(found[1])
+    if len(entry_ids) > 1 or (data.get(ATTR_CONFIG_ENTRY_ID) not in (None, *entry_ids)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="devices_of_several_entries"
+        )
+    data[ATTR_CONFIG_ENTRY_ID] = entry_ids.pop()
+    if id_field == ATTR_ICCID:
+        data[id_field] = ids[0]
+    elif many:
+        data[id_field] = list(dict.fromkeys(int(i) for i in ids))
+    else:
+        data[id_field] = int(ids[0])
+    return data
 
 
 def _get_entry(
@@ -471,6 +549,7 @@ def _messages(results: list[CloudMessageResult]) -> list[dict[str, Any]]:
 
 async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_CLOUD_MESSAGE_FIELDS, call.data)
+    data = _resolve_devices(call.hass, data, ATTR_DEVICE_IDS, many=True)
     if (ATTR_DATA in data) == (ATTR_DATA_BASE64 in data):
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="data_exclusive"
@@ -500,6 +579,8 @@ async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
 
 async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_SMS_FIELDS, call.data)
+    if ATTR_DEVICE in data:
+        data = _resolve_devices(call.hass, data, ATTR_DEVICE_ID, many=False)
     entry = _get_entry(
         call.hass,
         data,
@@ -712,6 +793,7 @@ def _downlink_payload(data: Mapping[str, Any]) -> tuple[str, str]:
 
 async def _async_publish_downlink(call: ServiceCall) -> ServiceResponse:
     data = _validate(PUBLISH_DOWNLINK_FIELDS, call.data)
+    data = _resolve_devices(call.hass, data, ATTR_ICCID, many=False)
     entry = _get_entry(call.hass, data, (EntryKind.MONOZ,), SERVICE_PUBLISH_DOWNLINK)
     runtime = entry.runtime_data
     assert isinstance(runtime, MonozData)

@@ -1,0 +1,396 @@
+"""Devices as subentries: flows, per-device entities, notify, routing, device targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.cellular_iot.const import DOMAIN
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigSubentryData,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+from .conftest import emnify_entry, hologram_entry, monoz_entry
+from .fakes.emnify import FakeEmnify
+from .fakes.hologram import FakeHologram
+from .fakes.monoz import ICCID, FakeMonoz
+
+SECRET = "device-test-secret-0123456789"
+WEBHOOK_IDS = {"hologram": "c" * 64, "emnify": "d" * 64, "monoz": "e" * 64}
+
+
+def _account(entry: MockConfigEntry, *devices: ConfigSubentryData) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        data={**entry.data, "webhook_id": WEBHOOK_IDS[entry.data["kind"]]},
+        options={"webhook_secret": SECRET},
+        unique_id=entry.unique_id,
+        minor_version=2,
+        subentries_data=list(devices),
+    )
+
+
+def _device(title: str, **data: Any) -> ConfigSubentryData:
+    key = "iccid" if "iccid" in data else "device_id"
+    return ConfigSubentryData(
+        data=data, subentry_type="device", title=title, unique_id=f"x-{data[key]}"
+    )
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+VAN = _device(
+    "Van tracker",
+    device_id="123456",
+    send_as="cloud_message",
+    port=4010,
+    protocol="TCP",
+)
+BOAT = _device(
+    "Boat sensor", device_id="234567", send_as="sms", port=4010, protocol="TCP"
+)
+
+
+@pytest.fixture
+async def fleet(hass: HomeAssistant, hologram: FakeHologram) -> MockConfigEntry:
+    return await _setup(hass, _account(hologram_entry(), VAN, BOAT))
+
+
+def _entity(hass: HomeAssistant, domain: str, name: str) -> str:
+    entity_id = f"{domain}.{name}"
+    assert er.async_get(hass).async_get(entity_id) is not None, entity_id
+    return entity_id
+
+
+# --- subentry flows ---------------------------------------------------------------------
+
+
+async def test_add_hologram_device_from_the_list(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    entry = await _setup(hass, _account(hologram_entry()))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    schema = result["data_schema"].schema  # type: ignore[union-attr]
+    selector = next(v for k, v in schema.items() if k == "device_id")
+    options = selector.config["options"]
+    assert {"value": "123456", "label": "Van tracker (123456)"} in options
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "device_id": "123456",
+            "send_as": "cloud_message",
+            "port": 5000,
+            "protocol": "UDP",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Van tracker"
+    await hass.async_block_till_done()
+    subentry = next(iter(entry.subentries.values()))
+    assert dict(subentry.data) == {
+        "device_id": "123456",
+        "send_as": "cloud_message",
+        "port": 5000,
+        "protocol": "UDP",
+    }
+    device = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+    )
+    assert device is not None
+    assert device.name == "Van tracker"
+    assert device.manufacturer == "Hologram"
+    assert device.serial_number == "123456"
+    account = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, entry.entry_id)}
+    )
+    assert account is not None
+    assert device.via_device_id == account.id
+    for domain, name in (
+        ("notify", "van_tracker"),
+        ("event", "van_tracker_message"),
+        ("sensor", "van_tracker_last_message"),
+        ("sensor", "van_tracker_last_heard"),
+    ):
+        assert hass.states.get(_entity(hass, domain, name)) is not None
+
+    # The same device again: refused.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"device_id": "123456", "send_as": "sms", "port": 1, "protocol": "TCP"},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def _add(
+    hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
+) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    return dict(
+        await hass.config_entries.subentries.async_configure(
+            result["flow_id"], user_input
+        )
+    )
+
+
+async def test_add_emnify_endpoint(hass: HomeAssistant, emnify: FakeEmnify) -> None:
+    entry = await _setup(hass, _account(emnify_entry(emnify.application_token)))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "abc"}
+    )
+    assert result["errors"] == {"device_id": "invalid_device_id"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "1001", "name": "Pump"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Pump"
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.pump") is not None
+
+
+async def test_add_monoz_sim(hass: HomeAssistant, monoz: FakeMonoz) -> None:
+    entry = await _setup(hass, _account(monoz_entry()))
+    result = await _add(hass, entry, {"iccid": "12", "topic": "/ok", "qos": "0"})
+    assert result["errors"] == {"iccid": "invalid_iccid"}
+    result = await _add(hass, entry, {"iccid": ICCID, "topic": "no-slash", "qos": "0"})
+    assert result["errors"] == {"topic": "invalid_topic"}
+    result = await _add(hass, entry, {"iccid": ICCID, "topic": "/led", "qos": "1"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"monoz {ICCID}"
+    assert result["data"] == {"iccid": ICCID, "topic": "/led", "qos": 1}
+    await hass.async_block_till_done()
+
+
+async def test_reconfigure_and_remove_a_device(
+    hass: HomeAssistant, hologram: FakeHologram, fleet: MockConfigEntry
+) -> None:
+    van = next(s for s in fleet.subentries.values() if s.title == "Van tracker")
+    result = await hass.config_entries.subentries.async_init(
+        (fleet.entry_id, "device"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": van.subentry_id},
+    )
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "name": "Red van",
+            "send_as": "cloud_message",
+            "port": 6000,
+            "protocol": "UDP",
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert fleet.subentries[van.subentry_id].title == "Red van"
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.van_tracker", "message": "hello"},
+        blocking=True,
+    )
+    assert hologram.cloud_messages[-1]["port"] == 6000
+    assert hologram.cloud_messages[-1]["protocol"] == "UDP"
+    device = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, f"{fleet.entry_id}_{van.subentry_id}")}
+    )
+    assert device is not None
+    assert device.name == "Red van"
+
+    assert hass.config_entries.async_remove_subentry(fleet, van.subentry_id)
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get("notify.van_tracker") is None
+    assert hass.states.get("notify.van_tracker") is None
+    assert (
+        dr.async_get(hass).async_get_device(
+            identifiers={(DOMAIN, f"{fleet.entry_id}_{van.subentry_id}")}
+        )
+        is None
+    )
+    assert er.async_get(hass).async_get("notify.boat_sensor") is not None
+
+
+# --- notify ------------------------------------------------------------------------------
+
+
+async def test_notify_sends_what_is_natural_per_provider(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    emnify: FakeEmnify,
+    monoz: FakeMonoz,
+    fleet: MockConfigEntry,
+) -> None:
+    await _setup(
+        hass,
+        _account(
+            emnify_entry(emnify.application_token), _device("Pump", device_id="1001")
+        ),
+    )
+    await _setup(
+        hass,
+        _account(monoz_entry(), _device("Meter", iccid=ICCID, topic="/cmd", qos=1)),
+    )
+    for entity_id, message in (
+        ("notify.van_tracker", "unlock"),
+        ("notify.boat_sensor", "sms text"),
+        ("notify.pump", "pump on"),
+        ("notify.meter", "read"),
+    ):
+        await hass.services.async_call(
+            "notify",
+            "send_message",
+            {"entity_id": entity_id, "message": message, "title": "ignored"},
+            blocking=True,
+        )
+    assert hologram.cloud_messages[-1]["deviceids"] == [123456]
+    assert hologram.cloud_messages[-1]["data"] == "unlock"
+    assert hologram.cloud_messages[-1]["port"] == 4010
+    assert hologram.sms[-1]["body"] == "sms text"
+    assert emnify.sms[-1]["payload"] == "pump on"
+    assert monoz.published[-1] == {
+        "ICCID": ICCID,
+        "Topic": "/cmd",
+        "Message": "read",
+        "QoS": 1,
+        "Format": 1,
+    }
+
+
+# --- inbound routing ---------------------------------------------------------------------
+
+
+async def test_inbound_message_reaches_only_its_device(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    fleet: MockConfigEntry,
+) -> None:
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{WEBHOOK_IDS['hologram']}?secret={SECRET}",
+        json={
+            "device_id": "234567",
+            "received": "2026-11-23T10:00:00+00:00",
+            "decdata": "water 12C",
+        },
+    )
+    assert response.status == 200
+    await hass.async_block_till_done()
+    boat_event = hass.states.get("event.boat_sensor_message")
+    van_event = hass.states.get("event.van_tracker_message")
+    assert boat_event is not None
+    assert van_event is not None
+    assert boat_event.attributes["data"] == "water 12C"
+    assert van_event.state == "unknown"
+    assert hass.states.get("sensor.boat_sensor_last_message").state == "water 12C"  # type: ignore[union-attr]
+    assert (
+        hass.states.get("sensor.boat_sensor_last_heard").state  # type: ignore[union-attr]
+        == "2026-11-23T10:00:00+00:00"
+    )
+    assert hass.states.get("sensor.van_tracker_last_message").state == "unknown"  # type: ignore[union-attr]
+    # The account's own event entity sees every message.
+    account_event = hass.states.get("event.hologram_fleet_ltd_message")
+    assert account_event is not None
+    assert account_event.attributes["device_id"] == "234567"
+
+
+# --- device targets in actions -------------------------------------------------------
+
+
+def _device_id(hass: HomeAssistant, entry: MockConfigEntry, title: str) -> str:
+    sub = next(s for s in entry.subentries.values() if s.title == title)
+    device = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, f"{entry.entry_id}_{sub.subentry_id}")}
+    )
+    assert device is not None
+    return device.id
+
+
+async def test_actions_take_devices(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    monoz: FakeMonoz,
+    fleet: MockConfigEntry,
+) -> None:
+    meter_entry = await _setup(
+        hass, _account(monoz_entry(), _device("Meter", iccid=ICCID, topic="", qos=0))
+    )
+    van = _device_id(hass, fleet, "Van tracker")
+    boat = _device_id(hass, fleet, "Boat sensor")
+    meter = _device_id(hass, meter_entry, "Meter")
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_cloud_message",
+        {"device": [van, boat], "port": 4010, "data": "both"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["config_entry_id"] == fleet.entry_id
+    assert hologram.cloud_messages[-1]["deviceids"] == [123456, 234567]
+    await hass.services.async_call(
+        DOMAIN, "send_sms", {"device": boat, "message": "hi"}, blocking=True
+    )
+    sms = hologram.sms[-1]
+    assert sms.get("deviceids", [sms.get("deviceid")]) == [234567]
+    await hass.services.async_call(
+        DOMAIN, "publish_downlink", {"device": meter, "message": "m"}, blocking=True
+    )
+    assert monoz.published[-1]["ICCID"] == ICCID
+
+    for action, data, key in (
+        ("send_sms", {"device": "nope", "message": "x"}, "invalid_device_target"),
+        ("send_sms", {"device": [van, boat], "message": "x"}, "one_device"),
+        (
+            "send_cloud_message",
+            {"device": van, "device_ids": [1], "port": 1, "data": "x"},
+            "device_or_id",
+        ),
+        (
+            "send_cloud_message",
+            {"device": [van, meter], "port": 1, "data": "x"},
+            "devices_of_several_entries",
+        ),
+        ("publish_downlink", {"message": "x"}, "missing_field"),
+        (
+            "send_cloud_message",
+            {"device": [], "port": 1, "data": "x"},
+            "invalid_device_target",
+        ),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(DOMAIN, action, data, blocking=True)
+        assert err.value.translation_key == key, (action, data)
+
+
+async def test_listener_entries_offer_no_devices(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={"kind": "on_device", "protocol": "TCP", "port": 4010, "host": ""},
+    )
+    entry.add_to_hass(hass)
+    assert entry.supported_subentry_types == {}
