@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -14,15 +15,16 @@ from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigSubentryData,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .conftest import emnify_entry, hologram_entry, monoz_entry
+from .conftest import broker_data, emnify_entry, hologram_entry, monoz_entry
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .mosquitto import Mosquitto, publish
 
 SECRET = "device-test-secret-0123456789"
 WEBHOOK_IDS = {"hologram": "c" * 64, "emnify": "d" * 64, "monoz": "e" * 64}
@@ -394,3 +396,33 @@ async def test_listener_entries_offer_no_devices(hass: HomeAssistant) -> None:
     )
     entry.add_to_hass(hass)
     assert entry.supported_subentry_types == {}
+
+
+async def test_mqtt_uplink_reaches_the_sim_device(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto, fast_reconnect: None
+) -> None:
+    entry = _account(
+        monoz_entry(broker_data(mosquitto)),
+        _device("Meter", iccid=ICCID, topic="", qos=0),
+        _device("Other", iccid="8981100005819480001", topic="", qos=0),
+    )
+    await _setup(hass, entry)
+    state_changed = asyncio.Event()
+
+    @callback
+    def _changed(event: Any) -> None:
+        if event.data["entity_id"] == "sensor.meter_last_message":
+            state_changed.set()
+
+    hass.bus.async_listen("state_changed", _changed)
+    runtime = entry.runtime_data
+    async with asyncio.timeout(10):
+        while not runtime.mqtt.connected:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+    await publish(mosquitto, f"/mti/{ICCID}/pub/v", b"42 kWh")
+    async with asyncio.timeout(10):
+        await state_changed.wait()
+    assert hass.states.get("sensor.meter_last_message").state == "42 kWh"  # type: ignore[union-attr]
+    assert hass.states.get("event.meter_message").attributes["data"] == "42 kWh"  # type: ignore[union-attr]
+    assert hass.states.get("event.other_message").state == "unknown"  # type: ignore[union-attr]
+    await hass.config_entries.async_unload(entry.entry_id)
