@@ -47,6 +47,7 @@ class BrokerConnectedBinarySensor(MonozEntity, BinarySensorEntity):
 
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _follows_messages = False
 
     @property
     def is_on(self) -> bool:

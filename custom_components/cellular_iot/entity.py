@@ -29,6 +29,8 @@ class CellularIoTEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # Entities whose state does not depend on inbound messages skip their signal.
+    _follows_messages = True
 
     def __init__(self, entry: CellularIoTConfigEntry, key: str) -> None:
         """Name the entity by its translation key; tie it to the entry's device."""
@@ -44,11 +46,12 @@ class CellularIoTEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the entry's messages and connection state."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_message(self._entry.entry_id), self._on_message
+        if self._follows_messages:
+            self.async_on_remove(
+                async_dispatcher_connect(
+                    self.hass, signal_message(self._entry.entry_id), self._on_message
+                )
             )
-        )
         self.async_on_remove(
             async_dispatcher_connect(
                 self.hass, signal_state(self._entry.entry_id), self._on_state

@@ -98,6 +98,7 @@ class OutboxSensor(AccountEntity, SensorEntity):
 
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _follows_messages = False
 
     @property
     def native_value(self) -> int:

@@ -354,6 +354,9 @@ SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
 }
 
 
+_SCHEMAS: dict[int, vol.Schema] = {}
+
+
 def _registration_schema(fields: Mapping[vol.Marker, Any]) -> vol.Schema:
     """Only the field names: values are checked in the handler, with translations."""
     return vol.Schema({vol.Optional(str(key)): object for key in fields})
@@ -362,8 +365,12 @@ def _registration_schema(fields: Mapping[vol.Marker, Any]) -> vol.Schema:
 def _validate(
     fields: Mapping[vol.Marker, Any], data: Mapping[str, Any]
 ) -> dict[str, Any]:
+    schema = _SCHEMAS.get(id(fields))
+    if schema is None:
+        # Compiling a schema costs more than a provider round trip: once per action.
+        schema = _SCHEMAS[id(fields)] = vol.Schema(dict(fields))
     try:
-        result: dict[str, Any] = vol.Schema(dict(fields))(dict(data))
+        result: dict[str, Any] = schema(dict(data))
     except vol.MultipleInvalid as err:
         first = err.errors[0]
         if isinstance(first, FieldInvalid):

@@ -40,7 +40,7 @@ class InboundMessage:
 
 def _fingerprint(*parts: Any) -> str:
     """Return a message id for deliveries that carry none (equal retries hash equally)."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    text = repr(parts)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
