@@ -26,7 +26,6 @@ from aiohttp import web
 
 from homeassistant.components import webhook
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.util import dt as dt_util
 
@@ -36,11 +35,10 @@ from .const import (
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
-    EVENT_MESSAGE_RECEIVED,
     LOGGER,
     EntryKind,
-    signal_message,
 )
+from .events import async_fire_message, message_event
 from .models import CellularIoTConfigEntry
 from .providers.inbound import PARSERS, InboundFormatError, InboundMessage
 from .providers.monoz import iccid_from_topic
@@ -283,24 +281,16 @@ class InboundWebhook:
             iccid = iccid_from_topic(
                 str(self._entry.data[CONF_ORG_ID]), message.topics[0]
             )
-        try:
-            text: str | None = message.payload.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        received = message.received_at or dt_util.utcnow()
-        event: dict[str, Any] = {
-            "provider": self._kind.value,
-            "source": "webhook",
-            "config_entry_id": self._entry.entry_id,
-            "device_id": message.device_id,
-            "iccid": iccid,
-            "topics": list(message.topics),
-            "data": text,
-            "data_base64": base64.b64encode(message.payload).decode(),
-            "received_at": dt_util.as_utc(received).isoformat(),
-            "remote": None,
-            "message_id": message.message_id,
+        event = message_event(
+            provider=self._kind.value,
+            source="webhook",
+            entry_id=self._entry.entry_id,
+            payload=message.payload,
+            device_id=message.device_id,
+            iccid=iccid,
+            topics=message.topics,
+            received_at=message.received_at,
+            message_id=message.message_id,
             **message.extra,
-        }
-        self._hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, event)
-        async_dispatcher_send(self._hass, signal_message(self._entry.entry_id), event)
+        )
+        async_fire_message(self._hass, self._entry.entry_id, event)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 import ssl
 from typing import Any, Final
@@ -10,7 +9,6 @@ from typing import Any, Final
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.util import dt as dt_util
 from homeassistant.util.ssl import client_context, client_context_no_verify
 
 from .const import (
@@ -25,12 +23,11 @@ from .const import (
     CONF_UPLINK_TOPIC,
     CONF_USERNAME,
     CONF_VERIFY_TLS,
-    EVENT_MESSAGE_RECEIVED,
     LOGGER,
     EntryKind,
-    signal_message,
     signal_state,
 )
+from .events import async_fire_message, message_event
 from .models import CellularIoTConfigEntry, MonozData
 from .providers.monoz import MonozClient, iccid_from_topic
 from .providers.mqtt import MqttClient, MqttMessage, MqttSettings
@@ -66,24 +63,16 @@ def tls_context(broker: Mapping[str, Any]) -> ssl.SSLContext | None:
 
 
 def uplink_event(entry_id: str, org_id: str, message: MqttMessage) -> dict[str, Any]:
-    """Build the cellular_iot_message_received event of DESIGN.md for an uplink."""
-    try:
-        text: str | None = message.payload.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    return {
-        "provider": EntryKind.MONOZ.value,
-        "source": "mqtt",
-        "config_entry_id": entry_id,
-        "device_id": None,
-        "iccid": iccid_from_topic(org_id, message.topic),
-        "topics": [message.topic],
-        "data": text,
-        "data_base64": base64.b64encode(message.payload).decode(),
-        "received_at": dt_util.utcnow().isoformat(),
-        "remote": None,
-        "qos": message.qos,
-    }
+    """Build the event data of an MQTT uplink."""
+    return message_event(
+        provider=EntryKind.MONOZ.value,
+        source="mqtt",
+        entry_id=entry_id,
+        payload=message.payload,
+        iccid=iccid_from_topic(org_id, message.topic),
+        topics=[message.topic],
+        qos=message.qos,
+    )
 
 
 async def async_setup_monoz(
@@ -121,8 +110,7 @@ async def async_setup_monoz(
         event = uplink_event(entry.entry_id, org_id, message)
         runtime.last_message = event
         runtime.received += 1
-        hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, event)
-        async_dispatcher_send(hass, signal_message(entry.entry_id), event)
+        async_fire_message(hass, entry.entry_id, event)
 
     @callback
     def on_connection_change(connected: bool) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_HOST,
@@ -17,36 +14,26 @@ from .const import (
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     DOMAIN,
-    EVENT_MESSAGE_RECEIVED,
     LOGGER,
     EntryKind,
-    signal_message,
 )
+from .events import async_fire_message, message_event as build_event
 from .models import CellularIoTConfigEntry, OnDeviceData
 from .providers.hologram_socket import HologramSocketClient
 from .providers.listener import Listener, ReceivedMessage
 
 
 def message_event(entry_id: str, message: ReceivedMessage) -> dict[str, Any]:
-    """Build the cellular_iot_message_received event data of DESIGN.md."""
-    try:
-        text: str | None = message.data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    return {
-        "provider": EntryKind.ON_DEVICE.value,
-        "source": "listener",
-        "config_entry_id": entry_id,
-        "device_id": None,
-        "iccid": None,
-        "topics": [],
-        "data": text,
-        "data_base64": base64.b64encode(message.data).decode(),
-        "received_at": dt_util.utcnow().isoformat(),
-        "remote": message.remote,
-        "protocol": message.protocol,
-        "truncated": message.truncated,
-    }
+    """Build the event data of a message the listener received."""
+    return build_event(
+        provider=EntryKind.ON_DEVICE.value,
+        source="listener",
+        entry_id=entry_id,
+        payload=message.data,
+        remote=message.remote,
+        protocol=message.protocol,
+        truncated=message.truncated,
+    )
 
 
 async def async_setup_on_device(
@@ -65,8 +52,7 @@ async def async_setup_on_device(
         event = message_event(entry.entry_id, message)
         runtime.last_message = event
         runtime.received += 1
-        hass.bus.async_fire(EVENT_MESSAGE_RECEIVED, event)
-        async_dispatcher_send(hass, signal_message(entry.entry_id), event)
+        async_fire_message(hass, entry.entry_id, event)
 
     listener = Listener(
         entry.data[CONF_PROTOCOL],
