@@ -23,7 +23,8 @@ from custom_components.cellular_iot.providers import (
     monoz as monoz_module,
     mqtt as mqtt_module,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import Event, HomeAssistant, callback
 
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
@@ -218,3 +219,34 @@ def broker_data(broker: Mosquitto, **extra: Any) -> dict[str, Any]:
     }
     data.update(extra)
     return data
+
+
+def with_webhook(
+    entry: MockConfigEntry,
+    webhook_id: str,
+    secret: str,
+    *devices: ConfigSubentryData,
+) -> MockConfigEntry:
+    """The account entry as version 1.2 creates it: webhook id in data, secret in
+    options, and its devices as subentries."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        data={**entry.data, "webhook_id": webhook_id},
+        options={"webhook_secret": secret},
+        unique_id=entry.unique_id,
+        minor_version=2,
+        subentries_data=list(devices),
+    )
+
+
+def record_events(hass: HomeAssistant, event_type: str) -> list[Event]:
+    """Collect the events of one type that fire from now on."""
+    events: list[Event] = []
+
+    @callback
+    def _add(event: Event) -> None:
+        events.append(event)
+
+    hass.bus.async_listen(event_type, _add)
+    return events

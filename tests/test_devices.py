@@ -20,7 +20,13 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .conftest import broker_data, emnify_entry, hologram_entry, monoz_entry
+from .conftest import (
+    broker_data,
+    emnify_entry,
+    hologram_entry,
+    monoz_entry,
+    with_webhook,
+)
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
@@ -31,15 +37,7 @@ WEBHOOK_IDS = {"hologram": "c" * 64, "emnify": "d" * 64, "monoz": "e" * 64}
 
 
 def _account(entry: MockConfigEntry, *devices: ConfigSubentryData) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        data={**entry.data, "webhook_id": WEBHOOK_IDS[entry.data["kind"]]},
-        options={"webhook_secret": SECRET},
-        unique_id=entry.unique_id,
-        minor_version=2,
-        subentries_data=list(devices),
-    )
+    return with_webhook(entry, WEBHOOK_IDS[entry.data["kind"]], SECRET, *devices)
 
 
 def _device(title: str, **data: Any) -> ConfigSubentryData:

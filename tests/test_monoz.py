@@ -32,7 +32,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 
-from .conftest import broker_data, monoz_entry
+from .conftest import broker_data, monoz_entry, record_events
 from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
 from .mosquitto import Mosquitto, Subscriber, free_port, make_certificate, publish
 
@@ -657,14 +657,7 @@ async def test_broker_restart_loses_nothing(
 
 
 def _record_events(hass: HomeAssistant) -> list[Event]:
-    events: list[Event] = []
-
-    @callback
-    def _record(event: Event) -> None:
-        events.append(event)
-
-    hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, _record)
-    return events
+    return record_events(hass, EVENT_MESSAGE_RECEIVED)
 
 
 async def _wait_for(condition: Any) -> None:

@@ -29,7 +29,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .conftest import hologram_entry
+from .conftest import hologram_entry, record_events
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 
@@ -69,14 +69,7 @@ async def _until(
 
 
 def _failures(hass: HomeAssistant) -> list[Event]:
-    events: list[Event] = []
-
-    @callback
-    def _add(event: Event) -> None:
-        events.append(event)
-
-    hass.bus.async_listen(EVENT_SEND_FAILED, _add)
-    return events
+    return record_events(hass, EVENT_SEND_FAILED)
 
 
 async def _cloud(hass: HomeAssistant, device_id: int, data: str) -> dict[str, Any]:

@@ -30,7 +30,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 
-from .conftest import API_KEY, broker_data, emnify_entry, hologram_entry, monoz_entry
+from .conftest import (
+    API_KEY,
+    broker_data,
+    emnify_entry,
+    hologram_entry,
+    monoz_entry,
+    with_webhook,
+)
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import FakeMonoz
@@ -87,14 +94,7 @@ def _assert_clean(secrets: list[str], *texts: str) -> None:
 
 
 def _with_webhook(entry: MockConfigEntry) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        data={**entry.data, "webhook_id": WEBHOOK_ID},
-        options={"webhook_secret": WEBHOOK_SECRET},
-        unique_id=entry.unique_id,
-        minor_version=2,
-    )
+    return with_webhook(entry, WEBHOOK_ID, WEBHOOK_SECRET)
 
 
 async def _action(hass: HomeAssistant, action: str, **data: Any) -> Any:

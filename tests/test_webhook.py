@@ -22,12 +22,18 @@ from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.inbound import MAX_BODY_BYTES
 from custom_components.cellular_iot.providers import inbound
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
-from .conftest import emnify_entry, hologram_entry, monoz_entry
+from .conftest import (
+    emnify_entry,
+    hologram_entry,
+    monoz_entry,
+    record_events,
+    with_webhook,
+)
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import FakeMonoz
@@ -37,26 +43,11 @@ WEBHOOK_ID = "a" * 64
 
 
 def _with_webhook(entry: MockConfigEntry) -> MockConfigEntry:
-    """The entry as version 1.2 creates it: webhook id in data, secret in options."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        data={**entry.data, "webhook_id": WEBHOOK_ID},
-        options={"webhook_secret": SECRET},
-        unique_id=entry.unique_id,
-        minor_version=2,
-    )
+    return with_webhook(entry, WEBHOOK_ID, SECRET)
 
 
 def _record(hass: HomeAssistant) -> list[Event]:
-    events: list[Event] = []
-
-    @callback
-    def _add(event: Event) -> None:
-        events.append(event)
-
-    hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, _add)
-    return events
+    return record_events(hass, EVENT_MESSAGE_RECEIVED)
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
