@@ -256,57 +256,40 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
         message_id = _text(item.get("id"), "id")
         device_id, name = _emnify_endpoint(item)
         if "payload" in item:
-            payload = item["payload"]
-            if not isinstance(payload, str):
+            text = item["payload"]
+            if not isinstance(text, str):
                 raise InboundFormatError("payload must be text")
-            sender = item.get("source_address")
-            messages.append(
-                InboundMessage(
-                    payload=payload.encode(),
-                    message_id=f"sms-{message_id}"
-                    if message_id
-                    else _fingerprint(
-                        "emnify-sms", device_id, item.get("submit_date"), payload
-                    ),
-                    device_id=device_id,
-                    iccid=_emnify_iccid(item),
-                    received_at=_time(item.get("submit_date")),
-                    extra={
-                        "kind": "sms",
-                        "device_name": name,
-                        "sender": str(sender)
-                        if isinstance(sender, (str, int))
-                        else None,
-                        "dcs": item.get("dcs")
-                        if isinstance(item.get("dcs"), int)
-                        else None,
-                    },
-                )
-            )
+            kind, time_key = "sms", "submit_date"
+            sender, dcs = item.get("source_address"), item.get("dcs")
+            extra: dict[str, Any] = {
+                "sender": str(sender) if isinstance(sender, (str, int)) else None,
+                "dcs": dcs if isinstance(dcs, int) else None,
+            }
         elif isinstance(item.get("event_type"), Mapping):
-            event_type = item["event_type"]
             description = item.get("description")
             text = description if isinstance(description, str) else ""
-            type_name = event_type.get("description")
-            messages.append(
-                InboundMessage(
-                    payload=text.encode(),
-                    message_id=f"event-{message_id}"
-                    if message_id
-                    else _fingerprint(
-                        "emnify-event", device_id, item.get("timestamp"), text
-                    ),
-                    device_id=device_id,
-                    iccid=_emnify_iccid(item),
-                    received_at=_time(item.get("timestamp")),
-                    extra={
-                        "kind": "event",
-                        "device_name": name,
-                        "event_type": type_name if isinstance(type_name, str) else None,
-                        "alert": item.get("alert") is True,
-                    },
-                )
+            kind, time_key = "event", "timestamp"
+            type_name = item["event_type"].get("description")
+            extra = {
+                "event_type": type_name if isinstance(type_name, str) else None,
+                "alert": item.get("alert") is True,
+            }
+        else:
+            continue  # a usage record: accepted, not a message
+        messages.append(
+            InboundMessage(
+                payload=text.encode(),
+                message_id=f"{kind}-{message_id}"
+                if message_id
+                else _fingerprint(
+                    f"emnify-{kind}", device_id, item.get(time_key), text
+                ),
+                device_id=device_id,
+                iccid=_emnify_iccid(item),
+                received_at=_time(item.get(time_key)),
+                extra={"kind": kind, "device_name": name, **extra},
             )
+        )
     return messages
 
 
