@@ -81,7 +81,7 @@ from .providers.monoz import (
     valid_org_id,
 )
 from .providers.mqtt import MqttClient, valid_topic_filter
-from .subentry_flow import DeviceSubentryFlow
+from .subentry_flow import PORT, DeviceSubentryFlow
 
 # Where to paste the webhook URL at each provider (one line, shown with the URL).
 WEBHOOK_HINTS: dict[EntryKind, str] = {
@@ -113,28 +113,13 @@ ON_DEVICE_SCHEMA = vol.Schema(
         vol.Required(CONF_PROTOCOL, default="TCP"): SelectSelector(
             SelectSelectorConfig(options=["TCP", "UDP"], mode=SelectSelectorMode.LIST)
         ),
-        vol.Required(CONF_PORT, default=DEFAULT_LISTENER_PORT): vol.All(
-            NumberSelector(
-                NumberSelectorConfig(
-                    min=1, max=65535, step=1, mode=NumberSelectorMode.BOX
-                )
-            ),
-            vol.Coerce(int),
-            vol.Range(min=1, max=65535),
-        ),
+        vol.Required(CONF_PORT, default=DEFAULT_LISTENER_PORT): PORT,
         vol.Optional(CONF_HOST): _TEXT,
         vol.Optional(CONF_SOURCE_ID): _TEXT,
         vol.Optional(CONF_SOURCE_KEY): _SECRET,
     }
 )
 EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): _SECRET})
-_PORT = vol.All(
-    NumberSelector(
-        NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
-    ),
-    vol.Coerce(int),
-    vol.Range(min=1, max=65535),
-)
 MONOZ_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_ORG_ID): _TEXT,
@@ -155,7 +140,7 @@ def monoz_mqtt_schema(org_id: str) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_HOST, default=DEFAULT_BROKER_HOST): _TEXT,
-            vol.Required(CONF_PORT, default=DEFAULT_BROKER_PORT): _PORT,
+            vol.Required(CONF_PORT, default=DEFAULT_BROKER_PORT): PORT,
             vol.Required(CONF_TLS, default=False): BooleanSelector(),
             vol.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
             vol.Optional(CONF_USERNAME): _TEXT,

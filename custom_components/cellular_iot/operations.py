@@ -12,6 +12,7 @@ from typing import Any
 from .models import CellularIoTConfigEntry, EmnifyData, HologramData, MonozData
 from .outbox import OPERATIONS, OutboxItem
 from .providers.errors import ProviderBadRequestError, ProviderConnectionError
+from .providers.hologram import CloudMessageResult
 from .providers.monoz import FORMAT_JSON, FORMAT_TEXT
 from .providers.sms import SmsPart
 
@@ -43,12 +44,15 @@ async def hologram_cloud_message(
         data_base64=params.get("data_base64"),
         encrypted=params["encrypted"],
     )
-    return {
-        "messages": [
-            {"device_id": result.device_id, "message_id": result.message_id}
-            for result in results
-        ]
-    }
+    return {"messages": cloud_message_ids(results)}
+
+
+def cloud_message_ids(results: list[CloudMessageResult]) -> list[dict[str, Any]]:
+    """Return the devices a cloud message was queued for, with Hologram's ids."""
+    return [
+        {"device_id": result.device_id, "message_id": result.message_id}
+        for result in results
+    ]
 
 
 async def hologram_sms(

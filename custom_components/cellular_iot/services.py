@@ -74,6 +74,7 @@ from .operations import (
     HOLOGRAM_SMS,
     MONOZ_MQTT,
     MONOZ_REST,
+    cloud_message_ids,
 )
 from .outbox import raise_auth_issue
 from .providers.errors import (
@@ -86,7 +87,6 @@ from .providers.errors import (
 )
 from .providers.hologram import (
     MAX_CLOUD_MESSAGE_BYTES,
-    CloudMessageResult,
     is_device_webhook_url,
     send_to_device_webhook,
 )
@@ -95,6 +95,7 @@ from .providers.monoz import (
     MAX_MESSAGE_BYTES,
     MAX_TOPIC_BYTES,
     downlink_topic,
+    valid_downlink_topic,
     valid_iccid,
 )
 from .providers.sms import SmsTooLongError, encode_sms, sms_length
@@ -286,9 +287,7 @@ def _downlink_message(value: Any) -> str | dict[str, Any] | list[Any]:
 
 def _downlink_topic(value: Any) -> str:
     text = value.strip() if isinstance(value, str) else None
-    if text is None or (text and not text.startswith("/")):
-        raise FieldInvalid("invalid_topic", value=value)
-    if any(char in text for char in "+#\0"):
+    if text is None or not valid_downlink_topic(text):
         raise FieldInvalid("invalid_topic", value=value)
     return text
 
@@ -544,13 +543,6 @@ def provider_error(
     )
 
 
-def _messages(results: list[CloudMessageResult]) -> list[dict[str, Any]]:
-    return [
-        {"device_id": result.device_id, "message_id": result.message_id}
-        for result in results
-    ]
-
-
 # --- handlers -----------------------------------------------------------------------
 
 
@@ -764,7 +756,10 @@ async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
         )
     except ProviderError as err:
         raise provider_error(call.hass, None, err) from err
-    response: dict[str, Any] = {"status": "sent", "messages": _messages(results)}
+    response: dict[str, Any] = {
+        "status": "sent",
+        "messages": cloud_message_ids(results),
+    }
     return response
 
 

@@ -39,10 +39,11 @@ from .const import (
 )
 from .models import HologramData
 from .providers.errors import ProviderError
-from .providers.monoz import valid_iccid
+from .providers.monoz import valid_downlink_topic, valid_iccid
 
 DEFAULT_DEVICE_PORT = 4010
-_PORT = vol.All(
+# A port field (1-65535), shared with the listener and broker forms.
+PORT = vol.All(
     NumberSelector(
         NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
     ),
@@ -66,7 +67,7 @@ def _defaults_schema(kind: EntryKind, current: dict[str, Any]) -> dict[Any, Any]
             ): _select([SEND_AS_CLOUD_MESSAGE, SEND_AS_SMS]),
             vol.Required(
                 ATTR_PORT, default=current.get(ATTR_PORT, DEFAULT_DEVICE_PORT)
-            ): _PORT,
+            ): PORT,
             vol.Required(
                 ATTR_PROTOCOL, default=current.get(ATTR_PROTOCOL, "TCP")
             ): _select(["TCP", "UDP"]),
@@ -94,7 +95,7 @@ def _clean_defaults(
         }
     if kind is EntryKind.MONOZ:
         topic = str(user_input.get(ATTR_TOPIC) or "").strip()
-        if topic and (not topic.startswith("/") or any(c in topic for c in "+#")):
+        if not valid_downlink_topic(topic):
             errors[ATTR_TOPIC] = "invalid_topic"
         return {ATTR_TOPIC: topic, ATTR_QOS: int(user_input[ATTR_QOS])}
     return {}

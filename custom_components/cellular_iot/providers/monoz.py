@@ -55,6 +55,16 @@ def valid_iccid(value: str) -> bool:
     return bool(_ICCID.match(value))
 
 
+def valid_downlink_topic(topic: str) -> bool:
+    """Return whether ``topic`` can follow the default downlink topic.
+
+    Empty, or starting with ``/``; no MQTT wildcards or NUL.
+    """
+    return (not topic or topic.startswith("/")) and not any(
+        char in topic for char in "+#\0"
+    )
+
+
 def downlink_topic(org_id: str, iccid: str, topic: str = "") -> str:
     """Return the MQTT topic a device subscribes to: ``/{org}/{iccid}/sub{topic}``."""
     return f"/{org_id}/{iccid}/sub{topic}"

@@ -141,7 +141,6 @@ class MqttClient:
         self._connection_lost: asyncio.Future[bool] = self._loop.create_future()
         self._reconnect_task: asyncio.Task[None] | None = None
         self._misc_handle: asyncio.TimerHandle | None = None
-        self._sock: Any = None
         self.last_error: str | None = None
         self.connect_count = 0
 
@@ -455,12 +454,9 @@ class MqttClient:
     def _async_socket_open(self, sock: Any) -> None:
         if self._stopping or sock.fileno() < 0:
             return
-        self._sock = sock
         self._loop.add_reader(sock, self._read)
 
     def _async_socket_close(self, sock: Any) -> None:
-        if sock is self._sock:
-            self._sock = None
         try:
             fileno = sock.fileno()
         except OSError:
