@@ -39,8 +39,7 @@ class CellularIoTEntity(Entity):
         self._attr_unique_id = f"{entry.entry_id}_{key}"
         self._attr_device_info = self._device_info(entry)
 
-    @staticmethod
-    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+    def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
         raise NotImplementedError
 
     async def async_added_to_hass(self) -> None:
@@ -70,8 +69,7 @@ class CellularIoTEntity(Entity):
 class ListenerEntity(CellularIoTEntity):
     """An entity of the on-device listener."""
 
-    @staticmethod
-    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+    def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
         return DeviceInfo(
             identifiers={(DOMAIN, entry.entry_id)},
             name=entry.title,
@@ -97,8 +95,7 @@ _MANUFACTURERS = {
 class AccountEntity(CellularIoTEntity):
     """An entity of a provider account (the account is a service device)."""
 
-    @staticmethod
-    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
+    def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
         manufacturer, model = _MANUFACTURERS[EntryKind(entry.data[CONF_KIND])]
         if org_id := entry.data.get(CONF_ORG_ID):
             model = f"{model} {org_id}"
@@ -134,19 +131,17 @@ class DeviceEntity(CellularIoTEntity):
         self.provider_id = str(subentry.data[DEVICE_KEYS[self._kind]])
         super().__init__(entry, key)
         self._attr_unique_id = f"{entry.entry_id}_{subentry.subentry_id}_{key}"
+
+    def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
         manufacturer, _ = _MANUFACTURERS[self._kind]
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
-            name=subentry.title,
+        return DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{self._subentry.subentry_id}")},
+            name=self._subentry.title,
             manufacturer=manufacturer,
             model=_DEVICE_MODELS[self._kind],
             serial_number=self.provider_id,
             via_device=(DOMAIN, entry.entry_id),
         )
-
-    @staticmethod
-    def _device_info(entry: CellularIoTConfigEntry) -> DeviceInfo:
-        return DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
 
     def matches(self, event: dict[str, Any]) -> bool:
         """Return whether an inbound message came from this device."""
