@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,17 @@ from .fakes.monoz import API_KEY as MONOZ_API_KEY, ORG_ID as MONOZ_ORG_ID, FakeM
 from .mosquitto import Mosquitto
 
 API_KEY = "test-api-key"
+
+
+if os.environ.get("CELLULAR_IOT_EXPECT_PROBATIO") == "1":
+    import voluptuous as _vol
+
+    # The probatio leg must not pass by testing voluptuous: the alias has to be in
+    # place before HA (and our code) import it, as HA 2026.9+ puts it there.
+    assert _vol.__name__.startswith("probatio"), (
+        f"voluptuous is {_vol.__name__}, not probatio's shim: is "
+        "tests/probatio_alias on PYTHONPATH?"
+    )
 
 
 @pytest.fixture(autouse=True)

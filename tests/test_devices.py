@@ -36,6 +36,20 @@ SECRET = "device-test-secret-0123456789"
 WEBHOOK_IDS = {"hologram": "c" * 64, "emnify": "d" * 64, "monoz": "e" * 64}
 
 
+def _registry_device(
+    hass: HomeAssistant, entry_id: str, identifier: str
+) -> dr.DeviceEntry | None:
+    """The device of ``entry_id`` with our identifier, looked up within that entry.
+
+    HA 2026.11 refuses ``async_get_device(identifiers=...)`` across entries in tests
+    (identifiers are no longer unique across config entries); this works on every HA.
+    """
+    for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry_id):
+        if (DOMAIN, identifier) in device.identifiers:
+            return device
+    return None
+
+
 def _account(entry: MockConfigEntry, *devices: ConfigSubentryData) -> MockConfigEntry:
     return with_webhook(entry, WEBHOOK_IDS[entry.data["kind"]], SECRET, *devices)
 
@@ -111,16 +125,14 @@ async def test_add_hologram_device_from_the_list(
         "port": 5000,
         "protocol": "UDP",
     }
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+    device = _registry_device(
+        hass, entry.entry_id, f"{entry.entry_id}_{subentry.subentry_id}"
     )
     assert device is not None
     assert device.name == "Van tracker"
     assert device.manufacturer == "Hologram"
     assert device.serial_number == "123456"
-    account = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, entry.entry_id)}
-    )
+    account = _registry_device(hass, entry.entry_id, entry.entry_id)
     assert account is not None
     assert device.via_device_id == account.id
     for domain, name in (
@@ -216,8 +228,8 @@ async def test_reconfigure_and_remove_a_device(
     )
     assert hologram.cloud_messages[-1]["port"] == 6000
     assert hologram.cloud_messages[-1]["protocol"] == "UDP"
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, f"{fleet.entry_id}_{van.subentry_id}")}
+    device = _registry_device(
+        hass, fleet.entry_id, f"{fleet.entry_id}_{van.subentry_id}"
     )
     assert device is not None
     assert device.name == "Red van"
@@ -227,9 +239,7 @@ async def test_reconfigure_and_remove_a_device(
     assert er.async_get(hass).async_get("notify.van_tracker") is None
     assert hass.states.get("notify.van_tracker") is None
     assert (
-        dr.async_get(hass).async_get_device(
-            identifiers={(DOMAIN, f"{fleet.entry_id}_{van.subentry_id}")}
-        )
+        _registry_device(hass, fleet.entry_id, f"{fleet.entry_id}_{van.subentry_id}")
         is None
     )
     assert er.async_get(hass).async_get("notify.boat_sensor") is not None
@@ -323,8 +333,8 @@ async def test_inbound_message_reaches_only_its_device(
 
 def _device_id(hass: HomeAssistant, entry: MockConfigEntry, title: str) -> str:
     sub = next(s for s in entry.subentries.values() if s.title == title)
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, f"{entry.entry_id}_{sub.subentry_id}")}
+    device = _registry_device(
+        hass, entry.entry_id, f"{entry.entry_id}_{sub.subentry_id}"
     )
     assert device is not None
     return device.id

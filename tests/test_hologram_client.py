@@ -184,14 +184,14 @@ async def test_fake_rejects_what_hologram_would(
     hologram: FakeHologram, path: str, body: dict[str, object]
 ) -> None:
     """The fake is only useful if it can fail: each of these breaks Hologram's schema."""
-    from aiohttp import BasicAuth
+    from custom_components.cellular_iot.providers._http import basic_authorization
 
     async with (
         ClientSession() as session,
         session.post(
             f"{hologram.base_url}{path}",  # type: ignore[attr-defined]
             json=body,
-            auth=BasicAuth("apikey", API_KEY),
+            headers={"Authorization": basic_authorization("apikey", API_KEY)},
         ) as response,
     ):
         assert response.status == 400

@@ -107,13 +107,22 @@ MAX_SMS_PARTS: Final = 32
 
 
 class FieldInvalid(vol.Invalid):
-    """A field failed validation; the message is a translation key."""
+    """A field failed validation; the message is a translation key.
+
+    The key and placeholders live in attributes of our own: voluptuous' ``Invalid``
+    has none of these names, but probatio's (HA 2026.9+ aliases ``voluptuous`` to
+    it) has read-only ``translation_key`` and ``placeholders`` properties, and
+    its ``__init__`` takes keywords voluptuous' does not. Only the message is
+    passed up, which both accept.
+    """
 
     def __init__(self, translation_key: str, **placeholders: object) -> None:
         """Keep the translation key and its placeholders."""
         super().__init__(translation_key)
-        self.translation_key = translation_key
-        self.placeholders = {key: str(value) for key, value in placeholders.items()}
+        self.field_error_key = translation_key
+        self.field_error_placeholders = {
+            key: str(value) for key, value in placeholders.items()
+        }
 
 
 # --- field validators -------------------------------------------------------------
@@ -375,8 +384,8 @@ def _validate(
         if isinstance(first, FieldInvalid):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key=first.translation_key,
-                translation_placeholders=first.placeholders,
+                translation_key=first.field_error_key,
+                translation_placeholders=first.field_error_placeholders,
             ) from None
         field = str(first.path[0]) if first.path else "?"
         raise ServiceValidationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,16 @@ class RawResponse:
     retry_after: str | None
 
 
+def basic_authorization(login: str, password: str) -> str:
+    """Return the ``Authorization`` value for HTTP Basic authentication.
+
+    Built here rather than with ``aiohttp.BasicAuth``/``auth=``, which aiohttp
+    deprecates for 4.0 (HA 2026.10+ runs with the warning on).
+    """
+    token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 async def exchange(
     session: aiohttp.ClientSession,
     provider: str,
@@ -28,7 +39,6 @@ async def exchange(
     *,
     timeout: aiohttp.ClientTimeout,
     headers: Mapping[str, str],
-    auth: aiohttp.BasicAuth | None = None,
     params: Mapping[str, str] | None = None,
     json_body: Mapping[str, Any] | None = None,
 ) -> RawResponse:
@@ -37,7 +47,6 @@ async def exchange(
         async with session.request(
             method,
             url,
-            auth=auth,
             params=params,
             json=json_body,
             timeout=timeout,

@@ -22,7 +22,7 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from ._http import exchange
+from ._http import basic_authorization, exchange
 from .errors import (
     ProviderBadRequestError,
     ProviderRateLimitedError,
@@ -41,6 +41,7 @@ RATE_LIMIT_RETRIES: Final = 2
 MAX_RETRY_AFTER: Final = 60.0
 # The device inbound webhook path: /devices/messages/{deviceid}/{webhookguid}.
 DEVICE_WEBHOOK_PATH: Final = re.compile(r"/devices/messages/\d+/[A-Za-z0-9_-]+/?$")
+_ACCEPT_JSON: Final = {"Accept": "application/json"}
 _PAGE_SIZE: Final = 100
 _MAX_PAGES: Final = 50
 
@@ -90,7 +91,10 @@ class HologramClient:
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._session = session
-        self._auth = aiohttp.BasicAuth("apikey", api_key)
+        self._headers = {
+            "Accept": "application/json",
+            "Authorization": basic_authorization("apikey", api_key),
+        }
         self._org_id = org_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
@@ -230,7 +234,7 @@ class HologramClient:
                     self._session,
                     method,
                     f"{self._base_url}{path}",
-                    auth=self._auth,
+                    headers=self._headers,
                     timeout=self._timeout,
                     params=params,
                     json_body=json_body,
@@ -263,7 +267,7 @@ async def send_to_device_webhook(
         session,
         "POST",
         url,
-        auth=None,
+        headers=_ACCEPT_JSON,
         timeout=aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT),
         params=None,
         json_body={"data": data},
@@ -290,7 +294,7 @@ async def _call(
     method: str,
     url: str,
     *,
-    auth: aiohttp.BasicAuth | None,
+    headers: Mapping[str, str],
     timeout: aiohttp.ClientTimeout,
     params: Mapping[str, str] | None,
     json_body: Mapping[str, Any] | None,
@@ -302,8 +306,7 @@ async def _call(
         method,
         url,
         timeout=timeout,
-        headers={"Accept": "application/json"},
-        auth=auth,
+        headers=headers,
         params=params,
         json_body=json_body,
     )
