@@ -434,3 +434,33 @@ async def test_mqtt_uplink_reaches_the_sim_device(
     assert hass.states.get("event.meter_message").attributes["data"] == "42 kWh"  # type: ignore[union-attr]
     assert hass.states.get("event.other_message").state == "unknown"  # type: ignore[union-attr]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_device_info_uses_no_deprecated_via_device(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    """The link to the account is made in the registry, not with ``via_device``.
+
+    HA 2026.10+ reports ``DeviceInfo(via_device=...)`` as deprecated and raises when
+    it cannot find our frame on the stack; ``via_device_id`` is absent in 2025.4.
+    """
+    from custom_components.cellular_iot.entity import DeviceEntity
+
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={"kind": "hologram", "api_key": "k", "webhook_id": "w"},
+        subentries_data=[
+            ConfigSubentryData(
+                data={"device_id": "42", "send_as": "sms"},
+                subentry_type="device",
+                title="Gate",
+                unique_id="42",
+            )
+        ],
+    )
+    subentry = next(iter(entry.subentries.values()))
+    info = DeviceEntity(entry, subentry, "probe").device_info  # type: ignore[arg-type]
+    assert info is not None
+    fields = info.as_dict() if hasattr(info, "as_dict") else dict(info)
+    assert "via_device" not in fields
+    assert fields["serial_number"] == "42"

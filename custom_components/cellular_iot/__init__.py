@@ -28,6 +28,7 @@ from .const import (
     DOMAIN,
     EntryKind,
 )
+from .entity import async_register_devices
 from .inbound import InboundWebhook, new_webhook_secret
 from .models import (
     CellularIoTConfigEntry,
@@ -93,6 +94,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
         if CONF_WEBHOOK_ID in entry.data:
             runtime.webhook = InboundWebhook(hass, entry)
             runtime.webhook.register()
+        async_register_devices(hass, entry)
     await hass.config_entries.async_forward_entry_setups(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )

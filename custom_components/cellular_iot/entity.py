@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
@@ -96,16 +97,7 @@ class AccountEntity(CellularIoTEntity):
     """An entity of a provider account (the account is a service device)."""
 
     def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
-        manufacturer, model = _MANUFACTURERS[EntryKind(entry.data[CONF_KIND])]
-        if org_id := entry.data.get(CONF_ORG_ID):
-            model = f"{model} {org_id}"
-        return DeviceInfo(
-            identifiers={(DOMAIN, entry.entry_id)},
-            name=entry.title,
-            manufacturer=manufacturer,
-            model=model,
-            entry_type=DeviceEntryType.SERVICE,
-        )
+        return _as_device_info(_account_device(entry))
 
 
 class MonozEntity(AccountEntity):
@@ -133,15 +125,11 @@ class DeviceEntity(CellularIoTEntity):
         self._attr_unique_id = f"{entry.entry_id}_{subentry.subentry_id}_{key}"
 
     def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
-        manufacturer, _ = _MANUFACTURERS[self._kind]
-        return DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{self._subentry.subentry_id}")},
-            name=self._subentry.title,
-            manufacturer=manufacturer,
-            model=_DEVICE_MODELS[self._kind],
-            serial_number=self.provider_id,
-            via_device=(DOMAIN, entry.entry_id),
-        )
+        # No ``via_device`` here: HA 2026.10+ reports it as deprecated (an error
+        # when the caller's frame is lost), and its replacement ``via_device_id``
+        # does not exist in HA 2025.4. ``async_register_devices`` links the device
+        # to its account in the registry instead.
+        return _as_device_info(_subentry_device(entry, self._subentry))
 
     def matches(self, event: dict[str, Any]) -> bool:
         """Return whether an inbound message came from this device."""
@@ -164,3 +152,72 @@ _DEVICE_MODELS = {
     EntryKind.EMNIFY: "emnify endpoint",
     EntryKind.MONOZ: "monoZ SIM",
 }
+
+
+class _DeviceFields(TypedDict):
+    """The fields our devices have: for ``DeviceInfo`` and for the registry alike."""
+
+    identifiers: set[tuple[str, str]]
+    name: str
+    manufacturer: str
+    model: str
+    entry_type: NotRequired[DeviceEntryType]
+    serial_number: NotRequired[str]
+
+
+def _as_device_info(fields: _DeviceFields) -> DeviceInfo:
+    return DeviceInfo(
+        identifiers=fields["identifiers"],
+        name=fields["name"],
+        manufacturer=fields["manufacturer"],
+        model=fields["model"],
+        entry_type=fields.get("entry_type"),
+        serial_number=fields.get("serial_number"),
+    )
+
+
+def _account_device(entry: CellularIoTConfigEntry) -> _DeviceFields:
+    manufacturer, model = _MANUFACTURERS[EntryKind(entry.data[CONF_KIND])]
+    if org_id := entry.data.get(CONF_ORG_ID):
+        model = f"{model} {org_id}"
+    return {
+        "identifiers": {(DOMAIN, entry.entry_id)},
+        "name": entry.title,
+        "manufacturer": manufacturer,
+        "model": model,
+        "entry_type": DeviceEntryType.SERVICE,
+    }
+
+
+def _subentry_device(
+    entry: CellularIoTConfigEntry, subentry: ConfigSubentry
+) -> _DeviceFields:
+    kind = EntryKind(entry.data[CONF_KIND])
+    return {
+        "identifiers": {(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
+        "name": subentry.title,
+        "manufacturer": _MANUFACTURERS[kind][0],
+        "model": _DEVICE_MODELS[kind],
+        "serial_number": str(subentry.data[DEVICE_KEYS[kind]]),
+    }
+
+
+@callback
+def async_register_devices(hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
+    """Register the account's device and its devices, each linked to the account.
+
+    Done here, before the platforms add entities, so the link is made with
+    ``async_update_device(via_device_id=...)``, which every supported HA has.
+    """
+    registry = dr.async_get(hass)
+    account = registry.async_get_or_create(
+        config_entry_id=entry.entry_id, **_account_device(entry)
+    )
+    for subentry in entry.subentries.values():
+        device = registry.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            config_subentry_id=subentry.subentry_id,
+            **_subentry_device(entry, subentry),
+        )
+        if device.via_device_id != account.id:
+            registry.async_update_device(device.id, via_device_id=account.id)
