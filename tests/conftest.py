@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,24 @@ if os.environ.get("CELLULAR_IOT_EXPECT_PROBATIO") == "1":
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/cellular_iot."""
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_ha_usage(caplog: pytest.LogCaptureFixture) -> Generator[None]:
+    """Fail a test in which Home Assistant reports a deprecated use by us.
+
+    HA logs those through ``homeassistant.helpers.frame`` (``report_usage``); on
+    the newest HA some of them are errors for core code paths, so they are bugs here.
+    """
+    yield
+    reports = [
+        record.getMessage()
+        for when in ("setup", "call")
+        for record in caplog.get_records(when)  # type: ignore[arg-type]
+        if record.name == "homeassistant.helpers.frame"
+        and record.levelno >= logging.WARNING
+    ]
+    assert not reports, reports
 
 
 @pytest.fixture

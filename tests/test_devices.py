@@ -464,3 +464,20 @@ async def test_device_info_uses_no_deprecated_via_device(
     fields = info.as_dict() if hasattr(info, "as_dict") else dict(info)
     assert "via_device" not in fields
     assert fields["serial_number"] == "42"
+
+
+async def test_device_targets_use_no_deprecated_registry_api(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    fleet: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """HA 2026.8+ reports ``DeviceEntry.config_entries_subentries`` as deprecated."""
+    boat = _device_id(hass, fleet, "Boat sensor")
+    await hass.services.async_call(
+        DOMAIN, "send_sms", {"device": boat, "message": "hi"}, blocking=True
+    )
+    assert hologram.sms[-1].get("deviceids", [hologram.sms[-1].get("deviceid")]) == [
+        234567
+    ]
+    assert "deprecated" not in caplog.text

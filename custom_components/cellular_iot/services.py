@@ -434,9 +434,7 @@ def _resolve_devices(
     for ref in refs:
         device = registry.async_get(ref)
         found = None
-        for entry_id, subentry_ids in (
-            device.config_entries_subentries if device else {}
-        ).items():
+        for entry_id, subentry_ids in _device_subentries(device).items():
             entry = hass.config_entries.async_get_entry(entry_id)
             if entry is None or entry.domain != DOMAIN:
                 continue
@@ -464,6 +462,21 @@ def _resolve_devices(
     else:
         data[id_field] = int(ids[0])
     return data
+
+
+def _device_subentries(device: dr.DeviceEntry | None) -> dict[str, set[str | None]]:
+    """Return the config entries and subentries a device belongs to.
+
+    HA 2026.8+ gives a device one entry and subentry (``config_entry_id``,
+    ``config_subentry_id``) and reports ``config_entries_subentries`` as deprecated;
+    older releases have only the latter.
+    """
+    if device is None:
+        return {}
+    entry_id = getattr(device, "config_entry_id", None)
+    if isinstance(entry_id, str):
+        return {entry_id: {getattr(device, "config_subentry_id", None)}}
+    return device.config_entries_subentries
 
 
 def _get_entry(
