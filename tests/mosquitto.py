@@ -48,8 +48,14 @@ class Mosquitto:
         *,
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path] | None = None,
+        acl: str | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
-        """Write the configuration; ``users`` turns anonymous access off."""
+        """Write the configuration; ``users`` turns anonymous access off.
+
+        ``acl`` is the text of an ACL file (Mosquitto then denies what it does not
+        allow, silently); ``extra`` are more configuration lines.
+        """
         self.directory = directory
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -78,6 +84,10 @@ class Mosquitto:
                     capture_output=True,
                 )
             lines.append(f"password_file {passwd}")
+        lines += extra
+        if acl is not None:
+            (directory / "acl").write_text(acl)
+            lines.append(f"acl_file {directory / 'acl'}")
         if tls:
             cert, key = tls
             lines += [f"certfile {cert}", f"keyfile {key}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 import json
+import logging
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -859,12 +860,15 @@ async def test_client_id_typed_or_derived_stays(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.parametrize("uplinks", [f"/{ORG_ID}/+/pub/#", "#"])
 async def test_generated_client_id_of_earlier_versions_is_retired_losing_nothing(
-    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto, uplinks: str
 ) -> None:
-    """An entry of an earlier version: its session is handed over, then ended."""
+    """An entry of an earlier version: its session is handed over, then ended.
+
+    With the filter "#", the hand-over's own marker message is no uplink either.
+    """
     legacy = "ha-cellular-iot-1a2b3c4d"
-    uplinks = f"/{ORG_ID}/+/pub/#"
     before_upgrade = MqttClient(
         MqttSettings(
             host="127.0.0.1",
@@ -880,7 +884,9 @@ async def test_generated_client_id_of_earlier_versions_is_retired_losing_nothing
     await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"during the upgrade")
 
     events = _record_events(hass)
-    entry = await _setup_broker_entry(hass, mosquitto, client_id=legacy)
+    entry = await _setup_broker_entry(
+        hass, mosquitto, client_id=legacy, uplink_topic=uplinks
+    )
     await _wait_for(lambda: entry.data["mqtt"]["client_id"] == "")
     assert [e.data["data"] for e in events] == ["during the upgrade"]
     assert _client_id(entry) == monoz_glue.derived_client_id(
@@ -907,6 +913,60 @@ async def test_generated_client_id_of_earlier_versions_is_retired_losing_nothing
     await _wait_connected(hass, entry, True)
     assert entry.runtime_data.mqtt.session_present is True  # type: ignore[attr-defined]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_retiring_the_old_client_id_without_the_marker(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broker whose ACL drops the drain marker: the hand-over ends all the same."""
+    monkeypatch.setattr(monoz_glue, "DRAIN_TIMEOUT", 0.1)
+    broker = Mosquitto(tmp_path, acl=f"topic readwrite /{ORG_ID}/#\n")
+    broker.start()
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, client_id="ha-cellular-iot-0badc0de"
+        )
+        await _wait_for(lambda: entry.data["mqtt"]["client_id"] == "")
+        await _wait_connected(hass, entry, True)
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_old_client_id_refused_by_the_broker_stays_stored(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The broker refuses the old ID (here: only ids starting with "hacelliot")."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.cellular_iot")
+    broker = Mosquitto(tmp_path, extra=("clientid_prefixes hacelliot",))
+    broker.start()
+
+    def attempts() -> int:
+        return caplog.text.count("the old MQTT client ID stays for now")
+
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, client_id="ha-cellular-iot-0badc0de"
+        )
+        await _wait_for(lambda: attempts() == 1)
+        assert entry.data["mqtt"]["client_id"] == "ha-cellular-iot-0badc0de"
+        # Each start tries again; meanwhile the entry works under the derived ID.
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await _wait_for(lambda: attempts() == 2)
+        await _wait_connected(hass, entry, True)
+        assert entry.data["mqtt"]["client_id"] == "ha-cellular-iot-0badc0de"
+        assert _client_id(entry) == monoz_glue.derived_client_id(
+            await instance_id.async_get(hass), entry.entry_id
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
 
 
 async def test_retiring_the_old_client_id_waits_for_the_broker(
