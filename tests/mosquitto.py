@@ -48,8 +48,14 @@ class Mosquitto:
         *,
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path] | None = None,
+        acl: str | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
-        """Write the configuration; ``users`` turns anonymous access off."""
+        """Write the configuration; ``users`` turns anonymous access off.
+
+        ``acl`` is the text of an ACL file (Mosquitto then denies what it does not
+        allow, silently); ``extra`` are more configuration lines.
+        """
         self.directory = directory
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -78,6 +84,10 @@ class Mosquitto:
                     capture_output=True,
                 )
             lines.append(f"password_file {passwd}")
+        lines += extra
+        if acl is not None:
+            (directory / "acl").write_text(acl)
+            lines.append(f"acl_file {directory / 'acl'}")
         if tls:
             cert, key = tls
             lines += [f"certfile {cert}", f"keyfile {key}"]
@@ -221,8 +231,25 @@ async def publish(
     assert process.returncode == 0, output
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (as a broker's certfile and keyfile)."""
+async def publish_many(broker: Mosquitto, topic: str, count: int, qos: int = 1) -> None:
+    """Publish ``count`` messages ("0", "1", ...) from one mosquitto_pub, at once."""
+    process = await asyncio.create_subprocess_exec(
+        "mosquitto_pub",
+        *("-h", HOST, "-p", str(broker.port), "-t", topic, "-q", str(qos), "-l"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    lines = "".join(f"{index}\n" for index in range(count)).encode()
+    output, _ = await process.communicate(lines)
+    assert process.returncode == 0, output
+
+
+def make_certificate(directory: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A self-signed certificate (as a broker's certfile and keyfile).
+
+    It is for 127.0.0.1, or with ``names`` for those DNS names only.
+    """
     from datetime import UTC, datetime, timedelta
     import ipaddress
 
@@ -243,7 +270,11 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName(name) for name in names]
+                if names
+                else [x509.IPAddress(ipaddress.ip_address(HOST))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

@@ -11,14 +11,16 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.cellular_iot import diagnostics as diagnostics_module
+from custom_components.cellular_iot.const import DOMAIN
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
 from .conftest import API_KEY, broker_data, monoz_entry
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
-from .fakes.monoz import FakeMonoz
-from .mosquitto import Mosquitto
+from .fakes.monoz import ICCID, FakeMonoz
+from .mosquitto import Mosquitto, free_port
 
 
 async def test_diagnostics_redacts_secrets(
@@ -111,4 +113,100 @@ async def test_monoz_rest_only_diagnostics(
         "org_id": "mti",
         "messages_received": 0,
         "mqtt": None,
+    }
+
+
+async def test_on_device_diagnostics_redact_source_id(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, socket_enabled: None
+) -> None:
+    """The Socket API source ID is half of the credential pair: both are redacted."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Listener TCP",
+        data={
+            "kind": "on_device",
+            "protocol": "TCP",
+            "port": free_port(),
+            "host": "127.0.0.1",
+            "source_id": "Q7#z",
+            "source_key": "w!X9",
+        },
+        unique_id="tcp-diagnostics",
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+    assert "Q7#z" not in text
+    assert "w!X9" not in text
+    assert diagnostics["entry"]["data"]["source_id"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["source_key"] == "**REDACTED**"
+    assert diagnostics["runtime"]["socket_api"] is True
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_monoz_diagnostics_redact_iccids_and_show_broker_state(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    monoz: FakeMonoz,
+    mosquitto: Mosquitto,
+) -> None:
+    """A queued downlink's ICCID (a SIM's serial number) does not leave the house."""
+    entry = monoz_entry(broker_data(mosquitto, client_id=""))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    monoz.fail(
+        "/Publish/Message",
+        500,
+        {"Error": True, "StatusCode": 500, "Message": f"ICCID {ICCID} is busy"},
+    )
+    response = await hass.services.async_call(
+        DOMAIN,
+        "publish_downlink",
+        {"iccid": ICCID, "message": "x", "via": "rest"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["status"] == "queued"
+    assert await async_setup_component(hass, "diagnostics", {})
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert ICCID not in json.dumps(diagnostics)
+    waiting = diagnostics["runtime"]["outbox"]["waiting"]
+    assert waiting[0]["targets"] == ["iccid:**REDACTED**"]
+    assert "**REDACTED**" in waiting[0]["last_error"]
+    mqtt = diagnostics["runtime"]["mqtt"]
+    client = entry.runtime_data.mqtt  # type: ignore[attr-defined]
+    assert mqtt["client_id"] == client.settings.client_id
+    assert len(mqtt["client_id"]) == 23
+    assert mqtt["problems"] == []
+    assert mqtt["uplinks_dropped"] == 0
+    assert mqtt["dropped_bad_topic"] == 0
+    assert diagnostics["entry"]["data"]["mqtt"]["client_id"] == ""
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_identifiers_are_scrubbed_from_free_text() -> None:
+    scrubbed = diagnostics_module._scrub(
+        {
+            "errors": [
+                "SMS to +4915112345678 failed",
+                "ICCID 8981100005819480000 not found",
+                "port 1883, 10240 bytes, device 123456",
+            ],
+            "topic": "/mti/+/pub/#",
+            "count": 8981100005819480000,
+        }
+    )
+    assert scrubbed == {
+        "errors": [
+            "SMS to **REDACTED** failed",
+            "ICCID **REDACTED** not found",
+            "port 1883, 10240 bytes, device 123456",
+        ],
+        "topic": "/mti/+/pub/#",
+        "count": 8981100005819480000,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 import json
+import logging
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -13,7 +14,10 @@ import aiohttp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.cellular_iot import monoz as monoz_glue
+from custom_components.cellular_iot.config_flow import monoz_mqtt_schema
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.cellular_iot.providers import mqtt as mqtt_module
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -25,16 +29,29 @@ from custom_components.cellular_iot.providers.monoz import (
     MonozClient,
     iccid_from_topic,
 )
+from custom_components.cellular_iot.providers.mqtt import MqttClient, MqttSettings
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import (
+    entity_registry as er,
+    instance_id,
+    issue_registry as ir,
+)
 
 from .conftest import broker_data, monoz_entry, record_events
 from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
-from .mosquitto import Mosquitto, Subscriber, free_port, make_certificate, publish
+from .fakes.mqtt_broker import FakeBroker, MqttSession
+from .mosquitto import (
+    Mosquitto,
+    Subscriber,
+    free_port,
+    make_certificate,
+    publish,
+    publish_many,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_reconnect")
 
@@ -223,10 +240,14 @@ async def test_flow_with_broker(
     broker = result["data"]["mqtt"]
     assert broker["host"] == "127.0.0.1"
     assert broker["port"] == mosquitto.port
-    assert broker["client_id"].startswith("ha-cellular-iot-")
+    # No client ID entered: none stored; the entry derives its own when it loads.
+    assert broker["client_id"] == ""
     assert broker["uplink_topic"] == f"/{ORG_ID}/+/pub/#"
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.mqtt.settings.client_id == monoz_glue.derived_client_id(
+        await instance_id.async_get(hass), entry.entry_id
+    )
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -345,7 +366,8 @@ async def test_reconfigure_adds_changes_and_removes_broker(
         assert result["reason"] == "reconfigure_successful"
         await hass.async_block_till_done()
         assert entry.data["mqtt"]["password"] == "s3cret"
-        assert entry.data["mqtt"]["client_id"] == "my-ha"
+        # The form shows the stored client ID; a field left empty means "derive one".
+        assert entry.data["mqtt"]["client_id"] == ""
         assert entry.data["mqtt"]["uplink_topic"] == "#"
         # A wrong key is refused; then remove the broker.
         result = await entry.start_reconfigure_flow(hass)
@@ -730,7 +752,7 @@ async def test_flow_broker_tls(
         result = await hass.config_entries.flow.async_configure(
             flow_id, {**base, "verify_tls": True}
         )
-        assert result["errors"] == {"base": "mqtt_cannot_connect"}
+        assert result["errors"] == {"base": "mqtt_tls_failed"}
         result = await hass.config_entries.flow.async_configure(
             flow_id, {**base, "verify_tls": False}
         )
@@ -761,3 +783,515 @@ async def test_uplinks_sent_while_home_assistant_is_away_arrive(
     await _wait_for(lambda: len(events) >= 1)
     assert [e.data["data"] for e in events] == ["while away"]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+# --- client ID, flapping, credentials in clear, bad brokers ---------------------------
+
+
+class _Clock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """Freeze the MQTT client's and the uplink limit's clocks."""
+    fake = _Clock()
+    monkeypatch.setattr(mqtt_module, "monotonic", fake)
+    monkeypatch.setattr(mqtt_module, "MISC_INTERVAL", 0.01)
+    monkeypatch.setattr(monoz_glue, "monotonic", fake)
+    return fake
+
+
+async def _setup_broker_entry(
+    hass: HomeAssistant, broker: Mosquitto, **extra: Any
+) -> MockConfigEntry:
+    entry = monoz_entry(broker_data(broker, **extra))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+def _client_id(entry: MockConfigEntry) -> str:
+    return str(entry.runtime_data.mqtt.settings.client_id)  # type: ignore[attr-defined]
+
+
+async def test_client_id_is_derived_from_instance_and_entry(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
+) -> None:
+    entry = await _setup_broker_entry(hass, mosquitto, client_id="")
+    await _wait_connected(hass, entry, True)
+    client_id = _client_id(entry)
+    instance = await instance_id.async_get(hass)
+    assert client_id == monoz_glue.derived_client_id(instance, entry.entry_id)
+    # What MQTT 3.1.1 requires every broker to accept: 1-23 letters and digits.
+    assert len(client_id) == 23
+    assert client_id.isascii()
+    assert client_id.isalnum()
+    assert instance not in client_id
+    assert entry.entry_id not in client_id
+    # Stable across restarts: the persistent session keeps working.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await _wait_connected(hass, entry, True)
+    assert _client_id(entry) == client_id
+    # Another installation, or another entry, gets another one.
+    assert monoz_glue.derived_client_id("0" * 32, entry.entry_id) != client_id
+    assert monoz_glue.derived_client_id(instance, "another-entry") != client_id
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize("stored", ["my-ha", ""])
+async def test_client_id_typed_or_derived_stays(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto, stored: str
+) -> None:
+    entry = await _setup_broker_entry(hass, mosquitto, client_id=stored)
+    await _wait_connected(hass, entry, True)
+    assert entry.data["mqtt"]["client_id"] == stored
+    derived = monoz_glue.derived_client_id(
+        await instance_id.async_get(hass), entry.entry_id
+    )
+    assert _client_id(entry) == (stored or derived)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize("uplinks", [f"/{ORG_ID}/+/pub/#", "#"])
+async def test_generated_client_id_of_earlier_versions_is_retired_losing_nothing(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto, uplinks: str
+) -> None:
+    """An entry of an earlier version: its session is handed over, then ended.
+
+    With the filter "#", the hand-over's own marker message is no uplink either.
+    """
+    legacy = "ha-cellular-iot-1a2b3c4d"
+    before_upgrade = MqttClient(
+        MqttSettings(
+            host="127.0.0.1",
+            port=mosquitto.port,
+            client_id=legacy,
+            persistent_session=True,
+        ),
+        subscriptions=[(uplinks, 1)],
+    )
+    await before_upgrade.start(wait=True, timeout=10)
+    await before_upgrade.stop()
+    # Sent while Home Assistant restarts for the upgrade: queued for the old ID.
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"during the upgrade")
+
+    events = _record_events(hass)
+    entry = await _setup_broker_entry(
+        hass, mosquitto, client_id=legacy, uplink_topic=uplinks
+    )
+    await _wait_for(lambda: entry.data["mqtt"]["client_id"] == "")
+    assert [e.data["data"] for e in events] == ["during the upgrade"]
+    assert _client_id(entry) == monoz_glue.derived_client_id(
+        await instance_id.async_get(hass), entry.entry_id
+    )
+    # The broker no longer keeps a session for the old ID.
+    probe = MqttClient(
+        MqttSettings(
+            host="127.0.0.1",
+            port=mosquitto.port,
+            client_id=legacy,
+            persistent_session=True,
+        )
+    )
+    await probe.start(wait=True, timeout=10)
+    assert probe.session_present is False
+    await probe.stop()
+    # One event per uplink from now on.
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"after")
+    await _wait_for(lambda: len(events) == 2)
+    assert [e.data["data"] for e in events] == ["during the upgrade", "after"]
+    # Restarts keep the derived ID and its session.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await _wait_connected(hass, entry, True)
+    assert entry.runtime_data.mqtt.session_present is True  # type: ignore[attr-defined]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_retiring_the_old_client_id_without_the_marker(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broker whose ACL drops the drain marker: the hand-over ends all the same."""
+    monkeypatch.setattr(monoz_glue, "DRAIN_TIMEOUT", 0.1)
+    broker = Mosquitto(tmp_path, acl=f"topic readwrite /{ORG_ID}/#\n")
+    broker.start()
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, client_id="ha-cellular-iot-0badc0de"
+        )
+        await _wait_for(lambda: entry.data["mqtt"]["client_id"] == "")
+        await _wait_connected(hass, entry, True)
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_old_client_id_refused_by_the_broker_stays_stored(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The broker refuses the old ID (here: only ids starting with "hacelliot")."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.cellular_iot")
+    broker = Mosquitto(tmp_path, extra=("clientid_prefixes hacelliot",))
+    broker.start()
+
+    def attempts() -> int:
+        return caplog.text.count("the old MQTT client ID stays for now")
+
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, client_id="ha-cellular-iot-0badc0de"
+        )
+        await _wait_for(lambda: attempts() == 1)
+        assert entry.data["mqtt"]["client_id"] == "ha-cellular-iot-0badc0de"
+        # Each start tries again; meanwhile the entry works under the derived ID.
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await _wait_for(lambda: attempts() == 2)
+        await _wait_connected(hass, entry, True)
+        assert entry.data["mqtt"]["client_id"] == "ha-cellular-iot-0badc0de"
+        assert _client_id(entry) == monoz_glue.derived_client_id(
+            await instance_id.async_get(hass), entry.entry_id
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_retiring_the_old_client_id_waits_for_the_broker(
+    hass: HomeAssistant, monoz: FakeMonoz, tmp_path: Path
+) -> None:
+    """Broker down at start: the old ID stays stored until the hand-over worked."""
+    broker = Mosquitto(tmp_path)
+    entry = monoz_entry(broker_data(broker, client_id="ha-cellular-iot-0badc0de"))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.data["mqtt"]["client_id"] == "ha-cellular-iot-0badc0de"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.data["mqtt"]["client_id"] == "ha-cellular-iot-0badc0de"
+    broker.start()
+    try:
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await _wait_for(lambda: entry.data["mqtt"]["client_id"] == "")
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_same_client_id_elsewhere_raises_a_repair_issue(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    mosquitto: Mosquitto,
+    clock: _Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A second Home Assistant restored from a backup connects with the same ID."""
+    entry = await _setup_broker_entry(hass, mosquitto, client_id="")
+    await _wait_connected(hass, entry, True)
+    issue_id = f"mqtt_flapping_{entry.entry_id}"
+    registry = ir.async_get(hass)
+    twin = MqttClient(
+        MqttSettings(
+            host="127.0.0.1",
+            port=mosquitto.port,
+            client_id=_client_id(entry),
+            persistent_session=True,
+        ),
+        subscriptions=[(f"/{ORG_ID}/+/pub/#", 1)],
+    )
+    await twin.start()
+    try:
+        await _wait_for(lambda: registry.async_get_issue(DOMAIN, issue_id) is not None)
+        issue = registry.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_key == "mqtt_flapping"
+        assert issue.translation_placeholders == {
+            "title": entry.title,
+            "broker": f"127.0.0.1:{mosquitto.port}",
+            "client_id": _client_id(entry),
+        }
+        # Many more reconnects follow; the warning was logged once.
+        client = entry.runtime_data.mqtt  # type: ignore[attr-defined]
+        count = client.connect_count
+        await _wait_for(lambda: client.connect_count >= count + 3)
+        warnings = [
+            r
+            for r in caplog.records
+            if r.levelname == "WARNING" and "keeps closing" in r.getMessage()
+        ]
+        assert len(warnings) == 1
+    finally:
+        await twin.stop()
+    # The twin is gone: once the connection has stayed up, the issue goes away.
+    await _wait_connected(hass, entry, True)
+    clock.now += mqtt_module.STABLE_AFTER
+    await _wait_for(lambda: registry.async_get_issue(DOMAIN, issue_id) is None)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_flapping_issue_goes_with_the_entry(
+    hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto, clock: _Clock
+) -> None:
+    entry = await _setup_broker_entry(hass, mosquitto, client_id="")
+    await _wait_connected(hass, entry, True)
+    registry = ir.async_get(hass)
+    twin = MqttClient(
+        MqttSettings(host="127.0.0.1", port=mosquitto.port, client_id=_client_id(entry))
+    )
+    await twin.start()
+    issue_id = f"mqtt_flapping_{entry.entry_id}"
+    try:
+        await _wait_for(lambda: registry.async_get_issue(DOMAIN, issue_id) is not None)
+        await hass.config_entries.async_unload(entry.entry_id)
+        assert registry.async_get_issue(DOMAIN, issue_id) is None
+    finally:
+        await twin.stop()
+
+
+async def test_wrong_broker_password_raises_a_repair_issue(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The password changed on the broker: say so once, not a silent retry loop."""
+    broker = Mosquitto(tmp_path, users={"ha": "new-password"})
+    broker.start()
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, username="ha", password="old-password"
+        )
+        assert entry.state is ConfigEntryState.LOADED  # REST downlinks still work
+        issue_id = f"mqtt_auth_refused_{entry.entry_id}"
+        registry = ir.async_get(hass)
+        await _wait_for(lambda: registry.async_get_issue(DOMAIN, issue_id) is not None)
+        issue = registry.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_key == "mqtt_auth_refused"
+        assert issue.severity is ir.IssueSeverity.ERROR
+        client = entry.runtime_data.mqtt  # type: ignore[attr-defined]
+        assert "refused the credentials" in client.last_error
+        refused = [
+            r for r in caplog.records if "refuses the username" in r.getMessage()
+        ]
+        assert len(refused) == 1
+        assert "old-password" not in caplog.text
+        # The user reconfigures the broker with the right password.
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"use_mqtt": True}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {
+                **{k: v for k, v in entry.data["mqtt"].items() if k != "password"},
+                "password": "new-password",
+            },
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        await _wait_connected(hass, entry, True)
+        assert registry.async_get_issue(DOMAIN, issue_id) is None
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+def _clear_text_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelname == "WARNING" and "without TLS" in r.getMessage()
+    ]
+
+
+async def test_password_without_tls_is_logged_once_per_setup(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = Mosquitto(tmp_path, users={"ha": "s3cret"})
+    broker.start()
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, username="ha", password="s3cret"
+        )
+        await _wait_connected(hass, entry, True)
+        # Reconnects do not repeat it.
+        broker.stop()
+        await _wait_connected(hass, entry, False)
+        broker.start()
+        await _wait_connected(hass, entry, True)
+        warnings = _clear_text_warnings(caplog)
+        assert len(warnings) == 1
+        assert entry.title in warnings[0]
+        assert "s3cret" not in caplog.text
+        # Each setup says it once more.
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        assert len(_clear_text_warnings(caplog)) == 2
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        broker.stop()
+
+
+async def test_password_with_tls_or_no_password_is_not_logged(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (tmp_path / "tls").mkdir()
+    broker = Mosquitto(
+        tmp_path / "tls",
+        users={"ha": "s3cret"},
+        tls=make_certificate(tmp_path / "tls"),
+    )
+    broker.start()
+    try:
+        entry = await _setup_broker_entry(
+            hass, broker, username="ha", password="s3cret", tls=True, verify_tls=False
+        )
+        await _wait_connected(hass, entry, True)
+        await hass.config_entries.async_unload(entry.entry_id)
+        anonymous = await _setup_broker_entry(hass, mosquitto)
+        await _wait_connected(hass, anonymous, True)
+        await hass.config_entries.async_unload(anonymous.entry_id)
+        assert _clear_text_warnings(caplog) == []
+    finally:
+        broker.stop()
+
+
+async def test_oversized_uplinks_are_dropped_and_counted(
+    hass: HomeAssistant,
+    mosquitto: Mosquitto,
+    mqtt_account: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events = _record_events(hass)
+    runtime = mqtt_account.runtime_data
+    big = b"x" * (monoz_glue.MAX_UPLINK_BYTES + 1)
+    for _ in range(3):
+        await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", big)
+    await publish(
+        mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"x" * monoz_glue.MAX_UPLINK_BYTES
+    )
+    await _wait_for(lambda: len(events) == 1)
+    assert runtime.uplinks_dropped == 3  # type: ignore[attr-defined]
+    assert len(events[0].data["data"]) == monoz_glue.MAX_UPLINK_BYTES
+    dropped = [r for r in caplog.records if "dropped an uplink" in r.getMessage()]
+    assert [r.levelname for r in dropped] == ["WARNING", "DEBUG", "DEBUG"]
+
+
+async def test_ten_megabyte_uplink_is_dropped(
+    hass: HomeAssistant, mosquitto: Mosquitto, mqtt_account: MockConfigEntry
+) -> None:
+    events = _record_events(hass)
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"\0" * (10 * 1024 * 1024))
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"after")
+    await _wait_for(lambda: len(events) == 1)
+    assert events[0].data["data"] == "after"
+    assert mqtt_account.runtime_data.uplinks_dropped == 1  # type: ignore[attr-defined]
+    assert mqtt_account.runtime_data.mqtt.connected  # type: ignore[attr-defined]
+
+
+async def test_uplink_flood_is_rate_limited(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    mosquitto: Mosquitto,
+    clock: _Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = await _setup_broker_entry(hass, mosquitto)
+    await _wait_connected(hass, entry, True)
+    runtime = entry.runtime_data
+    events = _record_events(hass)
+    extra = 50
+    # The clock stands still: no tokens come back during the flood.
+    await publish_many(
+        mosquitto, f"/{ORG_ID}/{ICCID}/pub", monoz_glue.UPLINK_BURST + extra
+    )
+    total = monoz_glue.UPLINK_BURST + extra
+    await _wait_for(
+        lambda: runtime.received + runtime.uplinks_dropped == total  # type: ignore[attr-defined]
+    )
+    assert len(events) == monoz_glue.UPLINK_BURST
+    assert runtime.uplinks_dropped == extra  # type: ignore[attr-defined]
+    limiting = [r for r in caplog.records if "dropping uplinks" in r.getMessage()]
+    assert len(limiting) == 1
+    # A second later the rate allows UPLINK_RATE more.
+    clock.now += 1
+    await publish(mosquitto, f"/{ORG_ID}/{ICCID}/pub", b"later")
+    await _wait_for(lambda: len(events) == monoz_glue.UPLINK_BURST + 1)
+    assert events[-1].data["data"] == "later"
+    assert "accepted again" in caplog.text
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_flow_tls_certificate_for_another_host(
+    hass: HomeAssistant, monoz: FakeMonoz, tmp_path: Path
+) -> None:
+    broker = Mosquitto(tmp_path, tls=make_certificate(tmp_path, ("broker.example",)))
+    broker.start()
+    try:
+        flow_id = await _mqtt_form(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id,
+            {"host": "127.0.0.1", "port": broker.port, "tls": True, "verify_tls": True},
+        )
+        assert result["errors"] == {"base": "mqtt_tls_failed"}
+    finally:
+        broker.stop()
+
+
+async def test_flow_client_id_refused_by_the_broker(
+    hass: HomeAssistant, monoz: FakeMonoz
+) -> None:
+    async def refuse_id(session: MqttSession) -> None:
+        await session.accept(return_code=2)
+        await session.read()
+
+    broker = FakeBroker(refuse_id)
+    await broker.start()
+    try:
+        flow_id = await _mqtt_form(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id,
+            {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "tls": False,
+                "verify_tls": True,
+                "client_id": "a client id this broker does not like",
+            },
+        )
+        assert result["errors"] == {"client_id": "mqtt_client_id_rejected"}
+    finally:
+        await broker.stop()
+
+
+def test_form_puts_tls_first_and_says_what_travels_in_clear() -> None:
+    schema = monoz_mqtt_schema(ORG_ID)
+    assert [str(key) for key in schema.schema][:2] == ["tls", "verify_tls"]
+    strings = json.loads(
+        (
+            Path(__file__).parents[1] / "custom_components/cellular_iot/strings.json"
+        ).read_text()
+    )
+    step = strings["config"]["step"]["monoz_mqtt"]
+    assert "clear text" in step["description"]
+    assert "clear text" in step["data_description"]["password"]
+    assert "8883" in step["data_description"]["tls"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
+import signal
 import ssl
+import subprocess
 from typing import Any
 
 import pytest
@@ -18,12 +20,16 @@ from custom_components.cellular_iot.providers.errors import (
 )
 from custom_components.cellular_iot.providers.mqtt import (
     MqttClient,
+    MqttClientIdRejectedError,
     MqttMessage,
+    MqttProblem,
     MqttSettings,
+    MqttTlsError,
     valid_topic_filter,
     valid_topic_name,
 )
 
+from .fakes.mqtt_broker import CONNECT, FakeBroker, MqttSession
 from .mosquitto import (
     HOST,
     Mosquitto,
@@ -347,3 +353,350 @@ async def test_callback_error_does_not_stop_the_client(
         assert "Error handling an MQTT message on /a/1" in caplog.text
     finally:
         await client.stop()
+
+
+# --- what a hostile or broken broker does ----------------------------------------------
+
+
+class Problems:
+    """Records ``on_problem`` reports; waits for one without sleeping."""
+
+    def __init__(self) -> None:
+        self.reports: list[tuple[MqttProblem, bool]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, problem: MqttProblem, active: bool) -> None:
+        self.reports.append((problem, active))
+        self._changed.set()
+
+    async def wait_for(self, report: tuple[MqttProblem, bool]) -> None:
+        async with asyncio.timeout(20):
+            while report not in self.reports:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+class Clock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Freeze the flapping detection's clock; run the client's timer often."""
+    fake = Clock()
+    monkeypatch.setattr(mqtt_module, "monotonic", fake)
+    monkeypatch.setattr(mqtt_module, "MISC_INTERVAL", 0.01)
+    return fake
+
+
+@pytest.fixture
+def attempts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record each reconnect attempt's number; reconnect without waiting."""
+    seen: list[int] = []
+
+    def _delay(attempt: int) -> float:
+        seen.append(attempt)
+        return 0.001
+
+    monkeypatch.setattr(mqtt_module, "reconnect_delay", _delay)
+    return seen
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for a condition that the clients' callbacks make true (hang guard only)."""
+    async with asyncio.timeout(20):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_same_client_id_flapping_is_reported_once_and_cleared(
+    mosquitto: Mosquitto,
+    clock: Clock,
+    attempts: list[int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two clients with one client id (a restored backup): the broker hands the
+    session to whichever connected last, so each knocks the other off."""
+    problems_a, problems_b = Problems(), Problems()
+    settings = MqttSettings(
+        host=HOST, port=mosquitto.port, client_id="same", persistent_session=True
+    )
+    first = MqttClient(settings, subscriptions=(("/a/#", 1),), on_problem=problems_a)
+    second = MqttClient(settings, subscriptions=(("/a/#", 1),), on_problem=problems_b)
+    await first.start(wait=True, timeout=5)
+    await second.start()
+    try:
+        flapping = (MqttProblem.FLAPPING, True)
+        await problems_a.wait_for(flapping)
+        await problems_b.wait_for(flapping)
+        # Reported on the third short-lived connection, not before.
+        assert first.connect_count >= mqtt_module.FLAP_THRESHOLD
+        # While flapping, the delays keep growing instead of starting again.
+        await _until(lambda: max(attempts) > mqtt_module.FLAP_THRESHOLD + 3)
+        await second.stop()
+        await _until(lambda: first.connected)
+        assert problems_a.reports == [flapping]
+        assert problems_b.reports == [flapping]
+        # One warning per client for the lost connections, not one per reconnect.
+        lost = [r for r in caplog.records if "Lost the connection" in r.getMessage()]
+        assert len([r for r in lost if r.levelname == "WARNING"]) <= 2
+        assert first.problems == {MqttProblem.FLAPPING}
+        # The connection stays up: once it has lasted STABLE_AFTER, it is over.
+        clock.now += mqtt_module.STABLE_AFTER
+        await problems_a.wait_for((MqttProblem.FLAPPING, False))
+        assert first.problems == frozenset()
+        assert problems_a.reports == [flapping, (MqttProblem.FLAPPING, False)]
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_one_lost_connection_is_not_flapping(
+    mosquitto: Mosquitto, clock: Clock, make_client: Any
+) -> None:
+    problems = Problems()
+    inbox = Inbox()
+    client = MqttClient(
+        MqttSettings(host=HOST, port=mosquitto.port),
+        on_connection_change=inbox.on_state,
+        on_problem=problems,
+    )
+    await client.start(wait=True, timeout=5)
+    try:
+        assert await inbox.state() is True
+        for _ in range(mqtt_module.FLAP_THRESHOLD):
+            # Each connection lasts long enough: a broker restart now and then.
+            clock.now += mqtt_module.STABLE_AFTER
+            mosquitto.stop()
+            assert await inbox.state() is False
+            mosquitto.start()
+            assert await inbox.state() is True
+        assert problems.reports == []
+    finally:
+        await client.stop()
+
+
+async def test_broker_that_drops_every_connection_backs_off(
+    socket_enabled: None, clock: Clock, attempts: list[int]
+) -> None:
+    """Accepted, subscribed, then closed, every time: flapping; delays keep growing."""
+
+    async def accept_then_drop(session: MqttSession) -> None:
+        await session.accept()
+        await session.grant_subscription()
+
+    broker = FakeBroker(accept_then_drop)
+    await broker.start()
+    problems = Problems()
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port),
+        subscriptions=(("/a/#", 1),),
+        on_problem=problems,
+    )
+    try:
+        await client.start()
+        await problems.wait_for((MqttProblem.FLAPPING, True))
+        await _until(lambda: len(attempts) >= 8)
+        # The first short-lived connections reconnect at once (attempt 1); from
+        # the flapping on, each attempt waits longer than the one before.
+        flapping_from = attempts.index(2)
+        assert attempts[:flapping_from] == [1] * flapping_from
+        assert attempts[flapping_from:] == list(
+            range(2, 2 + len(attempts) - flapping_from)
+        )
+        assert problems.reports == [(MqttProblem.FLAPPING, True)]
+    finally:
+        await client.stop()
+        await broker.stop()
+
+
+async def test_broker_that_closes_before_connack_fails_fast(
+    socket_enabled: None,
+) -> None:
+    async def hang_up(session: MqttSession) -> None:
+        await session.expect(CONNECT)
+
+    broker = FakeBroker(hang_up)
+    await broker.start()
+    client = MqttClient(MqttSettings(host=HOST, port=broker.port))
+    try:
+        with pytest.raises(
+            ProviderConnectionError, match="closed the connection before accepting"
+        ):
+            await client.start(wait=True, timeout=10)
+        assert client.last_error is not None
+        assert "before accepting" in client.last_error
+    finally:
+        await client.stop()
+        await broker.stop()
+
+
+async def test_topic_that_is_not_utf8_is_dropped_and_acknowledged(
+    socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """paho raises on such a topic; the message must not poison the session."""
+    acked: list[int] = []
+
+    async def send_junk(session: MqttSession) -> None:
+        await session.accept()
+        await session.grant_subscription()
+        await session.publish(b"/mti/\xff\xfe/pub", b"junk", mid=1)
+        acked.append(await session.puback())
+        await session.publish(b"/mti/\xc3\x28/pub", b"junk", mid=2)
+        acked.append(await session.puback())
+        await session.publish(b"/mti/8988/pub", b"good", mid=3)
+        acked.append(await session.puback())
+        await session.read()  # until the client disconnects
+
+    broker = FakeBroker(send_junk)
+    await broker.start()
+    inbox = Inbox()
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port),
+        subscriptions=(("/mti/#", 1),),
+        on_message=inbox.on_message,
+    )
+    try:
+        await client.start(wait=True, timeout=5)
+        assert await inbox.message() == MqttMessage("/mti/8988/pub", b"good", 1, False)
+        await _until(lambda: len(acked) == 3)
+        assert acked == [1, 2, 3]
+        assert client.dropped == 2
+        assert client.connect_count == 1
+        warnings = [r for r in caplog.records if "not UTF-8" in r.getMessage()]
+        assert [r.levelname for r in warnings] == ["WARNING", "DEBUG"]
+        assert "Exception in callback" not in caplog.text
+    finally:
+        await client.stop()
+        await broker.stop()
+
+
+async def test_client_id_refused_by_the_broker(socket_enabled: None) -> None:
+    async def refuse_id(session: MqttSession) -> None:
+        await session.accept(return_code=2)
+        await session.read()
+
+    broker = FakeBroker(refuse_id)
+    await broker.start()
+    client = MqttClient(MqttSettings(host=HOST, port=broker.port, client_id="x y"))
+    try:
+        with pytest.raises(MqttClientIdRejectedError, match="client ID"):
+            await client.start(wait=True, timeout=10)
+    finally:
+        await client.stop()
+        await broker.stop()
+
+
+async def test_wrong_password_is_reported_once_until_accepted(
+    socket_enabled: None, tmp_path: Path, attempts: list[int]
+) -> None:
+    broker = Mosquitto(tmp_path, users={"ha": "s3cret"})
+    broker.start()
+    problems = Problems()
+    inbox = Inbox()
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port, username="ha", password="old"),
+        on_connection_change=inbox.on_state,
+        on_problem=problems,
+    )
+    try:
+        await client.start()
+        await problems.wait_for((MqttProblem.AUTH_REFUSED, True))
+        await _until(lambda: len(attempts) >= 3)
+        assert problems.reports == [(MqttProblem.AUTH_REFUSED, True)]
+        assert client.last_error is not None
+        assert "refused the credentials" in client.last_error
+        # The broker's password changes to the one the client has.
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(tmp_path / "passwd"), "ha", "old"],
+            check=True,
+            capture_output=True,
+        )
+        assert broker.process is not None
+        broker.process.send_signal(signal.SIGHUP)  # reload the password file
+        assert await inbox.state() is True
+        assert problems.reports == [
+            (MqttProblem.AUTH_REFUSED, True),
+            (MqttProblem.AUTH_REFUSED, False),
+        ]
+    finally:
+        await client.stop()
+        broker.stop()
+
+
+async def test_reconnects_after_thousands_of_attempts(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backoff's 2 ** attempt overflowed a float after ~1,030 attempts (about
+    34 hours of outage at 2 minutes each) and ended reconnecting for good."""
+    monkeypatch.setattr(mqtt_module, "RECONNECT_MIN", 0.0)
+    monkeypatch.setattr(mqtt_module, "RECONNECT_MAX", 0.0)
+    ready = asyncio.Event()
+
+    async def down_for_a_while(session: MqttSession) -> None:
+        if broker.connections < 1100:
+            return  # closed before CONNACK: another failed attempt
+        await session.accept()
+        ready.set()
+        await session.read()
+
+    broker = FakeBroker(down_for_a_while)
+    await broker.start()
+    inbox = Inbox()
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port), on_connection_change=inbox.on_state
+    )
+    try:
+        await client.start()
+        assert await _state_within(inbox, 120) is True
+        assert broker.connections >= 1100
+    finally:
+        await client.stop()
+        await broker.stop()
+
+
+async def _state_within(inbox: Inbox, timeout: float) -> bool:
+    async with asyncio.timeout(timeout):
+        return await inbox.states.get()
+
+
+def test_reconnect_delay_is_bounded() -> None:
+    for attempt in (1, 2, 10, 1100, 10**6):
+        assert (
+            0 < mqtt_module.reconnect_delay(attempt) <= 1.2 * mqtt_module.RECONNECT_MAX
+        )
+
+
+@pytest.fixture
+def mismatched_tls_broker(
+    socket_enabled: None, tmp_path: Path
+) -> Generator[tuple[Mosquitto, Path]]:
+    """A broker on 127.0.0.1 whose certificate names another host."""
+    cert, key = make_certificate(tmp_path, names=("broker.example",))
+    broker = Mosquitto(tmp_path, tls=(cert, key))
+    broker.start()
+    yield broker, cert
+    broker.stop()
+
+
+async def test_tls_host_name_mismatch_says_so(
+    mismatched_tls_broker: tuple[Mosquitto, Path],
+) -> None:
+    broker, cert = mismatched_tls_broker
+    context = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: ssl.create_default_context(cafile=str(cert))
+    )
+    client = MqttClient(
+        MqttSettings(host=HOST, port=broker.port, tls=True), ssl_context=context
+    )
+    with pytest.raises(MqttTlsError, match="mismatch"):
+        await client.start(wait=True, timeout=5)
+    assert not client.connected
+    assert client.last_error is not None
+    assert "not accepted" in client.last_error

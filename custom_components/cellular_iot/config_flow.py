@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import hashlib
-import secrets
 from typing import Any
 
 import voluptuous as vol
@@ -62,7 +61,12 @@ from .const import (
     EntryKind,
 )
 from .inbound import new_webhook_secret, url_with_secret, webhook_url
-from .monoz import mqtt_settings, tls_context
+from .monoz import (
+    async_client_id,
+    mqtt_settings,
+    throwaway_client_id,
+    tls_context,
+)
 from .outbox import CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
 from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
@@ -80,7 +84,12 @@ from .providers.monoz import (
     default_uplink_filter,
     valid_org_id,
 )
-from .providers.mqtt import MqttClient, valid_topic_filter
+from .providers.mqtt import (
+    MqttClient,
+    MqttClientIdRejectedError,
+    MqttTlsError,
+    valid_topic_filter,
+)
 from .subentry_flow import PORT, DeviceSubentryFlow
 
 # Where to paste the webhook URL at each provider (one line, shown with the URL).
@@ -136,13 +145,17 @@ MONOZ_RECONFIGURE_SCHEMA = vol.Schema(
 
 
 def monoz_mqtt_schema(org_id: str) -> vol.Schema:
-    """Return the broker form; its defaults point at monoZ's own broker."""
+    """Return the broker form; its defaults point at monoZ's own broker.
+
+    monoZ documents its broker on port 1883 without TLS, so that stays the default;
+    the TLS switch comes first so that nobody misses it.
+    """
     return vol.Schema(
         {
-            vol.Required(CONF_HOST, default=DEFAULT_BROKER_HOST): _TEXT,
-            vol.Required(CONF_PORT, default=DEFAULT_BROKER_PORT): PORT,
             vol.Required(CONF_TLS, default=False): BooleanSelector(),
             vol.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
+            vol.Required(CONF_HOST, default=DEFAULT_BROKER_HOST): _TEXT,
+            vol.Required(CONF_PORT, default=DEFAULT_BROKER_PORT): PORT,
             vol.Optional(CONF_USERNAME): _TEXT,
             vol.Optional(CONF_PASSWORD): _SECRET,
             vol.Optional(CONF_CLIENT_ID): _TEXT,
@@ -382,9 +395,9 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_VERIFY_TLS: bool(user_input.get(CONF_VERIFY_TLS, True)),
             CONF_USERNAME: (user_input.get(CONF_USERNAME) or "").strip(),
             CONF_PASSWORD: user_input.get(CONF_PASSWORD) or "",
-            CONF_CLIENT_ID: (user_input.get(CONF_CLIENT_ID) or "").strip()
-            or current.get(CONF_CLIENT_ID)
-            or f"ha-cellular-iot-{secrets.token_hex(4)}",
+            # Empty: derived from this installation's instance ID and the entry
+            # when the entry loads (see monoz.async_client_id).
+            CONF_CLIENT_ID: (user_input.get(CONF_CLIENT_ID) or "").strip(),
             CONF_UPLINK_TOPIC: str(user_input.get(CONF_UPLINK_TOPIC) or "").strip(),
         }
         if broker[CONF_USERNAME] and not broker[CONF_PASSWORD]:
@@ -398,11 +411,28 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
         ):
             errors[CONF_UPLINK_TOPIC] = "invalid_topic_filter"
             return None
-        client = MqttClient(mqtt_settings(broker), ssl_context=tls_context(broker))
+        if self._reconfiguring:
+            # The entry's own client ID: this clean session clears what the broker
+            # kept for it. A new entry has no ID yet: a one-off one.
+            client_id = await async_client_id(
+                self.hass, self._get_reconfigure_entry().entry_id, broker
+            )
+        else:
+            client_id = broker[CONF_CLIENT_ID] or throwaway_client_id()
+        client = MqttClient(
+            mqtt_settings(broker, client_id=client_id), ssl_context=tls_context(broker)
+        )
         try:
             await client.start(wait=True, timeout=15)
         except ProviderAuthError:
             errors["base"] = "mqtt_invalid_auth"
+            return None
+        except MqttTlsError as err:
+            LOGGER.debug("%s", err)
+            errors["base"] = "mqtt_tls_failed"
+            return None
+        except MqttClientIdRejectedError:
+            errors[CONF_CLIENT_ID] = "mqtt_client_id_rejected"
             return None
         except ProviderError as err:
             LOGGER.debug("Cannot connect to the MQTT broker: %s", err)

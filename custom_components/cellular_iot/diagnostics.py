@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import (
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
     CONF_PASSWORD,
+    CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     CONF_USERNAME,
     CONF_WEBHOOK_ID,
@@ -24,18 +26,41 @@ from .models import (
     OnDeviceData,
 )
 
-# The title can hold the account e-mail ("Hologram (owner@example.com)").
+# The title can hold the account e-mail ("Hologram (owner@example.com)"). The Socket
+# API source ID is half of that credential pair. Like HA core's cellular integrations
+# (huawei_lte), SIM and subscriber identifiers are personal data: ICCID, IMSI, IMEI
+# and phone numbers (MSISDN) are redacted wherever they appear.
 TO_REDACT = {
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     CONF_PASSWORD,
     CONF_USERNAME,
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     "email",
+    "iccid",
+    "imei",
+    "imsi",
+    "msisdn",
+    "phone_number",
     "title",
 }
+# The same identifiers inside free text (outbox targets such as "iccid:8988…", error
+# messages): ICCIDs (89 + 16 to 20 digits) and phone numbers in E.164 form.
+_IDENTIFIERS = re.compile(r"(?<!\d)(?:89\d{16,20}|\+\d{7,15})(?!\d)")
+
+
+def _scrub(value: Any) -> Any:
+    """Replace ICCIDs and phone numbers in every string of ``value``."""
+    if isinstance(value, str):
+        return _IDENTIFIERS.sub(REDACTED, value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
 
 
 async def async_get_config_entry_diagnostics(
@@ -70,10 +95,15 @@ async def async_get_config_entry_diagnostics(
                 "host": data.mqtt.settings.host,
                 "port": data.mqtt.settings.port,
                 "tls": data.mqtt.settings.tls,
+                "client_id": data.mqtt.settings.client_id,
                 "connected": data.mqtt.connected,
                 "connections": data.mqtt.connect_count,
+                "session_present": data.mqtt.session_present,
+                "problems": sorted(data.mqtt.problems),
                 "last_error": data.mqtt.last_error,
                 "uplink_topic": data.uplink_topic,
+                "uplinks_dropped": data.uplinks_dropped,
+                "dropped_bad_topic": data.mqtt.dropped,
             }
     elif isinstance(data, OnDeviceData):
         runtime = {
@@ -111,16 +141,19 @@ async def async_get_config_entry_diagnostics(
             "rejected": hook.rejected,
             "last_rejection": hook.last_rejection,
         }
-    return async_redact_data(
-        {
-            "entry": {
-                "title": entry.title,
-                "version": f"{entry.version}.{entry.minor_version}",
-                "state": entry.state.value,
-                "data": dict(entry.data),
-                "options": dict(entry.options),
+    redacted: dict[str, Any] = _scrub(
+        async_redact_data(
+            {
+                "entry": {
+                    "title": entry.title,
+                    "version": f"{entry.version}.{entry.minor_version}",
+                    "state": entry.state.value,
+                    "data": dict(entry.data),
+                    "options": dict(entry.options),
+                },
+                "runtime": runtime,
             },
-            "runtime": runtime,
-        },
-        TO_REDACT,
+            TO_REDACT,
+        )
     )
+    return redacted

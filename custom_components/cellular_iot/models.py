@@ -66,6 +66,8 @@ class MonozData(CellularIoTData):
     uplink_topic: str | None = None
     last_message: dict[str, Any] | None = None
     received: int = 0
+    # Uplinks dropped: over the size limit or the rate limit.
+    uplinks_dropped: int = 0
     webhook: InboundWebhook | None = None
     outbox: Outbox | None = None
 

@@ -14,9 +14,18 @@ What the client adds on top of paho:
 * Automatic reconnect with exponential backoff and jitter; the subscriptions are made
   again after every connect.
 * :meth:`MqttClient.stop` disconnects cleanly and fails what is still waiting.
+* Problems that retrying alone will not solve are reported once each through
+  ``on_problem`` (see :class:`MqttProblem`): the broker refusing the credentials, and
+  *flapping* -- connections that the broker keeps closing soon after accepting them,
+  typically because another client with the same client id takes the session over.
+  While flapping, the reconnect delay keeps growing instead of starting again from the
+  shortest one, and the lost connections are logged at debug level.
+* Whatever a broker sends, nothing raises out of the read path: a message whose topic
+  is not UTF-8 is dropped (and acknowledged, so the broker does not send it again).
 
 Errors use the providers' hierarchy: refused credentials raise
-:class:`ProviderAuthError`, everything else :class:`ProviderConnectionError`.
+:class:`ProviderAuthError`, a broker certificate that does not verify
+:class:`MqttTlsError`, everything else :class:`ProviderConnectionError`.
 """
 
 from __future__ import annotations
@@ -25,9 +34,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass
+from enum import StrEnum
 import logging
 import random
 import ssl
+import time
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -47,8 +58,44 @@ RECONNECT_MAX: float = 120.0
 RECONNECT_JITTER: Final = (0.8, 1.2)
 MISC_INTERVAL: float = 1.0
 MAX_PACKETS_PER_READ: Final = 100
+# A connection that ends within STABLE_AFTER seconds of the broker accepting it is
+# short-lived; FLAP_THRESHOLD short-lived connections in a row are flapping. Flapping
+# ends once a connection has stayed up for STABLE_AFTER seconds.
+STABLE_AFTER: float = 60.0
+FLAP_THRESHOLD: Final = 3
 # CONNACK return codes 4 (bad user name or password) and 5 (not authorised).
 _AUTH_REFUSED: Final = frozenset({4, 5, 134, 135})
+# CONNACK return code 2: the broker does not accept this client id.
+_ID_REJECTED: Final = frozenset({2, 133})
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Return the seconds to wait before reconnect ``attempt`` (1, 2, ...)."""
+    # The exponent is capped: 2 ** 1100 does not fit a float (days of outage).
+    delay = min(RECONNECT_MAX, RECONNECT_MIN * 2.0 ** min(attempt - 1, 32))
+    return delay * random.uniform(*RECONNECT_JITTER)
+
+
+def monotonic() -> float:
+    """Return the clock the flapping detection runs on (tests substitute their own)."""
+    return time.monotonic()
+
+
+class MqttProblem(StrEnum):
+    """What keeps the client from staying connected, beyond a passing outage."""
+
+    # The broker refuses the username or password (CONNACK 4 or 5).
+    AUTH_REFUSED = "auth_refused"
+    # The broker keeps closing the connection soon after accepting it.
+    FLAPPING = "flapping"
+
+
+class MqttTlsError(ProviderConnectionError):
+    """The broker's certificate did not verify (unknown issuer, expired, other name)."""
+
+
+class MqttClientIdRejectedError(ProviderConnectionError):
+    """The broker does not accept the client id (CONNACK 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +156,10 @@ def _connack_error(reason: ReasonCode | int) -> Exception:
     text = str(reason) if isinstance(reason, ReasonCode) else mqtt.connack_string(value)
     if value in _AUTH_REFUSED:
         return ProviderAuthError(f"The MQTT broker refused the credentials: {text}")
+    if value in _ID_REJECTED:
+        return MqttClientIdRejectedError(
+            f"The MQTT broker refused the client ID: {text}"
+        )
     return ProviderConnectionError(f"The MQTT broker refused the connection: {text}")
 
 
@@ -122,6 +173,7 @@ class MqttClient:
         subscriptions: Sequence[tuple[str, int]] = (),
         on_message: Callable[[MqttMessage], None] | None = None,
         on_connection_change: Callable[[bool], None] | None = None,
+        on_problem: Callable[[MqttProblem, bool], None] | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """Prepare the client; nothing connects before :meth:`start`."""
@@ -129,6 +181,7 @@ class MqttClient:
         self._subscriptions = list(subscriptions)
         self._on_message_cb = on_message
         self._on_connection_change = on_connection_change
+        self._on_problem = on_problem
         self._loop = asyncio.get_running_loop()
         self._connected = False
         self._stopping = False
@@ -143,6 +196,15 @@ class MqttClient:
         self._misc_handle: asyncio.TimerHandle | None = None
         self.last_error: str | None = None
         self.connect_count = 0
+        self.session_present = False
+        # Messages dropped before on_message (topic not UTF-8).
+        self.dropped = 0
+        self._problems: set[MqttProblem] = set()
+        # When the broker accepted the current connection (None while there is none),
+        # and how many connections in a row ended soon after that.
+        self._session_since: float | None = None
+        self._short_lived = 0
+        self._attempt_failed = False
 
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -176,6 +238,11 @@ class MqttClient:
     def settings(self) -> MqttSettings:
         """Return where the client connects."""
         return self._settings
+
+    @property
+    def problems(self) -> frozenset[MqttProblem]:
+        """Return the problems reported and not yet over."""
+        return frozenset(self._problems)
 
     async def start(self, *, wait: bool = False, timeout: float = 15.0) -> None:
         """Start connecting (and keep reconnecting) in the background.
@@ -277,12 +344,21 @@ class MqttClient:
         attempt = 0
         while not self._stopping:
             if attempt:
-                delay = min(RECONNECT_MAX, RECONNECT_MIN * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * random.uniform(*RECONNECT_JITTER))
+                await asyncio.sleep(reconnect_delay(attempt))
             attempt += 1
             self._connection_lost = self._loop.create_future()
+            self._attempt_failed = False
             try:
                 await self._loop.run_in_executor(None, self._connect_blocking)
+            except ssl.SSLCertVerificationError as err:
+                self._connect_failed(
+                    MqttTlsError(
+                        f"Cannot reach the MQTT broker {self._settings.host}:"
+                        f"{self._settings.port}: its certificate was not accepted "
+                        f"({err.verify_message or err.reason})"
+                    )
+                )
+                continue
             except (OSError, ValueError) as err:
                 detail = getattr(err, "strerror", None) or type(err).__name__
                 self._connect_failed(
@@ -293,7 +369,8 @@ class MqttClient:
                 )
                 continue
             # Wait until this connection is gone (or its CONNACK refused it); after
-            # a connection that was up, start again from the shortest delay.
+            # a connection that was up, start again from the shortest delay -- unless
+            # the connections keep ending soon after they start (flapping).
             if await self._connection_lost:
                 attempt = 1
 
@@ -316,10 +393,42 @@ class MqttClient:
         )
 
     def _connect_failed(self, error: Exception) -> None:
+        self._attempt_failed = True
         self.last_error = str(error)
         _LOGGER.debug("%s", error)
+        if isinstance(error, ProviderAuthError):
+            self._set_problem(MqttProblem.AUTH_REFUSED, True)
         if not self._first_result.done():
             self._first_result.set_result(error)
+
+    def _set_problem(self, problem: MqttProblem, active: bool) -> None:
+        """Report a problem when it starts and when it ends, once each."""
+        if active == (problem in self._problems):
+            return
+        if active:
+            self._problems.add(problem)
+        else:
+            self._problems.discard(problem)
+        if self._on_problem is not None and not self._stopping:
+            self._on_problem(problem, active)
+
+    def _session_ended(self) -> bool:
+        """Account for a connection that ended; return whether to reconnect at once.
+
+        A connection the broker had accepted is reconnected after the shortest delay,
+        unless connections keep ending soon after they start (flapping).
+        """
+        since, self._session_since = self._session_since, None
+        if since is None:
+            return False
+        if monotonic() - since >= STABLE_AFTER:
+            self._short_lived = 0
+            return True
+        self._short_lived += 1
+        if self._short_lived >= FLAP_THRESHOLD:
+            self._set_problem(MqttProblem.FLAPPING, True)
+            return False
+        return True
 
     # --- paho callbacks (on the event loop, except the socket-open/write ones) -------
 
@@ -336,6 +445,10 @@ class MqttClient:
             return
         self.connect_count += 1
         self.last_error = None
+        # Whether the broker still had this client id's persistent session.
+        self.session_present = bool(flags.session_present)
+        self._session_since = monotonic()
+        self._set_problem(MqttProblem.AUTH_REFUSED, False)
         self._pending_subscribe.clear()
         for topic, qos in self._subscriptions:
             result, mid = client.subscribe(topic, qos)
@@ -380,31 +493,55 @@ class MqttClient:
         properties: Any,
     ) -> None:
         was_connected = self._connected
+        accepted = self._session_since is not None
+        first_loss = self._short_lived == 0
         self._set_connected(False)
-        if was_connected and not self._stopping:
+        reconnect_now = self._session_ended()
+        if self._stopping or self._attempt_failed:
+            pass  # stopped, or the CONNACK refusal was reported already
+        elif was_connected or accepted:
             self.last_error = f"Connection to the MQTT broker lost: {reason}"
-            _LOGGER.warning(
+            # One warning, not one per reconnect, when connections keep dropping.
+            _LOGGER.log(
+                logging.WARNING if first_loss else logging.DEBUG,
                 "Lost the connection to the MQTT broker %s:%s (%s); reconnecting",
                 self._settings.host,
                 self._settings.port,
                 reason,
             )
+        else:
+            self._connect_failed(
+                ProviderConnectionError(
+                    f"The MQTT broker {self._settings.host}:{self._settings.port} "
+                    f"closed the connection before accepting it ({reason})"
+                )
+            )
         if not self._connection_lost.done():
-            self._connection_lost.set_result(was_connected)
+            self._connection_lost.set_result(reconnect_now)
 
     def _on_message(
         self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
     ) -> None:
+        # Nothing may raise from here: paho would skip the PUBACK (the broker sends
+        # the message again after every reconnect) and lose its place in the stream.
+        try:
+            topic = message.topic
+        except UnicodeDecodeError as err:
+            self.dropped += 1
+            _LOGGER.log(
+                logging.WARNING if self.dropped == 1 else logging.DEBUG,
+                "Dropped an MQTT message whose topic is not UTF-8: %r",
+                bytes(err.object[:200]),
+            )
+            return
         if self._on_message_cb is None:
             return
         try:
             self._on_message_cb(
-                MqttMessage(
-                    message.topic, bytes(message.payload), message.qos, message.retain
-                )
+                MqttMessage(topic, bytes(message.payload), message.qos, message.retain)
             )
         except Exception:
-            _LOGGER.exception("Error handling an MQTT message on %s", message.topic)
+            _LOGGER.exception("Error handling an MQTT message on %s", topic)
 
     def _on_publish(
         self,
@@ -485,8 +622,9 @@ class MqttClient:
 
     def _socket_failed(self, result: MQTTErrorCode) -> None:
         """Paho already closed the socket and reported the disconnect."""
+        reconnect_now = self._session_ended()
         if not self._connection_lost.done():
-            self._connection_lost.set_result(self._connected)
+            self._connection_lost.set_result(reconnect_now)
         self._set_connected(False)
 
     def _close_socket(self) -> None:
@@ -505,6 +643,11 @@ class MqttClient:
             return
         if self._client.socket() is not None:
             self._client.loop_misc()
+        since = self._session_since
+        if since is not None and monotonic() - since >= STABLE_AFTER:
+            # This connection has stayed up: whatever flapped has stopped.
+            self._short_lived = 0
+            self._set_problem(MqttProblem.FLAPPING, False)
         self._schedule_misc()
 
     def _set_connected(self, connected: bool) -> None:
