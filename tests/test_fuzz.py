@@ -21,8 +21,14 @@ from aiohttp.test_utils import make_mocked_request
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 import pytest
 
-from custom_components.cellular_iot.inbound import _decode, _RejectedError
+from custom_components.cellular_iot.inbound import (
+    _check_media_type,
+    _decode,
+    _media_type,
+    _RejectedError,
+)
 from custom_components.cellular_iot.providers.inbound import (
+    CONTENT_TYPES,
     PARSERS,
     InboundFormatError,
     InboundMessage,
@@ -109,15 +115,20 @@ def test_parsers_never_crash(provider: str, body: Any) -> None:
 def test_body_decoder_never_crashes(raw: bytes, content_type: str) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     request = make_mocked_request("POST", "/api/webhook/x", headers=headers)
-    try:
-        value = _decode(request, raw)
-    except _RejectedError as err:
-        status = err.status
-        assert status in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
-        return
-    for provider in PARSERS.values():
+    for provider, parse in PARSERS.items():
+        try:
+            media_type = _media_type(request)
+            _check_media_type(media_type, CONTENT_TYPES[provider])
+            value = _decode(raw, media_type)
+        except _RejectedError as err:
+            status = err.status
+            assert status in (
+                HTTPStatus.BAD_REQUEST,
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            )
+            continue
         with contextlib.suppress(InboundFormatError):
-            _check(provider(value))
+            _check(parse(value))
 
 
 @seed(20261123)
