@@ -1236,6 +1236,7 @@ def _flip_last_bits(part: str) -> str:
         _signed({"exp": True}),
         _signed({"exp": None}),
         _signed({"exp": [FUTURE]}),
+        _signed({"exp": float("inf")}),
         _signed({"exp": FUTURE, "nbf": "soon"}),
         _signed({"exp": FUTURE, "nbf": FUTURE}),
         f"{_HEAD}.{_CLAIMS}.{_SIG}!!",
@@ -1254,6 +1255,7 @@ def _flip_last_bits(part: str) -> str:
         "exp bool",
         "exp null",
         "exp list",
+        "exp infinite",
         "nbf text",
         "nbf future",
         "junk after signature",
@@ -1377,6 +1379,10 @@ async def test_emnify_refuses_what_emnify_does_not_send(
     assert response.status == 415  # application/octet-stream
     await hass.async_block_till_done()
     assert events == []
+    # The parsers refuse a form themselves too (only Hologram's takes one).
+    for kind in ("emnify", "monoz"):
+        with pytest.raises(inbound.InboundFormatError, match="a form is not"):
+            inbound.PARSERS[kind](inbound.Form(payload="open the gate"))
 
 
 @pytest.mark.parametrize(
@@ -1451,3 +1457,18 @@ async def test_json_with_a_byte_order_mark(
         headers={"Content-Type": "application/json", "X-API-Key": SECRET},
     )
     assert response.status == 200
+
+
+async def test_an_entry_without_a_secret_takes_nothing(
+    hass: HomeAssistant, monoz: FakeMonoz
+) -> None:
+    """An empty secret (options edited by hand) matches no request, not even an empty
+    one."""
+    await _setup(hass, with_webhook(monoz_entry(), WEBHOOK_ID, ""))
+    request = _relayed(
+        MONOZ_BODY.decode(),
+        {"Content-Type": "application/json", "X-Webhook-Secret": ""},
+        "secret=",
+    )
+    response = await webhook.async_handle_webhook(hass, WEBHOOK_ID, request)
+    assert response.status == 401
