@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable, Sequence
 import contextlib
 from datetime import timedelta
 import gzip
@@ -727,9 +728,9 @@ async def _pace() -> None:
 async def _exchange(
     client: Any,
     first: bytes,
-    rest: list[bytes] = (),  # type: ignore[assignment]
+    rest: Sequence[bytes] = (),
     started: asyncio.Queue[None] | None = None,
-    before_rest: Any = None,
+    before_rest: Callable[[], None] | None = None,
 ) -> tuple[int, Any]:
     """Send ``first``, wait for the handler to start, send ``rest`` piece by piece."""
     reader, writer = await asyncio.open_connection(client.host, client.port)
@@ -971,41 +972,23 @@ async def test_concurrent_deliveries_of_one_message_fire_once(
         b"X-Webhook-Secret: " + SECRET.encode(),
         length=len(MONOZ_BODY),
     )
-    both_started = asyncio.Event()
-    calls = 0
-
-    async def wait_for_both() -> None:
-        nonlocal calls
-        # Each exchange takes one start; the second to arrive releases both.
-        calls += 1
-        if calls == 2:
-            both_started.set()
-        await both_started.wait()
-
-    starts: list[asyncio.Queue[None]] = [asyncio.Queue(), asyncio.Queue()]
-
-    async def relay() -> None:
-        for queue in starts:
-            await handler_started.get()
-            queue.put_nowait(None)
-
-    async def one(queue: asyncio.Queue[None]) -> tuple[int, Any]:
-        reader, writer = await asyncio.open_connection(client.host, client.port)
-        try:
+    connections = [
+        await asyncio.open_connection(client.host, client.port) for _ in range(2)
+    ]
+    try:
+        for _, writer in connections:
             writer.write(head + MONOZ_BODY[:10])
             await writer.drain()
-            async with asyncio.timeout(HANG_GUARD):
-                await queue.get()
-                await wait_for_both()
+        async with asyncio.timeout(HANG_GUARD):
+            for _ in connections:  # both handlers are waiting for their body
+                await handler_started.get()
+            for _, writer in connections:
                 writer.write(MONOZ_BODY[10:])
                 await writer.drain()
-                return await _response(reader)
-        finally:
+            first, second = [await _response(reader) for reader, _ in connections]
+    finally:
+        for _, writer in connections:
             writer.close()
-
-    relay_task = asyncio.ensure_future(relay())
-    first, second = await asyncio.gather(one(starts[0]), one(starts[1]))
-    await relay_task
     assert first[0] == second[0] == 200
     assert sorted([first[1]["accepted"], second[1]["accepted"]]) == [0, 1]
     await hass.async_block_till_done()
