@@ -1,9 +1,10 @@
 """Parsers of the providers' webhook deliveries (no Home Assistant imports).
 
-Each parser takes the decoded body (a JSON value, or a form as a mapping of strings)
-and returns the messages it holds as :class:`InboundMessage`, or raises
-:class:`InboundFormatError` with a short reason. Parsers never raise anything else,
-whatever the input: the webhook answers 400 with the reason.
+Each parser takes the decoded body (a JSON value, or a :class:`Form`) and returns the
+messages it holds as :class:`InboundMessage`, or raises :class:`InboundFormatError`
+with a short reason. Parsers never raise anything else, whatever the input: the
+webhook answers 400 with the reason. :data:`CONTENT_TYPES` says which media types each
+provider posts; the webhook answers any other with 415 before a parser sees the body.
 """
 
 from __future__ import annotations
@@ -20,9 +21,20 @@ from typing import Any, Final
 # One delivery holds at most this many messages (emnify and monoZ batch them).
 MAX_MESSAGES: Final = 100
 
+JSON: Final = "application/json"
+FORM: Final = "application/x-www-form-urlencoded"
+NO_CONTENT_TYPE: Final = ""  # the request carries no Content-Type header
+
 
 class InboundFormatError(ValueError):
     """The body is not the provider's delivery format; the text says why."""
+
+
+class Form(dict[str, str]):
+    """A form body (``application/x-www-form-urlencoded``): each field and its value.
+
+    A type of its own so that a parser tells a form from a JSON object.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,8 @@ def _b64(value: str, name: str) -> bytes:
 
 def _items(body: Any) -> list[Any]:
     """Return the objects of a delivery: a single object, or a batch (list)."""
+    if isinstance(body, Form):
+        raise InboundFormatError("a form is not this provider's format")
     items = body if isinstance(body, list) else [body]
     if not items:
         raise InboundFormatError("empty batch")
@@ -98,6 +112,8 @@ def _items(body: Any) -> list[Any]:
 
 
 PARSERS: dict[str, Callable[[Any], list[InboundMessage]]] = {}
+# The media types each provider posts (parameters such as charset aside).
+CONTENT_TYPES: dict[str, frozenset[str]] = {}
 
 
 # --- monoZ:Link ------------------------------------------------------------------------
@@ -141,42 +157,60 @@ def parse_monoz(body: Any) -> list[InboundMessage]:
 
 
 PARSERS["monoz"] = parse_monoz
+CONTENT_TYPES["monoz"] = frozenset({JSON})
 
 
 # --- Hologram ---------------------------------------------------------------------------
-# Cloud Services Router routes (Hologram's "CSR Routes" guide):
-# - "Custom Webhook URL": a form POST with a "payload" field holding the message as JSON,
-#   {"received", "authtype", "tags", "device_name", "errorcode", "source", "timestamp",
-#   "data" (base64), "device_id"}, and the route's "key" field.
-# - "Advanced Webhook Builder": the body is the user's template; with the template the
-#   README gives (and the JSON content type checked) it is a JSON object with the same
-#   names: "device_id", "device_name", "received", "data" (base64 of <<data>>), or
-#   "decdata" (the decoded text).
+# Cloud Services Router routes (Hologram's CSR reference, "Webhook Formats"):
+# - "Custom Webhook URL": POST application/x-www-form-urlencoded with the fields
+#   "userid", "payload" (the message as JSON: {"received", "authtype", "tags",
+#   "device_name", "errorcode", "source", "timestamp", "data" (base64), "device_id"}),
+#   "key" (the route's key) and "properties" (the route's settings as JSON).
+# - "Advanced Webhook Builder": POST of the user's template, as application/json when
+#   "Send JSON Content Type" is checked, with no Content-Type otherwise. With the
+#   README's template it is a JSON object with the same names: "device_id",
+#   "device_name", "received", "data" (base64 of <<data>>), or "decdata" (the text).
 # - A stored message as the API returns it ({"deviceid", "record_id", "data": "<JSON of
-#   the message>"}) is accepted too. "record_id" is the message id when present.
+#   the message>"}) is accepted too, as JSON. "record_id" is the message id if present.
 
 
-def _hologram_message(item: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Unwrap the form field "payload" or a stored record's inner "data" JSON."""
-    for key in ("payload", "data"):
-        value = item.get(key)
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            try:
-                inner = json.loads(value)
-            except (ValueError, RecursionError) as err:
-                raise InboundFormatError(f"{key} is not JSON") from err
-            if isinstance(inner, Mapping) and ("data" in inner or "decdata" in inner):
-                merged = {**item, **inner}
-                merged.setdefault("record_id", item.get("record_id"))
-                return merged
+def _hologram_form(form: Form) -> Mapping[str, Any]:
+    """Return the message of a Custom Webhook URL form: its "payload" field, as JSON."""
+    text = form.get("payload")
+    if text is None:
+        raise InboundFormatError("form has no payload field")
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise InboundFormatError("payload is not JSON") from err
+    if not isinstance(message, Mapping):
+        raise InboundFormatError("payload is not a JSON object")
+    return message
+
+
+def _hologram_record(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Unwrap a stored record, whose "data" is the message as JSON text."""
+    value = item.get("data")
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            inner = json.loads(value)
+        except (ValueError, RecursionError) as err:
+            raise InboundFormatError("data is not JSON") from err
+        if isinstance(inner, Mapping) and ("data" in inner or "decdata" in inner):
+            merged = {**item, **inner}
+            merged.setdefault("record_id", item.get("record_id"))
+            return merged
     return item
 
 
 def parse_hologram(body: Any) -> list[InboundMessage]:
     """Parse a Hologram route webhook delivery."""
+    if isinstance(body, Form):
+        items = [_hologram_form(body)]
+    else:
+        items = [_hologram_record(outer) for outer in _items(body)]
     messages: list[InboundMessage] = []
-    for outer in _items(body):
-        item = _hologram_message(outer)
+    for item in items:
         device = item.get("device")
         device_id = _text(
             item.get("device_id")
@@ -219,19 +253,23 @@ def parse_hologram(body: Any) -> list[InboundMessage]:
 
 
 PARSERS["hologram"] = parse_hologram
+CONTENT_TYPES["hologram"] = frozenset({JSON, NO_CONTENT_TYPE, FORM})
 
 
 # --- emnify -----------------------------------------------------------------------------
+# Everything emnify posts is JSON (application/json); it posts no forms.
 # - SMS callback (service profile "api_callback"): a POST with one JSON object per
 #   mobile-originated SMS: {"id", "endpoint": {"id", "name"}, "organisation",
 #   "source_address", "dest_address", "payload" (text), "dcs", "pid", "submit_date"}.
 #   With an "api_secret", the request carries "Authorization: Bearer <JWT signed with
 #   the secret>". Delivery receipts come as PATCH and are not accepted here.
-# - Data Streamer webhook: POST of an event object, or an array of them in bulk mode:
-#   {"id", "timestamp", "alert", "description", "event_type": {"id", "description"},
-#   "event_severity", "endpoint": {"id", "name", ...}, "sim": {"iccid", ...}, ...}.
-# Objects that are neither (usage records) are accepted and ignored, so that a stream
-# that mixes them is not put into its error state.
+# - Data Streamer webhook: POST of a record, or an array of them in bulk mode. An event
+#   record: {"id", "timestamp", "alert", "description", "event_type": {"id",
+#   "description"}, "event_severity", "endpoint": {"id", "name", ...}, "sim": {"iccid",
+#   ...}, ...}; a usage record: {"id", "traffic_type": {"id", "description"},
+#   "start_timestamp", "end_timestamp", "volume", "cost", "endpoint", "sim", ...}.
+#   Usage records are accepted and ignored, so that a stream that mixes them is not put
+#   into its error state. An object that is none of the three is refused.
 
 
 def _emnify_endpoint(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -259,6 +297,8 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
             text = item["payload"]
             if not isinstance(text, str):
                 raise InboundFormatError("payload must be text")
+            if not isinstance(item.get("endpoint"), Mapping):
+                raise InboundFormatError("an SMS without its endpoint")
             kind, time_key = "sms", "submit_date"
             sender, dcs = item.get("source_address"), item.get("dcs")
             extra: dict[str, Any] = {
@@ -274,8 +314,10 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
                 "event_type": type_name if isinstance(type_name, str) else None,
                 "alert": item.get("alert") is True,
             }
-        else:
+        elif isinstance(item.get("traffic_type"), Mapping):
             continue  # a usage record: accepted, not a message
+        else:
+            raise InboundFormatError("not an emnify SMS, event or usage record")
         messages.append(
             InboundMessage(
                 payload=text.encode(),
@@ -294,3 +336,4 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
 
 
 PARSERS["emnify"] = parse_emnify
+CONTENT_TYPES["emnify"] = frozenset({JSON})
