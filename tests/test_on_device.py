@@ -374,3 +374,22 @@ async def test_socket_actions_need_credentials(
         with pytest.raises(ServiceValidationError) as err:
             await _call(hass, action, **data)
         assert err.value.translation_key == "socket_credentials_missing"
+
+
+# --- issue 14: who may send, event size, options, repair issue, rebinding ------------
+
+
+async def test_udp_listener_reloads_without_a_retry(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Unload waits for the UDP socket to close, so the reload binds it at once."""
+    port = free_port(socket.SOCK_DGRAM)
+    entry = listener_entry(port, "UDP")
+    await _setup(hass, entry)
+    for _ in range(3):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        assert entry.state is ConfigEntryState.LOADED
+    waiting = await _next_event(hass)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"after reload", ("127.0.0.1", port))
+    assert (await asyncio.wait_for(waiting, 5)).data["data"] == "after reload"
