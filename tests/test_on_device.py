@@ -18,7 +18,9 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.providers import hologram_socket
+from homeassistant.components.recorder.db_schema import EventData, StateAttributes
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -214,7 +216,7 @@ async def test_nc_message_becomes_event_and_entities(
     assert event.data["source"] == "listener"
     assert event.data["config_entry_id"] == entry.entry_id
     assert event.data["data"] == "hello\n"
-    assert base64.b64decode(event.data["data_base64"]) == b"hello\n"
+    assert "data_base64" not in event.data  # text: stored once (issue 14)
     assert event.data["remote"].startswith("127.0.0.1:")
     assert event.data["topics"] == []
     prefix = f"listener_tcp_{port}"
@@ -234,6 +236,7 @@ async def test_nc_message_becomes_event_and_entities(
     event = await asyncio.wait_for(waiting, 5)
     await hass.async_block_till_done()
     assert event.data["data"] is None
+    assert base64.b64decode(event.data["data_base64"]) == b"\xff\x00\xfe"
     assert hass.states.get(f"sensor.{prefix}_last_message").state == "/wD+"
     assert hass.states.get(f"sensor.{prefix}_messages_received").state == "2"
 
@@ -379,6 +382,85 @@ async def test_socket_actions_need_credentials(
 # --- issue 14: who may send, event size, options, repair issue, rebinding ------------
 
 
+async def _send_tcp(port: int, payload: bytes) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_big_messages_fit_the_recorder(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 10 KB text message is one ~10 KB event (no base64 copy); the entities show a
+    preview, so the recorder stores both (its own serializers, its own limits)."""
+    port = free_port()
+    await _setup(hass, listener_entry(port))
+    prefix = f"listener_tcp_{port}"
+    changes: list[Event] = []
+    hass.bus.async_listen(EVENT_STATE_CHANGED, changes.append)
+
+    def recorded_size(event: Event) -> int:
+        """What the recorder stores of an event (b"{}" and a warning when too big)."""
+        if event.event_type == EVENT_STATE_CHANGED:
+            stored = StateAttributes.shared_attrs_bytes_from_event(event, None)
+        else:
+            stored = EventData.shared_data_bytes_from_event(event, None)
+        assert stored != b"{}"
+        return len(stored)
+
+    text = "é" + "x" * 10_238  # 10,240 bytes of UTF-8
+    waiting = await _next_event(hass)
+    await _send_tcp(port, text.encode())
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] == text
+    assert "data_base64" not in event.data
+    assert recorded_size(event) < 11_000  # was 24 KB
+    state = hass.states.get(f"event.{prefix}_message")
+    assert state.attributes["data"] == text[:255]
+    assert state.attributes["preview"] is True
+    last = hass.states.get(f"sensor.{prefix}_last_message")
+    assert last.state == text[:255]
+    assert "data_base64" not in last.attributes
+
+    payload = bytes(range(256)) * 40  # 10 KB, not UTF-8
+    waiting = await _next_event(hass)
+    await _send_tcp(port, payload)
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] is None
+    assert base64.b64decode(event.data["data_base64"]) == payload
+    assert recorded_size(event) < 15_000
+    state = hass.states.get(f"event.{prefix}_message")
+    assert base64.b64decode(state.attributes["data_base64"]) == payload[:189]
+    assert state.attributes["preview"] is True
+    last = hass.states.get(f"sensor.{prefix}_last_message")
+    assert len(last.state) == 255
+    assert len(last.attributes["data_base64"]) == 252
+
+    # 10 KB of NULs is valid UTF-8 but no text: as text each byte would be six in
+    # JSON (61 KB, over the recorder's 32 KB for event data); as base64 it fits.
+    waiting = await _next_event(hass)
+    await _send_tcp(port, bytes(10_240))
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] is None
+    assert base64.b64decode(event.data["data_base64"]) == bytes(10_240)
+    assert recorded_size(event) < 15_000
+    # Tabs and line ends are text.
+    waiting = await _next_event(hass)
+    await _send_tcp(port, b"a\tb\r\n")
+    event = await asyncio.wait_for(waiting, 5)
+    assert event.data["data"] == "a\tb\r\n"
+    await hass.async_block_till_done()
+
+    ours = [e for e in changes if prefix in e.data["entity_id"]]
+    assert ours
+    assert max(recorded_size(change) for change in ours) < 2_000  # was 24 KB
+    assert "exceed maximum size" not in caplog.text
+
+
 async def test_udp_listener_reloads_without_a_retry(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
@@ -393,3 +475,28 @@ async def test_udp_listener_reloads_without_a_retry(
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(b"after reload", ("127.0.0.1", port))
     assert (await asyncio.wait_for(waiting, 5)).data["data"] == "after reload"
+
+
+def test_entity_preview_of_any_event() -> None:
+    """The preview rule holds for every path's extras (webhook, MQTT), not only the
+    listener's keys: long texts, long lists and nested mappings are cut."""
+    from custom_components.cellular_iot.events import preview
+
+    event = {
+        "data": "short",
+        "topics": [f"T{i}" for i in range(30)],
+        "raw": {f"k{i}": "v" * 300 for i in range(25)},
+        "qos": 1,
+    }
+    shown = preview(event)
+    assert shown["data"] == "short"
+    assert len(shown["topics"]) == 20
+    assert len(shown["raw"]) == 20
+    assert {len(v) for v in shown["raw"].values()} == {255}
+    assert shown["qos"] == 1
+    assert shown["preview"] is True
+    assert preview({"data": "short", "topics": ["a"]}) == {
+        "data": "short",
+        "topics": ["a"],
+        "preview": False,
+    }

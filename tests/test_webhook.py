@@ -112,7 +112,7 @@ async def test_hologram_custom_webhook_form(
     assert data["device_name"] == "My Device"
     assert data["topics"] == ["TOPIC1"]
     assert data["data"] == "Hello, world!\n"
-    assert data["data_base64"] == "SGVsbG8sIHdvcmxkIQo="
+    assert "data_base64" not in data  # text: no base64 copy (issue 14)
     assert data["received_at"] == "2016-09-27T18:53:09.302915+00:00"
     entity_id = er.async_get(hass).async_get_entity_id(
         "event", DOMAIN, f"{hologram_hook.entry_id}_message"
