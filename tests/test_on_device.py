@@ -24,6 +24,7 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
 NC = shutil.which("nc")
@@ -461,6 +462,162 @@ async def test_big_messages_fit_the_recorder(
     assert "exceed maximum size" not in caplog.text
 
 
+async def test_new_entries_start_with_the_default_options(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    flow_id = await _form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"protocol": "TCP", "port": free_port(), "host": "127.0.0.1"}
+    )
+    await hass.async_block_till_done()
+    assert result["options"] == {
+        "allowed_networks": [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "fc00::/7",
+        ],
+        "rate_limit": 30,
+    }
+
+
+async def test_entries_from_before_the_options_get_the_defaults(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry without options (made before issue 14) keeps working for senders on
+    loopback and private networks; a hand-broken list falls back to the defaults."""
+    old = listener_entry(free_port())
+    await _setup(hass, old)
+    listener = old.runtime_data.listener
+    assert [str(n) for n in listener.allowed] == [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ]
+    assert listener.rate_limit == 30
+    waiting = await _next_event(hass)
+    await _send_tcp(listener.port, b"still works")
+    assert (await asyncio.wait_for(waiting, 5)).data["data"] == "still works"
+
+    broken = listener_entry(free_port())
+    broken = MockConfigEntry(
+        domain=DOMAIN,
+        title="Broken",
+        data=dict(broken.data),
+        options={"allowed_networks": ["10.0.0.0/33"], "rate_limit": 0},
+        unique_id=broken.unique_id,
+    )
+    await _setup(hass, broken)
+    assert broken.runtime_data.listener.allowed == listener.allowed
+    assert broken.runtime_data.listener.rate_limit == 30
+    assert "10.0.0.0/33, which is not a network" in caplog.text
+
+
+async def _options(
+    hass: HomeAssistant, entry: MockConfigEntry, **user_input: Any
+) -> Any:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "listener"
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+
+
+async def test_options_say_who_may_send_without_a_reload(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    entry = listener_entry(free_port())
+    await _setup(hass, entry)
+    listener = entry.runtime_data.listener
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    defaults = {str(k): k.default() for k in result["data_schema"].schema}
+    assert defaults["allowed_networks"][0] == "127.0.0.0/8"
+    assert defaults["rate_limit"] == 30
+
+    result = await _options(
+        hass, entry, allowed_networks=["10.0.0.0/8", "10.0.0.300"], rate_limit=5
+    )
+    assert result["errors"] == {"allowed_networks": "invalid_network"}
+    assert result["description_placeholders"]["network"] == "10.0.0.300"
+    result = await _options(hass, entry, allowed_networks=[" "], rate_limit=5)
+    assert result["errors"] == {"allowed_networks": "no_network"}
+
+    result = await _options(
+        hass, entry, allowed_networks=["10.1.2.3/8", "fd00::1"], rate_limit=5
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        "allowed_networks": ["10.0.0.0/8", "fd00::1/128"],
+        "rate_limit": 5,
+    }
+    await hass.async_block_till_done()
+    # The same listener, no rebind: 127.0.0.1 is refused from now on.
+    assert entry.runtime_data.listener is listener
+    assert listener.rate_limit == 5
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, events.append)
+    await _send_tcp(listener.port, b"open")
+    async with asyncio.timeout(5):
+        while listener.refused < 1:
+            await asyncio.sleep(0)
+    await hass.async_block_till_done()
+    assert events == []
+    assert (
+        hass.states.get(f"sensor.listener_tcp_{listener.port}_messages_received").state
+        == "0"
+    )
+
+
+async def test_repair_issue_while_open_to_anyone(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    issues = ir.async_get(hass)
+    # Bound to loopback only: open to all is harmless, no issue.
+    loopback = MockConfigEntry(
+        domain=DOMAIN,
+        title="Loopback",
+        data=dict(listener_entry(free_port()).data),
+        options={"allowed_networks": ["0.0.0.0/0"], "rate_limit": 30},
+    )
+    await _setup(hass, loopback)
+    assert not issues.async_get_issue(
+        DOMAIN, f"listener_open_to_all_{loopback.entry_id}"
+    )
+
+    port = free_port()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Listener TCP {port}",
+        data={"kind": "on_device", "protocol": "TCP", "port": port, "host": ""},
+        options={"allowed_networks": ["0.0.0.0/0"], "rate_limit": 30},
+        unique_id=f"tcp-{port}",
+    )
+    await _setup(hass, entry)
+    issue_id = f"listener_open_to_all_{entry.entry_id}"
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "listener_open_to_all"
+    assert issue.translation_placeholders == {
+        "title": entry.title,
+        "protocol": "TCP",
+        "port": str(port),
+    }
+    await _options(hass, entry, allowed_networks=["192.168.0.0/16"], rate_limit=30)
+    assert not issues.async_get_issue(DOMAIN, issue_id)
+    await _options(hass, entry, allowed_networks=["10.0.0.0/8", "::/0"], rate_limit=30)
+    assert issues.async_get_issue(DOMAIN, issue_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert not issues.async_get_issue(DOMAIN, issue_id)
+
+
 async def test_udp_listener_reloads_without_a_retry(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
@@ -500,3 +657,23 @@ def test_entity_preview_of_any_event() -> None:
         "topics": ["a"],
         "preview": False,
     }
+
+
+async def test_options_of_a_listener_that_is_not_loaded(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Options saved while the port is taken apply when the listener starts."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        entry = listener_entry(busy.getsockname()[1])
+        entry.add_to_hass(hass)
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        result = await _options(
+            hass, entry, allowed_networks=["10.0.0.0/8"], rate_limit=7
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+    assert [str(n) for n in entry.runtime_data.listener.allowed] == ["10.0.0.0/8"]
+    assert entry.runtime_data.listener.rate_limit == 7

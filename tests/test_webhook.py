@@ -589,13 +589,13 @@ async def test_options_show_url_and_rotate_secret(
     assert (await client.post(f"{URL}?secret={new_secret}", json=body)).status == 200
 
 
-async def test_listener_entries_have_no_options(hass: HomeAssistant) -> None:
+async def test_listener_entries_have_listener_options(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(
         domain=DOMAIN,
         data={"kind": "on_device", "protocol": "TCP", "port": 4010, "host": ""},
     )
     entry.add_to_hass(hass)
-    assert not entry.supports_options
+    assert entry.supports_options  # who may send (issue 14), no webhook
 
 
 async def test_old_entries_get_a_webhook_by_migration(
