@@ -215,7 +215,11 @@ async def test_listener_vs_bare_server(
             "cellular_iot_message_received", {"data": message.data.decode()}
         )
 
-    listener = Listener("TCP", "127.0.0.1", 0, on_message)
+    # Every benchmark message comes from 127.0.0.1: lift the per-sender limits (the
+    # rate limit, 8 connections) to measure delivery, not dropping.
+    listener = Listener(
+        "TCP", "127.0.0.1", 0, on_message, rate_limit=None, max_per_source=64
+    )
     await listener.start()
     bare = _BareTcp(hass)
     server = await asyncio.start_server(bare.handle, "127.0.0.1", 0)
@@ -249,6 +253,7 @@ async def test_listener_vs_bare_server(
         "127.0.0.1",
         0,
         lambda m: udp_received.__setitem__("n", udp_received["n"] + 1),
+        rate_limit=None,
     )
     await udp_listener.start()
 

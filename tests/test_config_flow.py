@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import socket
 from unittest.mock import patch
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.cellular_iot.const import DOMAIN
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
@@ -239,3 +241,32 @@ async def test_reconfigure_other_account_is_refused(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
+
+
+@pytest.mark.parametrize("protocol", ["TCP", "UDP"])
+async def test_on_device_flow_listens_at_once_beside_an_account(
+    hass: HomeAssistant, hologram_account: MockConfigEntry, protocol: str
+) -> None:
+    """With the integration loaded, the new listener binds on its first setup.
+
+    The flow's probe used to close its UDP socket without waiting, so setup found the
+    port still taken and went to SETUP_RETRY for ~5 s: messages sent meanwhile were lost.
+    """
+    kind = socket.SOCK_DGRAM if protocol == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "on_device"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"protocol": protocol, "port": port, "host": "127.0.0.1"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.listener.listening
+    await hass.async_block_till_done()

@@ -18,10 +18,13 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.providers import hologram_socket
+from homeassistant.components.recorder.db_schema import EventData, StateAttributes
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
 NC = shutil.which("nc")
@@ -214,7 +217,7 @@ async def test_nc_message_becomes_event_and_entities(
     assert event.data["source"] == "listener"
     assert event.data["config_entry_id"] == entry.entry_id
     assert event.data["data"] == "hello\n"
-    assert base64.b64decode(event.data["data_base64"]) == b"hello\n"
+    assert "data_base64" not in event.data  # text: stored once (issue 14)
     assert event.data["remote"].startswith("127.0.0.1:")
     assert event.data["topics"] == []
     prefix = f"listener_tcp_{port}"
@@ -234,6 +237,7 @@ async def test_nc_message_becomes_event_and_entities(
     event = await asyncio.wait_for(waiting, 5)
     await hass.async_block_till_done()
     assert event.data["data"] is None
+    assert base64.b64decode(event.data["data_base64"]) == b"\xff\x00\xfe"
     assert hass.states.get(f"sensor.{prefix}_last_message").state == "/wD+"
     assert hass.states.get(f"sensor.{prefix}_messages_received").state == "2"
 
@@ -374,3 +378,302 @@ async def test_socket_actions_need_credentials(
         with pytest.raises(ServiceValidationError) as err:
             await _call(hass, action, **data)
         assert err.value.translation_key == "socket_credentials_missing"
+
+
+# --- issue 14: who may send, event size, options, repair issue, rebinding ------------
+
+
+async def _send_tcp(port: int, payload: bytes) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_big_messages_fit_the_recorder(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 10 KB text message is one ~10 KB event (no base64 copy); the entities show a
+    preview, so the recorder stores both (its own serializers, its own limits)."""
+    port = free_port()
+    await _setup(hass, listener_entry(port))
+    prefix = f"listener_tcp_{port}"
+    changes: list[Event] = []
+    hass.bus.async_listen(EVENT_STATE_CHANGED, changes.append)
+
+    def recorded_size(event: Event) -> int:
+        """What the recorder stores of an event (b"{}" and a warning when too big)."""
+        if event.event_type == EVENT_STATE_CHANGED:
+            stored = StateAttributes.shared_attrs_bytes_from_event(event, None)
+        else:
+            stored = EventData.shared_data_bytes_from_event(event, None)
+        assert stored != b"{}"
+        return len(stored)
+
+    text = "é" + "x" * 10_238  # 10,240 bytes of UTF-8
+    waiting = await _next_event(hass)
+    await _send_tcp(port, text.encode())
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] == text
+    assert "data_base64" not in event.data
+    assert recorded_size(event) < 11_000  # was 24 KB
+    state = hass.states.get(f"event.{prefix}_message")
+    assert state.attributes["data"] == text[:255]
+    assert state.attributes["preview"] is True
+    last = hass.states.get(f"sensor.{prefix}_last_message")
+    assert last.state == text[:255]
+    assert "data_base64" not in last.attributes
+
+    payload = bytes(range(256)) * 40  # 10 KB, not UTF-8
+    waiting = await _next_event(hass)
+    await _send_tcp(port, payload)
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] is None
+    assert base64.b64decode(event.data["data_base64"]) == payload
+    assert recorded_size(event) < 15_000
+    state = hass.states.get(f"event.{prefix}_message")
+    assert base64.b64decode(state.attributes["data_base64"]) == payload[:189]
+    assert state.attributes["preview"] is True
+    last = hass.states.get(f"sensor.{prefix}_last_message")
+    assert len(last.state) == 255
+    assert len(last.attributes["data_base64"]) == 252
+
+    # 10 KB of NULs is valid UTF-8 but no text: as text each byte would be six in
+    # JSON (61 KB, over the recorder's 32 KB for event data); as base64 it fits.
+    waiting = await _next_event(hass)
+    await _send_tcp(port, bytes(10_240))
+    event = await asyncio.wait_for(waiting, 5)
+    await hass.async_block_till_done()
+    assert event.data["data"] is None
+    assert base64.b64decode(event.data["data_base64"]) == bytes(10_240)
+    assert recorded_size(event) < 15_000
+    # Tabs and line ends are text.
+    waiting = await _next_event(hass)
+    await _send_tcp(port, b"a\tb\r\n")
+    event = await asyncio.wait_for(waiting, 5)
+    assert event.data["data"] == "a\tb\r\n"
+    await hass.async_block_till_done()
+
+    ours = [e for e in changes if prefix in e.data["entity_id"]]
+    assert ours
+    assert max(recorded_size(change) for change in ours) < 2_000  # was 24 KB
+    assert "exceed maximum size" not in caplog.text
+
+
+async def test_new_entries_start_with_the_default_options(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    flow_id = await _form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"protocol": "TCP", "port": free_port(), "host": "127.0.0.1"}
+    )
+    await hass.async_block_till_done()
+    assert result["options"] == {
+        "allowed_networks": [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "fc00::/7",
+        ],
+        "rate_limit": 30,
+    }
+
+
+async def test_entries_from_before_the_options_get_the_defaults(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry without options (made before issue 14) keeps working for senders on
+    loopback and private networks; a hand-broken list falls back to the defaults."""
+    old = listener_entry(free_port())
+    await _setup(hass, old)
+    listener = old.runtime_data.listener
+    assert [str(n) for n in listener.allowed] == [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ]
+    assert listener.rate_limit == 30
+    waiting = await _next_event(hass)
+    await _send_tcp(listener.port, b"still works")
+    assert (await asyncio.wait_for(waiting, 5)).data["data"] == "still works"
+
+    broken = listener_entry(free_port())
+    broken = MockConfigEntry(
+        domain=DOMAIN,
+        title="Broken",
+        data=dict(broken.data),
+        options={"allowed_networks": ["10.0.0.0/33"], "rate_limit": 0},
+        unique_id=broken.unique_id,
+    )
+    await _setup(hass, broken)
+    assert broken.runtime_data.listener.allowed == listener.allowed
+    assert broken.runtime_data.listener.rate_limit == 30
+    assert "10.0.0.0/33, which is not a network" in caplog.text
+
+
+async def _options(
+    hass: HomeAssistant, entry: MockConfigEntry, **user_input: Any
+) -> Any:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "listener"
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+
+
+async def test_options_say_who_may_send_without_a_reload(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    entry = listener_entry(free_port())
+    await _setup(hass, entry)
+    listener = entry.runtime_data.listener
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    defaults = {str(k): k.default() for k in result["data_schema"].schema}
+    assert defaults["allowed_networks"][0] == "127.0.0.0/8"
+    assert defaults["rate_limit"] == 30
+
+    result = await _options(
+        hass, entry, allowed_networks=["10.0.0.0/8", "10.0.0.300"], rate_limit=5
+    )
+    assert result["errors"] == {"allowed_networks": "invalid_network"}
+    assert result["description_placeholders"]["network"] == "10.0.0.300"
+    result = await _options(hass, entry, allowed_networks=[" "], rate_limit=5)
+    assert result["errors"] == {"allowed_networks": "no_network"}
+
+    result = await _options(
+        hass, entry, allowed_networks=["10.1.2.3/8", "fd00::1"], rate_limit=5
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        "allowed_networks": ["10.0.0.0/8", "fd00::1/128"],
+        "rate_limit": 5,
+    }
+    await hass.async_block_till_done()
+    # The same listener, no rebind: 127.0.0.1 is refused from now on.
+    assert entry.runtime_data.listener is listener
+    assert listener.rate_limit == 5
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, events.append)
+    await _send_tcp(listener.port, b"open")
+    async with asyncio.timeout(5):
+        while listener.refused < 1:
+            await asyncio.sleep(0)
+    await hass.async_block_till_done()
+    assert events == []
+    assert (
+        hass.states.get(f"sensor.listener_tcp_{listener.port}_messages_received").state
+        == "0"
+    )
+
+
+async def test_repair_issue_while_open_to_anyone(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    issues = ir.async_get(hass)
+    # Bound to loopback only: open to all is harmless, no issue.
+    loopback = MockConfigEntry(
+        domain=DOMAIN,
+        title="Loopback",
+        data=dict(listener_entry(free_port()).data),
+        options={"allowed_networks": ["0.0.0.0/0"], "rate_limit": 30},
+    )
+    await _setup(hass, loopback)
+    assert not issues.async_get_issue(
+        DOMAIN, f"listener_open_to_all_{loopback.entry_id}"
+    )
+
+    port = free_port()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Listener TCP {port}",
+        data={"kind": "on_device", "protocol": "TCP", "port": port, "host": ""},
+        options={"allowed_networks": ["0.0.0.0/0"], "rate_limit": 30},
+        unique_id=f"tcp-{port}",
+    )
+    await _setup(hass, entry)
+    issue_id = f"listener_open_to_all_{entry.entry_id}"
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "listener_open_to_all"
+    assert issue.translation_placeholders == {
+        "title": entry.title,
+        "protocol": "TCP",
+        "port": str(port),
+    }
+    await _options(hass, entry, allowed_networks=["192.168.0.0/16"], rate_limit=30)
+    assert not issues.async_get_issue(DOMAIN, issue_id)
+    await _options(hass, entry, allowed_networks=["10.0.0.0/8", "::/0"], rate_limit=30)
+    assert issues.async_get_issue(DOMAIN, issue_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert not issues.async_get_issue(DOMAIN, issue_id)
+
+
+async def test_udp_listener_reloads_without_a_retry(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Unload waits for the UDP socket to close, so the reload binds it at once."""
+    port = free_port(socket.SOCK_DGRAM)
+    entry = listener_entry(port, "UDP")
+    await _setup(hass, entry)
+    for _ in range(3):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        assert entry.state is ConfigEntryState.LOADED
+    waiting = await _next_event(hass)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"after reload", ("127.0.0.1", port))
+    assert (await asyncio.wait_for(waiting, 5)).data["data"] == "after reload"
+
+
+def test_entity_preview_of_any_event() -> None:
+    """The preview rule holds for every path's extras (webhook, MQTT), not only the
+    listener's keys: long texts, long lists and nested mappings are cut."""
+    from custom_components.cellular_iot.events import preview
+
+    event = {
+        "data": "short",
+        "topics": [f"T{i}" for i in range(30)],
+        "raw": {f"k{i}": "v" * 300 for i in range(25)},
+        "qos": 1,
+    }
+    shown = preview(event)
+    assert shown["data"] == "short"
+    assert len(shown["topics"]) == 20
+    assert len(shown["raw"]) == 20
+    assert {len(v) for v in shown["raw"].values()} == {255}
+    assert shown["qos"] == 1
+    assert shown["preview"] is True
+    assert preview({"data": "short", "topics": ["a"]}) == {
+        "data": "short",
+        "topics": ["a"],
+        "preview": False,
+    }
+
+
+async def test_options_of_a_listener_that_is_not_loaded(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Options saved while the port is taken apply when the listener starts."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        entry = listener_entry(busy.getsockname()[1])
+        entry.add_to_hass(hass)
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        result = await _options(
+            hass, entry, allowed_networks=["10.0.0.0/8"], rate_limit=7
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+    assert [str(n) for n in entry.runtime_data.listener.allowed] == ["10.0.0.0/8"]
+    assert entry.runtime_data.listener.rate_limit == 7

@@ -126,7 +126,7 @@ async def test_hologram_custom_webhook_form(
     assert data["device_name"] == "My Device"
     assert data["topics"] == ["TOPIC1"]
     assert data["data"] == "Hello, world!\n"
-    assert data["data_base64"] == "SGVsbG8sIHdvcmxkIQo="
+    assert "data_base64" not in data  # text: no base64 copy (issue 14)
     assert data["received_at"] == "2016-09-27T18:53:09.302915+00:00"
     entity_id = er.async_get(hass).async_get_entity_id(
         "event", DOMAIN, f"{hologram_hook.entry_id}_message"
@@ -605,13 +605,13 @@ async def test_options_show_url_and_rotate_secret(
     assert (await client.post(f"{URL}?secret={new_secret}", json=body)).status == 200
 
 
-async def test_listener_entries_have_no_options(hass: HomeAssistant) -> None:
+async def test_listener_entries_have_listener_options(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(
         domain=DOMAIN,
         data={"kind": "on_device", "protocol": "TCP", "port": 4010, "host": ""},
     )
     entry.add_to_hass(hass)
-    assert not entry.supports_options
+    assert entry.supports_options  # who may send (issue 14), no webhook
 
 
 async def test_old_entries_get_a_webhook_by_migration(

@@ -67,6 +67,14 @@ from .monoz import (
     throwaway_client_id,
     tls_context,
 )
+from .on_device import (
+    CONF_ALLOWED_NETWORKS,
+    CONF_RATE_LIMIT,
+    RATE_LIMIT_MAX,
+    async_apply_listener_options,
+    default_listener_options,
+    listener_options,
+)
 from .outbox import CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
 from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
@@ -76,7 +84,7 @@ from .providers.errors import (
 )
 from .providers.hologram import HologramClient, HologramUser
 from .providers.hologram_socket import validate_credentials
-from .providers.listener import Listener
+from .providers.listener import Listener, parse_networks
 from .providers.monoz import (
     DEFAULT_BROKER_HOST,
     DEFAULT_BROKER_PORT,
@@ -210,7 +218,9 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Options of an account entry: its webhook URL and secret."""
+        """Options of an account entry (its webhook) or of a listener (who may send)."""
+        if config_entry.data.get(CONF_KIND) == EntryKind.ON_DEVICE:
+            return ListenerOptionsFlow()
         return WebhookOptionsFlow()
 
     @classmethod
@@ -226,8 +236,8 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
     @classmethod
     @callback
     def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
-        """Only account entries have a webhook."""
-        return config_entry.data.get(CONF_KIND) in ACCOUNT_KINDS
+        """Account entries have a webhook; listeners say who may send."""
+        return config_entry.data.get(CONF_KIND) in (*ACCOUNT_KINDS, EntryKind.ON_DEVICE)
 
     def _async_create_account_entry(
         self, *, title: str, data: dict[str, Any]
@@ -510,6 +520,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=f"Listener {data[CONF_PROTOCOL]} {data[CONF_PORT]}",
                     data=data,
+                    options=default_listener_options(),
                 )
         return self.async_show_form(
             step_id="on_device",
@@ -559,6 +570,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
             except OSError:
                 errors["base"] = "cannot_bind"
                 return None
+            # Returns once the socket is closed: the entry's setup binds it next.
             await probe.stop()
         return data
 
@@ -808,4 +820,68 @@ class WebhookOptionsFlow(OptionsFlow):
                 "secret": self._new_secret,
                 "url_with_secret": url_with_secret(url, self._new_secret),
             },
+        )
+
+
+class ListenerOptionsFlow(OptionsFlow):
+    """Who may send to the on-device listener, and how often (applied at once)."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the listener's options."""
+        return await self.async_step_listener()
+
+    async def async_step_listener(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Check every network; the running listener takes the options at once."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        placeholders = {"network": ""}
+        allowed, rate = listener_options(entry.options)
+        if user_input is not None:
+            values = user_input.get(CONF_ALLOWED_NETWORKS) or []
+            rate = int(user_input[CONF_RATE_LIMIT])
+            try:
+                networks = parse_networks(values)
+            except ValueError as err:
+                errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
+                placeholders["network"] = str(err)[:100]
+            else:
+                if not networks:
+                    errors[CONF_ALLOWED_NETWORKS] = "no_network"
+                else:
+                    options = {
+                        **entry.options,
+                        CONF_ALLOWED_NETWORKS: [str(n) for n in networks],
+                        CONF_RATE_LIMIT: rate,
+                    }
+                    async_apply_listener_options(self.hass, entry, options)
+                    return self.async_create_entry(data=options)
+            allowed = [str(value) for value in values]
+        return self.async_show_form(
+            step_id="listener",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_ALLOWED_NETWORKS, default=allowed): TextSelector(
+                        TextSelectorConfig(multiple=True)
+                    ),
+                    vol.Required(CONF_RATE_LIMIT, default=rate): vol.All(
+                        NumberSelector(
+                            NumberSelectorConfig(
+                                min=1,
+                                max=RATE_LIMIT_MAX,
+                                step=1,
+                                mode=NumberSelectorMode.BOX,
+                                unit_of_measurement="messages/min",
+                            )
+                        ),
+                        vol.Coerce(int),
+                        vol.Range(min=1, max=RATE_LIMIT_MAX),
+                    ),
+                }
+            ),
+            errors=errors,
+            description_placeholders={**placeholders, "title": entry.title},
         )

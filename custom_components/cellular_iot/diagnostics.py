@@ -112,6 +112,11 @@ async def async_get_config_entry_diagnostics(
             "port": data.listener.port,
             "active_connections": data.listener.active_connections,
             "rejected_connections": data.listener.rejected,
+            "refused_not_allowed": data.listener.refused,
+            "evicted_connections": data.listener.evicted,
+            "closed_idle": data.listener.timed_out,
+            "closed_at_deadline": data.listener.cut_at_deadline,
+            "dropped_rate_limited": data.listener.rate_limited,
             "messages_received": data.received,
             "socket_api": data.socket is not None,
         }

@@ -1,4 +1,8 @@
-"""Event entity: one event per message the entry receives (listener or MQTT uplink)."""
+"""Event entity: one event per message the entry receives (listener or MQTT uplink).
+
+Its attributes are a preview of the event (texts cut to 255 characters): the whole
+message is in the ``cellular_iot_message_received`` event.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SUBENTRY_DEVICE
 from .entity import AccountEntity, CellularIoTEntity, DeviceEntity, ListenerEntity
+from .events import preview
 from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
@@ -41,7 +46,7 @@ class _MessageEventEntity(CellularIoTEntity, EventEntity):
 
     @callback
     def _on_message(self, event: dict[str, Any]) -> None:
-        self._trigger_event(EVENT_TYPE, event)
+        self._trigger_event(EVENT_TYPE, preview(event))
         self.async_write_ha_state()
 
 
@@ -60,5 +65,5 @@ class DeviceEventEntity(DeviceEntity, EventEntity):
 
     @callback
     def _on_device_message(self, event: dict[str, Any]) -> None:
-        self._trigger_event(EVENT_TYPE, event)
+        self._trigger_event(EVENT_TYPE, preview(event))
         self.async_write_ha_state()

@@ -1,11 +1,18 @@
-"""Wiring of an on_device entry: the listener's messages become HA events."""
+"""Wiring of an on_device entry: the listener's messages become HA events.
+
+Who may send (the allowed networks) and how often (messages a minute per sender) are
+the entry's options. An entry without them (created before they existed) gets the
+defaults: loopback and the private ranges, 30 messages a minute.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
 
 from .const import (
     CONF_HOST,
@@ -20,7 +27,40 @@ from .const import (
 from .events import async_fire_message, message_event as build_event
 from .models import CellularIoTConfigEntry, OnDeviceData
 from .providers.hologram_socket import HologramSocketClient
-from .providers.listener import Listener, ReceivedMessage
+from .providers.listener import (
+    DEFAULT_ALLOWED_NETWORKS,
+    DEFAULT_RATE_LIMIT,
+    Listener,
+    ReceivedMessage,
+    is_loopback_host,
+    open_to_all,
+    parse_networks,
+)
+
+# Options of on_device entries.
+CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
+CONF_RATE_LIMIT: Final = "rate_limit"
+RATE_LIMIT_MAX: Final = 600
+ISSUE_OPEN_TO_ALL: Final = "listener_open_to_all"
+
+
+def listener_options(options: Mapping[str, Any]) -> tuple[list[str], int]:
+    """Return the allowed networks and rate limit of an entry (defaults if absent)."""
+    allowed = options.get(CONF_ALLOWED_NETWORKS)
+    if not isinstance(allowed, list):
+        allowed = list(DEFAULT_ALLOWED_NETWORKS)
+    rate = options.get(CONF_RATE_LIMIT)
+    if not isinstance(rate, int) or not 1 <= rate <= RATE_LIMIT_MAX:
+        rate = DEFAULT_RATE_LIMIT
+    return [str(network) for network in allowed], rate
+
+
+def default_listener_options() -> dict[str, Any]:
+    """Return the options a new on_device entry starts with."""
+    return {
+        CONF_ALLOWED_NETWORKS: list(DEFAULT_ALLOWED_NETWORKS),
+        CONF_RATE_LIMIT: DEFAULT_RATE_LIMIT,
+    }
 
 
 def message_event(entry_id: str, message: ReceivedMessage) -> dict[str, Any]:
@@ -34,6 +74,67 @@ def message_event(entry_id: str, message: ReceivedMessage) -> dict[str, Any]:
         protocol=message.protocol,
         truncated=message.truncated,
     )
+
+
+def _issue_id(entry: CellularIoTConfigEntry) -> str:
+    return f"{ISSUE_OPEN_TO_ALL}_{entry.entry_id}"
+
+
+def _checked_options(
+    entry: CellularIoTConfigEntry, options: Mapping[str, Any]
+) -> tuple[list[str], int]:
+    """Return the allowed networks and rate; the defaults for a corrupt list."""
+    allowed, rate = listener_options(options)
+    try:
+        parse_networks(allowed)
+    except ValueError as err:
+        # Only a hand-edited store gets here: the options flow checks every network.
+        LOGGER.error(
+            "The allowed networks of %s hold %s, which is not a network: using the "
+            "defaults (loopback and private ranges)",
+            entry.title,
+            err,
+        )
+        allowed = list(DEFAULT_ALLOWED_NETWORKS)
+    return allowed, rate
+
+
+@callback
+def async_update_open_issue(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, listener: Listener
+) -> None:
+    """Raise the repair issue while anyone may send to a non-loopback address."""
+    if open_to_all(listener.allowed or ()) and not is_loopback_host(
+        entry.data.get(CONF_HOST, "")
+    ):
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            _issue_id(entry),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_OPEN_TO_ALL,
+            translation_placeholders={
+                "title": entry.title,
+                "protocol": str(entry.data[CONF_PROTOCOL]),
+                "port": str(entry.data[CONF_PORT]),
+            },
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
+
+
+@callback
+def async_apply_listener_options(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, options: Mapping[str, Any]
+) -> None:
+    """Give the running listener new options (no rebind); raise or clear the issue."""
+    runtime = getattr(entry, "runtime_data", None)
+    if not isinstance(runtime, OnDeviceData):
+        return
+    allowed, rate = _checked_options(entry, options)
+    runtime.listener.configure(allowed=allowed, rate_limit=rate)
+    async_update_open_issue(hass, entry, runtime.listener)
 
 
 async def async_setup_on_device(
@@ -54,11 +155,14 @@ async def async_setup_on_device(
         runtime.received += 1
         async_fire_message(hass, entry.entry_id, event)
 
+    allowed, rate = _checked_options(entry, entry.options)
     listener = Listener(
         entry.data[CONF_PROTOCOL],
         entry.data.get(CONF_HOST, ""),
         entry.data[CONF_PORT],
         on_message,
+        allowed=allowed,
+        rate_limit=rate,
     )
     runtime = OnDeviceData(kind=EntryKind.ON_DEVICE, listener=listener, socket=socket)
     try:
@@ -73,6 +177,8 @@ async def async_setup_on_device(
                 "error": err.strerror or type(err).__name__,
             },
         ) from err
+    async_update_open_issue(hass, entry, listener)
+    entry.async_on_unload(lambda: ir.async_delete_issue(hass, DOMAIN, _issue_id(entry)))
     LOGGER.debug(
         "Listening for cloud messages on %s port %s",
         entry.data[CONF_PROTOCOL],

@@ -18,6 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import SUBENTRY_DEVICE
 from .entity import AccountEntity, DeviceEntity, ListenerEntity
+from .events import preview
 from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
@@ -59,19 +60,22 @@ class LastMessageSensor(ListenerEntity, SensorEntity):
         last = self.runtime.last_message
         if last is None:
             return None
-        value: str = last["data"] if last["data"] is not None else last["data_base64"]
-        return value[:MAX_STATE_LENGTH]
+        value = last["data"]
+        if value is None:
+            value = last.get("data_base64", "")
+        return str(value)[:MAX_STATE_LENGTH]
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return where and when the last message came from."""
+        """Return where and when the last message came from.
+
+        A binary message adds the start of its base64 (252 characters at most).
+        """
         last = self.runtime.last_message
         if last is None:
             return None
-        return {
-            key: last[key]
-            for key in ("remote", "received_at", "protocol", "truncated", "data_base64")
-        }
+        keys = ("remote", "received_at", "protocol", "truncated", "data_base64")
+        return {key: value for key, value in preview(last).items() if key in keys}
 
 
 class MessagesReceivedSensor(ListenerEntity, RestoreSensor):
