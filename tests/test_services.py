@@ -454,7 +454,9 @@ async def test_sms_provider_error(
 # --- send_to_device_webhook ---------------------------------------------------------
 
 
-async def test_device_webhook(hass: HomeAssistant, hologram: FakeHologram) -> None:
+async def test_device_webhook(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_webhook_origin: str
+) -> None:
     assert await __import__("homeassistant.setup").setup.async_setup_component(
         hass, DOMAIN, {}
     )
@@ -480,7 +482,7 @@ async def test_device_webhook(hass: HomeAssistant, hologram: FakeHologram) -> No
     ],
 )
 async def test_device_webhook_bad_url(
-    hass: HomeAssistant, hologram: FakeHologram, url: str
+    hass: HomeAssistant, hologram: FakeHologram, hologram_webhook_origin: str, url: str
 ) -> None:
     assert await __import__("homeassistant.setup").setup.async_setup_component(
         hass, DOMAIN, {}
@@ -491,7 +493,7 @@ async def test_device_webhook_bad_url(
 
 
 async def test_device_webhook_unknown_guid(
-    hass: HomeAssistant, hologram: FakeHologram
+    hass: HomeAssistant, hologram: FakeHologram, hologram_webhook_origin: str
 ) -> None:
     assert await __import__("homeassistant.setup").setup.async_setup_component(
         hass, DOMAIN, {}
@@ -499,8 +501,79 @@ async def test_device_webhook_unknown_guid(
     url = f"{hologram.base_url}/devices/messages/123456/WrongGuid"  # type: ignore[attr-defined]
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
-    assert err.value.translation_key == "provider_not_found"
+    # A fixed message (finding 8): not the provider_* one that quoted the answer.
+    assert err.value.translation_key == "webhook_not_found"
     assert "Hologram" in str(err.value)
+    assert "Invalid webhook" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "{fake}/devices/messages/123456/AbCdEf123",
+        "http://169.254.169.254/api/1/devices/messages/1/latest",
+        "http://localhost:8123/api/1/devices/messages/1/abc",
+        "https://dashboard.hologram.io:8443/api/1/devices/messages/1/abc",
+        "https://dashboard.hologram.io/api/1/devices/messages/1/abc?x=1",
+        "https://x@dashboard.hologram.io/api/1/devices/messages/1/abc",
+    ],
+)
+async def test_device_webhook_is_not_an_ssrf_tool(
+    hass: HomeAssistant, hologram: FakeHologram, url: str
+) -> None:
+    """Only https://dashboard.hologram.io is called: here the local fake is refused."""
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    url = url.format(fake=hologram.base_url)  # type: ignore[attr-defined]
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
+    assert err.value.translation_key == "invalid_webhook_url"
+    assert hologram.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        ({"status": 400}, "webhook_failed"),
+        ({"status": 200}, "webhook_failed"),
+        ({"status": 500}, "webhook_failed"),
+        ({"status": 403}, "webhook_failed"),
+        ({"status": 404}, "webhook_not_found"),
+        ({"status": 429}, "webhook_rate_limited"),
+        ({"status": 307, "headers": {"Location": "/api/1/users/me"}}, "webhook_failed"),
+        ({"reset": True}, "webhook_unreachable"),
+    ],
+)
+async def test_device_webhook_error_is_fixed_text(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_webhook_origin: str,
+    fault: dict[str, Any],
+    key: str,
+) -> None:
+    """The caller learns the HTTP status at most, never the answer's text."""
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    hologram.fail(
+        "/devices/messages/123456/AbCdEf123",
+        body={"success": False, "error": "INTERNAL: db=10.0.0.5 user=admin"},
+        **fault,
+    )
+    url = f"{hologram.base_url}/devices/messages/123456/AbCdEf123"  # type: ignore[attr-defined]
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
+    assert err.value.translation_key == key
+    for text in (str(err.value), str(err.value.__cause__)):
+        assert "INTERNAL" not in text
+        assert "10.0.0.5" not in text
+    if key == "webhook_failed":
+        assert str(fault["status"]) in str(err.value)
+    # No redirect was followed.
+    assert [r.path for r in hologram.requests] == [
+        "/api/1/devices/messages/123456/AbCdEf123"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -755,6 +755,25 @@ async def _async_send_to_cloud(call: ServiceCall) -> ServiceResponse:
     return response
 
 
+def _webhook_error(err: ProviderError) -> HomeAssistantError:
+    """Return a fixed, translated error: nothing the answering server wrote."""
+    placeholders: dict[str, str] = {}
+    if isinstance(err, ProviderNotFoundError):
+        key = "webhook_not_found"
+    elif isinstance(err, ProviderRateLimitedError):
+        key = "webhook_rate_limited"
+    elif isinstance(err, ProviderConnectionError):
+        key = "webhook_unreachable"
+    else:
+        key = "webhook_failed"
+        placeholders["status"] = str(err.status) if err.status else "-"
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
 async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_TO_DEVICE_WEBHOOK_FIELDS, call.data)
     try:
@@ -764,7 +783,7 @@ async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
             data[ATTR_DATA],
         )
     except ProviderError as err:
-        raise provider_error(call.hass, None, err) from err
+        raise _webhook_error(err) from err
     response: dict[str, Any] = {
         "status": "sent",
         "messages": cloud_message_ids(results),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-import json
 import random
 import re
 from typing import Any, Final
@@ -22,7 +21,13 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from ._http import basic_authorization, exchange
+from ._http import (
+    MAX_ANSWER_BYTES,
+    basic_authorization,
+    decode_json,
+    exchange,
+    provider_text,
+)
 from .errors import (
     ProviderBadRequestError,
     ProviderRateLimitedError,
@@ -39,8 +44,16 @@ RATE_LIMIT_DELAY: Final = (5.0, 10.0)
 RATE_LIMIT_RETRIES: Final = 2
 # A Retry-After larger than this is not waited for inside one call.
 MAX_RETRY_AFTER: Final = 60.0
-# The device inbound webhook path: /devices/messages/{deviceid}/{webhookguid}.
-DEVICE_WEBHOOK_PATH: Final = re.compile(r"/devices/messages/\d+/[A-Za-z0-9_-]+/?$")
+# The only origin a device inbound webhook URL may point to (scheme, host and port,
+# as written: the default port, no user info). A module global read at call time,
+# so that tests can point it at a local fake; nothing a caller passes can change it.
+DEVICE_WEBHOOK_ORIGIN = "https://dashboard.hologram.io"
+# Its path: /api/1/devices/messages/{deviceid}/{webhookguid}.
+DEVICE_WEBHOOK_PATH: Final = re.compile(
+    r"/api/1/devices/messages/([1-9][0-9]{0,18})/([A-Za-z0-9_-]{1,128})/?"
+)
+# Hologram answers a webhook post with a short JSON object: read no more than this.
+MAX_WEBHOOK_ANSWER_BYTES: Final = 64 * 1024
 _ACCEPT_JSON: Final = {"Accept": "application/json"}
 _PAGE_SIZE: Final = 100
 _MAX_PAGES: Final = 50
@@ -91,10 +104,10 @@ class HologramClient:
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._session = session
-        self._headers = {
-            "Accept": "application/json",
-            "Authorization": basic_authorization("apikey", api_key),
-        }
+        authorization = basic_authorization("apikey", api_key)
+        self._headers = {"Accept": "application/json", "Authorization": authorization}
+        # Never quoted back from an answer's error text.
+        self._secrets = (api_key, authorization.removeprefix("Basic "))
         self._org_id = org_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
@@ -239,6 +252,7 @@ class HologramClient:
                     params=params,
                     json_body=json_body,
                     full=full,
+                    secrets=self._secrets,
                 )
             except ProviderRateLimitedError as err:
                 if attempt >= self._retries:
@@ -257,36 +271,67 @@ async def send_to_device_webhook(
     """POST ``{"data": data}`` to a Hologram device inbound webhook URL.
 
     The URL carries its own secret (the webhook GUID) and fixes the port and protocol
-    the cloud forwards to, so no API key is sent.
+    the cloud forwards to, so no API key is sent. Only Hologram's own origin is
+    called (see :data:`DEVICE_WEBHOOK_ORIGIN`), no redirect is followed, at most
+    64 KB of the answer is read, and an error never quotes the answer: whoever
+    runs the action learns nothing from the target beyond its HTTP status.
     """
-    if not is_device_webhook_url(url):
+    target = _device_webhook_target(url)
+    if target is None:
         raise ValueError("not a Hologram device webhook URL")
+    device_id, canonical = target
     _check_size(data)
-    device_id = int(URL(url).path.rstrip("/").split("/")[-2])
     result = await _call(
         session,
         "POST",
-        url,
+        canonical,
         headers=_ACCEPT_JSON,
         timeout=aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT),
         params=None,
         json_body={"data": data},
         full=False,
+        quote_answer=False,
+        max_bytes=MAX_WEBHOOK_ANSWER_BYTES,
     )
     return _parse_message_results(result, [device_id])
 
 
 def is_device_webhook_url(url: str) -> bool:
-    """Tell whether ``url`` has the shape of a Hologram device inbound webhook URL."""
+    """Tell whether ``url`` is a Hologram device inbound webhook URL.
+
+    That is ``https://dashboard.hologram.io/api/1/devices/messages/<id>/<guid>``
+    exactly: https, that host, its default port, no user info, query or fragment.
+    """
+    return _device_webhook_target(url) is not None
+
+
+def _device_webhook_target(url: str) -> tuple[int, str] | None:
+    """Return the device id and the URL to call, rebuilt from the allowed origin."""
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable():
+        return None
     try:
         parsed = URL(url)
+        allowed = URL(DEVICE_WEBHOOK_ORIGIN)
     except (TypeError, ValueError):
-        return False
-    return (
-        parsed.scheme in ("http", "https")
-        and bool(parsed.host)
-        and DEVICE_WEBHOOK_PATH.search(parsed.path) is not None
-    )
+        return None
+    if (
+        parsed.scheme != allowed.scheme
+        or parsed.raw_host != allowed.raw_host
+        or parsed.explicit_port != allowed.explicit_port
+        or parsed.raw_user is not None
+        or parsed.raw_password is not None
+        or parsed.raw_query_string
+        or parsed.raw_fragment
+        or "?" in url
+        or "#" in url
+    ):
+        return None
+    match = DEVICE_WEBHOOK_PATH.fullmatch(parsed.raw_path)
+    if match is None:
+        return None
+    device_id, guid = match.groups()
+    canonical = f"{DEVICE_WEBHOOK_ORIGIN}/api/1/devices/messages/{device_id}/{guid}"
+    return int(device_id), canonical
 
 
 async def _call(
@@ -299,7 +344,14 @@ async def _call(
     params: Mapping[str, str] | None,
     json_body: Mapping[str, Any] | None,
     full: bool,
+    secrets: tuple[str, ...] = (),
+    quote_answer: bool = True,
+    max_bytes: int = MAX_ANSWER_BYTES,
 ) -> Any:
+    """Send one request and return what the answer holds.
+
+    No ``secrets`` reach an error; nor does the answer's text unless ``quote_answer``.
+    """
     answer = await exchange(
         session,
         "Hologram",
@@ -309,11 +361,12 @@ async def _call(
         headers=headers,
         params=params,
         json_body=json_body,
+        max_bytes=max_bytes,
     )
     status = answer.status
 
-    payload = _decode(answer.body)
-    detail = _error_text(payload)
+    payload = decode_json(answer.body)
+    detail = _error_text(payload, secrets) if quote_answer else None
     if status >= 400:
         raise error_for_status("Hologram", status, detail, answer.retry_after)
     if not isinstance(payload, Mapping):
@@ -334,18 +387,9 @@ async def _wait(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _error_text(payload: Any) -> str | None:
+def _error_text(payload: Any, secrets: tuple[str, ...]) -> str | None:
     if isinstance(payload, Mapping):
-        error = payload.get("error")
-        if isinstance(error, str) and error:
-            return error[:300]
+        return provider_text(payload.get("error"), secrets)
     return None
 
 
