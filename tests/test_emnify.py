@@ -611,3 +611,25 @@ def emnify_module_base() -> str:
     from custom_components.cellular_iot.providers import emnify as module
 
     return module.DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("answer", "sms_id"),
+    [
+        ({"id": 77}, "77"),
+        ({"id": "abc-1"}, "abc-1"),
+        ({"id": "x" * 10_000}, None),
+        ({"id": {"nested": [1]}}, None),
+        ({"id": True}, None),
+        ({"id": "line\nbreak"}, None),
+    ],
+)
+async def test_sms_id_from_the_answer_is_short_text(
+    emnify: FakeEmnify, answer: dict[str, Any], sms_id: str | None
+) -> None:
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        await client.authenticate()
+        emnify.fail("/endpoint/1001/sms", 201, answer)
+        sent = await client.send_sms(1001, encode_sms("hi"))
+    assert [part.sms_id for part in sent] == [sms_id]

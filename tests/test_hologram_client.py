@@ -466,3 +466,68 @@ async def test_fake_rejects_what_hologram_would(
         assert response.status == 400
     assert len(hologram.violations) == 1
     hologram.violations.clear()
+
+
+async def test_hostile_device_fields_are_dropped(hologram: FakeHologram) -> None:
+    """IDs int() refuses, endless names, numbers that are not text: never a crash."""
+    hologram.fail(
+        "/devices",
+        200,
+        {
+            "success": True,
+            "data": [
+                {"id": "²"},
+                {"id": "9" * 30},
+                {
+                    "id": 5,
+                    "name": "x" * 1000,
+                    "phonenumber": {"nested": [1]},
+                    "links": {"cellular": [{"sim": "8901\n"}]},
+                },
+                {"id": "6", "name": "Pump", "phonenumber": 13125551212},
+            ],
+        },
+    )
+    async with ClientSession() as session:
+        devices = await HologramClient(
+            session, API_KEY, timeout=HANG_GUARD
+        ).list_devices()
+    assert [(d.device_id, d.name, d.iccid, d.phone_number) for d in devices] == [
+        (5, "Device 5", None, None),
+        (6, "Pump", None, "13125551212"),
+    ]
+
+
+async def test_hostile_user_and_message_ids(hologram: FakeHologram) -> None:
+    hologram.fail("/users/me", 200, {"success": True, "data": {"id": "²"}})
+    hologram.fail(
+        "/devices/messages",
+        200,
+        {
+            "success": True,
+            "data": [
+                {"deviceid": 123456, "messageid": "m" * 10_000},
+                {"deviceid": 234567, "messageid": {"a": [1]}},
+                {"deviceid": 345678, "messageid": 42},
+            ],
+        },
+    )
+    async with ClientSession() as session:
+        client = HologramClient(session, API_KEY, timeout=HANG_GUARD)
+        with pytest.raises(ProviderResponseError):
+            await client.get_me()
+        results = await client.send_cloud_message([123456], port=1, data="x")
+    assert [(r.device_id, r.message_id) for r in results] == [
+        (123456, None),
+        (234567, None),
+        (345678, "42"),
+    ]
+
+
+async def test_answer_over_4_mb_is_refused(hologram: FakeHologram) -> None:
+    """Valid JSON, padded past the REST cap: refused, not read whole."""
+    body = b'{"success": true, "data": {"id": 1001}}' + b" " * (4 * 1024 * 1024)
+    hologram.fail("/users/me", 200, raw=body)
+    async with ClientSession() as session:
+        with pytest.raises(ProviderResponseError, match="more than"):
+            await HologramClient(session, API_KEY, timeout=HANG_GUARD).get_me()

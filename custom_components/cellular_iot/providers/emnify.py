@@ -145,9 +145,7 @@ class EmnifyClient:
                 "POST", f"/endpoint/{int(endpoint_id)}/sms", body
             )
             sms_id = result.get("id") if isinstance(result, Mapping) else None
-            sent.append(
-                SentSmsPart(part=number, sms_id=str(sms_id) if sms_id else None)
-            )
+            sent.append(SentSmsPart(part=number, sms_id=_short_id(sms_id)))
         return sent
 
     async def _token(self) -> str:
@@ -243,6 +241,14 @@ def _keep_for(claims: Mapping[str, Any], now: float) -> float:
         lifetime = exp - now
     keep = max(lifetime - RENEW_MARGIN, lifetime / 2, MIN_TOKEN_LIFETIME)
     return min(keep, MAX_TOKEN_LIFETIME)
+
+
+def _short_id(value: Any) -> str | None:
+    """Return an ID from emnify's answer if it is a short text or number."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value) if isinstance(value, str) or abs(value) < 10**64 else ""
+    return text if 0 < len(text) <= 64 and text.isprintable() else None
 
 
 def _usable_token(token: Any) -> bool:

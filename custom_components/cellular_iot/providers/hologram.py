@@ -57,6 +57,10 @@ MAX_WEBHOOK_ANSWER_BYTES: Final = 64 * 1024
 _ACCEPT_JSON: Final = {"Accept": "application/json"}
 _PAGE_SIZE: Final = 100
 _MAX_PAGES: Final = 50
+# What is kept of the fields of Hologram's answers (longer ones are dropped).
+_MAX_ID_DIGITS: Final = 19
+_MAX_NAME_CHARS: Final = 255
+_MAX_NUMBER_CHARS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,13 +421,23 @@ def _check_size(value: str) -> None:
 
 
 def _as_int(value: Any) -> int | None:
+    """Return an ID Hologram sent as a number or as ASCII digits (19 at most)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    # str.isdigit() takes "²", which int() refuses; and int() refuses > 4300 digits.
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
+        return int(value) if len(value) <= _MAX_ID_DIGITS else None
     return None
+
+
+def _as_text(value: Any, limit: int) -> str | None:
+    """Return a short printable text or number from Hologram's answer, else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value) if isinstance(value, str) or abs(value) < 10**limit else ""
+    return text if 0 < len(text) <= limit and text.isprintable() else None
 
 
 def _parse_device(item: Any) -> HologramDevice | None:
@@ -438,14 +452,12 @@ def _parse_device(item: Any) -> HologramDevice | None:
     if isinstance(links, Mapping):
         cellular = links.get("cellular")
         if isinstance(cellular, list) and cellular and isinstance(cellular[0], Mapping):
-            sim = cellular[0].get("sim")
-            iccid = str(sim) if sim else None
-    phone = item.get("phonenumber")
+            iccid = _as_text(cellular[0].get("sim"), _MAX_NUMBER_CHARS)
     return HologramDevice(
         device_id=device_id,
-        name=name if isinstance(name, str) and name else f"Device {device_id}",
+        name=_as_text(name, _MAX_NAME_CHARS) or f"Device {device_id}",
         iccid=iccid,
-        phone_number=str(phone) if phone else None,
+        phone_number=_as_text(item.get("phonenumber"), _MAX_NUMBER_CHARS),
     )
 
 
@@ -457,13 +469,10 @@ def _parse_message_results(data: Any, ids: list[int]) -> list[CloudMessageResult
                 continue
             # One published example spells the key "Devicesid": accept both.
             device_id = _as_int(item.get("deviceid", item.get("Devicesid")))
-            message_id = item.get("messageid")
+            message_id = _as_text(item.get("messageid"), _MAX_NAME_CHARS)
             if device_id is not None:
                 results.append(
-                    CloudMessageResult(
-                        device_id=device_id,
-                        message_id=str(message_id) if message_id else None,
-                    )
+                    CloudMessageResult(device_id=device_id, message_id=message_id)
                 )
     if not results:
         results = [CloudMessageResult(device_id=i, message_id=None) for i in ids]
