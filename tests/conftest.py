@@ -103,6 +103,18 @@ async def hologram(
         assert fake.violations == [], fake.violations
 
 
+@pytest.fixture
+def hologram_webhook_origin(
+    hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Let the fake stand in for https://dashboard.hologram.io, the only origin a
+    device webhook URL may name; return the fake's origin."""
+    origin = hologram.base_url.removesuffix("/api/1")  # type: ignore[attr-defined]
+    # raising=False: the same tests can run against code without the constant.
+    monkeypatch.setattr(hologram_module, "DEVICE_WEBHOOK_ORIGIN", origin, raising=False)
+    return str(origin)
+
+
 def hologram_entry(**data: Any) -> MockConfigEntry:
     """A Hologram account entry as the config flow creates it."""
     entry_data: dict[str, Any] = {

@@ -13,6 +13,7 @@ from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.providers.emnify import EmnifyClient, jwt_claims
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
+    ProviderError,
     ProviderResponseError,
 )
 from custom_components.cellular_iot.providers.sms import encode_sms
@@ -23,6 +24,9 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .conftest import emnify_entry
 from .fakes.emnify import FakeEmnify, make_jwt
+
+# A client timeout that only guards against a hang: no test waits for it.
+HANG_GUARD = 60.0
 
 
 async def _form(hass: HomeAssistant) -> str:
@@ -197,23 +201,175 @@ async def test_token_cached_renewed_before_expiry_and_on_401(
 
 
 async def test_concurrent_callers_share_one_renewal(emnify: FakeEmnify) -> None:
+    """Twenty callers share one renewal, at first and after a 401 storm.
+
+    Deterministic: each renewal is held at the fake until every caller is known to
+    wait for it, and the client's timeout is only a hang guard (it was the fixture's
+    0.5 s per request, which twenty concurrent requests on a loaded machine missed).
+    """
     emnify.auth_gate = asyncio.Event()
     async with ClientSession() as session:
-        client = EmnifyClient(session, emnify.application_token)
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
         tasks = [
             asyncio.create_task(client.send_sms(1001, encode_sms(f"m{i}")))
             for i in range(20)
         ]
-        await asyncio.sleep(0)
+        async with asyncio.timeout(HANG_GUARD):
+            await emnify.auth_waiting.wait()
+        assert not any(task.done() for task in tasks)
         emnify.auth_gate.set()
         await asyncio.gather(*tasks)
         assert emnify.auth_calls == 1
+
+        emnify.auth_gate = asyncio.Event()
+        emnify.auth_waiting.clear()
         emnify.expire_all()
-        await asyncio.gather(
-            *(client.send_sms(1001, encode_sms(f"n{i}")) for i in range(20))
-        )
+        tasks = [
+            asyncio.create_task(client.send_sms(1001, encode_sms(f"n{i}")))
+            for i in range(20)
+        ]
+        async with asyncio.timeout(HANG_GUARD):
+            # Every caller's token was refused, and the renewal is under way.
+            await emnify.wait_until(lambda: emnify.unauthorized == 20)
+            await emnify.auth_waiting.wait()
+        emnify.auth_gate.set()
+        await asyncio.gather(*tasks)
     assert emnify.auth_calls == 2
     assert len(emnify.sms) == 40
+
+
+@pytest.mark.parametrize("iat", [True, False], ids=["with-iat", "without-iat"])
+async def test_short_lived_tokens_are_kept_a_minute(
+    emnify: FakeEmnify, iat: bool
+) -> None:
+    """A token living less than the renewal margin is not renewed on every send."""
+    emnify.token_lifetime = 30
+    emnify.issue_iat = iat
+    parts = encode_sms("hi")
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        for _ in range(10):
+            await client.send_sms(1001, parts)
+        assert emnify.auth_calls == 1
+        # emnify stops taking it after 30 s: its 401 renews once, the send is retried.
+        emnify.now += 31
+        for _ in range(10):
+            await client.send_sms(1001, parts)
+        assert emnify.auth_calls == 2
+        assert emnify.unauthorized == 1
+    assert len(emnify.sms) == 20
+
+
+@pytest.mark.parametrize("iat", [True, False], ids=["with-iat", "without-iat"])
+@pytest.mark.parametrize("skew", [7200.0, 3600.0, -7200.0])
+async def test_clock_off_does_not_renew_every_send(
+    emnify: FakeEmnify, iat: bool, skew: float
+) -> None:
+    """A local clock ahead of emnify's (or behind it) costs no /authenticate per send."""
+    emnify.issue_iat = iat
+    parts = encode_sms("hi")
+    async with ClientSession() as session:
+        client = EmnifyClient(
+            session,
+            emnify.application_token,
+            timeout=HANG_GUARD,
+            clock=lambda: emnify.now + skew,
+        )
+        for _ in range(10):
+            await client.send_sms(1001, parts)
+    assert emnify.auth_calls == 1
+    assert emnify.unauthorized == 0
+    assert len(emnify.sms) == 10
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**400},
+        {"exp": 1e308, "iat": -1e308},
+        {"exp": "soon", "iat": None},
+        {"exp": True},
+        {"exp": 1_800_000_000, "iat": 1_800_000_000},
+        {"exp": 1_700_000_000, "iat": 1_900_000_000},
+    ],
+    ids=["huge-int", "huge-float", "text", "bool", "zero-lifetime", "iat-after-exp"],
+)
+async def test_odd_token_claims_keep_a_token_for_a_while(
+    emnify: FakeEmnify, claims: dict[str, Any]
+) -> None:
+    """Whatever exp and iat say, a token is used for a while, then renewed."""
+    emnify.extra_claims = claims
+    parts = encode_sms("hi")
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        for _ in range(5):
+            await client.send_sms(1001, parts)
+        assert emnify.auth_calls == 1
+        emnify.now += 2 * 86400  # no token is kept longer than a day
+        await client.send_sms(1001, parts)
+    assert emnify.auth_calls == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["abc\r\nX-Injected: 1", "a b", "é" * 10, "x" * 20000, "", 42, None],
+    ids=["crlf", "space", "non-ascii", "huge", "empty", "number", "null"],
+)
+async def test_unusable_auth_token_is_a_provider_error(
+    emnify: FakeEmnify, token: Any
+) -> None:
+    """An auth token that cannot go into a header is refused, not sent."""
+    emnify.fail("/authenticate", 200, {"auth_token": token})
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        with pytest.raises(ProviderResponseError):
+            await client.send_sms(1001, encode_sms("hi"))
+    assert emnify.sms == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, b"[" * 200_000),
+        (500, b'{"message": ' * 100_000),
+        (201, b"\xff\xfe\x00{not utf-8"),
+        (422, b'{"error_description": "\xff\xfe bad"}'),
+    ],
+    ids=["nested-ok", "nested-error", "not-utf8-ok", "not-utf8-error"],
+)
+async def test_hostile_answers_are_provider_errors(
+    emnify: FakeEmnify, status: int, body: bytes
+) -> None:
+    """Deeply nested or non-UTF-8 answers become provider errors, never a crash."""
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        await client.authenticate()
+        emnify.fail("/endpoint/1001/sms", status, body)
+        with pytest.raises(ProviderError):
+            await client.send_sms(1001, encode_sms("hi"))
+
+
+async def test_error_text_never_quotes_the_tokens(emnify: FakeEmnify) -> None:
+    """emnify's error text is kept, minus any token it quotes and line breaks."""
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        await client.authenticate()
+        auth_token = next(iter(emnify.valid_tokens))
+        emnify.fail(
+            "/endpoint/1001/sms",
+            422,
+            {
+                "error_description": f"bad token {auth_token} from "
+                f"{emnify.application_token}\nERROR forged log line"
+            },
+        )
+        with pytest.raises(ProviderError) as err:
+            await client.send_sms(1001, encode_sms("hi"))
+    text = f"{err.value} {err.value.detail}"
+    assert auth_token not in text
+    assert emnify.application_token not in text
+    assert "\n" not in text
+    assert "bad token" in text
 
 
 async def test_refused_after_renewal_is_auth_error(emnify: FakeEmnify) -> None:
@@ -455,3 +611,25 @@ def emnify_module_base() -> str:
     from custom_components.cellular_iot.providers import emnify as module
 
     return module.DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("answer", "sms_id"),
+    [
+        ({"id": 77}, "77"),
+        ({"id": "abc-1"}, "abc-1"),
+        ({"id": "x" * 10_000}, None),
+        ({"id": {"nested": [1]}}, None),
+        ({"id": True}, None),
+        ({"id": "line\nbreak"}, None),
+    ],
+)
+async def test_sms_id_from_the_answer_is_short_text(
+    emnify: FakeEmnify, answer: dict[str, Any], sms_id: str | None
+) -> None:
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
+        await client.authenticate()
+        emnify.fail("/endpoint/1001/sms", 201, answer)
+        sent = await client.send_sms(1001, encode_sms("hi"))
+    assert [part.sms_id for part in sent] == [sms_id]

@@ -63,6 +63,9 @@ class FakeCloudSocket:
                 writer.write(b"00")
             elif self.mode == "error":
                 writer.write(self.error_answer)
+            elif self.mode == "echo":
+                # A refusal that quotes the request back, credentials and all.
+                writer.write(self.error_answer + self.requests[-1])
             elif self.mode == "hang":
                 await self._release.wait()
             await writer.drain()
@@ -298,6 +301,68 @@ async def test_send_sms_bad_arguments(
 ) -> None:
     with pytest.raises(ValueError):
         await _client().send_sms(number, text)
+    assert cloudsocket.requests == []
+
+
+# --- a refusal that quotes the request ------------------------------------------------
+
+
+def _assert_no_credentials(err: ProviderError, *secrets: str) -> None:
+    for text in (str(err), repr(err), err.detail or ""):
+        for secret in secrets:
+            assert secret not in text, text
+
+
+@pytest.mark.parametrize("method", ["cloud", "sms"])
+@pytest.mark.parametrize(
+    ("source_id", "key"),
+    [("ABCD", "WXYZ"), ('a"\\b', 'W"Z\\'), ("1234", "1234")],
+    ids=["plain", "json-escaped", "same"],
+)
+async def test_refusal_quoting_the_request_leaks_no_credentials(
+    cloudsocket: FakeCloudSocket,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    source_id: str,
+    key: str,
+) -> None:
+    """``ERR: S<id><key>+1312… x``: the id and key are scrubbed, raw or JSON-escaped."""
+    cloudsocket.mode = "echo"
+    cloudsocket.error_answer = b"ERR: "
+    client = HologramSocketClient(source_id, key)
+    call = (
+        client.send_to_cloud("Hello, World!")
+        if method == "cloud"
+        else client.send_sms("+13125551212", "Hello, SMS!")
+    )
+    with pytest.raises(ProviderBadRequestError) as exc:
+        await call
+    escaped = [json.dumps(value)[1:-1] for value in (source_id, key)]
+    _assert_no_credentials(exc.value, source_id, key, *escaped)
+    assert exc.value.detail is not None
+    assert exc.value.detail.startswith("ERR: ")
+    assert "****" in exc.value.detail
+    assert key not in caplog.text
+
+
+async def test_refusal_cut_inside_the_key_leaks_none_of_it(
+    cloudsocket: FakeCloudSocket,
+) -> None:
+    """An answer cut at the read limit in the middle of the key: that end is dropped."""
+    cloudsocket.mode = "echo"
+    cloudsocket.error_answer = b" " * (socket_module.MAX_ANSWER_BYTES - 7)
+    with pytest.raises(ProviderError) as exc:
+        await _client().send_sms("+13125551212", "Hello, SMS!")
+    # The answer read was 249 spaces, then "SABCDWX": the id, and half the key.
+    _assert_no_credentials(exc.value, SOURCE_ID, KEY, "WX")
+
+
+@pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "cr\r", "c1\x85"])
+async def test_send_sms_refuses_control_characters(
+    cloudsocket: FakeCloudSocket, text: str
+) -> None:
+    with pytest.raises(ValueError):
+        await _client().send_sms("+13125551212", text)
     assert cloudsocket.requests == []
 
 

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.cellular_iot import services
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.providers.hologram import is_device_webhook_url
+from custom_components.cellular_iot.providers.monoz import (
+    iccid_from_topic,
+    valid_iccid,
+    valid_org_id,
+)
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .conftest import hologram_entry
 from .fakes.hologram import FakeHologram
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 async def _call(hass: HomeAssistant, action: str, data: dict[str, Any]) -> Any:
@@ -454,7 +469,9 @@ async def test_sms_provider_error(
 # --- send_to_device_webhook ---------------------------------------------------------
 
 
-async def test_device_webhook(hass: HomeAssistant, hologram: FakeHologram) -> None:
+async def test_device_webhook(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_webhook_origin: str
+) -> None:
     assert await __import__("homeassistant.setup").setup.async_setup_component(
         hass, DOMAIN, {}
     )
@@ -480,7 +497,7 @@ async def test_device_webhook(hass: HomeAssistant, hologram: FakeHologram) -> No
     ],
 )
 async def test_device_webhook_bad_url(
-    hass: HomeAssistant, hologram: FakeHologram, url: str
+    hass: HomeAssistant, hologram: FakeHologram, hologram_webhook_origin: str, url: str
 ) -> None:
     assert await __import__("homeassistant.setup").setup.async_setup_component(
         hass, DOMAIN, {}
@@ -491,7 +508,7 @@ async def test_device_webhook_bad_url(
 
 
 async def test_device_webhook_unknown_guid(
-    hass: HomeAssistant, hologram: FakeHologram
+    hass: HomeAssistant, hologram: FakeHologram, hologram_webhook_origin: str
 ) -> None:
     assert await __import__("homeassistant.setup").setup.async_setup_component(
         hass, DOMAIN, {}
@@ -499,8 +516,79 @@ async def test_device_webhook_unknown_guid(
     url = f"{hologram.base_url}/devices/messages/123456/WrongGuid"  # type: ignore[attr-defined]
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
-    assert err.value.translation_key == "provider_not_found"
+    # A fixed message (finding 8): not the provider_* one that quoted the answer.
+    assert err.value.translation_key == "webhook_not_found"
     assert "Hologram" in str(err.value)
+    assert "Invalid webhook" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "{fake}/devices/messages/123456/AbCdEf123",
+        "http://169.254.169.254/api/1/devices/messages/1/latest",
+        "http://localhost:8123/api/1/devices/messages/1/abc",
+        "https://dashboard.hologram.io:8443/api/1/devices/messages/1/abc",
+        "https://dashboard.hologram.io/api/1/devices/messages/1/abc?x=1",
+        "https://x@dashboard.hologram.io/api/1/devices/messages/1/abc",
+    ],
+)
+async def test_device_webhook_is_not_an_ssrf_tool(
+    hass: HomeAssistant, hologram: FakeHologram, url: str
+) -> None:
+    """Only https://dashboard.hologram.io is called: here the local fake is refused."""
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    url = url.format(fake=hologram.base_url)  # type: ignore[attr-defined]
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
+    assert err.value.translation_key == "invalid_webhook_url"
+    assert hologram.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        ({"status": 400}, "webhook_failed"),
+        ({"status": 200}, "webhook_failed"),
+        ({"status": 500}, "webhook_failed"),
+        ({"status": 403}, "webhook_failed"),
+        ({"status": 404}, "webhook_not_found"),
+        ({"status": 429}, "webhook_rate_limited"),
+        ({"status": 307, "headers": {"Location": "/api/1/users/me"}}, "webhook_failed"),
+        ({"reset": True}, "webhook_unreachable"),
+    ],
+)
+async def test_device_webhook_error_is_fixed_text(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_webhook_origin: str,
+    fault: dict[str, Any],
+    key: str,
+) -> None:
+    """The caller learns the HTTP status at most, never the answer's text."""
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    hologram.fail(
+        "/devices/messages/123456/AbCdEf123",
+        body={"success": False, "error": "INTERNAL: db=10.0.0.5 user=admin"},
+        **fault,
+    )
+    url = f"{hologram.base_url}/devices/messages/123456/AbCdEf123"  # type: ignore[attr-defined]
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_to_device_webhook", {"webhook_url": url, "data": "x"})
+    assert err.value.translation_key == key
+    for text in (str(err.value), str(err.value.__cause__)):
+        assert "INTERNAL" not in text
+        assert "10.0.0.5" not in text
+    if key == "webhook_failed":
+        assert str(fault["status"]) in str(err.value)
+    # No redirect was followed.
+    assert [r.path for r in hologram.requests] == [
+        "/api/1/devices/messages/123456/AbCdEf123"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -560,3 +648,274 @@ async def test_every_action_names_the_bad_field(
     assert field in message, message
     assert err.value.translation_key not in message
     assert len(hologram.requests) == before
+
+
+# --- input bounds (issue 14, finding 9) -------------------------------------------
+
+
+async def test_40000_device_ids_are_refused_before_any_work(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The count is checked first: not one of the 40,000 ids is even parsed."""
+    parsed: list[Any] = []
+    real = services._positive_int
+
+    def counting(value: Any, key: str) -> int:
+        if key == "invalid_device_ids":
+            parsed.append(value)
+        return real(value, key)
+
+    monkeypatch.setattr(services, "_positive_int", counting)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "send_cloud_message",
+            {"device_ids": list(range(1, 40_001)), "port": 1, "data": "x"},
+        )
+    assert err.value.translation_key == "too_many_items"
+    assert err.value.translation_placeholders == {
+        "field": "device_ids",
+        "count": "40000",
+        "max": "1000",
+    }
+    assert "1000" in str(err.value)
+    assert parsed == []
+    assert hologram.requests[-1].path != "/api/1/devices/messages"
+
+
+class _CountingInt(int):
+    """An int that counts the comparisons made with it."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountingInt.comparisons += 1
+        return int(self) == other
+
+    __hash__ = int.__hash__
+
+
+def test_device_ids_deduplicated_in_linear_time() -> None:
+    ids = [_CountingInt(i) for i in range(1, 991)]
+    _CountingInt.comparisons = 0
+    result = services._device_ids([*ids, *ids[:10]])
+    # A list search per id made ~490,000 comparisons; a dict makes ~10 (the
+    # duplicates), whatever the count.
+    assert _CountingInt.comparisons <= 2 * 10
+    assert result == list(range(1, 991))
+    with pytest.raises(services.FieldInvalid) as err:
+        services._device_ids(list(range(1, 1002)))
+    assert err.value.field_error_key == "too_many_items"
+
+
+async def test_1001_devices_are_refused(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "send_cloud_message",
+            {"device": [f"d{i}" for i in range(1001)], "port": 1, "data": "x"},
+        )
+    assert err.value.translation_key == "too_many_items"
+    assert err.value.translation_placeholders["field"] == "device"
+
+
+@pytest.mark.parametrize(
+    ("topics", "key"),
+    [
+        (["T"] * 100_000, "too_many_items"),
+        (["T"] * 101, "too_many_items"),
+        (["TE\nMP"], "invalid_topics"),
+        (["TEMP\x00"], "invalid_topics"),
+        (["\u2028"], "invalid_topics"),
+        ([" " * 5], "invalid_topics"),
+        ([5], "invalid_topics"),
+        (["x" * 101], "invalid_topics"),
+    ],
+)
+async def test_send_to_cloud_topics_are_bounded(
+    hass: HomeAssistant, topics: list[Any], key: str
+) -> None:
+    """Checked before the entry is looked up: no entry is needed to be refused."""
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_to_cloud", {"data": "x", "topics": topics})
+    assert err.value.translation_key == key
+    assert len(str(err.value)) < 400
+
+
+def test_topics_are_trimmed_and_at_most_100_pass() -> None:
+    assert services._topics([" TEMP\n", "KITCHEN"]) == ["TEMP", "KITCHEN"]
+    assert len(services._topics(["T"] * 100)) == 100
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (valid_iccid, "8988000000000000001\n"),
+        (valid_org_id, "mti1\n"),
+        (
+            lambda v: iccid_from_topic("ORG", v) is not None,
+            "/ORG/8988000000000000001\n/pub",
+        ),
+        (lambda v: services._PHONE_NUMBER.fullmatch(v) is not None, "+13125551212\n"),
+        (lambda v: services._E164.fullmatch(v) is not None, "+13125551212\n"),
+        (
+            lambda v: services._ALPHANUMERIC_SENDER.fullmatch(v) is not None,
+            "FleetCo\n",
+        ),
+        (
+            is_device_webhook_url,
+            "https://dashboard.hologram.io/api/1/devices/messages/1/abc\n",
+        ),
+    ],
+    ids=["iccid", "org-id", "iccid-in-topic", "sender", "e164", "alnum-sender", "url"],
+)
+def test_validators_refuse_a_trailing_newline(
+    check: Callable[[str], bool], value: str
+) -> None:
+    """Every validation pattern is anchored at the very end (fullmatch, not "$")."""
+    assert not check(value)
+    assert check(value.replace("\n", ""))
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"iccid": "89880000\n00000000001"}, "invalid_iccid"),
+        ({"topic": "/led\nx"}, "invalid_topic"),
+        ({"topic": "/led\x01"}, "invalid_topic"),
+    ],
+)
+async def test_downlink_fields_refuse_control_characters(
+    hass: HomeAssistant, data: dict[str, Any], key: str
+) -> None:
+    assert await __import__("homeassistant.setup").setup.async_setup_component(
+        hass, DOMAIN, {}
+    )
+    call = {"iccid": "8988000000000000001", "message": "x"} | data
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "publish_downlink", call)
+    assert err.value.translation_key == key
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "key"),
+    [
+        (
+            "send_cloud_message",
+            {"device_ids": ["9" * 5000], "port": 1, "data": "x"},
+            "invalid_device_ids",
+        ),
+        (
+            "send_cloud_message",
+            {"device_ids": [2**64], "port": 1, "data": "x"},
+            "invalid_device_ids",
+        ),
+        (
+            "send_cloud_message",
+            {"device_ids": ["١٢٣"], "port": 1, "data": "x"},
+            "invalid_device_ids",
+        ),
+        (
+            "send_cloud_message",
+            {"device_ids": [1], "port": -1, "data": "x"},
+            "invalid_port",
+        ),
+        (
+            "send_cloud_message",
+            {"device_ids": [1], "port": 10**30, "data": "x"},
+            "invalid_port",
+        ),
+        (
+            "send_cloud_message",
+            {"device_ids": [1], "port": 1, "data_base64": "QUJD" * 3_000_000},
+            "too_large",
+        ),
+        ("send_sms", {"device_id": 2**63, "message": "x"}, "invalid_device_id"),
+        (
+            "send_sms",
+            {"device_id": 1, "message": "x", "expiry": "9999-12-31T23:00:00-05:00"},
+            "invalid_expiry",
+        ),
+        (
+            "send_sms",
+            {"device_id": 1, "message": "x", "expiry": "10000-01-01T00:00:00"},
+            "invalid_expiry",
+        ),
+        (
+            "publish_downlink",
+            {"iccid": "8988000000000000001", "message": _nested(100_000)},
+            "invalid_json",
+        ),
+        (
+            "publish_downlink",
+            {"iccid": "8988000000000000001", "message": {"v": float("nan")}},
+            "invalid_json",
+        ),
+        (
+            "publish_downlink",
+            {"iccid": "8988000000000000001", "message": [float("inf")]},
+            "invalid_json",
+        ),
+        ("send_sms", {"device_id": 1, "message": "lone \ud800"}, "invalid_text"),
+        (
+            "send_cloud_message",
+            {"device_ids": [1], "port": 1, "data": "\udfff"},
+            "invalid_text",
+        ),
+        (
+            "send_cloud_message",
+            {"device_ids": [1], "port": 1, "data_base64": "QUJ\ud800"},
+            "invalid_base64",
+        ),
+        (
+            "publish_downlink",
+            {"iccid": "8988000000000000001", "message": "\ud800"},
+            "invalid_text",
+        ),
+        (
+            "publish_downlink",
+            {"iccid": "8988000000000000001", "message": {"led": "\ud800"}},
+            "invalid_text",
+        ),
+    ],
+)
+async def test_extreme_values_are_validation_errors(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    action: str,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    """Huge, negative, non-ASCII, far-future or not-UTF-8 values (a lone surrogate
+    from JSON): a translated error, no crash."""
+    before = len(hologram.requests)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, action, data)
+    assert err.value.translation_key == key
+    assert len(str(err.value)) < 400
+    assert len(hologram.requests) == before
+
+
+async def test_error_messages_quote_a_bad_value_briefly(
+    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+) -> None:
+    """A bad 100 KB value, or 1,000 of them, is not copied into the message."""
+    for data in (
+        {"device_ids": ["x" * 100_000], "port": 1, "data": "x"},
+        {"device_ids": ["x\n"] * 1000, "port": 1, "data": "x"},
+        {"device": ["x" * 100_000], "port": 1, "data": "x"},
+        {"config_entry_id": "x" * 100_000, "device_ids": [1], "port": 1, "data": "x"},
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await _call(hass, "send_cloud_message", data)
+        assert len(str(err.value)) < 400, err.value.translation_key
+        assert "\n" not in str(err.value)

@@ -101,9 +101,42 @@ from .providers.monoz import (
 from .providers.sms import SmsTooLongError, encode_sms, sms_length
 
 MAX_SMS_BYTES: Final = 10 * 1024
-_PHONE_NUMBER = re.compile(r"^\+?[1-9]\d{1,14}$")
-_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+# Validation patterns are always applied with fullmatch (a trailing newline fails).
+_PHONE_NUMBER = re.compile(r"\+?[1-9]\d{1,14}")
+_ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
 MAX_SMS_PARTS: Final = 32
+# Most device IDs (or devices) one send_cloud_message call takes; Hologram publishes
+# no limit for deviceids, this keeps one call's validation and request bounded.
+MAX_DEVICE_IDS: Final = 1000
+# Most topics one send_to_cloud call takes, and the longest topic.
+MAX_TOPICS: Final = 100
+MAX_TOPIC_CHARS: Final = 100
+# The largest provider ID accepted (a signed 64-bit integer).
+MAX_PROVIDER_ID: Final = 2**63 - 1
+# What an error message quotes of a bad value.
+MAX_SHOWN_CHARS: Final = 100
+
+
+def _is_control(char: str) -> bool:
+    """Tell whether a character is a C0 or C1 control character (newline, NUL …)."""
+    return char < " " or "\x7f" <= char <= "\x9f"
+
+
+def _utf8_size(text: str, field: str) -> int:
+    """Return the UTF-8 size of a text; a lone surrogate makes it invalid text."""
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        raise FieldInvalid("invalid_text", field=field) from None
+
+
+def _shown(value: object) -> str:
+    """Return a value as an error message may quote it: printable, cut short."""
+    text = str(value)
+    if len(text) > MAX_SHOWN_CHARS:
+        text = text[:MAX_SHOWN_CHARS] + "…"
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 class FieldInvalid(vol.Invalid):
@@ -121,7 +154,7 @@ class FieldInvalid(vol.Invalid):
         super().__init__(translation_key)
         self.field_error_key = translation_key
         self.field_error_placeholders = {
-            key: str(value) for key, value in placeholders.items()
+            key: _shown(value) for key, value in placeholders.items()
         }
 
 
@@ -135,25 +168,35 @@ def _positive_int(value: Any, key: str) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdecimal():
-        number = int(value.strip())
+    elif (
+        isinstance(value, str)
+        and (text := value.strip()).isascii()
+        and text.isdecimal()
+        and len(text) <= len(str(MAX_PROVIDER_ID))
+    ):
+        number = int(text)
     else:
         raise FieldInvalid(key, value=value)
-    if number <= 0:
+    if not 0 < number <= MAX_PROVIDER_ID:
         raise FieldInvalid(key, value=value)
     return number
+
+
+def _check_count(items: Collection[Any], field: str, most: int) -> None:
+    """Refuse a list longer than ``most`` before looking at any of its items."""
+    if len(items) > most:
+        raise FieldInvalid("too_many_items", field=field, count=len(items), max=most)
 
 
 def _device_ids(value: Any) -> list[int]:
     items = value if isinstance(value, (list, tuple)) else [value]
     if not items or value is None or value == "":
         raise FieldInvalid("invalid_device_ids", value=value)
-    ids: list[int] = []
-    for item in items:
-        device_id = _positive_int(item, "invalid_device_ids")
-        if device_id not in ids:
-            ids.append(device_id)
-    return ids
+    _check_count(items, ATTR_DEVICE_IDS, MAX_DEVICE_IDS)
+    # In order, without duplicates, in linear time.
+    return list(
+        dict.fromkeys(_positive_int(item, "invalid_device_ids") for item in items)
+    )
 
 
 def _device_id(value: Any) -> int:
@@ -202,7 +245,7 @@ def _text(field: str, max_bytes: int) -> Callable[[Any], str]:
         text = str(value)
         if not text:
             raise FieldInvalid("empty_text", field=field)
-        size = len(text.encode())
+        size = _utf8_size(text, field)
         if size > max_bytes:
             raise FieldInvalid("too_large", field=field, size=size, max=max_bytes)
         return text
@@ -211,25 +254,26 @@ def _text(field: str, max_bytes: int) -> Callable[[Any], str]:
 
 
 def _base64(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or not value.isascii():
         raise FieldInvalid("invalid_base64")
     text = "".join(value.split())
-    try:
-        base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise FieldInvalid("invalid_base64") from err
+    # Checked before decoding: a huge value is refused without the work.
     size = len(text.encode())
     if size > MAX_CLOUD_MESSAGE_BYTES:
         raise FieldInvalid(
             "too_large", field=ATTR_DATA_BASE64, size=size, max=MAX_CLOUD_MESSAGE_BYTES
         )
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise FieldInvalid("invalid_base64") from err
     return text
 
 
 def _sender(value: Any) -> str:
     """Accept a phone number, or an alphanumeric sender of up to 11 characters."""
     text = str(value).strip() if isinstance(value, (str, int)) else ""
-    if not (_PHONE_NUMBER.match(text) or _ALPHANUMERIC_SENDER.match(text)):
+    if not (_PHONE_NUMBER.fullmatch(text) or _ALPHANUMERIC_SENDER.fullmatch(text)):
         raise FieldInvalid("invalid_sender", value=value)
     return text
 
@@ -242,12 +286,15 @@ def _expiry(value: Any) -> str:
         raise FieldInvalid("invalid_expiry", value=value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(parsed).isoformat(timespec="seconds")
+    try:
+        return dt_util.as_utc(parsed).isoformat(timespec="seconds")
+    except OverflowError:  # such as 9999-12-31T23:00:00-05:00: after year 9999 in UTC
+        raise FieldInvalid("invalid_expiry", value=value) from None
 
 
 def _phone_number(value: Any) -> str:
     text = value.strip() if isinstance(value, str) else ""
-    if not re.fullmatch(r"\+[1-9]\d{1,14}", text):
+    if not _E164.fullmatch(text):
         raise FieldInvalid("invalid_phone_number", value=value)
     return text
 
@@ -266,11 +313,13 @@ def _webhook_url(value: Any) -> str:
 
 def _topics(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else [value]
+    _check_count(items, ATTR_TOPICS, MAX_TOPICS)
     topics: list[str] = []
     for item in items:
-        if not isinstance(item, str) or not item.strip() or len(item) > 100:
+        text = item.strip() if isinstance(item, str) else ""
+        if not text or len(text) > MAX_TOPIC_CHARS or not text.isprintable():
             raise FieldInvalid("invalid_topics", value=value)
-        topics.append(item.strip())
+        topics.append(text)
     return topics
 
 
@@ -285,18 +334,21 @@ def _downlink_message(value: Any) -> str | dict[str, Any] | list[Any]:
     """Text, or a mapping / list that is sent as JSON."""
     if isinstance(value, (dict, list)):
         try:
-            json.dumps(value)
-        except (TypeError, ValueError) as err:
+            # NaN and Infinity are not JSON: refused rather than sent as such.
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            _utf8_size(text, ATTR_MESSAGE)
+        except (TypeError, ValueError, RecursionError) as err:
             raise FieldInvalid("invalid_json") from err
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FieldInvalid("invalid_text", field=ATTR_MESSAGE)
+    _utf8_size(str(value), ATTR_MESSAGE)
     return str(value)
 
 
 def _downlink_topic(value: Any) -> str:
     text = value.strip() if isinstance(value, str) else None
-    if text is None or not valid_downlink_topic(text):
+    if text is None or not valid_downlink_topic(text) or not text.isprintable():
         raise FieldInvalid("invalid_topic", value=value)
     return text
 
@@ -317,6 +369,7 @@ def _choice(field: str, choices: Mapping[Any, Any]) -> Callable[[Any], Any]:
 
 def _device_refs(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else [value]
+    _check_count(items, ATTR_DEVICE, MAX_DEVICE_IDS)
     if not items or not all(isinstance(item, str) and item for item in items):
         raise FieldInvalid("invalid_device_target", value=value)
     return list(items)
@@ -446,7 +499,7 @@ def _resolve_devices(
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="invalid_device_target",
-                translation_placeholders={"value": ref},
+                translation_placeholders={"value": _shown(ref)},
             )
         entry_ids.add(found[0])
         ids.append(found[1])
@@ -494,7 +547,7 @@ def _get_entry(
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="entry_not_found",
-                translation_placeholders={"entry_id": entry_id},
+                translation_placeholders={"entry_id": _shown(entry_id)},
             )
         if entry.data.get(CONF_KIND) not in kinds:
             raise ServiceValidationError(
@@ -625,7 +678,7 @@ async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
         return await _async_send_emnify_sms(call.hass, entry, runtime, data)
     assert isinstance(runtime, HologramData)
     sender = data.get(ATTR_SENDER)
-    if sender is not None and not _PHONE_NUMBER.match(sender):
+    if sender is not None and not _PHONE_NUMBER.fullmatch(sender):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_sender",
@@ -675,7 +728,7 @@ async def _async_send_emnify_sms(
             },
         ) from None
     sender: str | None = data.get(ATTR_SENDER)
-    alphanumeric = sender is not None and not _PHONE_NUMBER.match(sender)
+    alphanumeric = sender is not None and not _PHONE_NUMBER.fullmatch(sender)
     encoding = sms_length(message)[0]
     result = await _submit(
         hass,
@@ -730,7 +783,7 @@ async def _async_send_sms_over_ip(
             translation_key="phone_number_required",
             translation_placeholders={"title": entry.title},
         )
-    if "\n" in data[ATTR_MESSAGE]:
+    if any(_is_control(char) for char in data[ATTR_MESSAGE]):
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="sms_newline"
         )
@@ -768,6 +821,25 @@ async def _async_send_to_cloud(call: ServiceCall) -> ServiceResponse:
     return response
 
 
+def _webhook_error(err: ProviderError) -> HomeAssistantError:
+    """Return a fixed, translated error: nothing the answering server wrote."""
+    placeholders: dict[str, str] = {}
+    if isinstance(err, ProviderNotFoundError):
+        key = "webhook_not_found"
+    elif isinstance(err, ProviderRateLimitedError):
+        key = "webhook_rate_limited"
+    elif isinstance(err, ProviderConnectionError):
+        key = "webhook_unreachable"
+    else:
+        key = "webhook_failed"
+        placeholders["status"] = str(err.status) if err.status else "-"
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
 async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
     data = _validate(SEND_TO_DEVICE_WEBHOOK_FIELDS, call.data)
     try:
@@ -777,7 +849,7 @@ async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
             data[ATTR_DATA],
         )
     except ProviderError as err:
-        raise provider_error(call.hass, None, err) from err
+        raise _webhook_error(err) from err
     response: dict[str, Any] = {
         "status": "sent",
         "messages": cloud_message_ids(results),

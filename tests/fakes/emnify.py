@@ -2,7 +2,9 @@
 
 - ``POST /api/v1/authenticate`` takes ``{"application_token": ...}`` and answers
   ``{"auth_token": <JWT>, "refresh_token": <JWT>}``; the JWT's ``exp`` is set by
-  ``token_lifetime`` and the fake's own clock, and tokens can be expired at will.
+  ``token_lifetime`` and the fake's own clock (``iat`` too, unless ``issue_iat`` is
+  off), and tokens can be expired at will. With ``auth_gate`` set, an authentication
+  waits for that event (``auth_waiting`` tells that one does).
 - ``POST /api/v1/endpoint/{id}/sms`` needs ``Authorization: Bearer <auth_token>`` issued
   here and still valid, ``payload`` of at most 160 characters (GSM-7 septets or 70 UCS-2
   units as the dcs says), a ``udh`` ``050003RRTTSS`` consistent across a message,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from datetime import datetime
 import itertools
 import json
@@ -53,6 +56,11 @@ class FakeEmnify:
         self.faults: list[tuple[str, int, Any, dict[str, str], bool]] = []
         self.release = asyncio.Event()
         self.auth_gate: asyncio.Event | None = None
+        self.auth_waiting = asyncio.Event()
+        self.issue_iat = True
+        self.extra_claims: dict[str, Any] = {}
+        self.unauthorized = 0
+        self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
         self.app = web.Application()
         self.app.router.add_post(f"{API}/authenticate", self._authenticate)
@@ -64,6 +72,15 @@ class FakeEmnify:
 
     def expire_all(self) -> None:
         self.valid_tokens.clear()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait (no polling, no sleep) until a request leaves ``predicate`` true."""
+        async with self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     def fail(
         self,
@@ -88,6 +105,10 @@ class FakeEmnify:
                     await self.release.wait()
                 if fault[2] == "garbage":
                     return web.Response(status=fault[1], body=b"<html>")
+                if isinstance(fault[2], bytes):
+                    return web.Response(
+                        status=fault[1], body=fault[2], headers=fault[3]
+                    )
                 return web.json_response(
                     fault[2] or {"error_description": f"fault {fault[1]}"},
                     status=fault[1],
@@ -99,6 +120,7 @@ class FakeEmnify:
         if (fault := await self._fault(request)) is not None:
             return fault
         if self.auth_gate is not None:
+            self.auth_waiting.set()
             await self.auth_gate.wait()
         try:
             body = await request.json()
@@ -113,21 +135,32 @@ class FakeEmnify:
             )
         self.auth_calls += 1
         exp = self.now + self.token_lifetime
-        token = make_jwt(
-            {"esc.org": org[0], "esc.orgName": org[1], "exp": exp, "n": self.auth_calls}
-        )
+        claims: dict[str, Any] = {
+            "esc.org": org[0],
+            "esc.orgName": org[1],
+            "exp": exp,
+            "n": self.auth_calls,
+        }
+        if self.issue_iat:
+            claims["iat"] = self.now
+        token = make_jwt(claims | self.extra_claims)
         self.valid_tokens[token] = exp
         return web.json_response(
             {"auth_token": token, "refresh_token": make_jwt({"r": self.auth_calls})}
         )
 
+    async def _unauthorized(self, text: str) -> web.Response:
+        self.unauthorized += 1
+        await self._notify()
+        return web.json_response({"error_description": text}, status=401)
+
     async def _sms(self, request: web.Request) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ")
         if not header.startswith("Bearer ") or token not in self.valid_tokens:
-            return web.json_response({"error_description": "Unauthorized"}, status=401)
+            return await self._unauthorized("Unauthorized")
         if self.valid_tokens[token] <= self.now:
-            return web.json_response({"error_description": "Token expired"}, status=401)
+            return await self._unauthorized("Token expired")
         if (fault := await self._fault(request)) is not None:
             return fault
         if request.content_type != "application/json":

@@ -63,6 +63,8 @@ class FakeMonoz:
                 del self.faults[index]
                 if hang:
                     await self.release.wait()
+                if isinstance(body, web.StreamResponse):
+                    return body
                 if isinstance(body, bytes):
                     return web.Response(status=status, body=body)
                 if body is None:

@@ -1,15 +1,31 @@
-"""The HTTP exchange every REST provider client shares: one request, errors mapped."""
+"""The HTTP exchange every REST provider client shares: one request, errors mapped.
+
+An answer is read in bounded chunks up to a size cap (a provider, or anything posing
+as one, cannot make the client hold more than that), uncompressed (``Accept-Encoding:
+identity``: a compressed answer could inflate past any cap before it is counted),
+redirects are never followed, and the whole exchange, body included, runs under the
+client's timeout.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+import json
+from typing import Any, Final
 
 import aiohttp
 
-from .errors import ProviderConnectionError, ProviderTimeoutError
+from .errors import ProviderConnectionError, ProviderResponseError, ProviderTimeoutError
+
+# The largest answer read from a provider's REST API; a Hologram device page of 100
+# devices is a few hundred KB.
+MAX_ANSWER_BYTES: Final = 4 * 1024 * 1024
+_CHUNK_BYTES: Final = 64 * 1024
+# What is kept of a provider's own error text.
+MAX_DETAIL_CHARS: Final = 300
+REDACTED: Final = "**REDACTED**"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +57,15 @@ async def exchange(
     headers: Mapping[str, str],
     params: Mapping[str, str] | None = None,
     json_body: Mapping[str, Any] | None = None,
+    max_bytes: int = MAX_ANSWER_BYTES,
 ) -> RawResponse:
-    """Send one request and read the whole answer; network failures become errors."""
+    """Send one request and read the answer (at most ``max_bytes``).
+
+    Network failures become :class:`ProviderConnectionError`, a timeout (the body
+    included) :class:`ProviderTimeoutError`, a larger answer
+    :class:`ProviderResponseError`, and so do a compressed answer and a redirect
+    (HTTP 3xx), which is never followed.
+    """
     try:
         async with session.request(
             method,
@@ -50,12 +73,35 @@ async def exchange(
             params=params,
             json=json_body,
             timeout=timeout,
-            headers=dict(headers),
+            headers={**headers, "Accept-Encoding": "identity"},
+            allow_redirects=False,
+            auto_decompress=False,
         ) as response:
+            if 300 <= response.status < 400:
+                raise ProviderResponseError(
+                    f"{provider} answered with a redirect (HTTP {response.status}), "
+                    "which is not followed",
+                    status=response.status,
+                )
+            encoding = response.headers.get("Content-Encoding", "")
+            if encoding.strip().lower() not in ("", "identity"):
+                raise ProviderResponseError(
+                    f"{provider} answered with a compressed body",
+                    status=response.status,
+                )
+            too_large = ProviderResponseError(
+                f"{provider} answered with more than {max_bytes} bytes",
+                status=response.status,
+            )
+            if (response.content_length or 0) > max_bytes:
+                raise too_large
+            body = bytearray()
+            while chunk := await response.content.read(_CHUNK_BYTES):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_large
             return RawResponse(
-                response.status,
-                await response.read(),
-                response.headers.get("Retry-After"),
+                response.status, bytes(body), response.headers.get("Retry-After")
             )
     except TimeoutError as err:
         raise ProviderTimeoutError(f"{provider} did not answer in time") from err
@@ -63,3 +109,32 @@ async def exchange(
         raise ProviderConnectionError(
             f"Cannot reach {provider}: {type(err).__name__}"
         ) from err
+
+
+def decode_json(raw: bytes) -> Any:
+    """Return the JSON value of an answer, or None when it is not JSON.
+
+    Bytes that are not UTF-8, and JSON nested too deeply for the parser, are "not
+    JSON" too, never an exception.
+    """
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def provider_text(value: Any, secrets: Iterable[str] = ()) -> str | None:
+    """Return a provider's error text fit for a message and a log line, or None.
+
+    Only printable characters are kept (a newline cannot forge a log line), every
+    secret the request carried is replaced, and the text is cut to 300 characters.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    for secret in secrets:
+        if secret:
+            value = value.replace(secret, REDACTED)
+    text = "".join(char if char.isprintable() else " " for char in value).strip()
+    return text[:MAX_DETAIL_CHARS] or None

@@ -2,7 +2,11 @@
 
 An application token is exchanged for an auth token at ``POST /authenticate``. The auth
 token is cached and renewed shortly before its JWT ``exp`` and after a 401, and
-concurrent callers share one renewal. SMS texts are split and encoded by :mod:`.sms`.
+concurrent callers share one renewal. A token is kept for at least a minute whatever
+its claims or the local clock say (a short-lived token, or a clock running ahead of
+emnify's, must not cost one ``/authenticate`` per request): if emnify stops taking
+it sooner, its 401 renews it once and the request is retried once. SMS texts are
+split and encoded by :mod:`.sms`.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import json
+import math
 import time
 from typing import Any, Final
 
 import aiohttp
 
-from ._http import exchange
+from ._http import decode_json, exchange, provider_text
 from .errors import (
     ProviderAuthError,
     ProviderResponseError,
@@ -29,9 +34,14 @@ DEFAULT_BASE_URL: Final = "https://cdn.emnify.net/api/v1"
 DEFAULT_TIMEOUT: Final = 15.0
 # Renew the auth token this many seconds before it expires.
 RENEW_MARGIN: Final = 60.0
-# When a token carries no exp claim, keep it this long.
+# When a token carries no usable exp claim, keep it this long.
 DEFAULT_TOKEN_LIFETIME: Final = 3600.0
+# Keep a token at least this long (emnify allows 100 /authenticate per 5 minutes),
+# and at most this long, whatever its claims say.
+MIN_TOKEN_LIFETIME: Final = 60.0
+MAX_TOKEN_LIFETIME: Final = 86400.0
 ALPHANUMERIC_SENDER_TYPE: Final = 208
+MAX_TOKEN_CHARS: Final = 16 * 1024
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -42,7 +52,7 @@ def jwt_claims(token: str) -> dict[str, Any]:
     try:
         padded = parts[1] + "=" * (-len(parts[1]) % 4)
         claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return {}
     return claims if isinstance(claims, dict) else {}
 
@@ -135,9 +145,7 @@ class EmnifyClient:
                 "POST", f"/endpoint/{int(endpoint_id)}/sms", body
             )
             sms_id = result.get("id") if isinstance(result, Mapping) else None
-            sent.append(
-                SentSmsPart(part=number, sms_id=str(sms_id) if sms_id else None)
-            )
+            sent.append(SentSmsPart(part=number, sms_id=_short_id(sms_id)))
         return sent
 
     async def _token(self) -> str:
@@ -163,18 +171,13 @@ class EmnifyClient:
                 token=None,
             )
             token = result.get("auth_token") if isinstance(result, Mapping) else None
-            if not isinstance(token, str) or not token:
-                raise ProviderResponseError("emnify returned no auth_token")
+            if not _usable_token(token):
+                raise ProviderResponseError("emnify returned no usable auth_token")
+            assert isinstance(token, str)
             self.authentications += 1
-            exp = jwt_claims(token).get("exp")
             now = self._clock()
-            lifetime = (
-                float(exp) - now
-                if isinstance(exp, (int, float)) and not isinstance(exp, bool)
-                else DEFAULT_TOKEN_LIFETIME
-            )
             self._auth_token = token
-            self._expires_at = now + max(lifetime - RENEW_MARGIN, 0.0)
+            self._expires_at = now + _keep_for(jwt_claims(token), now)
 
     async def _request(self, method: str, path: str, body: Mapping[str, Any]) -> Any:
         token = await self._token()
@@ -207,11 +210,10 @@ class EmnifyClient:
             json_body=body,
         )
         status, raw = answer.status, answer.body
-        try:
-            payload = json.loads(raw) if raw else {}
-        except ValueError:
-            payload = None
-        detail = _error_text(payload)
+        payload = decode_json(raw) if raw else {}
+        detail = _error_text(
+            payload, (self._application_token, self._auth_token, token)
+        )
         if status >= 400:
             raise error_for_status("emnify", status, detail, answer.retry_after)
         if payload is None:
@@ -221,15 +223,64 @@ class EmnifyClient:
         return payload
 
 
+def _keep_for(claims: Mapping[str, Any], now: float) -> float:
+    """Return how many seconds to use a new token before renewing it.
+
+    The lifetime is ``exp - iat`` when the token has both (emnify's own clock, so a
+    local clock that is off does not matter), else ``exp`` minus the local time.
+    Renewal comes a minute before the end, or half-way through a short lifetime,
+    never sooner than :data:`MIN_TOKEN_LIFETIME` and never later than a day.
+    """
+    exp = _timestamp(claims.get("exp"))
+    iat = _timestamp(claims.get("iat"))
+    if exp is None:
+        lifetime = DEFAULT_TOKEN_LIFETIME
+    elif iat is not None and iat < exp:
+        lifetime = exp - iat
+    else:
+        lifetime = exp - now
+    keep = max(lifetime - RENEW_MARGIN, lifetime / 2, MIN_TOKEN_LIFETIME)
+    return min(keep, MAX_TOKEN_LIFETIME)
+
+
+def _short_id(value: Any) -> str | None:
+    """Return an ID from emnify's answer if it is a short text or number."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value) if isinstance(value, str) or abs(value) < 10**64 else ""
+    return text if 0 < len(text) <= 64 and text.isprintable() else None
+
+
+def _usable_token(token: Any) -> bool:
+    """Tell whether a token can go into a header: printable ASCII, no spaces."""
+    return (
+        isinstance(token, str)
+        and 0 < len(token) <= MAX_TOKEN_CHARS
+        and token.isascii()
+        and token.isprintable()
+        and " " not in token
+    )
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _now() -> float:
     """Wall-clock seconds (JWT ``exp`` is wall-clock too); a seam for tests."""
     return time.time()
 
 
-def _error_text(payload: Any) -> str | None:
+def _error_text(payload: Any, secrets: tuple[str | None, ...]) -> str | None:
     if isinstance(payload, Mapping):
+        known = [secret for secret in secrets if secret]
         for key in ("error_description", "message", "error"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value[:300]
+            if text := provider_text(payload.get(key), known):
+                return text
     return None

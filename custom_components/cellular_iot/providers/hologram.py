@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-import json
 import random
 import re
 from typing import Any, Final
@@ -22,7 +21,13 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from ._http import basic_authorization, exchange
+from ._http import (
+    MAX_ANSWER_BYTES,
+    basic_authorization,
+    decode_json,
+    exchange,
+    provider_text,
+)
 from .errors import (
     ProviderBadRequestError,
     ProviderRateLimitedError,
@@ -39,11 +44,23 @@ RATE_LIMIT_DELAY: Final = (5.0, 10.0)
 RATE_LIMIT_RETRIES: Final = 2
 # A Retry-After larger than this is not waited for inside one call.
 MAX_RETRY_AFTER: Final = 60.0
-# The device inbound webhook path: /devices/messages/{deviceid}/{webhookguid}.
-DEVICE_WEBHOOK_PATH: Final = re.compile(r"/devices/messages/\d+/[A-Za-z0-9_-]+/?$")
+# The only origin a device inbound webhook URL may point to (scheme, host and port,
+# as written: the default port, no user info). A module global read at call time,
+# so that tests can point it at a local fake; nothing a caller passes can change it.
+DEVICE_WEBHOOK_ORIGIN = "https://dashboard.hologram.io"
+# Its path: /api/1/devices/messages/{deviceid}/{webhookguid}.
+DEVICE_WEBHOOK_PATH: Final = re.compile(
+    r"/api/1/devices/messages/([1-9][0-9]{0,18})/([A-Za-z0-9_-]{1,128})/?"
+)
+# Hologram answers a webhook post with a short JSON object: read no more than this.
+MAX_WEBHOOK_ANSWER_BYTES: Final = 64 * 1024
 _ACCEPT_JSON: Final = {"Accept": "application/json"}
 _PAGE_SIZE: Final = 100
 _MAX_PAGES: Final = 50
+# What is kept of the fields of Hologram's answers (longer ones are dropped).
+_MAX_ID_DIGITS: Final = 19
+_MAX_NAME_CHARS: Final = 255
+_MAX_NUMBER_CHARS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +108,10 @@ class HologramClient:
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._session = session
-        self._headers = {
-            "Accept": "application/json",
-            "Authorization": basic_authorization("apikey", api_key),
-        }
+        authorization = basic_authorization("apikey", api_key)
+        self._headers = {"Accept": "application/json", "Authorization": authorization}
+        # Never quoted back from an answer's error text.
+        self._secrets = (api_key, authorization.removeprefix("Basic "))
         self._org_id = org_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
@@ -239,6 +256,7 @@ class HologramClient:
                     params=params,
                     json_body=json_body,
                     full=full,
+                    secrets=self._secrets,
                 )
             except ProviderRateLimitedError as err:
                 if attempt >= self._retries:
@@ -257,36 +275,67 @@ async def send_to_device_webhook(
     """POST ``{"data": data}`` to a Hologram device inbound webhook URL.
 
     The URL carries its own secret (the webhook GUID) and fixes the port and protocol
-    the cloud forwards to, so no API key is sent.
+    the cloud forwards to, so no API key is sent. Only Hologram's own origin is
+    called (see :data:`DEVICE_WEBHOOK_ORIGIN`), no redirect is followed, at most
+    64 KB of the answer is read, and an error never quotes the answer: whoever
+    runs the action learns nothing from the target beyond its HTTP status.
     """
-    if not is_device_webhook_url(url):
+    target = _device_webhook_target(url)
+    if target is None:
         raise ValueError("not a Hologram device webhook URL")
+    device_id, canonical = target
     _check_size(data)
-    device_id = int(URL(url).path.rstrip("/").split("/")[-2])
     result = await _call(
         session,
         "POST",
-        url,
+        canonical,
         headers=_ACCEPT_JSON,
         timeout=aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT),
         params=None,
         json_body={"data": data},
         full=False,
+        quote_answer=False,
+        max_bytes=MAX_WEBHOOK_ANSWER_BYTES,
     )
     return _parse_message_results(result, [device_id])
 
 
 def is_device_webhook_url(url: str) -> bool:
-    """Tell whether ``url`` has the shape of a Hologram device inbound webhook URL."""
+    """Tell whether ``url`` is a Hologram device inbound webhook URL.
+
+    That is ``https://dashboard.hologram.io/api/1/devices/messages/<id>/<guid>``
+    exactly: https, that host, its default port, no user info, query or fragment.
+    """
+    return _device_webhook_target(url) is not None
+
+
+def _device_webhook_target(url: str) -> tuple[int, str] | None:
+    """Return the device id and the URL to call, rebuilt from the allowed origin."""
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable():
+        return None
     try:
         parsed = URL(url)
+        allowed = URL(DEVICE_WEBHOOK_ORIGIN)
     except (TypeError, ValueError):
-        return False
-    return (
-        parsed.scheme in ("http", "https")
-        and bool(parsed.host)
-        and DEVICE_WEBHOOK_PATH.search(parsed.path) is not None
-    )
+        return None
+    if (
+        parsed.scheme != allowed.scheme
+        or parsed.raw_host != allowed.raw_host
+        or parsed.explicit_port != allowed.explicit_port
+        or parsed.raw_user is not None
+        or parsed.raw_password is not None
+        or parsed.raw_query_string
+        or parsed.raw_fragment
+        or "?" in url
+        or "#" in url
+    ):
+        return None
+    match = DEVICE_WEBHOOK_PATH.fullmatch(parsed.raw_path)
+    if match is None:
+        return None
+    device_id, guid = match.groups()
+    canonical = f"{DEVICE_WEBHOOK_ORIGIN}/api/1/devices/messages/{device_id}/{guid}"
+    return int(device_id), canonical
 
 
 async def _call(
@@ -299,7 +348,14 @@ async def _call(
     params: Mapping[str, str] | None,
     json_body: Mapping[str, Any] | None,
     full: bool,
+    secrets: tuple[str, ...] = (),
+    quote_answer: bool = True,
+    max_bytes: int = MAX_ANSWER_BYTES,
 ) -> Any:
+    """Send one request and return what the answer holds.
+
+    No ``secrets`` reach an error; nor does the answer's text unless ``quote_answer``.
+    """
     answer = await exchange(
         session,
         "Hologram",
@@ -309,11 +365,12 @@ async def _call(
         headers=headers,
         params=params,
         json_body=json_body,
+        max_bytes=max_bytes,
     )
     status = answer.status
 
-    payload = _decode(answer.body)
-    detail = _error_text(payload)
+    payload = decode_json(answer.body)
+    detail = _error_text(payload, secrets) if quote_answer else None
     if status >= 400:
         raise error_for_status("Hologram", status, detail, answer.retry_after)
     if not isinstance(payload, Mapping):
@@ -334,18 +391,9 @@ async def _wait(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _error_text(payload: Any) -> str | None:
+def _error_text(payload: Any, secrets: tuple[str, ...]) -> str | None:
     if isinstance(payload, Mapping):
-        error = payload.get("error")
-        if isinstance(error, str) and error:
-            return error[:300]
+        return provider_text(payload.get("error"), secrets)
     return None
 
 
@@ -373,13 +421,23 @@ def _check_size(value: str) -> None:
 
 
 def _as_int(value: Any) -> int | None:
+    """Return an ID Hologram sent as a number or as ASCII digits (19 at most)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    # str.isdigit() takes "²", which int() refuses; and int() refuses > 4300 digits.
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
+        return int(value) if len(value) <= _MAX_ID_DIGITS else None
     return None
+
+
+def _as_text(value: Any, limit: int) -> str | None:
+    """Return a short printable text or number from Hologram's answer, else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value) if isinstance(value, str) or abs(value) < 10**limit else ""
+    return text if 0 < len(text) <= limit and text.isprintable() else None
 
 
 def _parse_device(item: Any) -> HologramDevice | None:
@@ -394,14 +452,12 @@ def _parse_device(item: Any) -> HologramDevice | None:
     if isinstance(links, Mapping):
         cellular = links.get("cellular")
         if isinstance(cellular, list) and cellular and isinstance(cellular[0], Mapping):
-            sim = cellular[0].get("sim")
-            iccid = str(sim) if sim else None
-    phone = item.get("phonenumber")
+            iccid = _as_text(cellular[0].get("sim"), _MAX_NUMBER_CHARS)
     return HologramDevice(
         device_id=device_id,
-        name=name if isinstance(name, str) and name else f"Device {device_id}",
+        name=_as_text(name, _MAX_NAME_CHARS) or f"Device {device_id}",
         iccid=iccid,
-        phone_number=str(phone) if phone else None,
+        phone_number=_as_text(item.get("phonenumber"), _MAX_NUMBER_CHARS),
     )
 
 
@@ -413,13 +469,10 @@ def _parse_message_results(data: Any, ids: list[int]) -> list[CloudMessageResult
                 continue
             # One published example spells the key "Devicesid": accept both.
             device_id = _as_int(item.get("deviceid", item.get("Devicesid")))
-            message_id = item.get("messageid")
+            message_id = _as_text(item.get("messageid"), _MAX_NAME_CHARS)
             if device_id is not None:
                 results.append(
-                    CloudMessageResult(
-                        device_id=device_id,
-                        message_id=str(message_id) if message_id else None,
-                    )
+                    CloudMessageResult(device_id=device_id, message_id=message_id)
                 )
     if not results:
         results = [CloudMessageResult(device_id=i, message_id=None) for i in ids]

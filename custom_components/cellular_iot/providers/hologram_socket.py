@@ -10,7 +10,8 @@ connection. Two procedures are covered:
   success.
 
 Authentication uses a device's 4-character Source ID and 4-character Source Key (the
-Cloud Services Router credentials). The key never appears in an error message.
+Cloud Services Router credentials). Neither appears in an error message, not even
+when the server's answer quotes the request back.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ MAX_DETAIL_CHARS: Final = 100
 MESSAGE_END: Final = b"\n\n"
 CLOUD_SUCCESS: Final = b"[0,0]"
 SMS_SUCCESS: Final = b"00"
-E164: Final = re.compile(r"^\+[1-9]\d{1,14}$")
+E164: Final = re.compile(r"\+[1-9]\d{1,14}")  # applied with fullmatch
 
 
 def validate_credentials(source_id: str, key: str) -> None:
@@ -66,10 +67,22 @@ def validate_e164(number: str) -> None:
         )
 
 
-def _printable(answer: bytes) -> str:
-    """Return the server's answer as printable text of at most 100 characters."""
-    text = answer.decode("utf-8", errors="replace").strip()
-    return "".join(char if char.isprintable() else "?" for char in text)[
+REDACTED: Final = "****"
+
+
+def _printable(answer: bytes, secrets: Sequence[str] = ()) -> str:
+    """Return the server's answer as printable text of at most 100 characters.
+
+    Every ``secrets`` string is replaced first. When the answer filled the read
+    buffer, its last characters are dropped before that: they could be the start
+    of a secret cut short, which no replacement would find.
+    """
+    text = answer.decode("utf-8", errors="replace")
+    if len(answer) >= MAX_ANSWER_BYTES:
+        text = text[: -2 * CREDENTIAL_LENGTH]
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return "".join(char if char.isprintable() else "?" for char in text.strip())[
         :MAX_DETAIL_CHARS
     ]
 
@@ -90,6 +103,14 @@ class HologramSocketClient:
         validate_credentials(source_id, key)
         self._source_id = source_id
         self._key = key
+        # As the requests carry them: raw (SMS) and JSON-escaped (cloud message).
+        self._secrets = tuple(
+            {
+                form
+                for value in (source_id, key)
+                for form in (value, json.dumps(value)[1:-1])
+            }
+        )
         self._host = host
         self._port = port
         self._timeout = timeout
@@ -128,14 +149,16 @@ class HologramSocketClient:
         """Send an SMS through Hologram's SMS-over-IP to an E.164 number.
 
         Raise ValueError for an invalid number, an empty text or a text containing a
-        newline (two newlines end the message), and a :class:`ProviderError` when the
-        server does not answer ``00``.
+        newline (two newlines end the message) or another control character (NUL …),
+        and a :class:`ProviderError` when the server does not answer ``00``.
         """
         validate_e164(number)
         if not text:
             raise ValueError("The SMS text must not be empty")
-        if "\n" in text:
-            raise ValueError("The SMS text must not contain a newline")
+        if any(char < " " or "\x7f" <= char <= "\x9f" for char in text):
+            raise ValueError(
+                "The SMS text must not contain a newline or another control character"
+            )
         request = f"S{self._source_id}{self._key}{number} {text}".encode()
         await self._exchange(request + MESSAGE_END, SMS_SUCCESS, "SMS")
 
@@ -162,7 +185,7 @@ class HologramSocketClient:
             raise ProviderResponseError(
                 f"{PROVIDER} closed the connection without an answer to the {what}"
             )
-        detail = _printable(answer)
+        detail = _printable(answer, self._secrets)
         raise ProviderBadRequestError(
             f"{PROVIDER} refused the {what} (credentials or format): {detail}",
             detail=detail,

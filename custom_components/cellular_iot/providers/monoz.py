@@ -12,14 +12,13 @@ The MQTT side (downlinks to ``/{org}/{iccid}/sub{topic}``, uplinks) is
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
 
 import aiohttp
 from yarl import URL
 
-from ._http import exchange
+from ._http import decode_json, exchange, provider_text
 from .errors import (
     ProviderBadRequestError,
     ProviderError,
@@ -41,18 +40,19 @@ MAX_TOPIC_BYTES: Final = 512
 # A well-formed ICCID no SIM has (issuer 89, all zeros): GET .../Device/Sim/Detail/
 # with it proves the key without touching a device. 404 = key accepted.
 PROBE_ICCID: Final = "8900000000000000000"
-_ORG_ID: Final = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_ICCID: Final = re.compile(r"^[0-9]{10,22}[A-Fa-f]?$")
+# Applied with fullmatch: "$" would let a trailing newline through.
+_ORG_ID: Final = re.compile(r"[A-Za-z0-9]{1,32}")
+_ICCID: Final = re.compile(r"[0-9]{10,22}[A-Fa-f]?")
 
 
 def valid_org_id(value: str) -> bool:
     """MonoZ org ids are short alphanumeric strings (8 characters on sign-up)."""
-    return bool(_ORG_ID.match(value))
+    return _ORG_ID.fullmatch(value) is not None
 
 
 def valid_iccid(value: str) -> bool:
     """Return whether ``value`` is an ICCID: 10-22 digits (19 usually), optionally a final hex check character."""
-    return bool(_ICCID.match(value))
+    return _ICCID.fullmatch(value) is not None
 
 
 def valid_downlink_topic(topic: str) -> bool:
@@ -124,12 +124,8 @@ class MonozClient:
             headers={"X-API-Key": self._api_key, "Accept": "application/json"},
             json_body=json_body,
         )
-        body: Any = None
-        try:
-            body = json.loads(raw.body) if raw.body else None
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        detail = _detail(body)
+        body = decode_json(raw.body)
+        detail = _detail(body, self._api_key)
         if raw.status >= 400:
             raise error_for_status(PROVIDER, raw.status, detail, raw.retry_after)
         if not isinstance(body, dict):
@@ -189,10 +185,9 @@ class MonozClient:
         return result if isinstance(result, str) else None
 
 
-def _detail(body: Any) -> str | None:
+def _detail(body: Any, api_key: str) -> str | None:
     if isinstance(body, dict):
         for key in ("Message", "message", "error"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value[:200]
+            if text := provider_text(body.get(key), (api_key,)):
+                return text[:200]
     return None

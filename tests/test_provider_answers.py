@@ -1,0 +1,92 @@
+"""Hostile answers from a REST provider: each is a provider error, never a crash.
+
+What every REST client shares (``providers/_http.py``) is tried here through the
+monoZ client; the Hologram and emnify clients have their own tests of the same in
+tests/test_hologram_client.py and tests/test_emnify.py.
+"""
+
+from __future__ import annotations
+
+from aiohttp import ClientSession, web
+import pytest
+
+from custom_components.cellular_iot.providers.errors import (
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderResponseError,
+)
+from custom_components.cellular_iot.providers.monoz import MonozClient
+
+from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
+
+# A client timeout that only guards against a hang: no test waits for it.
+HANG_GUARD = 60.0
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, b"[" * 200_000),
+        (400, b'{"Message": ' * 100_000),
+        (200, b"\xff\xfe not UTF-8"),
+        (200, b'{"Error": false, "Message": "\xff"}'),
+    ],
+    ids=["nested", "nested-error", "not-utf8", "not-utf8-string"],
+)
+async def test_monoz_hostile_json_is_a_provider_error(
+    monoz: FakeMonoz, status: int, body: bytes
+) -> None:
+    monoz.fail("/Publish/Message", status, body)
+    async with ClientSession() as session:
+        client = MonozClient(session, ORG_ID, API_KEY, timeout=HANG_GUARD)
+        with pytest.raises(ProviderError):
+            await client.publish_message(ICCID, "x")
+
+
+async def test_monoz_error_text_never_quotes_the_api_key(monoz: FakeMonoz) -> None:
+    monoz.fail(
+        "/Publish/Message",
+        400,
+        {
+            "Error": True,
+            "StatusCode": 400,
+            "Message": f"bad key {API_KEY}\r\nERROR forged line",
+        },
+    )
+    async with ClientSession() as session:
+        client = MonozClient(session, ORG_ID, API_KEY, timeout=HANG_GUARD)
+        with pytest.raises(ProviderBadRequestError) as err:
+            await client.publish_message(ICCID, "x")
+    text = f"{err.value} {err.value.detail}"
+    assert API_KEY not in text
+    assert "\n" not in text
+    assert "\r" not in text
+    assert "forged line" in text
+
+
+async def test_monoz_redirect_is_not_followed(monoz: FakeMonoz) -> None:
+    """A 3xx is an error (a POST is never replayed elsewhere with the key)."""
+    location = {"Location": f"/api/v1/{ORG_ID}/Publish/Message"}
+    monoz.fail("/Publish/Message", 307, web.Response(status=307, headers=location))
+    async with ClientSession() as session:
+        client = MonozClient(session, ORG_ID, API_KEY, timeout=HANG_GUARD)
+        with pytest.raises(ProviderResponseError) as err:
+            await client.publish_message(ICCID, "x")
+    assert err.value.status == 307
+    assert monoz.published == []
+
+
+def test_decode_json_and_provider_text() -> None:
+    from custom_components.cellular_iot.providers._http import (
+        decode_json,
+        provider_text,
+    )
+
+    assert decode_json(b"") is None
+    assert decode_json(b"[" * 100_000) is None
+    assert decode_json(b'{"a": 1}') == {"a": 1}
+    assert provider_text(None) is None
+    assert provider_text("") is None
+    assert provider_text(" \n ") is None
+    assert provider_text("x" * 1000) == "x" * 300
+    assert provider_text("key=abc\x00 ok", ["abc", ""]) == "key=**REDACTED**  ok"
