@@ -302,6 +302,7 @@ class Outbox:
         self._stopping = False
         self._closed = False
         self._full_issue = False
+        self._signal_pending = False
         self._unsub_final_write: CALLBACK_TYPE | None = None
         self.errors: list[dict[str, Any]] = []
         self.delivered = 0
@@ -688,6 +689,14 @@ class Outbox:
 
     @callback
     def _signal(self) -> None:
+        """Tell the outbox sensor, once per turn of the loop however many changed."""
+        if not self._signal_pending:
+            self._signal_pending = True
+            self._hass.loop.call_soon(self._send_signal)
+
+    @callback
+    def _send_signal(self) -> None:
+        self._signal_pending = False
         async_dispatcher_send(self._hass, signal_state(self._entry.entry_id))
 
     # --- running --------------------------------------------------------------------
