@@ -796,3 +796,80 @@ async def test_choosing_the_next_send_does_not_scan_the_queue(
     assert wait is not None
     assert 0 < wait <= 900
     assert _CountingTargets.reads < count
+
+
+async def test_a_bug_in_the_worker_does_not_stop_the_queue(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error in the worker is logged; the queue goes on."""
+    original = Outbox._next
+    failures: list[str] = []
+
+    def broken(self: Outbox) -> Any:
+        if not failures:
+            failures.append("bug")
+            raise RuntimeError("a bug")
+        return original(self)
+
+    monkeypatch.setattr(Outbox, "_next", broken)
+    hologram.fail("/devices/messages", 503)
+    assert (await _cloud(hass, 123456, "still sent"))["status"] == "queued"
+    outbox = _outbox(hologram_account)
+    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["still sent"]}
+    assert failures == ["bug"]
+    assert "the outbox worker failed" in caplog.text
+
+
+async def test_a_failed_setup_leaves_no_writer_behind(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outbox loaded by a setup that then fails writes nothing in the background
+    (the next attempt owns the files)."""
+    monkeypatch.setattr(outbox_module, "SAVE_DELAY", 0.0)
+    entry = hologram_entry()
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    manifest = {"version": 1, "minor_version": 2, "key": key, "data": {"segments": [0]}}
+    segment = {"version": 1, "key": f"{key}.0", "data": {"items": []}}
+    hass_storage[key] = manifest
+    hass_storage[f"{key}.0"] = segment  # empty: an outbox that starts removes it
+
+    async def fail(*args: Any) -> None:
+        raise RuntimeError("platform setup failed")
+
+    monkeypatch.setattr(hass.config_entries, "async_forward_entry_setups", fail)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass_storage[key] == manifest
+    assert hass_storage[f"{key}.0"] == segment
+
+
+async def test_a_send_outlasting_the_unload_bound_is_stored_to_be_sent_again(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    slow_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unloading waits for sends in flight only so long; then they are stored as
+    queued (at least once), and the old outbox writes nothing more."""
+    monkeypatch.setattr(outbox_module, "STOP_TIMEOUT", 0.0)
+    gate, call = await _held_send(hass, hologram, 123456, "open")
+    assert await hass.config_entries.async_unload(slow_account.entry_id)
+    stored = _stored(hass_storage, slow_account)
+    assert [item["params"]["data"] for item in stored] == ["open"]
+    gate.set()
+    assert (await call)["status"] == "queued"
+    assert _stored(hass_storage, slow_account) == stored
+    assert await hass.config_entries.async_setup(slow_account.entry_id)
+    outbox = _outbox(slow_account)
+    await _until(hass, slow_account, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["open"]}

@@ -89,13 +89,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
         clear_auth_issue(hass, entry)
         runtime.outbox = Outbox(hass, entry)
         await runtime.outbox.async_load()
-        runtime.outbox.start()
         if CONF_WEBHOOK_ID in entry.data:
             runtime.webhook = InboundWebhook(hass, entry)
             runtime.webhook.register()
     await hass.config_entries.async_forward_entry_setups(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
+    if isinstance(runtime, (HologramData, EmnifyData, MonozData)) and runtime.outbox:
+        # Last: a setup that fails before this leaves no worker behind to write the
+        # files the next attempt loads.
+        runtime.outbox.start()
     return True
 
 

@@ -188,7 +188,6 @@ def parse_item(raw: Any) -> OutboxItem | None:
         and isinstance(operation, str)
         and isinstance(action, str)
         and isinstance(targets, list)
-        and targets
         and all(isinstance(target, str) for target in targets)
         and isinstance(params, dict)
         and created is not None
@@ -303,6 +302,7 @@ class Outbox:
         self._closed = False
         self._full_issue = False
         self._signal_pending = False
+        self._started = False
         self._unsub_final_write: CALLBACK_TYPE | None = None
         self.errors: list[dict[str, Any]] = []
         self.delivered = 0
@@ -569,14 +569,16 @@ class Outbox:
 
     @callback
     def _touch(self, segment: _Segment) -> None:
-        """Note a change; it is written within SAVE_DELAY unless a caller waits."""
+        """Note a change; it is written within SAVE_DELAY unless a caller waits.
+
+        Before ``start`` nothing is written in the background: an outbox whose
+        entry failed to set up must not write files the next attempt owns.
+        """
         if self._closed:
             return
         segment.changes += 1
-        if segment.timer is None and segment.writer is None:
-            segment.timer = self._hass.loop.call_later(
-                SAVE_DELAY, self._write_soon, segment
-            )
+        if self._started:
+            self._touch_again(segment)
 
     @callback
     def _write_soon(self, segment: _Segment) -> None:
@@ -634,11 +636,11 @@ class Outbox:
             segment.saved = segment.changes
         finally:
             segment.writer = None
-        if segment.saved < segment.changes:  # changed while writing: later
+        if segment.saved < segment.changes and self._started:  # changed meanwhile
             self._touch_again(segment)
 
     def _touch_again(self, segment: _Segment) -> None:
-        if segment.timer is None and not self._closed:
+        if segment.timer is None and segment.writer is None and not self._closed:
             segment.timer = self._hass.loop.call_later(
                 SAVE_DELAY, self._write_soon, segment
             )
@@ -703,7 +705,15 @@ class Outbox:
 
     @callback
     def start(self) -> None:
-        """Start the retry worker."""
+        """Start the retry worker (and the background writes)."""
+        self._started = True
+        for segment in [
+            *self._segments.values(),
+            *self._retiring.values(),
+            self._manifest,
+        ]:
+            if segment.saved < segment.changes:
+                self._touch_again(segment)
         self._unsub_final_write = self._hass.bus.async_listen_once(
             EVENT_HOMEASSISTANT_FINAL_WRITE, self._on_final_write
         )
@@ -817,6 +827,7 @@ class Outbox:
                 translation_key="entry_not_loaded",
                 translation_placeholders={"title": self._entry.title},
             )
+        self._update_full_issue()  # (the limit may have been raised in the options)
         now = self._hass.loop.time()
         item = OutboxItem(
             id=uuid.uuid4().hex,
@@ -909,19 +920,30 @@ class Outbox:
 
     async def _run(self) -> None:
         while not self._stopping:
-            if self._expire():
-                await asyncio.sleep(0)  # more to give up: let the loop breathe
-                continue
-            item, wait = (None, None) if self._paused else self._next()
-            if item is None:
-                self._wake.clear()
-                try:
-                    async with asyncio.timeout(wait):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-                continue
-            await self._attempt(item)
+            try:
+                await self._run_once()
+            except Exception:  # noqa: BLE001 - a bug must not stop the queue for good
+                LOGGER.exception("%s: the outbox worker failed", self._entry.title)
+                await self._sleep(RETRY_MIN)
+
+    async def _run_once(self) -> None:
+        if self._expire():
+            await asyncio.sleep(0)  # more to give up: let the loop breathe
+            return
+        item, wait = (None, None) if self._paused else self._next()
+        if item is None:
+            await self._sleep(wait)
+            return
+        await self._attempt(item)
+
+    async def _sleep(self, seconds: float | None) -> None:
+        """Wait until woken (a send became due, stop) or ``seconds`` passed."""
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
 
     async def _attempt(self, item: OutboxItem) -> None:
         item.state = SendState.BUSY
