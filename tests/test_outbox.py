@@ -873,3 +873,99 @@ async def test_a_send_outlasting_the_unload_bound_is_stored_to_be_sent_again(
     outbox = _outbox(slow_account)
     await _until(hass, slow_account, lambda: outbox.depth == 0)
     assert _delivered(hologram) == {123456: ["open"]}
+
+
+async def test_mass_expiry_is_given_up_in_batches_and_forgotten(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1,200 sends past the age limit at once: each gets its event, the worker
+    yields between batches, and no stale index entries are left behind."""
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 900.0)
+    failures = _failures(hass)
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "items": [
+                _v1_item(i, f"device:{100000 + i}", next_attempt=time.time() + 600)
+                for i in range(1200)
+            ]
+        },
+    }
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    assert outbox.depth == 1200
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "outbox_max_age": 0}
+    )
+    outbox.wake()
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    await hass.async_block_till_done()
+    assert len(failures) == 1200
+    assert {event.data["reason"] for event in failures} == {"expired"}
+    assert len(outbox._ready) <= 64
+    assert len(outbox._aging) <= 64
+    assert hologram.cloud_messages == []
+
+
+async def test_a_cancelled_caller_frees_its_target(
+    hass: HomeAssistant, hologram: FakeHologram, slow_account: MockConfigEntry
+) -> None:
+    """An action cancelled while its send is in flight (a script's timeout) does
+    not leave its target reserved: the next send to it goes out at once."""
+    gate, call = await _held_send(hass, hologram, 123456, "abandoned")
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    gate.set()
+    assert (await _cloud(hass, 123456, "next"))["status"] == "sent"
+    assert _outbox(slow_account).depth == 0
+
+
+async def test_removing_an_entry_that_never_loaded_removes_its_old_queue(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"items": [_v1_item(0, "device:1"), _v1_item(1, "device:2")]},
+    }
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    assert key not in hass_storage
+    assert "had 2 queued sends; they will not be sent" in caplog.text
+
+
+async def test_a_queue_full_at_start_raises_the_issue_at_once(
+    hass: HomeAssistant, hass_storage: dict[str, Any], hologram: FakeHologram
+) -> None:
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "outbox_max_depth": 10}
+    )
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"items": [_v1_item(i, "device:123456") for i in range(10)]},
+    }
+    hologram.fail("/devices/messages", 503, times=1000)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    issue_id = f"outbox_full_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    hologram.faults.clear()
+    outbox = _outbox(entry)
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
