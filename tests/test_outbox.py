@@ -54,9 +54,12 @@ def _outbox(entry: MockConfigEntry) -> Outbox:
 
 
 async def _until(
-    hass: HomeAssistant, entry: MockConfigEntry, condition: Callable[[], bool]
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    condition: Callable[[], bool],
+    timeout: float = 30,
 ) -> None:
-    """Wait for the outbox's state signal until ``condition`` holds (10 s at most)."""
+    """Wait for the outbox's state signal until ``condition`` holds (a hang guard)."""
     changed = asyncio.Event()
 
     @callback
@@ -65,7 +68,7 @@ async def _until(
 
     unsub = async_dispatcher_connect(hass, signal_state(entry.entry_id), _on_state)
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(timeout):
             while not condition():
                 changed.clear()
                 await changed.wait()
@@ -359,14 +362,14 @@ async def _held_send(
     hologram.held.clear()
     hologram.fail("/devices/messages", 503, hold=gate)
     call = hass.async_create_task(_cloud(hass, device_id, data))
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         await hologram.held.wait()
     return gate, call
 
 
 async def _until_true(condition: Callable[[], bool]) -> None:
-    """Yield to the event loop until ``condition`` holds (10 s at most)."""
-    async with asyncio.timeout(10):
+    """Yield to the event loop until ``condition`` holds (a hang guard)."""
+    async with asyncio.timeout(30):
         while not condition():
             await asyncio.sleep(0)
 
@@ -747,7 +750,8 @@ async def test_a_storm_of_sends_is_queued_in_order_with_few_writes(
     assert len(writes) < 50  # not one per call
     assert max(writes) <= 500  # one segment
     outbox = _outbox(hologram_account)
-    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    # 1,001 deliveries one after the other: a generous guard for a busy machine.
+    await _until(hass, hologram_account, lambda: outbox.depth == 0, timeout=180)
     assert _delivered(hologram) == {123456: [f"m{i}" for i in range(1001)]}
 
 
@@ -906,7 +910,7 @@ async def test_mass_expiry_is_given_up_in_batches_and_forgotten(
         entry, options={**entry.options, "outbox_max_age": 0}
     )
     outbox.wake()
-    await _until(hass, entry, lambda: outbox.depth == 0)
+    await _until(hass, entry, lambda: outbox.depth == 0, timeout=120)
     await hass.async_block_till_done()
     assert len(failures) == 1200
     assert {event.data["reason"] for event in failures} == {"expired"}
