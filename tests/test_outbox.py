@@ -716,6 +716,25 @@ async def test_wall_clock_jumps_neither_expire_nor_stall_the_queue(
     assert failures == []
 
 
+async def test_time_asleep_counts_towards_the_age_limit(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host suspended for two days does not deliver two-day-old sends on waking."""
+    failures = _failures(hass)
+    hologram.fail("/devices/messages", 503, times=1000)
+    await _cloud(hass, 123456, "stale by now")
+    since_boot = outbox_module._since_boot
+    monkeypatch.setattr(outbox_module, "_since_boot", lambda: since_boot() + 48 * 3600)
+    outbox = _outbox(hologram_account)
+    outbox.wake()
+    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    await hass.async_block_till_done()
+    assert [event.data["reason"] for event in failures] == ["expired"]
+
+
 async def test_a_storm_of_sends_is_queued_in_order_with_few_writes(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],

@@ -23,9 +23,9 @@ what the retries change (a delivery, an attempt count) is written within
 is capped (entry option, ``DEFAULT_MAX_DEPTH``): when full, a send that would be queued
 is refused with an error and a repair issue, never dropped silently.
 
-Time: the age limit and retry times are kept on the event loop's monotonic clock while
-running, so a wall-clock jump neither expires the queue nor stalls it; the wall-clock
-times are stored for the next start.
+Time: while running, retry times follow the event loop's monotonic clock and the age
+limit the time since boot, so a wall-clock jump neither expires the queue nor stalls
+it; the wall-clock times are stored for the next start.
 
 Semantics are at least once: a send the provider accepted but whose answer was lost
 (a timeout after acceptance) can arrive twice, and so can a delivery made in the last
@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 import heapq
 import math
 import random
@@ -88,6 +89,16 @@ SEGMENT_SIZE: int = 500
 SAVE_DELAY: float = 1.0
 # Sends given up for age in one pass of the worker before it yields to the loop.
 EXPIRE_BATCH: Final = 500
+
+
+# The age limit counts time since boot: system clock changes do not move it, and
+# (on Linux) time spent suspended does count, so a host that slept past the age
+# limit does not deliver stale sends. Bound here: tests replace the module's ``time``.
+_since_boot: Callable[[], float] = (
+    partial(time.clock_gettime, time.CLOCK_BOOTTIME)
+    if hasattr(time, "CLOCK_BOOTTIME")
+    else time.monotonic
+)
 
 
 def is_transient(err: ProviderError) -> bool:
@@ -395,13 +406,17 @@ class Outbox:
             LOGGER.warning(
                 "%s: dropped %s unreadable outbox entries", self._entry.title, dropped
             )
-        loop_now, wall_now = self._hass.loop.time(), time.time()
+        loop_now, boot_now, wall_now = (
+            self._hass.loop.time(),
+            _since_boot(),
+            time.time(),
+        )
         for item in [*found, *migrate]:
             if item.id in self._items:  # a copy (it is left out of the next write)
                 continue
             # Times on the loop's clock: a stored time in the future (the clock went
             # back since) counts as now, and no retry waits longer than RETRY_MAX.
-            item.born = loop_now - max(0.0, wall_now - item.created)
+            item.born = boot_now - max(0.0, wall_now - item.created)
             item.due = loop_now + min(max(0.0, item.next_attempt - wall_now), RETRY_MAX)
             if item.segment is not None:
                 item.segment.items[item.id] = item
@@ -838,7 +853,7 @@ class Outbox:
             created=time.time(),
             seq=self._seq,
             due=now,
-            born=now,
+            born=_since_boot(),
         )
         self._sending += 1
         self._idle.clear()
@@ -996,7 +1011,7 @@ class Outbox:
     def _expire(self) -> bool:
         """Give up sends older than the age limit; True when more remain to check."""
         hours = self._entry.options.get(CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS)
-        limit = self._hass.loop.time() - float(hours) * 3600
+        limit = _since_boot() - float(hours) * 3600
         aging = self._aging
         for _ in range(EXPIRE_BATCH):
             if not aging or aging[0][0] > limit:
