@@ -530,7 +530,10 @@ async def test_home_assistant_stopping_while_sending_keeps_everything(
 
 
 async def test_full_outbox_refuses_with_an_error_and_a_repair_issue(
-    hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """At the limit a send that would be queued fails loudly; the issue clears."""
     result = await hass.config_entries.options.async_init(hologram_account.entry_id)
@@ -559,6 +562,12 @@ async def test_full_outbox_refuses_with_an_error_and_a_repair_issue(
             "max": "10",
         }
     assert outbox.depth == 10
+    warnings = [
+        record
+        for record in caplog.records
+        if record.levelname == "WARNING" and "outbox is full" in record.getMessage()
+    ]
+    assert len(warnings) == 1  # logged when it filled, not per refused send
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_key == "outbox_full"

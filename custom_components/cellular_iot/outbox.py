@@ -789,13 +789,18 @@ class Outbox:
         limit = self._max_depth()
         if self._queued < limit:
             return
-        if not self._full_issue:
+        if not self._full_issue:  # once per filling, not once per refused send
+            LOGGER.warning(
+                "%s: the outbox is full (%s sends wait); sends that would be queued "
+                "are refused until it drains",
+                self._entry.title,
+                self._queued,
+            )
             self._raise_full_issue()
-        LOGGER.warning(
-            "%s: the outbox is full (%s sends wait); a send was refused",
-            self._entry.title,
-            self._queued,
-        )
+        else:
+            LOGGER.debug(
+                "%s: the outbox is full; a send was refused", self._entry.title
+            )
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="outbox_full",
