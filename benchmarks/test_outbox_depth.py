@@ -4,6 +4,8 @@ Ours against the outbox of 077d1c5 (benchmarks/outbox_before.py), in the same ru
 10, 1,000 and 100,000 queued sends. Each side loads the same stored queue (sends to
 distinct devices, all waiting for a retry: the worst case of the old scan), then:
 
+- load: a restart reads the stored queue (the old outbox's first pass of its worker
+  after that is not counted);
 - enqueue: sends to a device that already has one waiting are queued behind it;
 - dequeue: one of the last stored sends becomes due and the retry worker delivers it.
 
@@ -37,6 +39,7 @@ from custom_components.cellular_iot.providers.errors import ProviderResponseErro
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import json as json_helper
 from homeassistant.helpers.storage import Store
+from homeassistant.util.json import json_loads
 
 pytestmark = pytest.mark.timeout(1800)
 DEPTHS = (10, 1_000, 100_000)
@@ -69,6 +72,7 @@ class _Disk:
         self.bytes = 0
         self.writes = 0
         self.written = asyncio.Event()
+        self.files: dict[str, bytes | str] = {}
 
     async def write(self, store: Store[Any], *args: Any) -> None:
         data = args[-1]  # (HA 2025.4 passes the path first)
@@ -80,6 +84,7 @@ class _Disk:
             payload = json_helper.json_bytes(data)
         self.bytes += len(payload)
         self.writes += 1
+        self.files[store.key] = payload
         await asyncio.sleep(0)  # the file is written in the executor: the loop runs
         self.storage[store.key] = {
             "version": data["version"],
@@ -239,6 +244,22 @@ async def _measure(
             figures["dequeue_stall"] = worst
             figures["dequeue_bytes"] = written / DEQUEUES
         await box.stop()
+
+        # Load: a restart reads what this outbox stored (ours: its segments), each
+        # file decoded in the executor as HA does (not the harness's in-loop copy).
+        async def load(store: Store[Any]) -> Any:
+            raw = disk.files.get(store.key)
+            if raw is None:
+                return None
+            data = await hass.async_add_executor_job(json_loads, raw)
+            return data["data"]
+
+        patch.setattr(Store, "_async_load", load)
+        again = impl.Outbox(hass, entry)
+        async with _Meter(hass) as meter:
+            await again.async_load()
+        figures["load_stall"] = meter.worst
+        assert again.depth >= depth
     impl.OPERATIONS.pop(OPERATION, None)
     hass_storage.clear()
     return figures
@@ -326,15 +347,17 @@ async def test_outbox_at_depth(
     else:
         estimated = False
     label = f"outbox {depth:,} queued:"
-    for phase in ("enqueue", "dequeue"):
+    for phase in ("load", "enqueue", "dequeue"):
         stall = ours[f"{phase}_stall"]
+        # Loading allocates an object graph the size of the queue: its worst stall
+        # is Python's full garbage collection pass, whoever allocates (info only).
         _row(
             f"{label} worst stall, {phase}",
             stall,
             base[f"{phase}_stall"],
             _ms,
-            f"<={STALL_GOAL * 1000:.0f} ms",
-            stall <= STALL_GOAL,
+            "info" if phase == "load" else f"<={STALL_GOAL * 1000:.0f} ms",
+            "-" if phase == "load" else stall <= STALL_GOAL,
             depth=depth,
             estimated=estimated and phase == "dequeue",
         )

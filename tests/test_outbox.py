@@ -1001,3 +1001,35 @@ async def test_a_queue_full_at_start_raises_the_issue_at_once(
     outbox = _outbox(entry)
     await _until(hass, entry, lambda: outbox.depth == 0)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_an_old_send_behind_a_young_one_expires_alone(
+    hass: HomeAssistant, hass_storage: dict[str, Any], hologram: FakeHologram
+) -> None:
+    """Stored while the clock was wrong, a send can be older than the one before
+    it: it is given up from the middle of its lane; the order of the rest holds."""
+    failures = _failures(hass)
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    now = time.time()
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {
+            "items": [
+                _v1_item(0, "device:123456", created=now - 60),
+                _v1_item(1, "device:123456", created=now - 2 * 86400),
+                _v1_item(2, "device:123456", created=now - 60),
+            ]
+        },
+    }
+    hologram.fail("/devices/messages", 503, times=1000)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    await _until(hass, entry, lambda: outbox.depth == 2)
+    await hass.async_block_till_done()
+    assert [event.data["outbox_id"] for event in failures] == ["old1"]
+    hologram.faults.clear()
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["old-0", "old-2"]}

@@ -252,6 +252,10 @@ class _Segment:
     timer: asyncio.TimerHandle | None = None
 
 
+def _head(lane: OutboxItem | deque[OutboxItem]) -> OutboxItem:
+    return lane[0] if isinstance(lane, deque) else lane
+
+
 def _store_key(entry_id: str) -> str:
     return f"{DOMAIN}.outbox.{entry_id}"
 
@@ -299,7 +303,9 @@ class Outbox:
         self._seq = 0
         # Every send held (queued, being retried, or being sent by its action).
         self._items: dict[str, OutboxItem] = {}
-        self._lanes: dict[str, deque[OutboxItem]] = {}
+        # A target's lane: its one send, or its sends in order (most lanes hold one:
+        # a deque each would cost 100k deques, ~76 MiB, for 100k devices).
+        self._lanes: dict[str, OutboxItem | deque[OutboxItem]] = {}
         self._ready: list[tuple[float, int, int, OutboxItem]] = []
         self._aging: list[tuple[float, int, OutboxItem]] = []
         self._queued = 0
@@ -371,12 +377,12 @@ class Outbox:
             _segment_store(self._hass, self._entry.entry_id, number)
             for number in numbers
         ]
-        loaded = await asyncio.gather(
-            *(
-                self._async_load_segment(number, store)
-                for number, store in zip(numbers, stores, strict=True)
-            )
-        )
+        # One file at a time: decoding many at once in executor threads would starve
+        # the event loop of the GIL.
+        loaded = [
+            await self._async_load_segment(number, store)
+            for number, store in zip(numbers, stores, strict=True)
+        ]
         found: list[OutboxItem] = []
         dropped = 0
         for number, store, rows in zip(numbers, stores, loaded, strict=True):
@@ -384,6 +390,7 @@ class Outbox:
                 continue
             segment = _Segment(number, store, assigned=SEGMENT_SIZE, listed=True)
             self._segments[number] = segment
+            await asyncio.sleep(0)  # a deep queue loads without stalling the loop
             for raw in rows:
                 if (item := parse_item(raw)) is None:
                     dropped += 1
@@ -397,6 +404,8 @@ class Outbox:
             self._manifest.changes += 1
             start = found[-1].seq + 1 if found else 0
             for offset, raw in enumerate(legacy):
+                if offset % SEGMENT_SIZE == SEGMENT_SIZE - 1:
+                    await asyncio.sleep(0)
                 if (item := parse_item(raw)) is None:
                     dropped += 1
                     continue
@@ -411,11 +420,14 @@ class Outbox:
             _since_boot(),
             time.time(),
         )
-        for item in [*found, *migrate]:
+        for index, item in enumerate([*found, *migrate]):
+            if index % SEGMENT_SIZE == SEGMENT_SIZE - 1:
+                await asyncio.sleep(0)
             if item.id in self._items:  # a copy (it is left out of the next write)
                 continue
-            # Times on the loop's clock: a stored time in the future (the clock went
-            # back since) counts as now, and no retry waits longer than RETRY_MAX.
+            # Retries on the loop's clock, age on the boot clock: a stored time in the
+            # future (the clock went back since) counts as now, and no retry waits
+            # longer than RETRY_MAX.
             item.born = boot_now - max(0.0, wall_now - item.created)
             item.due = loop_now + min(max(0.0, item.next_attempt - wall_now), RETRY_MAX)
             if item.segment is not None:
@@ -469,8 +481,15 @@ class Outbox:
     def _add(self, item: OutboxItem, state: SendState) -> None:
         item.state = state
         self._items[item.id] = item
+        lanes = self._lanes
         for target in item.targets:
-            self._lanes.setdefault(target, deque()).append(item)
+            lane = lanes.get(target)
+            if lane is None:
+                lanes[target] = item
+            elif isinstance(lane, deque):
+                lane.append(item)
+            else:
+                lanes[target] = deque((lane, item))
         if state is SendState.QUEUED:
             self._queue(item)
 
@@ -482,7 +501,7 @@ class Outbox:
         self._schedule(item)
 
     def _is_head(self, item: OutboxItem) -> bool:
-        return all(self._lanes[target][0] is item for target in item.targets)
+        return all(_head(self._lanes[target]) is item for target in item.targets)
 
     def _schedule(self, item: OutboxItem) -> None:
         if item.state is not SendState.QUEUED or not self._is_head(item):
@@ -499,16 +518,19 @@ class Outbox:
             self._queued -= 1
         item.version += 1  # its heap entries are stale now
         heads: list[OutboxItem] = []
+        lanes = self._lanes
         for target in item.targets:
-            lane = self._lanes[target]
+            lane = lanes[target]
+            if not isinstance(lane, deque):
+                del lanes[target]
+                continue
             if lane[0] is item:
                 lane.popleft()
             else:  # given up for age behind a send still waiting
                 lane.remove(item)
-            if lane:
-                heads.append(lane[0])
-            else:
-                del self._lanes[target]
+            if len(lane) == 1:
+                lanes[target] = lane[0]
+            heads.append(lane[0])
         for head in heads:
             self._schedule(head)
         self._compact()
@@ -779,7 +801,7 @@ class Outbox:
         """Retry now (all sends, or those of one operation), e.g. after a reconnect."""
         now = self._hass.loop.time()
         for lane in self._lanes.values():
-            item = lane[0]
+            item = _head(lane)
             if (operation is None or item.operation == operation) and item.due > now:
                 item.due = now
                 self._schedule(item)
