@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import time
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -17,6 +19,7 @@ from custom_components.cellular_iot.outbox import (
     is_transient,
     retry_delay,
 )
+from custom_components.cellular_iot.providers import hologram as hologram_module
 from custom_components.cellular_iot.providers.errors import (
     ProviderBadRequestError,
     ProviderConnectionError,
@@ -24,12 +27,14 @@ from custom_components.cellular_iot.providers.errors import (
     ProviderResponseError,
     ProviderTimeoutError,
 )
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .conftest import hologram_entry, record_events
+from .conftest import API_KEY, hologram_entry, record_events
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 
@@ -49,9 +54,12 @@ def _outbox(entry: MockConfigEntry) -> Outbox:
 
 
 async def _until(
-    hass: HomeAssistant, entry: MockConfigEntry, condition: Callable[[], bool]
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    condition: Callable[[], bool],
+    timeout: float = 30,
 ) -> None:
-    """Wait for the outbox's state signal until ``condition`` holds (10 s at most)."""
+    """Wait for the outbox's state signal until ``condition`` holds (a hang guard)."""
     changed = asyncio.Event()
 
     @callback
@@ -60,7 +68,7 @@ async def _until(
 
     unsub = async_dispatcher_connect(hass, signal_state(entry.entry_id), _on_state)
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(timeout):
             while not condition():
                 changed.clear()
                 await changed.wait()
@@ -90,6 +98,19 @@ def _delivered(hologram: FakeHologram) -> dict[int, list[str]]:
         for device_id in message["deviceids"]:
             per_device.setdefault(device_id, []).append(message["data"])
     return per_device
+
+
+def _stored(
+    hass_storage: dict[str, Any], entry: MockConfigEntry
+) -> list[dict[str, Any]]:
+    """The sends on disk, in order: the manifest's segments, by sequence number."""
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    manifest = hass_storage.get(key, {}).get("data", {})
+    items = list(manifest.get("items", []))
+    for number in manifest.get("segments", []):
+        segment = hass_storage.get(f"{key}.{number}", {}).get("data", {})
+        items.extend(segment.get("items", []))
+    return sorted(items, key=lambda item: item.get("seq", 0))
 
 
 def test_fault_classification() -> None:
@@ -236,17 +257,19 @@ async def test_queue_survives_a_restart(
     for i in range(3):
         await _cloud(hass, 123456, f"m{i}")
     key = f"{DOMAIN}.outbox.{hologram_account.entry_id}"
-    stored = hass_storage[key]["data"]["items"]
+    stored = _stored(hass_storage, hologram_account)
     assert [item["params"]["data"] for item in stored] == ["m0", "m1", "m2"]
     assert await hass.config_entries.async_unload(hologram_account.entry_id)
     hologram.faults.clear()
     assert await hass.config_entries.async_setup(hologram_account.entry_id)
     await _until(hass, hologram_account, lambda: _outbox(hologram_account).depth == 0)
     assert _delivered(hologram) == {123456: ["m0", "m1", "m2"]}
-    assert hass_storage[key]["data"]["items"] == []
+    # Deliveries are written within SAVE_DELAY, and at the latest on unload.
+    assert await hass.config_entries.async_unload(hologram_account.entry_id)
+    assert _stored(hass_storage, hologram_account) == []
     # Removing the entry removes its stored queue.
     assert await hass.config_entries.async_remove(hologram_account.entry_id)
-    assert key not in hass_storage
+    assert not [k for k in hass_storage if k.startswith(key)]
 
 
 async def test_half_of_all_calls_fail_and_home_assistant_restarts(
@@ -309,3 +332,704 @@ async def test_outbox_sensor_shows_the_depth(
     await hass.async_block_till_done()
     assert hass.states.get(entity_id).state == "0"  # type: ignore[union-attr]
     assert hologram_account.state is ConfigEntryState.LOADED
+
+
+# --- in-flight sends: reloads and per-target order ------------------------------------
+
+
+@pytest.fixture
+async def slow_account(
+    hass: HomeAssistant, hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
+) -> MockConfigEntry:
+    """A Hologram account whose client waits long enough for a held request.
+
+    The fake holds a request until the test releases it; the client's timeout is only
+    a hang guard here, so that the test never depends on how fast the machine is.
+    """
+    monkeypatch.setattr(hologram_module, "DEFAULT_TIMEOUT", 30.0)
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _held_send(
+    hass: HomeAssistant, hologram: FakeHologram, device_id: int, data: str
+) -> tuple[asyncio.Event, asyncio.Task[dict[str, Any]]]:
+    """Start a cloud message the fake holds; it fails with 503 once released."""
+    gate = asyncio.Event()
+    hologram.held.clear()
+    hologram.fail("/devices/messages", 503, hold=gate)
+    call = hass.async_create_task(_cloud(hass, device_id, data))
+    async with asyncio.timeout(30):
+        await hologram.held.wait()
+    return gate, call
+
+
+async def _until_true(condition: Callable[[], bool]) -> None:
+    """Yield to the event loop until ``condition`` holds (a hang guard)."""
+    async with asyncio.timeout(30):
+        while not condition():
+            await asyncio.sleep(0)
+
+
+def _waits_for_sends(box: Outbox) -> bool:
+    """Whether a stopping outbox waits for a direct send (an outbox that does not
+    track its sends in flight never does)."""
+    return bool(getattr(box, "stopping", False)) and getattr(box, "sending", 0) > 0
+
+
+async def _trigger_reload(
+    hass: HomeAssistant, entry: MockConfigEntry, how: str
+) -> None:
+    """Reload the entry the way users do: directly, by reauth, by adding a device."""
+    if how == "reload":
+        assert await hass.config_entries.async_reload(entry.entry_id)
+    elif how == "reauth":
+        result = await entry.start_reauth_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"api_key": API_KEY}
+        )
+        assert result["reason"] == "reauth_successful"
+    else:
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "device"), context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {"device_id": "234567", "send_as": "cloud_message", "port": 4010},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize("how", ["reload", "reauth", "subentry"])
+async def test_send_in_flight_during_a_reload_is_not_lost(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    slow_account: MockConfigEntry,
+    how: str,
+) -> None:
+    """A direct send that fails while the entry reloads reaches the new outbox."""
+    gate, call = await _held_send(hass, hologram, 123456, "open")
+    old = _outbox(slow_account)
+    trigger = hass.async_create_task(_trigger_reload(hass, slow_account, how))
+
+    def reloaded() -> bool:
+        return (
+            slow_account.state is ConfigEntryState.LOADED
+            and _outbox(slow_account) is not old
+        )
+
+    # The provider answers 503 once the old outbox waits for the send while it stops
+    # (or, had it not waited, once the reloaded entry runs a new outbox).
+    await _until_true(lambda: _waits_for_sends(old) or reloaded())
+    gate.set()
+    response = await call
+    await trigger
+    await _until_true(reloaded)
+    assert response["status"] == "queued"
+    new = _outbox(slow_account)
+    # The queued send is in the new outbox (or already delivered by it).
+    assert new.depth == 1 or _delivered(hologram) == {123456: ["open"]}
+    await _until(hass, slow_account, lambda: new.depth == 0)
+    assert _delivered(hologram) == {123456: ["open"]}
+    assert new.delivered == 1
+
+
+async def test_second_send_waits_behind_one_in_flight(
+    hass: HomeAssistant, hologram: FakeHologram, slow_account: MockConfigEntry
+) -> None:
+    """OPEN is in flight and fails; CLOSE to the same device must not overtake it."""
+    gate, first = await _held_send(hass, hologram, 123456, "OPEN")
+    second = await _cloud(hass, 123456, "CLOSE")
+    other = await _cloud(hass, 234567, "other device")  # not held up
+    assert second["status"] == "queued"
+    assert "error" not in second
+    assert other["status"] == "sent"
+    assert _delivered(hologram) == {234567: ["other device"]}
+    gate.set()
+    assert (await first)["status"] == "queued"
+    outbox = _outbox(slow_account)
+    await _until(hass, slow_account, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {
+        123456: ["OPEN", "CLOSE"],
+        234567: ["other device"],
+    }
+
+
+async def test_removing_the_entry_while_a_send_is_in_flight_leaves_no_file(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    slow_account: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The send ends before the files go; nothing writes them back afterwards."""
+    gate, call = await _held_send(hass, hologram, 123456, "open")
+    old = _outbox(slow_account)
+    remove = hass.async_create_task(
+        hass.config_entries.async_remove(slow_account.entry_id)
+    )
+    await _until_true(
+        lambda: (
+            _waits_for_sends(old)
+            or hass.config_entries.async_get_entry(slow_account.entry_id) is None
+        )
+    )
+    gate.set()
+    assert (await call)["status"] == "queued"
+    await remove
+    await hass.async_block_till_done()
+    key = f"{DOMAIN}.outbox.{slow_account.entry_id}"
+    assert [k for k in hass_storage if k.startswith(key)] == []
+    assert "had 1 queued sends; they will not be sent" in caplog.text
+
+
+async def test_a_send_handed_to_a_stopped_outbox_is_refused(
+    hass: HomeAssistant, hologram: FakeHologram, slow_account: MockConfigEntry
+) -> None:
+    """Nothing reaches an outbox that no longer owns the files: a clear error."""
+    old = _outbox(slow_account)
+    assert await hass.config_entries.async_unload(slow_account.entry_id)
+    with pytest.raises(HomeAssistantError) as err:
+        await old.async_submit(
+            "hologram_cloud_message",
+            "send_cloud_message",
+            ["device:123456"],
+            {"device_ids": [123456], "port": 4010, "protocol": "TCP"},
+        )
+    assert err.value.translation_key == "entry_not_loaded"
+    assert hologram.cloud_messages == []
+
+
+async def test_home_assistant_stopping_while_sending_keeps_everything(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    slow_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Home Assistant cancels actions still running when it stops: a send still
+    waiting for the provider is stored (to be sent again), and a delivery not
+    written yet is written."""
+    # Only a flush writes (raising=False: the old outbox wrote every change at once).
+    monkeypatch.setattr(outbox_module, "SAVE_DELAY", 3600.0, raising=False)
+    hologram.fail("/devices/messages", 503)
+    await _cloud(hass, 234567, "delivered before the stop")
+    outbox = _outbox(slow_account)
+    await _until(hass, slow_account, lambda: outbox.depth == 0)
+    gate, call = await _held_send(hass, hologram, 123456, "open")
+    await hass.async_stop()
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    stored = _stored(hass_storage, slow_account)
+    assert [item["params"]["data"] for item in stored] == ["open"]
+    assert stored[0]["attempts"] == 1
+
+
+async def test_full_outbox_refuses_with_an_error_and_a_repair_issue(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At the limit a send that would be queued fails loudly; the issue clears."""
+    result = await hass.config_entries.options.async_init(hologram_account.entry_id)
+    with pytest.raises(InvalidData):  # below the smallest limit
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {"outbox_max_age": 24, "outbox_max_depth": 5}
+        )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"outbox_max_age": 24, "outbox_max_depth": 10}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert hologram_account.options["outbox_max_depth"] == 10
+    hologram.fail("/devices/messages", 503, times=1000)
+    for i in range(10):
+        assert (await _cloud(hass, 123456, f"m{i}"))["status"] == "queued"
+    outbox = _outbox(hologram_account)
+    issue_id = f"outbox_full_{hologram_account.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    # Behind the queue (not tried) and after a failed try: both refused, both loud.
+    for device_id in (123456, 234567):
+        with pytest.raises(HomeAssistantError) as err:
+            await _cloud(hass, device_id, "one too many")
+        assert err.value.translation_key == "outbox_full"
+        assert err.value.translation_placeholders == {
+            "title": hologram_account.title,
+            "max": "10",
+        }
+    assert outbox.depth == 10
+    warnings = [
+        record
+        for record in caplog.records
+        if record.levelname == "WARNING" and "outbox is full" in record.getMessage()
+    ]
+    assert len(warnings) == 1  # logged when it filled, not per refused send
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "outbox_full"
+    # A send that goes out at once needs no room in the queue.
+    hologram.faults.clear()
+    assert (await _cloud(hass, 345678, "fine"))["status"] == "sent"
+    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert _delivered(hologram)[123456] == [f"m{i}" for i in range(10)]
+    assert "one too many" not in str(hologram.cloud_messages)
+
+
+def _v1_item(index: int, target: str, **extra: Any) -> dict[str, Any]:
+    """A send as the 1.1 storage format kept it (every field, no sequence number)."""
+    device_id = int(target.split(":")[1])
+    return {
+        "id": f"old{index}",
+        "operation": "hologram_cloud_message",
+        "action": "send_cloud_message",
+        "targets": [target],
+        "params": {
+            "device_ids": [device_id],
+            "port": 4010,
+            "protocol": "TCP",
+            "data": f"old-{index}",
+            "data_base64": None,
+            "encrypted": False,
+        },
+        "created": time.time() - 60,
+        "attempts": 1,
+        "next_attempt": 0.0,
+        "last_error": "Hologram failed (HTTP 503)",
+        "progress": {},
+        **extra,
+    }
+
+
+async def test_queue_stored_by_the_older_version_is_migrated(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """1.1 files load; records that are not sends are dropped, not fatal."""
+    entry = hologram_entry()
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "items": [
+                _v1_item(0, "device:123456"),
+                "not a send",
+                _v1_item(1, "device:123456", created="yesterday"),
+                _v1_item(2, "device:234567", targets="device:234567"),
+                _v1_item(3, "device:123456"),
+            ]
+        },
+    }
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    assert "dropped 3 unreadable outbox entries" in caplog.text
+    # Migrated: segments hold the sends, the manifest lists them.
+    assert "items" not in hass_storage[key]["data"]
+    assert hass_storage[key]["minor_version"] == 2
+    assert [i["id"] for i in _stored(hass_storage, entry)] == ["old0", "old3"]
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["old-0", "old-3"]}
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_unreadable_stored_data_is_never_fatal_or_overwritten(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Garbage manifests and segments load as empty; a segment that cannot be read
+    is left as it is, and the sends of the other segments still go out."""
+    entry = hologram_entry()
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+
+    def stored(number: int | None, data: Any) -> None:
+        name = key if number is None else f"{key}.{number}"
+        hass_storage[name] = {
+            "version": 1,
+            "minor_version": 2,
+            "key": name,
+            "data": data,
+        }
+
+    stored(None, {"segments": [0, 1, 2, 3, "x", True, -1]})
+    stored(0, {"items": [_v1_item(0, "device:123456", seq=0)]})  # cannot be read
+    stored(1, {"items": [_v1_item(1, "device:123456", seq=1)] * 2})  # a copy
+    stored(2, "garbage")
+    stored(3, {"items": [{"id": "x"}, _v1_item(3, "device:234567", seq=3)]})
+    original = outbox_module.Store.async_load
+
+    async def failing_load(store: Any) -> Any:
+        if store.key == f"{key}.0":
+            raise OSError("I/O error")
+        return await original(store)
+
+    monkeypatch.setattr(outbox_module.Store, "async_load", failing_load)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    assert "cannot read outbox segment 0" in caplog.text
+    assert "ignored an unreadable outbox segment 2" in caplog.text
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["old-1"], 234567: ["old-3"]}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert hass_storage[f"{key}.0"]["data"]["items"][0]["id"] == "old0"
+    assert 0 in hass_storage[key]["data"]["segments"]
+    # A manifest that is not an object: an empty queue, the entry loads.
+    stored(None, ["garbage"])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert _outbox(entry).depth == 0
+    assert "ignored an unreadable outbox file" in caplog.text
+
+
+class _Clock:
+    """The wall clock the outbox sees, moved at will (time.time plus an offset)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.gmtime = time.gmtime
+        self.strftime = time.strftime
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.mark.parametrize("jump_hours", [48, -48])
+async def test_wall_clock_jumps_neither_expire_nor_stall_the_queue(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    jump_hours: int,
+) -> None:
+    failures = _failures(hass)
+    clock = _Clock()
+    monkeypatch.setattr(outbox_module, "time", clock)
+    hologram.fail("/devices/messages", 503)
+    assert (await _cloud(hass, 123456, "after the jump"))["status"] == "queued"
+    clock.offset = jump_hours * 3600.0  # NTP fixes a clock, or a VM resumes
+    outbox = _outbox(hologram_account)
+    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    await hass.async_block_till_done()
+    assert _delivered(hologram) == {123456: ["after the jump"]}
+    assert failures == []
+
+
+async def test_time_asleep_counts_towards_the_age_limit(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host suspended for two days does not deliver two-day-old sends on waking."""
+    failures = _failures(hass)
+    hologram.fail("/devices/messages", 503, times=1000)
+    await _cloud(hass, 123456, "stale by now")
+    since_boot = outbox_module._since_boot
+    monkeypatch.setattr(outbox_module, "_since_boot", lambda: since_boot() + 48 * 3600)
+    outbox = _outbox(hologram_account)
+    outbox.wake()
+    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    await hass.async_block_till_done()
+    assert [event.data["reason"] for event in failures] == ["expired"]
+
+
+async def test_a_storm_of_sends_is_queued_in_order_with_few_writes(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+) -> None:
+    """1,000 concurrent calls behind a failing send: each answered after the store
+    holds it, but the writes are shared, and each rewrites one segment at most."""
+    writes: list[int] = []
+    written: set[str] = set()
+    original = outbox_module.Store._async_write_data
+
+    async def counting(store: Any, *args: Any) -> None:
+        data = args[-1]  # (HA 2025.4 passes the path first)
+        items = (data.get("data") or {}).get("items", [])
+        writes.append(len(items))
+        written.update(item["id"] for item in items)
+        await original(store, *args)
+
+    async def call(data: str) -> dict[str, Any]:
+        response = await _cloud(hass, 123456, data)
+        assert response["outbox_id"] in written  # on disk before the answer
+        return response
+
+    hologram.fail("/devices/messages", 503, times=2)
+    await _cloud(hass, 123456, "m0")
+    # (patch, not monkeypatch: the storage mock is undone before monkeypatch is)
+    with patch.object(outbox_module.Store, "_async_write_data", counting):
+        calls = [hass.async_create_task(call(f"m{i}")) for i in range(1, 1001)]
+        responses = await asyncio.gather(*calls)
+    assert {r["status"] for r in responses} == {"queued"}
+    assert len(writes) < 50  # not one per call
+    assert max(writes) <= 500  # one segment
+    outbox = _outbox(hologram_account)
+    # 1,001 deliveries one after the other: a generous guard for a busy machine.
+    await _until(hass, hologram_account, lambda: outbox.depth == 0, timeout=180)
+    assert _delivered(hologram) == {123456: [f"m{i}" for i in range(1001)]}
+
+
+class _CountingTargets(list[str]):
+    """A target list that counts how often it is read."""
+
+    reads = 0
+
+    def __iter__(self) -> Any:
+        _CountingTargets.reads += 1
+        return super().__iter__()
+
+
+async def test_choosing_the_next_send_does_not_scan_the_queue(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1,500 sends to 1,500 devices, none due: finding that out reads no target list
+    (the old scan compared every send with every earlier one: ~1.1 million reads)."""
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 900.0)
+    count = 1500
+    entry = hologram_entry()
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "items": [
+                _v1_item(i, f"device:{100000 + i}", next_attempt=time.time() + 600)
+                for i in range(count)
+            ]
+        },
+    }
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    assert outbox.depth == count
+    for item in outbox.items:
+        item.targets = _CountingTargets(item.targets)
+    _CountingTargets.reads = 0
+    item, wait = outbox._next()
+    assert item is None
+    assert wait is not None
+    assert 0 < wait <= 900
+    assert _CountingTargets.reads < count
+
+
+async def test_a_bug_in_the_worker_does_not_stop_the_queue(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error in the worker is logged; the queue goes on."""
+    original = Outbox._next
+    failures: list[str] = []
+
+    def broken(self: Outbox) -> Any:
+        if not failures:
+            failures.append("bug")
+            raise RuntimeError("a bug")
+        return original(self)
+
+    monkeypatch.setattr(Outbox, "_next", broken)
+    hologram.fail("/devices/messages", 503)
+    assert (await _cloud(hass, 123456, "still sent"))["status"] == "queued"
+    outbox = _outbox(hologram_account)
+    await _until(hass, hologram_account, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["still sent"]}
+    assert failures == ["bug"]
+    assert "the outbox worker failed" in caplog.text
+
+
+async def test_a_failed_setup_leaves_no_writer_behind(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outbox loaded by a setup that then fails writes nothing in the background
+    (the next attempt owns the files)."""
+    monkeypatch.setattr(outbox_module, "SAVE_DELAY", 0.0)
+    entry = hologram_entry()
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    manifest = {"version": 1, "minor_version": 2, "key": key, "data": {"segments": [0]}}
+    segment = {"version": 1, "key": f"{key}.0", "data": {"items": []}}
+    hass_storage[key] = manifest
+    hass_storage[f"{key}.0"] = segment  # empty: an outbox that starts removes it
+
+    async def fail(*args: Any) -> None:
+        raise RuntimeError("platform setup failed")
+
+    monkeypatch.setattr(hass.config_entries, "async_forward_entry_setups", fail)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass_storage[key] == manifest
+    assert hass_storage[f"{key}.0"] == segment
+
+
+async def test_a_send_outlasting_the_unload_bound_is_stored_to_be_sent_again(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    slow_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unloading waits for sends in flight only so long; then they are stored as
+    queued (at least once), and the old outbox writes nothing more."""
+    monkeypatch.setattr(outbox_module, "STOP_TIMEOUT", 0.0)
+    gate, call = await _held_send(hass, hologram, 123456, "open")
+    assert await hass.config_entries.async_unload(slow_account.entry_id)
+    stored = _stored(hass_storage, slow_account)
+    assert [item["params"]["data"] for item in stored] == ["open"]
+    gate.set()
+    assert (await call)["status"] == "queued"
+    assert _stored(hass_storage, slow_account) == stored
+    assert await hass.config_entries.async_setup(slow_account.entry_id)
+    outbox = _outbox(slow_account)
+    await _until(hass, slow_account, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["open"]}
+
+
+async def test_mass_expiry_is_given_up_in_batches_and_forgotten(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hologram: FakeHologram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1,200 sends past the age limit at once: each gets its event, the worker
+    yields between batches, and no stale index entries are left behind."""
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 900.0)
+    failures = _failures(hass)
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "items": [
+                _v1_item(i, f"device:{100000 + i}", next_attempt=time.time() + 600)
+                for i in range(1200)
+            ]
+        },
+    }
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    assert outbox.depth == 1200
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "outbox_max_age": 0}
+    )
+    outbox.wake()
+    await _until(hass, entry, lambda: outbox.depth == 0, timeout=120)
+    await hass.async_block_till_done()
+    assert len(failures) == 1200
+    assert {event.data["reason"] for event in failures} == {"expired"}
+    assert len(outbox._ready) <= 64
+    assert len(outbox._aging) <= 64
+    assert hologram.cloud_messages == []
+
+
+async def test_a_cancelled_caller_frees_its_target(
+    hass: HomeAssistant, hologram: FakeHologram, slow_account: MockConfigEntry
+) -> None:
+    """An action cancelled while its send is in flight (a script's timeout) does
+    not leave its target reserved: the next send to it goes out at once."""
+    gate, call = await _held_send(hass, hologram, 123456, "abandoned")
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    gate.set()
+    assert (await _cloud(hass, 123456, "next"))["status"] == "sent"
+    assert _outbox(slow_account).depth == 0
+
+
+async def test_removing_an_entry_that_never_loaded_removes_its_old_queue(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"items": [_v1_item(0, "device:1"), _v1_item(1, "device:2")]},
+    }
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    assert key not in hass_storage
+    assert "had 2 queued sends; they will not be sent" in caplog.text
+
+
+async def test_a_queue_full_at_start_raises_the_issue_at_once(
+    hass: HomeAssistant, hass_storage: dict[str, Any], hologram: FakeHologram
+) -> None:
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "outbox_max_depth": 10}
+    )
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"items": [_v1_item(i, "device:123456") for i in range(10)]},
+    }
+    hologram.fail("/devices/messages", 503, times=1000)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    issue_id = f"outbox_full_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    hologram.faults.clear()
+    outbox = _outbox(entry)
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_an_old_send_behind_a_young_one_expires_alone(
+    hass: HomeAssistant, hass_storage: dict[str, Any], hologram: FakeHologram
+) -> None:
+    """Stored while the clock was wrong, a send can be older than the one before
+    it: it is given up from the middle of its lane; the order of the rest holds."""
+    failures = _failures(hass)
+    entry = hologram_entry()
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.outbox.{entry.entry_id}"
+    now = time.time()
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {
+            "items": [
+                _v1_item(0, "device:123456", created=now - 60),
+                _v1_item(1, "device:123456", created=now - 2 * 86400),
+                _v1_item(2, "device:123456", created=now - 60),
+            ]
+        },
+    }
+    hologram.fail("/devices/messages", 503, times=1000)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    outbox = _outbox(entry)
+    await _until(hass, entry, lambda: outbox.depth == 2)
+    await hass.async_block_till_done()
+    assert [event.data["outbox_id"] for event in failures] == ["old1"]
+    hologram.faults.clear()
+    await _until(hass, entry, lambda: outbox.depth == 0)
+    assert _delivered(hologram) == {123456: ["old-0", "old-2"]}

@@ -90,7 +90,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
         clear_auth_issue(hass, entry)
         runtime.outbox = Outbox(hass, entry)
         await runtime.outbox.async_load()
-        runtime.outbox.start()
         if CONF_WEBHOOK_ID in entry.data:
             runtime.webhook = InboundWebhook(hass, entry)
             runtime.webhook.register()
@@ -98,6 +97,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
     await hass.config_entries.async_forward_entry_setups(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
+    if isinstance(runtime, (HologramData, EmnifyData, MonozData)) and runtime.outbox:
+        # Last: a setup that fails before this leaves no worker behind to write the
+        # files the next attempt loads.
+        runtime.outbox.start()
     return True
 
 

@@ -75,7 +75,13 @@ from .on_device import (
     default_listener_options,
     listener_options,
 )
-from .outbox import CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
+from .outbox import (
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_DEPTH,
+    DEFAULT_MAX_AGE_HOURS,
+    DEFAULT_MAX_DEPTH,
+    MAX_DEPTH_RANGE,
+)
 from .providers.emnify import EmnifyAccount, EmnifyClient
 from .providers.errors import (
     ProviderAuthError,
@@ -767,6 +773,7 @@ class WebhookOptionsFlow(OptionsFlow):
             self._options = {
                 **entry.options,
                 CONF_OUTBOX_MAX_AGE: int(user_input[CONF_OUTBOX_MAX_AGE]),
+                CONF_OUTBOX_MAX_DEPTH: int(user_input[CONF_OUTBOX_MAX_DEPTH]),
             }
             if user_input.get(CONF_ROTATE_SECRET):
                 self._new_secret = new_webhook_secret()
@@ -793,6 +800,23 @@ class WebhookOptionsFlow(OptionsFlow):
                         ),
                         vol.Coerce(int),
                         vol.Range(min=1, max=720),
+                    ),
+                    vol.Required(
+                        CONF_OUTBOX_MAX_DEPTH,
+                        default=entry.options.get(
+                            CONF_OUTBOX_MAX_DEPTH, DEFAULT_MAX_DEPTH
+                        ),
+                    ): vol.All(
+                        NumberSelector(
+                            NumberSelectorConfig(
+                                min=MAX_DEPTH_RANGE[0],
+                                max=MAX_DEPTH_RANGE[1],
+                                step=1,
+                                mode=NumberSelectorMode.BOX,
+                            )
+                        ),
+                        vol.Coerce(int),
+                        vol.Range(min=MAX_DEPTH_RANGE[0], max=MAX_DEPTH_RANGE[1]),
                     ),
                     vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
                 }

@@ -114,12 +114,12 @@ class OutboxSensor(AccountEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, Any]:
         """Return the oldest waiting send and the last error."""
         outbox = getattr(self._entry.runtime_data, "outbox", None)
-        items = outbox.items if outbox is not None else []
+        oldest = outbox.oldest if outbox is not None else None
         return {
-            "oldest": dt_util.utc_from_timestamp(items[0].created).isoformat()
-            if items
+            "oldest": dt_util.utc_from_timestamp(oldest.created).isoformat()
+            if oldest is not None
             else None,
-            "last_error": items[0].last_error if items else None,
+            "last_error": oldest.last_error if oldest is not None else None,
         }
 
 

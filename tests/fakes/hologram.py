@@ -44,6 +44,7 @@ class Fault:
     hang: bool = False
     raw: bytes | None = None
     reset: bool = False
+    hold: asyncio.Event | None = None
 
 
 @dataclass
@@ -90,6 +91,8 @@ class FakeHologram:
         self.cloud_messages: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
         self.release = asyncio.Event()
+        # Set when a request reaches a fault with ``hold`` (it waits for the gate).
+        self.held = asyncio.Event()
         self._flaky: tuple[str, list[str]] | None = None
         self._flaky_calls = 0
         self.injected: list[str] = []
@@ -116,14 +119,16 @@ class FakeHologram:
         hang: bool = False,
         raw: bytes | None = None,
         reset: bool = False,
+        hold: asyncio.Event | None = None,
     ) -> None:
         """Answer the next ``times`` requests (to ``path``, or any) with a fault.
 
         ``hang`` holds the answer until the test ends (the client times out);
-        ``reset`` closes the connection without an answer.
+        ``reset`` closes the connection without an answer; ``hold`` holds the
+        answer until the test sets that event (``held`` is set when one waits).
         """
         self.faults.append(
-            Fault(path, status, body, headers or {}, times, hang, raw, reset)
+            Fault(path, status, body, headers or {}, times, hang, raw, reset, hold)
         )
 
     def flaky(self, path: str, kinds: list[str]) -> None:
@@ -178,6 +183,9 @@ class FakeHologram:
                     self.faults.remove(fault)
                 if fault.hang:
                     await self.release.wait()
+                if fault.hold is not None:
+                    self.held.set()
+                    await fault.hold.wait()
                 if fault.reset:
                     assert request.transport is not None
                     request.transport.close()
