@@ -592,7 +592,9 @@ async def test_repair_issue_while_open_to_anyone(
         DOMAIN, f"listener_open_to_all_{loopback.entry_id}"
     )
 
-    port = free_port()
+    # Every interface, on a port the system picks: a port found free on 127.0.0.1
+    # (free_port) may be taken on another address by the time it is bound.
+    port = 0
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=f"Listener TCP {port}",
