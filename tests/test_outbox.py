@@ -769,9 +769,14 @@ async def test_a_storm_of_sends_is_queued_in_order_with_few_writes(
     hass_storage: dict[str, Any],
     hologram: FakeHologram,
     hologram_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """1,000 concurrent calls behind a failing send: each answered after the store
     holds it, but the writes are shared, and each rewrites one segment at most."""
+    # The failing send is not retried during the storm: on a busy machine a retry
+    # could deliver it before the last calls arrive, and they would go out directly.
+    monkeypatch.setattr(outbox_module, "RETRY_MIN", 3600.0)
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 3600.0)
     writes: list[int] = []
     written: set[str] = set()
     original = outbox_module.Store._async_write_data
@@ -797,7 +802,10 @@ async def test_a_storm_of_sends_is_queued_in_order_with_few_writes(
     assert {r["status"] for r in responses} == {"queued"}
     assert len(writes) < 50  # not one per call
     assert max(writes) <= 500  # one segment
+    monkeypatch.setattr(outbox_module, "RETRY_MIN", 0.01)
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 0.05)
     outbox = _outbox(hologram_account)
+    outbox.wake()
     # 1,001 deliveries one after the other: a generous guard for a busy machine.
     await _until(hass, hologram_account, lambda: outbox.depth == 0, timeout=180)
     assert _delivered(hologram) == {123456: [f"m{i}" for i in range(1001)]}

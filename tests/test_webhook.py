@@ -6,6 +6,7 @@ import asyncio
 import base64
 from collections.abc import Callable, Sequence
 import contextlib
+import dataclasses
 from datetime import timedelta
 import gzip
 import hashlib
@@ -683,8 +684,14 @@ class Probe:
 def probe(hass: HomeAssistant) -> Probe:
     """Wrap the registered webhook handler in a :class:`Probe`."""
     calls = Probe()
-    registration = hass.data[webhook.DOMAIN][WEBHOOK_ID]
-    original = registration["handler"]
+    handlers = hass.data[webhook.DOMAIN]
+    registration = handlers[WEBHOOK_ID]
+    # A dict up to HA 2026.10, a dataclass (WebhookData) in 2026.11.
+    original = (
+        registration["handler"]
+        if isinstance(registration, dict)
+        else registration.handler
+    )
 
     async def wrapper(hass: HomeAssistant, webhook_id: str, request: Any) -> Any:
         calls.started.put_nowait(None)
@@ -693,7 +700,10 @@ def probe(hass: HomeAssistant) -> Probe:
         calls.finished.put_nowait(response.status)
         return response
 
-    registration["handler"] = wrapper
+    if isinstance(registration, dict):
+        registration["handler"] = wrapper
+    else:
+        handlers[WEBHOOK_ID] = dataclasses.replace(registration, handler=wrapper)
     return calls
 
 
@@ -1177,7 +1187,11 @@ async def test_repeated_headers(
         )
         + MONOZ_BODY,
     )
-    assert (status, answer) == (415, {"error": "one Content-Type"})
+    # HA 2026.11's aiohttp refuses a repeated Content-Type itself, before the handler.
+    assert (status, answer) in (
+        (415, {"error": "one Content-Type"}),
+        (400, b"Duplicate 'Content-Type' header found."),
+    ), (status, answer)
 
 
 # --- JWT strictness -----------------------------------------------------------------------
