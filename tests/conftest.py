@@ -70,6 +70,13 @@ def no_deprecated_ha_usage(caplog: pytest.LogCaptureFixture) -> Generator[None]:
     assert not reports, reports
 
 
+def _timeouts(monkeypatch: pytest.MonkeyPatch, module: Any, fake: Any) -> None:
+    """A client timeout no busy machine reaches, shortened when a test asks the fake
+    to hang (a test waits for that timeout; every other test only has a hang guard)."""
+    monkeypatch.setattr(module, "DEFAULT_TIMEOUT", 10.0)
+    fake.on_hang = lambda: monkeypatch.setattr(module, "DEFAULT_TIMEOUT", 0.5)
+
+
 @pytest.fixture
 def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the client's rate-limit waits instead of sleeping."""
@@ -95,7 +102,7 @@ async def hologram(
     port = runner.addresses[0][1]
     fake.base_url = f"http://127.0.0.1:{port}/api/1"  # type: ignore[attr-defined]
     monkeypatch.setattr(hologram_module, "DEFAULT_BASE_URL", fake.base_url)  # type: ignore[attr-defined]
-    monkeypatch.setattr(hologram_module, "DEFAULT_TIMEOUT", 0.5)
+    _timeouts(monkeypatch, hologram_module, fake)
     yield fake
     fake.release.set()
     await runner.cleanup()
@@ -167,7 +174,7 @@ async def emnify(
     monkeypatch.setattr(
         emnify_module, "DEFAULT_BASE_URL", f"http://127.0.0.1:{port}/api/v1"
     )
-    monkeypatch.setattr(emnify_module, "DEFAULT_TIMEOUT", 0.5)
+    _timeouts(monkeypatch, emnify_module, fake)
     monkeypatch.setattr(emnify_module, "_now", lambda: fake.now)
     yield fake
     fake.release.set()
@@ -221,7 +228,7 @@ async def monoz(
     monkeypatch.setattr(
         monoz_module, "DEFAULT_BASE_URL", f"http://127.0.0.1:{port}/api/v1"
     )
-    monkeypatch.setattr(monoz_module, "DEFAULT_TIMEOUT", 0.5)
+    _timeouts(monkeypatch, monoz_module, fake)
     yield fake
     fake.release.set()
     await runner.cleanup()

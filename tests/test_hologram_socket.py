@@ -26,6 +26,8 @@ from custom_components.cellular_iot.providers.hologram_socket import (
     validate_e164,
 )
 
+from .fakes.tcp import LoopbackServer
+
 SOURCE_ID = "ABCD"
 KEY = "WXYZ"
 
@@ -37,20 +39,17 @@ class FakeCloudSocket:
         self.mode = "ok-json"
         self.error_answer = b"[1,0]"
         self.requests: list[bytes] = []
-        self.server: asyncio.Server | None = None
+        self.server = LoopbackServer(self._handle)
         self.port = 0
         self._release = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
+        self.port = await self.server.start()
 
     async def stop(self) -> None:
         self._release.set()
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
+        await self.server.stop()
 
     async def _handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -30,6 +30,7 @@ from custom_components.cellular_iot.providers.mqtt import (
 )
 
 from .fakes.mqtt_broker import CONNECT, FakeBroker, MqttSession
+from .fakes.tcp import LoopbackServer
 from .mosquitto import (
     HOST,
     Mosquitto,
@@ -184,21 +185,20 @@ async def test_bad_credentials_raise_auth_error(
 
 async def test_connect_timeout(socket_enabled: None, make_client: Any) -> None:
     # A TCP server that never answers CONNECT.
-    writers: list[asyncio.StreamWriter] = []
-    server = await asyncio.start_server(
-        lambda reader, writer: writers.append(writer), HOST, 0
-    )
-    port = server.sockets[0].getsockname()[1]
+    async def silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()
+
+    server = LoopbackServer(silent)
+    port = await server.start()
     try:
         client = MqttClient(MqttSettings(host=HOST, port=port))
         with pytest.raises(ProviderTimeoutError):
             await client.start(wait=True, timeout=0.2)
         assert not client.connected
     finally:
-        for writer in writers:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+        await server.stop()
 
 
 async def test_stop_fails_pending_publish(

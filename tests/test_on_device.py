@@ -27,6 +27,8 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
+from .fakes.tcp import LoopbackServer
+
 NC = shutil.which("nc")
 
 
@@ -287,15 +289,12 @@ async def cloudsocket(socket_enabled: None, monkeypatch: pytest.MonkeyPatch) -> 
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = LoopbackServer(handle)
     monkeypatch.setattr(hologram_socket, "DEFAULT_HOST", "127.0.0.1")
-    monkeypatch.setattr(
-        hologram_socket, "DEFAULT_PORT", server.sockets[0].getsockname()[1]
-    )
+    monkeypatch.setattr(hologram_socket, "DEFAULT_PORT", await server.start())
     monkeypatch.setattr(hologram_socket, "DEFAULT_TIMEOUT", 1.0)
     yield state
-    server.close()
-    await server.wait_closed()
+    await server.stop()
 
 
 async def _call(hass: HomeAssistant, action: str, **data: Any) -> Any:

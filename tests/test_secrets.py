@@ -41,6 +41,7 @@ from .conftest import (
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import FakeMonoz
+from .fakes.tcp import LoopbackServer
 from .mosquitto import Mosquitto
 
 WEBHOOK_SECRET = "whsec-0123456789abcdefghijklmnop"
@@ -297,11 +298,9 @@ async def test_on_device_paths_leak_no_secret(
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = LoopbackServer(handle)
     monkeypatch.setattr(hologram_socket, "DEFAULT_HOST", "127.0.0.1")
-    monkeypatch.setattr(
-        hologram_socket, "DEFAULT_PORT", server.sockets[0].getsockname()[1]
-    )
+    monkeypatch.setattr(hologram_socket, "DEFAULT_PORT", await server.start())
     monkeypatch.setattr(hologram_socket, "DEFAULT_TIMEOUT", 0.5)
     try:
         entry = MockConfigEntry(
@@ -326,8 +325,7 @@ async def test_on_device_paths_leak_no_secret(
         diagnostics = await _diagnostics(hass, hass_client, entry)
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
-        server.close()
-        await server.wait_closed()
+        await server.stop()
     # The key is 4 characters: look for the Socket API request that would carry it.
     _assert_clean(
         [

@@ -55,6 +55,8 @@ class FakeEmnify:
         self.violations: list[str] = []
         self.faults: list[tuple[str, int, Any, dict[str, str], bool]] = []
         self.release = asyncio.Event()
+        # Called when a test asks for a hang (the fixture shortens the timeout).
+        self.on_hang: Callable[[], None] = lambda: None
         self.auth_gate: asyncio.Event | None = None
         self.auth_waiting = asyncio.Event()
         self.issue_iat = True
@@ -91,6 +93,8 @@ class FakeEmnify:
         headers: dict[str, str] | None = None,
         hang: bool = False,
     ) -> None:
+        if hang:
+            self.on_hang()
         self.faults.append((f"{API}{path}", status, body, headers or {}, hang))
 
     def _violation(self, text: str) -> web.Response:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import json
 from typing import Any
@@ -91,6 +92,10 @@ class FakeHologram:
         self.cloud_messages: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
         self.release = asyncio.Event()
+        # Called when a test asks for a hang: the fixture shortens the client's
+        # timeout then, and only then (a short one for every test is a budget a
+        # busy machine misses).
+        self.on_hang: Callable[[], None] = lambda: None
         # Set when a request reaches a fault with ``hold`` (it waits for the gate).
         self.held = asyncio.Event()
         self._flaky: tuple[str, list[str]] | None = None
@@ -127,6 +132,8 @@ class FakeHologram:
         ``reset`` closes the connection without an answer; ``hold`` holds the
         answer until the test sets that event (``held`` is set when one waits).
         """
+        if hang:
+            self.on_hang()
         self.faults.append(
             Fault(path, status, body, headers or {}, times, hang, raw, reset, hold)
         )
@@ -137,6 +144,8 @@ class FakeHologram:
         Kinds: "500", "503", "429" (no Retry-After), "429-retry-after", "reset",
         "timeout". Each fault happens before the message is accepted (recorded).
         """
+        if "timeout" in kinds:
+            self.on_hang()
         self._flaky = (f"{API}{path}", kinds)
 
     def calls(self, path: str) -> list[Recorded]:

@@ -17,6 +17,7 @@ for timeouts); anything that breaks the documented contract lands in ``violation
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import json
 from typing import Any
 
@@ -45,6 +46,8 @@ class FakeMonoz:
         self.violations: list[str] = []
         self.faults: list[tuple[str, int, Any, bool]] = []
         self.release = asyncio.Event()
+        # Called when a test asks for a hang (the fixture shortens the timeout).
+        self.on_hang: Callable[[], None] = lambda: None
         self.app = web.Application()
         self.app.router.add_get(
             f"{API}/{{org}}/Device/Sim/Detail/{{iccid}}", self._detail
@@ -55,6 +58,8 @@ class FakeMonoz:
         self, suffix: str, status: int, body: Any = None, *, hang: bool = False
     ) -> None:
         """Answer the next request whose path ends with ``suffix`` this way."""
+        if hang:
+            self.on_hang()
         self.faults.append((suffix, status, body, hang))
 
     async def _fault(self, request: web.Request) -> web.StreamResponse | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-import contextlib
 import struct
+
+from .tcp import LoopbackServer
 
 CONNECT = 1
 CONNACK = 2
@@ -111,36 +112,25 @@ class FakeBroker:
         self.connections = 0
         self.port = 0
         self.errors: list[BaseException] = []
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
+        self._server = LoopbackServer(self._handle)
 
     async def start(self) -> int:
         """Listen on a free loopback port and return it."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._server.start()
         return self.port
 
     async def _handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self.connections += 1
-        self._writers.append(writer)
         try:
             await self.script(MqttSession(reader, writer))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client went away
         except Exception as err:  # reported by the test (stop() asserts)
             self.errors.append(err)
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
-        for writer in self._writers:
-            writer.close()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self._server.stop()
         assert not self.errors, self.errors

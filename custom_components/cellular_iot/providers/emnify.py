@@ -91,7 +91,7 @@ class EmnifyClient:
         self._session = session
         self._application_token = application_token
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
+        self._timeout = timeout
         self._clock = clock or _now
         self._auth_token: str | None = None
         self._expires_at = 0.0
@@ -205,7 +205,7 @@ class EmnifyClient:
             "emnify",
             method,
             f"{self._base_url}{path}",
-            timeout=self._timeout,
+            timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
             headers=headers,
             json_body=body,
         )

@@ -114,7 +114,7 @@ class HologramClient:
         self._secrets = (api_key, authorization.removeprefix("Basic "))
         self._org_id = org_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT)
+        self._timeout = timeout
         self._retries = rate_limit_retries
 
     @property
@@ -252,7 +252,7 @@ class HologramClient:
                     method,
                     f"{self._base_url}{path}",
                     headers=self._headers,
-                    timeout=self._timeout,
+                    timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
                     params=params,
                     json_body=json_body,
                     full=full,
