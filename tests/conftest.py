@@ -47,6 +47,16 @@ if os.environ.get("CELLULAR_IOT_EXPECT_PROBATIO") == "1":
     )
 
 
+def _not_a_slow_callback(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Executing ")
+
+
+# HA's test loop runs in asyncio debug mode, which logs "Executing <handle> took 0.2
+# seconds" at WARNING whenever the machine is busy: a wall-clock budget, not a defect
+# of ours, and tests that assert "no warning" must not fail on it.
+logging.getLogger("asyncio").addFilter(_not_a_slow_callback)
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/cellular_iot."""
