@@ -174,9 +174,12 @@ class ActionValidationError(ServiceValidationError, vol.Invalid):
     """A ``ServiceValidationError`` that is also a ``vol.Invalid``, for older HA.
 
     Raised instead of a plain ``ServiceValidationError`` where the REST API answers
-    only ``vol.Invalid`` with 400. Everything else sees a ``ServiceValidationError``:
-    its translation, its message (``str``), scripts' ``continue_on_error``. The
-    websocket API sends it as an invalid-format error with that message.
+    only ``vol.Invalid`` with 400. Callers that catch ``ServiceValidationError`` or
+    ``HomeAssistantError`` still do, with its translation and message (``str``).
+    Where HA checks ``vol.Invalid`` first it is invalid input: the websocket API
+    sends it as an invalid-format error with that message (not logged as an
+    error), and a script stops even with ``continue_on_error``, as for any
+    invalid action data.
 
     HA 2026.9+ aliases voluptuous to probatio, whose ``Invalid`` has read-only
     ``translation_key`` (and more) properties; these class attributes come first in
@@ -212,8 +215,9 @@ def _invalid(key: str, **placeholders: object) -> ServiceValidationError:
 def _not_ready(key: str, **placeholders: object) -> ServiceValidationError:
     """Return the translated error for right input the entry cannot send now.
 
-    Not loaded, none set up, no credentials. A plain ``ServiceValidationError`` on every release, so ``continue_on_error``
-    passes it (an account that is retrying its setup does not stop a script).
+    Not loaded, none set up, no credentials. A plain ``ServiceValidationError`` on
+    every release, so ``continue_on_error`` passes it (an account that is retrying
+    its setup does not stop a script).
     """
     return ServiceValidationError(
         translation_domain=DOMAIN,
