@@ -382,8 +382,18 @@ async def test_actions_take_devices(
         ),
         (
             "send_cloud_message",
-            {"device": [van, meter], "port": 1, "data": "x"},
+            {
+                "device": [van],
+                "config_entry_id": meter_entry.entry_id,
+                "port": 1,
+                "data": "x",
+            },
             "devices_of_several_entries",
+        ),
+        (
+            "send_cloud_message",
+            {"device": [van, meter], "port": 1, "data": "x"},
+            "device_wrong_kind",
         ),
         ("publish_downlink", {"message": "x"}, "missing_field"),
         (

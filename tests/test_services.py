@@ -171,7 +171,8 @@ async def test_missing_required_field(
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "send_cloud_message", {"port": 4010, "data": "x"})
     assert err.value.translation_key == "missing_field"
-    assert err.value.translation_placeholders == {"field": "device_ids"}
+    # Named by its label in the action's form, not by its key.
+    assert err.value.translation_placeholders == {"field": "Device IDs"}
 
 
 async def test_unknown_field_is_rejected(
@@ -594,35 +595,35 @@ async def test_device_webhook_error_is_fixed_text(
 @pytest.mark.parametrize(
     ("action", "data", "field"),
     [
-        ("send_cloud_message", {"device_ids": [1], "port": "x", "data": "a"}, "port"),
-        ("send_cloud_message", {"device_ids": [1], "data": "a"}, "port"),
-        ("send_cloud_message", {"device_ids": [1], "port": 1, "data": ["a"]}, "data"),
-        ("send_sms", {"device_id": "abc", "message": "hi"}, "device_id"),
-        ("send_sms", {"device_id": 1}, "message"),
-        ("send_sms", {"phone_number": "12", "message": "hi"}, "phone_number"),
-        ("send_sms", {"device_id": 1, "message": "hi", "expiry": "soon"}, "expiry"),
-        ("send_to_cloud", {"data": ""}, "data"),
-        ("send_to_cloud", {"data": "a", "topics": [""]}, "topics"),
+        ("send_cloud_message", {"device_ids": [1], "port": "x", "data": "a"}, "Port"),
+        ("send_cloud_message", {"device_ids": [1], "data": "a"}, "Port"),
+        ("send_cloud_message", {"device_ids": [1], "port": 1, "data": ["a"]}, "Data"),
+        ("send_sms", {"device_id": "abc", "message": "hi"}, "Device ID"),
+        ("send_sms", {"device_id": 1}, "Message"),
+        ("send_sms", {"phone_number": "12", "message": "hi"}, "Phone number"),
+        ("send_sms", {"device_id": 1, "message": "hi", "expiry": "soon"}, "Expiry"),
+        ("send_to_cloud", {"data": ""}, "Data"),
+        ("send_to_cloud", {"data": "a", "topics": [""]}, "Topics"),
         ("publish_downlink", {"iccid": "12", "message": "a"}, "ICCID"),
         (
             "publish_downlink",
             {"iccid": "8988000000000000001", "message": "a", "qos": 2},
-            "qos",
+            "QoS",
         ),
         (
             "publish_downlink",
             {"iccid": "8988000000000000001", "message": "a", "via": "x"},
-            "via",
+            "Via",
         ),
         (
             "send_to_device_webhook",
             {"webhook_url": "http://x/", "data": "a"},
-            "webhook_url",
+            "Webhook URL",
         ),
         (
             "send_to_device_webhook",
             {"webhook_url": "https://dashboard.hologram.io/api/1/devices/messages/1/g"},
-            "data",
+            "Data",
         ),
     ],
 )
@@ -634,7 +635,8 @@ async def test_every_action_names_the_bad_field(
     data: dict[str, Any],
     field: str,
 ) -> None:
-    """A bad field gives the translated message naming it, whichever validator runs.
+    """A bad field gives the translated message naming it by its label (as the
+    action's form shows it), whichever validator runs.
 
     HA 2026.9+ aliases voluptuous to probatio, whose ``Invalid`` differs from
     voluptuous' (read-only ``translation_key``); the probatio leg of CI runs this with
@@ -677,7 +679,7 @@ async def test_40000_device_ids_are_refused_before_any_work(
         )
     assert err.value.translation_key == "too_many_items"
     assert err.value.translation_placeholders == {
-        "field": "device_ids",
+        "field": "Device IDs",
         "count": "40000",
         "max": "1000",
     }
@@ -721,7 +723,7 @@ async def test_1001_devices_are_refused(
             {"device": [f"d{i}" for i in range(1001)], "port": 1, "data": "x"},
         )
     assert err.value.translation_key == "too_many_items"
-    assert err.value.translation_placeholders["field"] == "device"
+    assert err.value.translation_placeholders["field"] == "Device"
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Actions of the cellular_iot integration, registered once in ``async_setup``.
 
 Every action validates its fields itself so that a bad value becomes a translated
-``ServiceValidationError`` naming the field, and maps provider failures to translated
-``HomeAssistantError``s. The response lists what the provider accepted.
+``ServiceValidationError`` naming the field by its label, and maps provider failures
+to translated ``HomeAssistantError``s. The response lists what the provider accepted.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -28,6 +29,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.translation import async_get_cached_translations
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -156,6 +158,96 @@ class FieldInvalid(vol.Invalid):
         self.field_error_placeholders = {
             key: _shown(value) for key, value in placeholders.items()
         }
+
+
+# HA's REST API (``POST /api/services/<domain>/<action>``) answers a
+# ``ServiceValidationError`` with 400 and its message from 2026.11; up to 2026.8 (and
+# perhaps 2026.10) only ``vol.Invalid`` is a 400, anything else a 500 with an ERROR
+# traceback. tests/test_action_errors_rest.py checks this against the running HA.
+REST_ANSWERS_SERVICE_VALIDATION_ERRORS: Final = (MAJOR_VERSION, MINOR_VERSION) >= (
+    2026,
+    11,
+)
+
+
+class ActionValidationError(ServiceValidationError, vol.Invalid):
+    """A ``ServiceValidationError`` that is also a ``vol.Invalid``, for older HA.
+
+    Raised instead of a plain ``ServiceValidationError`` where the REST API answers
+    only ``vol.Invalid`` with 400. Callers that catch ``ServiceValidationError`` or
+    ``HomeAssistantError`` still do, with its translation and message (``str``).
+    Where HA checks ``vol.Invalid`` first it is invalid input: the websocket API
+    sends it as an invalid-format error with that message (not logged as an
+    error), and a script stops even with ``continue_on_error``, as for any
+    invalid action data.
+
+    HA 2026.9+ aliases voluptuous to probatio, whose ``Invalid`` has read-only
+    ``translation_key`` (and more) properties; these class attributes come first in
+    the MRO, so ``HomeAssistantError.__init__`` can set them.
+    """
+
+    translation_domain: str | None = None
+    translation_key: str | None = None
+    translation_placeholders: dict[str, str] | None = None
+
+
+def _invalid(key: str, **placeholders: object) -> ServiceValidationError:
+    """Return the translated error to raise for bad action input.
+
+    Bad input is a 400 over REST on every release. Like HA's own schema errors
+    (``vol.Invalid``) it stops a script even with ``continue_on_error`` up to
+    2026.10: the script is wrong, not the moment.
+    """
+    error_type = (
+        ServiceValidationError
+        if REST_ANSWERS_SERVICE_VALIDATION_ERRORS
+        else ActionValidationError
+    )
+    return error_type(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={
+            name: _shown(value) for name, value in placeholders.items()
+        },
+    )
+
+
+def _not_ready(key: str, **placeholders: object) -> ServiceValidationError:
+    """Return the translated error for right input the entry cannot send now.
+
+    Not loaded, none set up, no credentials. A plain ``ServiceValidationError`` on
+    every release, so ``continue_on_error`` passes it (an account that is retrying
+    its setup does not stop a script).
+    """
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={
+            name: _shown(value) for name, value in placeholders.items()
+        },
+    )
+
+
+def _service_text(hass: HomeAssistant, key: str, default: str) -> str:
+    """Return a text of the actions' translations (services.yaml's labels)."""
+    full_key = f"component.{DOMAIN}.services.{key}"
+    for language in (hass.config.language, "en"):
+        text = async_get_cached_translations(hass, language, "services", DOMAIN).get(
+            full_key
+        )
+        if text:
+            return text
+    return default
+
+
+def _label(hass: HomeAssistant, action: str, field: str) -> str:
+    """Return a field's label, as the action's form shows it (``Port``)."""
+    return _service_text(hass, f"{action}.fields.{field}.name", field)
+
+
+def _action_name(hass: HomeAssistant, action: str) -> str:
+    """Return an action's name, as the actions list shows it."""
+    return _service_text(hass, f"{action}.name", action)
 
 
 # --- field validators -------------------------------------------------------------
@@ -424,7 +516,10 @@ def _registration_schema(fields: Mapping[vol.Marker, Any]) -> vol.Schema:
 
 
 def _validate(
-    fields: Mapping[vol.Marker, Any], data: Mapping[str, Any]
+    hass: HomeAssistant,
+    action: str,
+    fields: Mapping[vol.Marker, Any],
+    data: Mapping[str, Any],
 ) -> dict[str, Any]:
     schema = _SCHEMAS.get(id(fields))
     if schema is None:
@@ -435,18 +530,16 @@ def _validate(
     except vol.MultipleInvalid as err:
         first = err.errors[0]
         if isinstance(first, FieldInvalid):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=first.field_error_key,
-                translation_placeholders=first.field_error_placeholders,
-            ) from None
+            placeholders = dict(first.field_error_placeholders)
+            if "field" in placeholders:
+                placeholders["field"] = _label(hass, action, placeholders["field"])
+            raise _invalid(first.field_error_key, **placeholders) from None
         field = str(first.path[0]) if first.path else "?"
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="missing_field"
+        raise _invalid(
+            "missing_field"
             if isinstance(first, vol.RequiredFieldInvalid)
             else "invalid_field",
-            translation_placeholders={"field": field},
+            field=_label(hass, action, field),
         ) from None
     return result
 
@@ -454,59 +547,45 @@ def _validate(
 # --- entry lookup ---------------------------------------------------------------------
 
 
+_PROVIDER_NAMES: Final = {
+    EntryKind.HOLOGRAM: "Hologram",
+    EntryKind.EMNIFY: "emnify",
+    EntryKind.MONOZ: "monoZ",
+}
+
+
 def _resolve_devices(
-    hass: HomeAssistant, data: dict[str, Any], id_field: str, *, many: bool
+    hass: HomeAssistant,
+    action: str,
+    data: dict[str, Any],
+    id_field: str,
+    kinds: Collection[EntryKind],
+    *,
+    many: bool,
 ) -> dict[str, Any]:
     """Turn ``device`` (HA device ids of account subentries) into the provider ids.
 
     The devices give ``config_entry_id`` too; they must all belong to one account.
+    A device that cannot receive (an account, the listener, another integration's,
+    another provider's) is refused by its name.
     """
     refs: list[str] | None = data.pop(ATTR_DEVICE, None)
     if refs is None:
         if id_field not in data:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="missing_field",
-                translation_placeholders={"field": id_field},
-            )
+            raise _invalid("missing_field", field=_label(hass, action, id_field))
         return data
     if id_field in data:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="device_or_id",
-            translation_placeholders={"field": id_field},
-        )
+        raise _invalid("device_or_id", field=_label(hass, action, id_field))
     if not many and len(refs) > 1:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="one_device",
-        )
-    registry = dr.async_get(hass)
+        raise _invalid("one_device")
     entry_ids: set[str] = set()
     ids: list[str] = []
     for ref in refs:
-        device = registry.async_get(ref)
-        found = None
-        for entry_id, subentry_ids in _device_subentries(device).items():
-            entry = hass.config_entries.async_get_entry(entry_id)
-            if entry is None or entry.domain != DOMAIN:
-                continue
-            for subentry_id in subentry_ids:
-                if subentry_id and (sub := entry.subentries.get(subentry_id)):
-                    key = DEVICE_KEYS[EntryKind(entry.data[CONF_KIND])]
-                    found = (entry_id, str(sub.data[key]))
-        if found is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_device_target",
-                translation_placeholders={"value": _shown(ref)},
-            )
-        entry_ids.add(found[0])
-        ids.append(found[1])
+        entry_id, provider_id = _device_target(hass, action, ref, kinds)
+        entry_ids.add(entry_id)
+        ids.append(provider_id)
     if len(entry_ids) > 1 or (data.get(ATTR_CONFIG_ENTRY_ID) not in (None, *entry_ids)):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="devices_of_several_entries"
-        )
+        raise _invalid("devices_of_several_entries")
     data[ATTR_CONFIG_ENTRY_ID] = entry_ids.pop()
     if id_field == ATTR_ICCID:
         data[id_field] = ids[0]
@@ -515,6 +594,39 @@ def _resolve_devices(
     else:
         data[id_field] = int(ids[0])
     return data
+
+
+def _device_target(
+    hass: HomeAssistant, action: str, ref: str, kinds: Collection[EntryKind]
+) -> tuple[str, str]:
+    """Return the account entry and the provider id of one device (a subentry's)."""
+    device = dr.async_get(hass).async_get(ref)
+    if device is None:
+        raise _invalid("invalid_device_target", value=ref)
+    name = device.name_by_user or device.name or ref
+    account: CellularIoTConfigEntry | None = None
+    for entry_id, subentry_ids in _device_subentries(device).items():
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            continue
+        account = entry
+        kind = EntryKind(entry.data[CONF_KIND])
+        for subentry_id in subentry_ids:
+            if subentry_id and (sub := entry.subentries.get(subentry_id)):
+                if kind not in kinds:
+                    raise _invalid(
+                        "device_wrong_kind",
+                        name=name,
+                        provider=_PROVIDER_NAMES[kind],
+                        action=_action_name(hass, action),
+                        providers=", ".join(_PROVIDER_NAMES[k] for k in kinds),
+                    )
+                return entry_id, str(sub.data[DEVICE_KEYS[kind]])
+    if account is None:
+        raise _invalid("device_not_ours", name=name)
+    if account.data.get(CONF_KIND) == EntryKind.ON_DEVICE:
+        raise _invalid("device_is_listener", name=name)
+    raise _invalid("device_is_account", name=name)
 
 
 def _device_subentries(device: dr.DeviceEntry | None) -> dict[str, set[str | None]]:
@@ -544,27 +656,13 @@ def _get_entry(
     if entry_id is not None:
         entry = hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.domain != DOMAIN:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="entry_not_found",
-                translation_placeholders={"entry_id": _shown(entry_id)},
-            )
+            raise _invalid("entry_not_found", entry_id=entry_id)
         if entry.data.get(CONF_KIND) not in kinds:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="entry_wrong_kind",
-                translation_placeholders={
-                    "title": entry.title,
-                    "action": action,
-                    "kinds": kind_names,
-                },
+            raise _invalid(
+                "entry_wrong_kind", title=entry.title, action=action, kinds=kind_names
             )
         if entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="entry_not_loaded",
-                translation_placeholders={"title": entry.title},
-            )
+            raise _not_ready("entry_not_loaded", title=entry.title)
         return entry
     candidates = [
         entry
@@ -572,16 +670,12 @@ def _get_entry(
         if entry.data.get(CONF_KIND) in kinds and entry.state is ConfigEntryState.LOADED
     ]
     if not candidates:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="no_entry",
-            translation_placeholders={"action": action, "kinds": kind_names},
-        )
+        raise _not_ready("no_entry", action=action, kinds=kind_names)
     if len(candidates) > 1:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_required",
-            translation_placeholders={"action": action},
+        raise _invalid(
+            "entry_required",
+            action=action,
+            field=_label(hass, action, ATTR_CONFIG_ENTRY_ID),
         )
     return candidates[0]
 
@@ -622,12 +716,19 @@ def provider_error(
 
 
 async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
-    data = _validate(SEND_CLOUD_MESSAGE_FIELDS, call.data)
-    data = _resolve_devices(call.hass, data, ATTR_DEVICE_IDS, many=True)
+    data = _validate(
+        call.hass, SERVICE_SEND_CLOUD_MESSAGE, SEND_CLOUD_MESSAGE_FIELDS, call.data
+    )
+    data = _resolve_devices(
+        call.hass,
+        SERVICE_SEND_CLOUD_MESSAGE,
+        data,
+        ATTR_DEVICE_IDS,
+        (EntryKind.HOLOGRAM,),
+        many=True,
+    )
     if (ATTR_DATA in data) == (ATTR_DATA_BASE64 in data):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="data_exclusive"
-        )
+        raise _invalid("data_exclusive")
     entry = _get_entry(
         call.hass, data, (EntryKind.HOLOGRAM,), SERVICE_SEND_CLOUD_MESSAGE
     )
@@ -652,9 +753,16 @@ async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
 
 
 async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
-    data = _validate(SEND_SMS_FIELDS, call.data)
+    data = _validate(call.hass, SERVICE_SEND_SMS, SEND_SMS_FIELDS, call.data)
     if ATTR_DEVICE in data:
-        data = _resolve_devices(call.hass, data, ATTR_DEVICE_ID, many=False)
+        data = _resolve_devices(
+            call.hass,
+            SERVICE_SEND_SMS,
+            data,
+            ATTR_DEVICE_ID,
+            (EntryKind.HOLOGRAM, EntryKind.EMNIFY),
+            many=False,
+        )
     entry = _get_entry(
         call.hass,
         data,
@@ -665,31 +773,17 @@ async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
     if isinstance(runtime, OnDeviceData):
         return await _async_send_sms_over_ip(call.hass, entry, runtime, data)
     if ATTR_PHONE_NUMBER in data:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="phone_number_not_supported",
-            translation_placeholders={"title": entry.title},
-        )
+        raise _invalid("phone_number_not_supported", title=entry.title)
     if ATTR_DEVICE_ID not in data:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="device_id_required"
-        )
+        raise _invalid("device_id_required")
     if isinstance(runtime, EmnifyData):
         return await _async_send_emnify_sms(call.hass, entry, runtime, data)
     assert isinstance(runtime, HologramData)
     sender = data.get(ATTR_SENDER)
     if sender is not None and not _PHONE_NUMBER.fullmatch(sender):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_sender",
-            translation_placeholders={"value": sender},
-        )
+        raise _invalid("invalid_sender", value=sender)
     if ATTR_EXPIRY in data:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="expiry_not_supported",
-            translation_placeholders={"title": entry.title},
-        )
+        raise _invalid("expiry_not_supported", title=entry.title)
     result = await _submit(
         call.hass,
         entry,
@@ -719,14 +813,7 @@ async def _async_send_emnify_sms(
     try:
         parts = encode_sms(message, max_parts=MAX_SMS_PARTS)
     except SmsTooLongError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="sms_too_long",
-            translation_placeholders={
-                "parts": str(err.parts),
-                "max": str(err.max_parts),
-            },
-        ) from None
+        raise _invalid("sms_too_long", parts=err.parts, max=err.max_parts) from None
     sender: str | None = data.get(ATTR_SENDER)
     alphanumeric = sender is not None and not _PHONE_NUMBER.fullmatch(sender)
     encoding = sms_length(message)[0]
@@ -763,11 +850,7 @@ def _socket_client(
     entry: CellularIoTConfigEntry, runtime: OnDeviceData
 ) -> HologramSocketClient:
     if runtime.socket is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="socket_credentials_missing",
-            translation_placeholders={"title": entry.title},
-        )
+        raise _not_ready("socket_credentials_missing", title=entry.title)
     return runtime.socket
 
 
@@ -778,21 +861,15 @@ async def _async_send_sms_over_ip(
     data: dict[str, Any],
 ) -> ServiceResponse:
     if ATTR_PHONE_NUMBER not in data:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="phone_number_required",
-            translation_placeholders={"title": entry.title},
-        )
+        raise _invalid("phone_number_required", title=entry.title)
     if any(_is_control(char) for char in data[ATTR_MESSAGE]):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="sms_newline"
-        )
+        raise _invalid("sms_newline")
     for field in (ATTR_DEVICE_ID, ATTR_SENDER, ATTR_EXPIRY):
         if field in data:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="field_not_supported",
-                translation_placeholders={"field": field, "title": entry.title},
+            raise _invalid(
+                "field_not_supported",
+                field=_label(hass, SERVICE_SEND_SMS, field),
+                title=entry.title,
             )
     client = _socket_client(entry, runtime)
     try:
@@ -808,7 +885,7 @@ async def _async_send_sms_over_ip(
 
 
 async def _async_send_to_cloud(call: ServiceCall) -> ServiceResponse:
-    data = _validate(SEND_TO_CLOUD_FIELDS, call.data)
+    data = _validate(call.hass, SERVICE_SEND_TO_CLOUD, SEND_TO_CLOUD_FIELDS, call.data)
     entry = _get_entry(call.hass, data, (EntryKind.ON_DEVICE,), SERVICE_SEND_TO_CLOUD)
     runtime = entry.runtime_data
     assert isinstance(runtime, OnDeviceData)
@@ -841,7 +918,12 @@ def _webhook_error(err: ProviderError) -> HomeAssistantError:
 
 
 async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
-    data = _validate(SEND_TO_DEVICE_WEBHOOK_FIELDS, call.data)
+    data = _validate(
+        call.hass,
+        SERVICE_SEND_TO_DEVICE_WEBHOOK,
+        SEND_TO_DEVICE_WEBHOOK_FIELDS,
+        call.data,
+    )
     try:
         results = await send_to_device_webhook(
             async_get_clientsession(call.hass),
@@ -857,7 +939,7 @@ async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
     return response
 
 
-def _downlink_payload(data: Mapping[str, Any]) -> tuple[str, str]:
+def _downlink_payload(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[str, str]:
     """Return the message as sent and its format (``json`` or ``text``)."""
     message = data[ATTR_MESSAGE]
     if isinstance(message, (dict, list)):
@@ -870,44 +952,40 @@ def _downlink_payload(data: Mapping[str, Any]) -> tuple[str, str]:
             try:
                 json.loads(text)
             except ValueError:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN, translation_key="invalid_json"
-                ) from None
+                raise _invalid("invalid_json") from None
     size = len(text.encode())
     if not 1 <= size <= MAX_MESSAGE_BYTES:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="too_large" if size else "empty_text",
-            translation_placeholders={
-                "field": ATTR_MESSAGE,
-                "size": str(size),
-                "max": str(MAX_MESSAGE_BYTES),
-            },
+        raise _invalid(
+            "too_large" if size else "empty_text",
+            field=_label(hass, SERVICE_PUBLISH_DOWNLINK, ATTR_MESSAGE),
+            size=size,
+            max=MAX_MESSAGE_BYTES,
         )
     return text, message_format
 
 
 async def _async_publish_downlink(call: ServiceCall) -> ServiceResponse:
-    data = _validate(PUBLISH_DOWNLINK_FIELDS, call.data)
-    data = _resolve_devices(call.hass, data, ATTR_ICCID, many=False)
+    data = _validate(
+        call.hass, SERVICE_PUBLISH_DOWNLINK, PUBLISH_DOWNLINK_FIELDS, call.data
+    )
+    data = _resolve_devices(
+        call.hass,
+        SERVICE_PUBLISH_DOWNLINK,
+        data,
+        ATTR_ICCID,
+        (EntryKind.MONOZ,),
+        many=False,
+    )
     entry = _get_entry(call.hass, data, (EntryKind.MONOZ,), SERVICE_PUBLISH_DOWNLINK)
     runtime = entry.runtime_data
     assert isinstance(runtime, MonozData)
-    text, message_format = _downlink_payload(data)
+    text, message_format = _downlink_payload(call.hass, data)
     topic = downlink_topic(runtime.client.org_id, data[ATTR_ICCID], data[ATTR_TOPIC])
     if len(topic.encode()) > MAX_TOPIC_BYTES:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="topic_too_long",
-            translation_placeholders={"max": str(MAX_TOPIC_BYTES)},
-        )
+        raise _invalid("topic_too_long", max=MAX_TOPIC_BYTES)
     via = data.get(ATTR_VIA) or ("mqtt" if runtime.mqtt is not None else "rest")
     if via == "mqtt" and runtime.mqtt is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="mqtt_not_configured",
-            translation_placeholders={"title": entry.title},
-        )
+        raise _invalid("mqtt_not_configured", title=entry.title)
     result = await _submit(
         call.hass,
         entry,
