@@ -116,9 +116,13 @@ async def devices(
             unique_id="tcp-picker",
         ),
     )
+    registry = dr.async_get(hass)
+    # By entry: HA 2026.11 deprecates registry.devices as a mapping, older HA iterates
+    # its keys.
     found = {
         device.name: device
-        for device in dr.async_get(hass).devices.values()
+        for entry in hass.config_entries.async_entries()
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
         if device.name is not None
     }
     assert set(found) == {
@@ -142,9 +146,15 @@ def _offered(
     A device passes a filter when every key of it matches: ``integration`` (one of
     the device's config entries is of that domain), ``manufacturer``, ``model``.
     """
+    # HA 2026.11 gives a device one entry (config_entry_id) and deprecates the set.
+    entry_ids = (
+        {device.config_entry_id}
+        if hasattr(device, "config_entry_id")
+        else device.config_entries
+    )
     domains = {
         entry.domain
-        for entry_id in device.config_entries
+        for entry_id in entry_ids
         if (entry := hass.config_entries.async_get_entry(entry_id)) is not None
     }
     filters = config.get("filter") or [{}]
