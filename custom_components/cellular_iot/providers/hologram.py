@@ -252,7 +252,9 @@ class HologramClient:
                     method,
                     f"{self._base_url}{path}",
                     headers=self._headers,
-                    timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
+                    timeout=aiohttp.ClientTimeout(
+                        total=self._timeout or DEFAULT_TIMEOUT
+                    ),
                     params=params,
                     json_body=json_body,
                     full=full,
