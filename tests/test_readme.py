@@ -82,3 +82,20 @@ def test_manifest_and_pyproject_versions_agree() -> None:
     )
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert manifest["version"] == pyproject["project"]["version"]
+
+
+def test_readme_has_the_sections_the_quality_scale_asks_for() -> None:
+    """docs-* rules: use cases, supported devices, data update, limitations, removal."""
+    headings = set(re.findall(r"^#{2,3} (.+)$", README, re.MULTILINE))
+    for heading in (
+        "What it does",
+        "Use cases",
+        "Supported devices",
+        "How data is updated",
+        "Installation",
+        "Actions",
+        "Known limitations",
+        "Troubleshooting",
+        "Removing the integration",
+    ):
+        assert heading in headings, heading
