@@ -116,6 +116,10 @@ class Renderer:
 
     def __init__(self) -> None:
         self.seen: set[tuple[str, ...]] = set()
+        self.texts: list[str] = []
+
+    def _format(self, text: str, placeholders: dict[str, Any]) -> None:
+        self.texts.append(icu_format(text, placeholders))
 
     def section(self, path: tuple[str, ...]) -> dict[str, Any]:
         node: Any = STRINGS
@@ -135,34 +139,34 @@ class Renderer:
             step = strings["step"][step_id]
             for key in ("title", "description"):
                 if key in step:
-                    icu_format(step[key], placeholders)
+                    self._format(step[key], placeholders)
             for option in result.get("menu_options") or []:
-                icu_format(step["menu_options"][option], placeholders)
+                self._format(step["menu_options"][option], placeholders)
             schema = result.get("data_schema") if kind is FlowResultType.FORM else None
             for marker, validator in (schema.schema if schema else {}).items():
                 field = str(marker)
                 assert field in step.get("data", {}), f"{path} {step_id}: no {field}"
-                icu_format(step["data"][field], placeholders)
+                self._format(step["data"][field], placeholders)
                 if field in step.get("data_description", {}):
-                    icu_format(step["data_description"][field], placeholders)
+                    self._format(step["data_description"][field], placeholders)
                 check_select(validator, f"{path} {step_id} {field}")
             for error in (result.get("errors") or {}).values():
                 assert error in strings["error"], f"{path}: no error {error}"
                 self.seen.add((*path, "error", error))
-                icu_format(strings["error"][error], placeholders)
+                self._format(strings["error"][error], placeholders)
         elif kind is FlowResultType.CREATE_ENTRY:
             key = result.get("description") or "default"
             messages = strings.get("create_entry", {})
             if key in messages:
                 self.seen.add((*path, "create_entry", key))
-                icu_format(messages[key], placeholders)
+                self._format(messages[key], placeholders)
             else:
                 assert not placeholders, f"{path}: no create_entry.{key}"
         elif kind is FlowResultType.ABORT:
             reason = result["reason"]
             assert reason in strings["abort"], f"{path}: no abort reason {reason}"
             self.seen.add((*path, "abort", reason))
-            icu_format(strings["abort"][reason], placeholders)
+            self._format(strings["abort"][reason], placeholders)
         else:  # pragma: no cover - no other result types in this integration
             raise AssertionError(kind)
         return result
@@ -603,3 +607,38 @@ def test_on_device_create_message_would_fail_with_the_account_one() -> None:
     account = STRINGS["config"]["create_entry"]["account"]
     with pytest.raises(MissingPlaceholderError, match="url_with_secret"):
         icu_format(account, {"protocol": "TCP", "port": "4010"})
+
+
+PROVIDER_WORDS = {
+    "hologram": ("Hologram",),
+    "emnify": ("emnify", "endpoint"),
+    "monoz": ("monoZ", "ICCID"),
+}
+
+
+@pytest.mark.parametrize("kind", ["hologram", "emnify", "monoz"])
+async def test_forms_speak_of_their_own_provider(
+    hass: HomeAssistant, providers: dict[str, AsyncMock], kind: str
+) -> None:
+    """The device, reauth and reconfigure forms of an account name only its provider."""
+    entry = _entries()[kind]
+    entry.add_to_hass(hass)
+    renderer = Renderer()
+    result = renderer.render(
+        DEVICE,
+        await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "device"), context={"source": SOURCE_USER}
+        ),
+    )
+    result = renderer.render(CONFIG, await entry.start_reauth_flow(hass))
+    calls = {"hologram": "get_me", "emnify": "authenticate", "monoz": "validate"}
+    providers[calls[kind]].side_effect = ProviderAuthError("no")
+    key = "application_token" if kind == "emnify" else "api_key"
+    result = await _config(hass, renderer, result["flow_id"], {key: "x"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    texts = "\n".join(renderer.texts)
+    assert PROVIDER_WORDS[kind][0] in texts
+    for other, words in PROVIDER_WORDS.items():
+        if other != kind:
+            for word in words:
+                assert word not in texts, (kind, word)
