@@ -630,6 +630,12 @@ async def test_forms_speak_of_their_own_provider(
             (entry.entry_id, "device"), context={"source": SOURCE_USER}
         ),
     )
+    bad_id = {"iccid": "12"} if kind == "monoz" else {"device_id": "x"}
+    result = renderer.render(
+        DEVICE,
+        await hass.config_entries.subentries.async_configure(result["flow_id"], bad_id),
+    )
+    assert result["errors"]
     result = renderer.render(CONFIG, await entry.start_reauth_flow(hass))
     calls = {"hologram": "get_me", "emnify": "authenticate", "monoz": "validate"}
     providers[calls[kind]].side_effect = ProviderAuthError("no")

@@ -43,6 +43,11 @@ from .providers.errors import ProviderError
 from .providers.monoz import valid_downlink_topic, valid_iccid
 
 DEFAULT_DEVICE_PORT = 4010
+# What each provider calls the ID of a device (in the forms' error texts).
+ID_NAMES: dict[EntryKind, str] = {
+    EntryKind.HOLOGRAM: "Hologram device ID",
+    EntryKind.EMNIFY: "emnify endpoint ID",
+}
 # A port field (1-65535), shared with the listener and broker forms.
 PORT = vol.All(
     NumberSelector(
@@ -217,9 +222,10 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         )
 
     def _placeholders(self) -> dict[str, str]:
-        """Return the placeholders of the device forms (monoZ: the org ID)."""
-        org_id = self._get_entry().data.get(CONF_ORG_ID)
-        return {"org_id": str(org_id)} if self._kind is EntryKind.MONOZ else {}
+        """Return the placeholders of the device forms and their errors."""
+        if self._kind is EntryKind.MONOZ:
+            return {"org_id": str(self._get_entry().data.get(CONF_ORG_ID))}
+        return {"id_name": ID_NAMES[self._kind]}
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
