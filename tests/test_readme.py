@@ -15,7 +15,7 @@ import tomllib
 from custom_components.cellular_iot.config_flow import PROVIDER_PLACEHOLDERS
 from custom_components.cellular_iot.const import DOMAIN, EntryKind
 
-from .test_translations import icu_format
+from .texts import icu_format
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
