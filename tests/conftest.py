@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+import json
 import logging
 import os
 from pathlib import Path
@@ -27,13 +28,20 @@ from custom_components.cellular_iot.providers import (
 )
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import API_KEY as MONOZ_API_KEY, ORG_ID as MONOZ_ORG_ID, FakeMonoz
 from .mosquitto import Mosquitto
+from .texts import icu_format
 
 API_KEY = "test-api-key"
+ISSUE_STRINGS: dict[str, dict[str, str]] = json.loads(
+    (
+        Path(__file__).parent.parent / "custom_components" / DOMAIN / "strings.json"
+    ).read_text()
+)["issues"]
 
 
 if os.environ.get("CELLULAR_IOT_EXPECT_PROBATIO") == "1":
@@ -60,6 +68,35 @@ logging.getLogger("asyncio").addFilter(_not_a_slow_callback)
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/cellular_iot."""
+
+
+@pytest.fixture(autouse=True)
+def repair_issues_render(hass: HomeAssistant) -> Generator[None]:
+    """Fail a test in which we raise a repair issue whose texts do not render.
+
+    Every issue of ours created or updated during the test is formatted as the
+    frontend does, with its translation_placeholders (see tests/texts.py).
+    """
+    problems: list[str] = []
+
+    @callback
+    def _check(event: Event) -> None:
+        if event.data["domain"] != DOMAIN or event.data["action"] == "remove":
+            return
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, event.data["issue_id"])
+        if issue is None:
+            return
+        try:
+            texts = ISSUE_STRINGS[str(issue.translation_key)]
+            for key in ("title", "description"):
+                icu_format(texts[key], dict(issue.translation_placeholders or {}))
+        except (AssertionError, KeyError) as err:
+            problems.append(f"{issue.issue_id}: {err!r}")
+
+    unsubscribe = hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, _check)
+    yield
+    unsubscribe()
+    assert not problems, problems
 
 
 @pytest.fixture(autouse=True)

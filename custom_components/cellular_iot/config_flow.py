@@ -122,6 +122,26 @@ WEBHOOK_HINTS: dict[EntryKind, str] = {
     ),
 }
 
+# Form texts name the provider of the entry: these fill the {provider},
+# {credential} and {account} placeholders of strings.json (errors included).
+PROVIDER_PLACEHOLDERS: dict[EntryKind, dict[str, str]] = {
+    EntryKind.HOLOGRAM: {
+        "provider": "Hologram",
+        "credential": "API key",
+        "account": "Hologram account",
+    },
+    EntryKind.EMNIFY: {
+        "provider": "emnify",
+        "credential": "application token",
+        "account": "emnify organization",
+    },
+    EntryKind.MONOZ: {
+        "provider": "monoZ",
+        "credential": "API key",
+        "account": "monoZ organization",
+    },
+}
+
 _SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _TEXT = TextSelector()
 
@@ -133,6 +153,8 @@ HOLOGRAM_SCHEMA = vol.Schema(
 )
 ON_DEVICE_SCHEMA = vol.Schema(
     {
+        # TCP and UDP read the same in every language (and hassfest allows only
+        # lower-case option keys in strings.json): no translation_key.
         vol.Required(CONF_PROTOCOL, default="TCP"): SelectSelector(
             SelectSelectorConfig(options=["TCP", "UDP"], mode=SelectSelectorMode.LIST)
         ),
@@ -256,6 +278,8 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
             title=title,
             data={**data, CONF_WEBHOOK_ID: webhook_id},
             options={CONF_WEBHOOK_SECRET: secret},
+            # config.create_entry.account: the URL and secret, shown only now.
+            description="account",
             description_placeholders={
                 "webhook_url": url,
                 "secret": secret,
@@ -307,6 +331,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
             ),
             errors=errors,
+            description_placeholders=PROVIDER_PLACEHOLDERS[EntryKind.HOLOGRAM],
         )
 
     async def async_step_emnify(
@@ -328,7 +353,10 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                     },
                 )
         return self.async_show_form(
-            step_id="emnify", data_schema=EMNIFY_SCHEMA, errors=errors
+            step_id="emnify",
+            data_schema=EMNIFY_SCHEMA,
+            errors=errors,
+            description_placeholders=PROVIDER_PLACEHOLDERS[EntryKind.EMNIFY],
         )
 
     _monoz: dict[str, Any]
@@ -364,6 +392,7 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
             ),
             errors=errors,
+            description_placeholders=PROVIDER_PLACEHOLDERS[EntryKind.MONOZ],
         )
 
     async def async_step_monoz_mqtt(
@@ -491,9 +520,10 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_API_KEY
             ]
             if await self._async_validate_monoz(org_id, api_key, errors):
+                # Everything else of the entry stays (its webhook ID above all);
+                # the broker is set again below, or removed.
                 self._monoz = {
-                    CONF_KIND: EntryKind.MONOZ.value,
-                    CONF_ORG_ID: org_id,
+                    **{k: v for k, v in entry.data.items() if k != CONF_MQTT},
                     CONF_API_KEY: api_key,
                 }
                 if user_input[CONF_USE_MQTT]:
@@ -509,7 +539,10 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                 {CONF_USE_MQTT: bool(entry.data.get(CONF_MQTT))},
             ),
             errors=errors,
-            description_placeholders={"title": entry.title},
+            description_placeholders={
+                **PROVIDER_PLACEHOLDERS[EntryKind.MONOZ],
+                "title": entry.title,
+            },
         )
 
     async def async_step_on_device(
@@ -527,6 +560,12 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
                     title=f"Listener {data[CONF_PROTOCOL]} {data[CONF_PORT]}",
                     data=data,
                     options=default_listener_options(),
+                    # config.create_entry.on_device: a listener has no webhook.
+                    description="on_device",
+                    description_placeholders={
+                        "protocol": data[CONF_PROTOCOL],
+                        "port": str(data[CONF_PORT]),
+                    },
                 )
         return self.async_show_form(
             step_id="on_device",
@@ -685,7 +724,10 @@ class CellularIoTConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id=step_id,
             data_schema=vol.Schema({marker: _SECRET}),
             errors=errors,
-            description_placeholders={"title": entry.title},
+            description_placeholders={
+                **PROVIDER_PLACEHOLDERS[EntryKind(entry.data[CONF_KIND])],
+                "title": entry.title,
+            },
         )
 
     async def _async_validate_emnify(

@@ -30,6 +30,7 @@ from .const import (
     ATTR_TOPIC,
     CONF_KIND,
     CONF_NAME,
+    CONF_ORG_ID,
     CONF_SEND_AS,
     DEVICE_KEYS,
     LOGGER,
@@ -42,6 +43,11 @@ from .providers.errors import ProviderError
 from .providers.monoz import valid_downlink_topic, valid_iccid
 
 DEFAULT_DEVICE_PORT = 4010
+# What each provider calls the ID of a device (in the forms' error texts).
+ID_NAMES: dict[EntryKind, str] = {
+    EntryKind.HOLOGRAM: "Hologram device ID",
+    EntryKind.EMNIFY: "emnify endpoint ID",
+}
 # A port field (1-65535), shared with the listener and broker forms.
 PORT = vol.All(
     NumberSelector(
@@ -52,10 +58,15 @@ PORT = vol.All(
 )
 
 
-def _select(options: list[str]) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
-    )
+def _select(options: list[str], translation_key: str | None) -> SelectSelector:
+    """Return a drop-down whose options strings.json's selector section labels.
+
+    Only TCP / UDP go without a translation_key: they read the same everywhere.
+    """
+    config = SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+    if translation_key is not None:
+        config["translation_key"] = translation_key
+    return SelectSelector(config)
 
 
 def _defaults_schema(kind: EntryKind, current: dict[str, Any]) -> dict[Any, Any]:
@@ -64,13 +75,13 @@ def _defaults_schema(kind: EntryKind, current: dict[str, Any]) -> dict[Any, Any]
         return {
             vol.Required(
                 CONF_SEND_AS, default=current.get(CONF_SEND_AS, SEND_AS_CLOUD_MESSAGE)
-            ): _select([SEND_AS_CLOUD_MESSAGE, SEND_AS_SMS]),
+            ): _select([SEND_AS_CLOUD_MESSAGE, SEND_AS_SMS], CONF_SEND_AS),
             vol.Required(
                 ATTR_PORT, default=current.get(ATTR_PORT, DEFAULT_DEVICE_PORT)
             ): PORT,
             vol.Required(
                 ATTR_PROTOCOL, default=current.get(ATTR_PROTOCOL, "TCP")
-            ): _select(["TCP", "UDP"]),
+            ): _select(["TCP", "UDP"], None),
         }
     if kind is EntryKind.MONOZ:
         return {
@@ -78,7 +89,7 @@ def _defaults_schema(kind: EntryKind, current: dict[str, Any]) -> dict[Any, Any]
                 ATTR_TOPIC, default=current.get(ATTR_TOPIC, "")
             ): TextSelector(),
             vol.Required(ATTR_QOS, default=str(current.get(ATTR_QOS, 0))): _select(
-                ["0", "1"]
+                ["0", "1"], ATTR_QOS
             ),
         }
     return {}
@@ -133,6 +144,30 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
+        """Add a device: each account kind has a form that speaks of its provider."""
+        return await self._async_add_device(self._kind.value, None)
+
+    async def async_step_hologram(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add a Hologram device by its device ID (picked from the account's list)."""
+        return await self._async_add_device("hologram", user_input)
+
+    async def async_step_emnify(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add an emnify device by its endpoint ID."""
+        return await self._async_add_device("emnify", user_input)
+
+    async def async_step_monoz(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add a monoZ device by its SIM's ICCID."""
+        return await self._async_add_device("monoz", user_input)
+
+    async def _async_add_device(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
         """Add a device by its provider id (picked from a list where possible)."""
         kind = self._kind
         key = DEVICE_KEYS[kind]
@@ -180,10 +215,17 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             }
         )
         return self.async_show_form(
-            step_id="user",
+            step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
+            description_placeholders=self._placeholders(),
         )
+
+    def _placeholders(self) -> dict[str, str]:
+        """Return the placeholders of the device forms and their errors."""
+        if self._kind is EntryKind.MONOZ:
+            return {"org_id": str(self._get_entry().data.get(CONF_ORG_ID))}
+        return {"id_name": ID_NAMES[self._kind]}
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -213,6 +255,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             data_schema=schema,
             errors=errors,
             description_placeholders={
-                "device": str(subentry.data.get(DEVICE_KEYS[kind], ""))
+                **self._placeholders(),
+                "device": str(subentry.data.get(DEVICE_KEYS[kind], "")),
             },
         )
