@@ -146,12 +146,10 @@ E.menuOf = function (text) {
   return null;
 };
 E.dialog = function () {
-  const names = ['dialog-data-entry-flow', 'dialog-add-integration', 'ha-dialog', 'ha-md-dialog', 'ha-wa-dialog'];
+  // The open dialog: the outermost element named like a dialog that shows something.
   for (const el of E.all()) {
-    if (names.includes(el.tagName.toLowerCase()) && E.visible(el)) return el;
-  }
-  for (const name of ['dialog-data-entry-flow', 'dialog-add-integration']) {
-    for (const el of E.all()) if (el.tagName.toLowerCase() === name) return el;
+    if (!el.tagName.toLowerCase().includes('dialog')) continue;
+    if (E.visible(el) || E.all(el).some((e) => e !== el && E.visible(e))) return el;
   }
   return null;
 };
@@ -783,9 +781,29 @@ class Run:
             return True
 
         b.wait("the Add device button", add_device)
-        b.wait_text("Add a device", dialog=True)
+
+        # HA 2026.2's "Add device" on the integration page asks for the entry first.
+        def form() -> bool:
+            if b.find_text("Add a device", dialog=True):
+                return True
+            entry = b.find_text("Hologram (owner@example.com)", dialog=True, exact=True)
+            if entry is not None:
+                b.checkpoint("add device: choose the account")
+                b.click(entry)
+            return False
+
+        b.wait("the Add a device form", form)
         b.checkpoint("add device form")
-        field = b.field("device_id")
+        # A combo box with an input (2025.4) or a picker button (2026.2): open its list.
+        field = b.wait(
+            "the device picker",
+            lambda: b.js(
+                "const root = E.dialog(); const input = E.field('device_id', root);"
+                "if (input) return input;"
+                "return E.all(root).find((e) => e.schema && e.schema.name === 'device_id'"
+                " && E.visible(e)) || null;"
+            ),
+        )
         b.click(field)
         option = b.wait_text("Van tracker (123456)")
         b.click(option)
@@ -814,9 +832,10 @@ class Run:
         b, ha = self.browser, self.ha
         assert b is not None
         assert ha is not None
-        # The page HA's "my" links open (developer_call_service): the action is chosen.
+        # HA's "my" link to the page (it moved in 2026.2), with the action chosen.
         b.driver.get(
-            f"{ha.url}/developer-tools/action?service=cellular_iot.send_cloud_message"
+            f"{ha.url}/_my_redirect/developer_call_service"
+            "?service=cellular_iot.send_cloud_message"
         )
         b.wait_text("Sends a TCP or UDP cloud message")
         b.checkpoint("action chosen")
@@ -874,7 +893,9 @@ class Run:
             if e["platform"] == "cellular_iot" and e["entity_id"].startswith("notify.")
         )
         text = "notify e2e"
-        b.driver.get(f"{ha.url}/developer-tools/action?service=notify.send_message")
+        b.driver.get(
+            f"{ha.url}/_my_redirect/developer_call_service?service=notify.send_message"
+        )
         b.wait_text("Sends a notification message")
         b.click_text("Go to YAML mode", exact=True)
         editor = b.wait(
@@ -909,9 +930,21 @@ class Run:
         assert b is not None
         assert ha is not None
         text = "button e2e"
+        # A dashboard of its own (HA 2026.2 shows its new overview at /lovelace).
+        ha.ws(
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": "e2e-van",
+                "title": "Van",
+                "mode": "storage",
+                "show_in_sidebar": True,
+                "require_admin": False,
+            }
+        )
         ha.ws(
             {
                 "type": "lovelace/config/save",
+                "url_path": "e2e-van",
                 "config": {
                     "title": "E2E",
                     "views": [
@@ -940,7 +973,7 @@ class Run:
                 },
             }
         )
-        b.driver.get(f"{ha.url}/lovelace/van")
+        b.driver.get(f"{ha.url}/e2e-van/van")
         b.wait_text("Unlock the van")
         b.checkpoint("dashboard with the button")
         b.click_text("Unlock the van", exact=True)
