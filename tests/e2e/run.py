@@ -60,6 +60,8 @@ TRANSLATION_ERROR = re.compile(
     r"Translation (?:Error|\[formatjs Error)[^\n]{0,160}", re.IGNORECASE
 )
 FINISH = ("Finish", "Skip and finish")
+# Where a record of HA's log starts (a traceback's lines belong to the record above).
+RECORD_START = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 
 # Deep DOM helpers: HA's frontend is web components; everything lives in shadow roots.
 JS = r"""
@@ -1014,10 +1016,15 @@ class Run:
             if self.ha.log_file.exists()
             else ""
         )
+        # An ERROR record of ours, or one whose traceback runs through our code (an
+        # exception of ours that HA logged, such as a 500 answered by HA's web server).
+        for record in RECORD_START.split(text):
+            head = record.split("\n", 1)[0]
+            if " ERROR " in head and (
+                f"[{LOGGER_NAME}" in head or "custom_components/cellular_iot/" in record
+            ):
+                self.failures.add(f"ERROR in HA's log: {head.strip()}")
         text += (self.ha.config / "hass.stdout").read_text(errors="replace")
-        for line in text.splitlines():
-            if " ERROR " in line and LOGGER_NAME in line:
-                self.failures.add(f"ERROR in HA's log: {line.strip()}")
         named = {
             "API key": self.api_key,
             "Socket API key": self.source_key,
