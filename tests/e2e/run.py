@@ -786,7 +786,12 @@ class Run:
 
         # HA 2026.2's "Add device" on the integration page asks for the entry first.
         def form() -> bool:
-            if b.find_text("Add a device", dialog=True):
+            # The form, whatever its title ("Add a device", "Add a Hologram device"):
+            # the dialog holds the device_id field.
+            if b.js(
+                "const d = E.dialog(); return !!d && E.all(d).some("
+                "(e) => e.schema && e.schema.name === 'device_id' && E.visible(e));"
+            ):
                 return True
             entry = b.find_text("Hologram (owner@example.com)", dialog=True, exact=True)
             if entry is not None:
