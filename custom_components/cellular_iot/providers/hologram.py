@@ -23,6 +23,7 @@ from yarl import URL
 
 from ._http import (
     MAX_ANSWER_BYTES,
+    ReachabilityObserver,
     basic_authorization,
     decode_json,
     exchange,
@@ -116,6 +117,8 @@ class HologramClient:
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = timeout
         self._retries = rate_limit_retries
+        # Told after every request whether Hologram could be reached.
+        self.observer: ReachabilityObserver | None = None
 
     @property
     def org_id(self) -> int | None:
@@ -252,11 +255,14 @@ class HologramClient:
                     method,
                     f"{self._base_url}{path}",
                     headers=self._headers,
-                    timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
+                    timeout=aiohttp.ClientTimeout(
+                        total=self._timeout or DEFAULT_TIMEOUT
+                    ),
                     params=params,
                     json_body=json_body,
                     full=full,
                     secrets=self._secrets,
+                    observer=self.observer,
                 )
             except ProviderRateLimitedError as err:
                 if attempt >= self._retries:
@@ -351,6 +357,7 @@ async def _call(
     secrets: tuple[str, ...] = (),
     quote_answer: bool = True,
     max_bytes: int = MAX_ANSWER_BYTES,
+    observer: ReachabilityObserver | None = None,
 ) -> Any:
     """Send one request and return what the answer holds.
 
@@ -366,6 +373,7 @@ async def _call(
         params=params,
         json_body=json_body,
         max_bytes=max_bytes,
+        observer=observer,
     )
     status = answer.status
 
