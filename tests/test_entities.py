@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 import logging
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -14,16 +17,29 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_restore_state_shutdown_restart,
     mock_restore_cache_with_extra_data,
 )
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.cellular_iot import availability, outbox as outbox_module
 from custom_components.cellular_iot.const import DOMAIN, signal_state
 from custom_components.cellular_iot.providers.errors import ProviderError
+from homeassistant.components.recorder.models import (
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_import_statistics,
+    get_metadata,
+)
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, recorder as recorder_helper
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
 from .conftest import (
@@ -174,6 +190,59 @@ async def test_device_last_message_without_line_breaks(
     event = hass.states.get("event.boat_sensor_message")
     assert event is not None
     assert event.attributes["data"] == "water 12C\r\n"
+
+
+async def test_count_statistics_lose_the_old_unit(
+    hass: HomeAssistant, socket_enabled: None, tmp_path: Path
+) -> None:
+    """The count had the unit "messages": its long-term statistics get none too, so
+    the recorder keeps compiling them (it pauses on a changed unit otherwise)."""
+    # The recorder set up as a user's HA does (the recorder_mock fixture wants to
+    # come before the hass fixture, which this suite's autouse fixtures create).
+    recorder_helper.async_initialize_recorder(hass)
+    assert await async_setup_component(
+        hass, "recorder", {"recorder": {"db_url": f"sqlite:///{tmp_path}/db.sqlite"}}
+    )
+    await hass.async_block_till_done()
+    port = free_port()
+    entity_id = f"sensor.listener_tcp_{port}_messages_received"
+    metadata: dict[str, Any] = {
+        "has_mean": False,
+        "mean_type": StatisticMeanType.NONE,
+        "has_sum": True,
+        "name": None,
+        "source": "recorder",
+        "statistic_id": entity_id,
+        "unit_of_measurement": "messages",
+    }
+    if "unit_class" in StatisticMetaData.__annotations__:  # newer HA
+        metadata["unit_class"] = None
+    start = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
+    async_import_statistics(
+        hass,
+        metadata,  # type: ignore[arg-type]
+        [{"start": start - timedelta(hours=1), "state": 5.0, "sum": 5.0}],
+    )
+    await async_wait_recording_done(hass)
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(entity_id, "5", {"unit_of_measurement": "messages"}),
+                {"native_value": 5, "native_unit_of_measurement": "messages"},
+            )
+        ],
+    )
+    await _setup(hass, listener_entry(port))
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == "5"
+    assert "unit_of_measurement" not in state.attributes
+    await async_wait_recording_done(hass)
+    stored = await get_instance(hass).async_add_executor_job(
+        partial(get_metadata, hass, statistic_ids={entity_id})
+    )
+    assert stored[entity_id][1]["unit_of_measurement"] is None
 
 
 # --- item 12: availability -------------------------------------------------------------

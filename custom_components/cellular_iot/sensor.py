@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+import inspect
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -16,6 +17,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
@@ -26,6 +28,8 @@ from .models import CellularIoTConfigEntry, OnDeviceData
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
+# The unit the message count had before it had none.
+LEGACY_COUNT_UNIT = "messages"
 
 
 async def async_setup_entry(
@@ -146,11 +150,29 @@ class MessagesReceivedSensor(ListenerEntity, RestoreSensor):
         last = await self.async_get_last_sensor_data()
         if last is not None and isinstance(last.native_value, (int, float)):
             self.runtime.received += int(last.native_value)
+        if last is not None and last.native_unit_of_measurement == LEGACY_COUNT_UNIT:
+            _drop_statistics_unit(self.hass, self.entity_id)
 
     @property
     def native_value(self) -> int:
         """Return the number of messages received."""
         return self.runtime.received
+
+
+def _drop_statistics_unit(hass: HomeAssistant, statistic_id: str) -> None:
+    """Give the count's long-term statistics no unit, as the sensor now has none.
+
+    Otherwise the recorder stops compiling them ("the unit changed") until the user
+    fixes them in Developer tools. The values stay as they are: a count is a count.
+    """
+    if "recorder" not in hass.config.components:
+        return
+    update = get_instance(hass).async_update_statistics_metadata
+    if "new_unit_class" in inspect.signature(update).parameters:
+        # Newer HA (2026.2, not 2025.4): the unit changes only with its class.
+        update(statistic_id, new_unit_class=None, new_unit_of_measurement=None)
+    else:
+        update(statistic_id, new_unit_of_measurement=None)
 
 
 class OutboxSensor(AccountEntity, SensorEntity):
