@@ -502,7 +502,10 @@ async def test_broker_stopped_and_back(
     assert len(back) == 1
     assert back[0].levelno == logging.INFO
     assert len(_logged(caplog, LOST)) == 1
-    await hass.config_entries.async_unload(entry.entry_id)
+    # Unloading closes the connection: that is no outage to log.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(_logged(caplog, LOST)) == 1
 
 
 async def test_broker_down_at_start(

@@ -116,6 +116,9 @@ async def async_unload_entry(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
     runtime = entry.runtime_data
+    if unloaded and runtime.reachability is not None:
+        # First: closing the broker connection is no outage to report.
+        runtime.reachability.stop()
     if unloaded and isinstance(runtime, (HologramData, EmnifyData, MonozData)):
         if runtime.webhook is not None:
             runtime.webhook.unregister()
