@@ -8,6 +8,7 @@ from pathlib import Path
 import signal
 import ssl
 import subprocess
+import threading
 from typing import Any
 
 import pytest
@@ -700,3 +701,47 @@ async def test_tls_host_name_mismatch_says_so(
     assert not client.connected
     assert client.last_error is not None
     assert "not accepted" in client.last_error
+
+
+async def test_stop_while_connecting_leaves_no_connection_behind(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connect still running in the executor when the client stops: the socket it
+    opens is closed, not left open at the broker (holding the client ID's session, so
+    the next client with that ID is knocked off until the broker's keep-alive ends)."""
+    closed = asyncio.Event()
+
+    async def wait_for_close(session: MqttSession) -> None:
+        await session.accept()
+        try:
+            while True:
+                await session.read()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            closed.set()
+
+    broker = FakeBroker(wait_for_close)
+    await broker.start()
+    client = MqttClient(MqttSettings(host=HOST, port=broker.port))
+    entered, gate = threading.Event(), threading.Event()
+    connect = client._connect_blocking
+
+    def held_connect() -> None:
+        entered.set()
+        gate.wait(10)
+        connect()
+
+    monkeypatch.setattr(client, "_connect_blocking", held_connect)
+    loop = asyncio.get_running_loop()
+    try:
+        await client.start()
+        assert await loop.run_in_executor(None, entered.wait, 10)
+        await client.stop()
+        gate.set()  # the connect goes on after the stop
+        async with asyncio.timeout(10):
+            await closed.wait()
+        assert broker.connections == 1
+        assert not client.connected
+    finally:
+        gate.set()
+        await client.stop()
+        await broker.stop()

@@ -354,8 +354,12 @@ class MqttClient:
             attempt += 1
             self._connection_lost = self._loop.create_future()
             self._attempt_failed = False
+            connecting = self._loop.run_in_executor(None, self._connect_blocking)
+            connecting.add_done_callback(self._connect_done)
             try:
-                await self._loop.run_in_executor(None, self._connect_blocking)
+                # Shielded: a stop cancels this task, not the connect in the thread,
+                # whose end _connect_done sees.
+                await asyncio.shield(connecting)
             except ssl.SSLCertVerificationError as err:
                 self._connect_failed(
                     MqttTlsError(
@@ -379,6 +383,17 @@ class MqttClient:
             # the connections keep ending soon after they start (flapping).
             if await self._connection_lost:
                 attempt = 1
+
+    def _connect_done(self, connecting: asyncio.Future[None]) -> None:
+        """Close what a connect opened after :meth:`stop` (it ran on in the executor).
+
+        Left open, that connection would hold the client ID's session at the broker
+        and knock off the next client with the ID until the broker's keep-alive ends.
+        """
+        if not connecting.cancelled():
+            connecting.exception()  # retrieved: the task may be gone (stop)
+        if self._stopping:
+            self._close_socket()
 
     def _connect_blocking(self) -> None:
         """Open the TCP (and TLS) connection and send CONNECT (executor thread)."""
