@@ -637,3 +637,24 @@ async def test_a_refused_send_is_an_answer(
     await hass.async_block_till_done()
     assert _state(hass, "event.van_tracker_message") != STATE_UNAVAILABLE
     assert _logged(caplog, LOST) == []
+
+
+async def test_an_answer_that_is_refused_is_still_an_answer(
+    hass: HomeAssistant, hologram: FakeHologram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A redirect (never followed) is refused, yet the provider answered: back."""
+    entry = await _setup(
+        hass, with_webhook(hologram_entry(), WEBHOOK_IDS["hologram"], SECRET, VAN)
+    )
+    client = entry.runtime_data.client
+    hologram.fail("/users/me", 503)
+    with pytest.raises(ProviderError):
+        await client.get_me()
+    await hass.async_block_till_done()
+    assert _state(hass, "event.van_tracker_message") == STATE_UNAVAILABLE
+    hologram.fail("/users/me", 302, headers={"Location": "http://127.0.0.1:9/"})
+    with pytest.raises(ProviderError, match="redirect"):
+        await client.get_me()
+    await hass.async_block_till_done()
+    assert _state(hass, "event.van_tracker_message") != STATE_UNAVAILABLE
+    assert len(_logged(caplog, BACK)) == 1
