@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Generator
+import logging
 from pathlib import Path
 import signal
 import ssl
 import subprocess
+import threading
 from typing import Any
 
 import pytest
@@ -443,9 +445,11 @@ async def test_same_client_id_flapping_is_reported_once_and_cleared(
         await _until(lambda: first.connected)
         assert problems_a.reports == [flapping]
         assert problems_b.reports == [flapping]
-        # One warning per client for the lost connections, not one per reconnect.
+        # The client logs lost connections at debug level only: the integration
+        # says it once, at info, with its entities going unavailable.
         lost = [r for r in caplog.records if "Lost the connection" in r.getMessage()]
-        assert len([r for r in lost if r.levelname == "WARNING"]) <= 2
+        assert lost
+        assert not [r for r in lost if r.levelno > logging.DEBUG]
         assert first.problems == {MqttProblem.FLAPPING}
         # The connection stays up: once it has lasted STABLE_AFTER, it is over.
         clock.now += mqtt_module.STABLE_AFTER
@@ -700,3 +704,47 @@ async def test_tls_host_name_mismatch_says_so(
     assert not client.connected
     assert client.last_error is not None
     assert "not accepted" in client.last_error
+
+
+async def test_stop_while_connecting_leaves_no_connection_behind(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connect still running in the executor when the client stops: the socket it
+    opens is closed, not left open at the broker (holding the client ID's session, so
+    the next client with that ID is knocked off until the broker's keep-alive ends)."""
+    closed = asyncio.Event()
+
+    async def wait_for_close(session: MqttSession) -> None:
+        await session.accept()
+        try:
+            while True:
+                await session.read()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            closed.set()
+
+    broker = FakeBroker(wait_for_close)
+    await broker.start()
+    client = MqttClient(MqttSettings(host=HOST, port=broker.port))
+    entered, gate = threading.Event(), threading.Event()
+    connect = client._connect_blocking
+
+    def held_connect() -> None:
+        entered.set()
+        gate.wait(10)
+        connect()
+
+    monkeypatch.setattr(client, "_connect_blocking", held_connect)
+    loop = asyncio.get_running_loop()
+    try:
+        await client.start()
+        assert await loop.run_in_executor(None, entered.wait, 10)
+        await client.stop()
+        gate.set()  # the connect goes on after the stop
+        async with asyncio.timeout(10):
+            await closed.wait()
+        assert broker.connections == 1
+        assert not client.connected
+    finally:
+        gate.set()
+        await client.stop()
+        await broker.stop()

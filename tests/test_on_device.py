@@ -224,9 +224,14 @@ async def test_nc_message_becomes_event_and_entities(
     assert event.data["topics"] == []
     prefix = f"listener_tcp_{port}"
     last = hass.states.get(f"sensor.{prefix}_last_message")
-    assert last.state == "hello\n"
+    # The state shows the text without the line break nc sends; the event keeps it.
+    assert last.state == "hello"
     assert last.attributes["remote"] == event.data["remote"]
-    assert hass.states.get(f"sensor.{prefix}_messages_received").state == "1"
+    count = hass.states.get(f"sensor.{prefix}_messages_received")
+    assert count.state == "1"
+    # A count has no unit ("1 messages"); its statistics still add up.
+    assert "unit_of_measurement" not in count.attributes
+    assert count.attributes["state_class"] == "total_increasing"
     message_event = hass.states.get(f"event.{prefix}_message")
     assert message_event.attributes["event_type"] == "message_received"
     assert message_event.attributes["data"] == "hello\n"
@@ -243,11 +248,14 @@ async def test_nc_message_becomes_event_and_entities(
     assert hass.states.get(f"sensor.{prefix}_last_message").state == "/wD+"
     assert hass.states.get(f"sensor.{prefix}_messages_received").state == "2"
 
-    # The count survives a reload (restored from the last state).
+    # The count and the last message survive a reload (restored).
+    before = hass.states.get(f"sensor.{prefix}_last_message")
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get(f"sensor.{prefix}_messages_received").state == "2"
-    assert hass.states.get(f"sensor.{prefix}_last_message").state == "unknown"
+    after = hass.states.get(f"sensor.{prefix}_last_message")
+    assert after.state == "/wD+"
+    assert after.attributes == before.attributes
 
 
 async def test_nc_udp_message(hass: HomeAssistant, socket_enabled: None) -> None:

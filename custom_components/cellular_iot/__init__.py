@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NoReturn
 
 from homeassistant.components import webhook
@@ -17,6 +18,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from . import operations  # noqa: F401 - registers the outbox operations
+from .availability import LINK_API, Reachability
 from .const import (
     ACCOUNT_KINDS,
     CONF_API_KEY,
@@ -86,6 +88,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) 
             translation_placeholders={"kind": str(kind)},
         )
     runtime = entry.runtime_data
+    if isinstance(runtime, (HologramData, EmnifyData)):
+        _track_reachability(hass, entry, runtime)
     if isinstance(runtime, (HologramData, EmnifyData, MonozData)):
         clear_auth_issue(hass, entry)
         runtime.outbox = Outbox(hass, entry)
@@ -112,6 +116,9 @@ async def async_unload_entry(
         entry, PLATFORMS.get(entry.data[CONF_KIND], [])
     )
     runtime = entry.runtime_data
+    if unloaded and runtime.reachability is not None:
+        # First: closing the broker connection is no outage to report.
+        runtime.reachability.stop()
     if unloaded and isinstance(runtime, (HologramData, EmnifyData, MonozData)):
         if runtime.webhook is not None:
             runtime.webhook.unregister()
@@ -180,6 +187,24 @@ async def _async_setup_emnify(
     except ProviderError as err:
         _raise_setup_error(err)
     return EmnifyData(kind=EntryKind.EMNIFY, client=client)
+
+
+def _track_reachability(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    runtime: HologramData | EmnifyData,
+) -> None:
+    """Follow whether the provider answers; check it cheaply while it does not."""
+    reachability = Reachability(hass, entry.entry_id, entry.title)
+    if isinstance(runtime, HologramData):
+        reachability.add_link(LINK_API, "the Hologram API", probe=runtime.client.get_me)
+    else:
+        reachability.add_link(
+            LINK_API, "the emnify API", probe=runtime.client.reauthenticate
+        )
+    runtime.client.observer = partial(reachability.report, LINK_API)
+    runtime.reachability = reachability
+    entry.async_on_unload(reachability.stop)
 
 
 def _raise_setup_error(err: ProviderError) -> NoReturn:

@@ -31,10 +31,11 @@ async def async_setup_entry(
 
 
 class ListeningBinarySensor(ListenerEntity, BinarySensorEntity):
-    """On while the listener accepts messages."""
+    """On while the listener accepts messages (available while it does not)."""
 
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _follows_connection = False
 
     @property
     def is_on(self) -> bool:
@@ -43,11 +44,12 @@ class ListeningBinarySensor(ListenerEntity, BinarySensorEntity):
 
 
 class BrokerConnectedBinarySensor(MonozEntity, BinarySensorEntity):
-    """On while the MQTT broker connection is up."""
+    """On while the MQTT broker connection is up (available while it is not)."""
 
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _follows_messages = False
+    _follows_connection = False
 
     @property
     def is_on(self) -> bool:

@@ -22,7 +22,7 @@ from .const import (
     signal_message,
     signal_state,
 )
-from .models import CellularIoTConfigEntry, MonozData, OnDeviceData
+from .models import CellularIoTConfigEntry, CellularIoTData, MonozData, OnDeviceData
 
 
 class CellularIoTEntity(Entity):
@@ -32,6 +32,9 @@ class CellularIoTEntity(Entity):
     _attr_should_poll = False
     # Entities whose state does not depend on inbound messages skip their signal.
     _follows_messages = True
+    # Entities that stay available while the provider, broker or listener is down:
+    # those that report that state themselves, or keep working without it.
+    _follows_connection = True
 
     def __init__(self, entry: CellularIoTConfigEntry, key: str) -> None:
         """Name the entity by its translation key; tie it to the entry's device."""
@@ -42,6 +45,22 @@ class CellularIoTEntity(Entity):
 
     def _device_info(self, entry: CellularIoTConfigEntry) -> DeviceInfo:
         raise NotImplementedError
+
+    @property
+    def available(self) -> bool:
+        """Return whether the entry's provider, broker or listener is up.
+
+        Accounts: every link of the entry's reachability is up (``availability``).
+        The on-device listener: it is serving.
+        """
+        if not self._follows_connection:
+            return True
+        runtime = getattr(self._entry, "runtime_data", None)
+        if isinstance(runtime, OnDeviceData):
+            return runtime.listener.listening
+        if isinstance(runtime, CellularIoTData) and runtime.reachability is not None:
+            return runtime.reachability.available
+        return True
 
     async def async_added_to_hass(self) -> None:
         """Follow the entry's messages and connection state."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 
+from .availability import Reachability
 from .const import EntryKind
 from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient, HologramUser
@@ -25,6 +26,8 @@ class CellularIoTData:
     """What every loaded entry carries, whatever its kind."""
 
     kind: EntryKind
+    # Accounts: whether the provider (and broker) can be reached; None: always.
+    reachability: Reachability | None = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from functools import partial
 import hashlib
 import logging
 import re
@@ -18,6 +19,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.ssl import client_context, client_context_no_verify
 
+from .availability import LINK_API, LINK_BROKER, Reachability
 from .const import (
     CONF_API_KEY,
     CONF_CLIENT_ID,
@@ -186,7 +188,13 @@ async def async_setup_monoz(
         async_get_clientsession(hass), org_id, entry.data[CONF_API_KEY]
     )
     await client.validate()
-    runtime = MonozData(kind=EntryKind.MONOZ, client=client, mqtt=None)
+    reachability = Reachability(hass, entry.entry_id, entry.title)
+    reachability.add_link(LINK_API, "the monoZ API", probe=client.validate)
+    client.observer = partial(reachability.report, LINK_API)
+    entry.async_on_unload(reachability.stop)
+    runtime = MonozData(
+        kind=EntryKind.MONOZ, client=client, mqtt=None, reachability=reachability
+    )
     broker: Mapping[str, Any] | None = entry.data.get(CONF_MQTT)
     if not broker:
         return runtime
@@ -261,6 +269,8 @@ async def async_setup_monoz(
     def on_connection_change(connected: bool) -> None:
         if connected:
             subscribed.set()
+        # Logs the loss and the return once each; the entities follow.
+        reachability.report(LINK_BROKER, None if connected else "connection lost")
         async_dispatcher_send(hass, signal_state(entry.entry_id))
         if connected and runtime.outbox is not None:
             # Downlinks queued while the broker was away go out now.
@@ -322,7 +332,14 @@ async def async_setup_monoz(
         on_message=on_message,
         on_connection_change=on_connection_change,
         on_problem=on_problem,
+        on_connect_failed=partial(reachability.report, LINK_BROKER),
         ssl_context=tls_context(broker),
+    )
+    mqtt_client = runtime.mqtt
+    reachability.add_link(
+        LINK_BROKER,
+        f"the MQTT broker {broker[CONF_HOST]}:{broker[CONF_PORT]}",
+        is_up=lambda: mqtt_client.connected,
     )
     await runtime.mqtt.start()
     if legacy_id:

@@ -49,9 +49,15 @@ async def async_setup_entry(
 
 
 class DeviceNotifyEntity(DeviceEntity, NotifyEntity):
-    """Send a message to the device (the title, if any, is not sent)."""
+    """Send a message to the device (the title, if any, is not sent).
+
+    Stays available while the provider cannot be reached: HA skips unavailable
+    entities in ``notify.send_message`` without a word, whereas the action queues the
+    message in the outbox and sends it once the provider answers.
+    """
 
     _attr_name = None
+    _follows_connection = False
 
     def service_call(self, message: str) -> tuple[str, dict[str, Any]]:
         """Return the action and its data that deliver ``message``."""

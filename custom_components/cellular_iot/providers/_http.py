@@ -10,7 +10,7 @@ client's timeout.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import json
 from typing import Any, Final
@@ -26,6 +26,11 @@ _CHUNK_BYTES: Final = 64 * 1024
 # What is kept of a provider's own error text.
 MAX_DETAIL_CHARS: Final = 300
 REDACTED: Final = "**REDACTED**"
+
+# Told after every exchange whether the provider could be reached: None when it
+# answered (whatever the answer, a 4xx included), else why not (no connection, no
+# answer in time, HTTP 5xx).
+type ReachabilityObserver = Callable[[str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +63,57 @@ async def exchange(
     params: Mapping[str, str] | None = None,
     json_body: Mapping[str, Any] | None = None,
     max_bytes: int = MAX_ANSWER_BYTES,
+    observer: ReachabilityObserver | None = None,
 ) -> RawResponse:
     """Send one request and read the answer (at most ``max_bytes``).
 
     Network failures become :class:`ProviderConnectionError`, a timeout (the body
     included) :class:`ProviderTimeoutError`, a larger answer
     :class:`ProviderResponseError`, and so do a compressed answer and a redirect
-    (HTTP 3xx), which is never followed.
+    (HTTP 3xx), which is never followed. The ``observer`` learns whether the
+    provider could be reached.
     """
+    try:
+        answer = await _exchange(
+            session,
+            provider,
+            method,
+            url,
+            timeout=timeout,
+            headers=headers,
+            params=params,
+            json_body=json_body,
+            max_bytes=max_bytes,
+        )
+    except ProviderConnectionError as err:  # the timeouts too
+        if observer is not None:
+            observer(str(err))
+        raise
+    except ProviderResponseError:
+        if observer is not None:
+            observer(None)  # it answered, with something we do not accept
+        raise
+    if observer is not None:
+        observer(
+            f"{provider} failed (HTTP {answer.status})"
+            if answer.status >= 500
+            else None
+        )
+    return answer
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    timeout: aiohttp.ClientTimeout,
+    headers: Mapping[str, str],
+    params: Mapping[str, str] | None,
+    json_body: Mapping[str, Any] | None,
+    max_bytes: int,
+) -> RawResponse:
     try:
         async with session.request(
             method,

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from ._http import decode_json, exchange, provider_text
+from ._http import ReachabilityObserver, decode_json, exchange, provider_text
 from .errors import (
     ProviderAuthError,
     ProviderResponseError,
@@ -97,6 +97,8 @@ class EmnifyClient:
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self.authentications = 0
+        # Told after every request whether emnify could be reached.
+        self.observer: ReachabilityObserver | None = None
 
     @property
     def account(self) -> EmnifyAccount:
@@ -114,6 +116,14 @@ class EmnifyClient:
     async def authenticate(self) -> EmnifyAccount:
         """Exchange the application token for an auth token now."""
         await self._renew(None)
+        return self.account
+
+    async def reauthenticate(self) -> EmnifyAccount:
+        """Exchange the application token for a new auth token, even if one is cached.
+
+        One request that proves emnify answers (and the token is still good).
+        """
+        await self._renew(self._auth_token)
         return self.account
 
     async def send_sms(
@@ -208,6 +218,7 @@ class EmnifyClient:
             timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
             headers=headers,
             json_body=body,
+            observer=self.observer,
         )
         status, raw = answer.status, answer.body
         payload = decode_json(raw) if raw else {}

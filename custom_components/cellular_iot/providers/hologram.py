@@ -23,6 +23,7 @@ from yarl import URL
 
 from ._http import (
     MAX_ANSWER_BYTES,
+    ReachabilityObserver,
     basic_authorization,
     decode_json,
     exchange,
@@ -116,6 +117,8 @@ class HologramClient:
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = timeout
         self._retries = rate_limit_retries
+        # Told after every request whether Hologram could be reached.
+        self.observer: ReachabilityObserver | None = None
 
     @property
     def org_id(self) -> int | None:
@@ -259,6 +262,7 @@ class HologramClient:
                     json_body=json_body,
                     full=full,
                     secrets=self._secrets,
+                    observer=self.observer,
                 )
             except ProviderRateLimitedError as err:
                 if attempt >= self._retries:
@@ -353,6 +357,7 @@ async def _call(
     secrets: tuple[str, ...] = (),
     quote_answer: bool = True,
     max_bytes: int = MAX_ANSWER_BYTES,
+    observer: ReachabilityObserver | None = None,
 ) -> Any:
     """Send one request and return what the answer holds.
 
@@ -368,6 +373,7 @@ async def _call(
         params=params,
         json_body=json_body,
         max_bytes=max_bytes,
+        observer=observer,
     )
     status = answer.status
 

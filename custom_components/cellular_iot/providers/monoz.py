@@ -18,7 +18,7 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from ._http import decode_json, exchange, provider_text
+from ._http import ReachabilityObserver, decode_json, exchange, provider_text
 from .errors import (
     ProviderBadRequestError,
     ProviderError,
@@ -102,6 +102,8 @@ class MonozClient:
         self._api_key = api_key
         self._base_url = base_url
         self._timeout = timeout
+        # Told after every request whether monoZ could be reached.
+        self.observer: ReachabilityObserver | None = None
 
     @property
     def org_id(self) -> str:
@@ -123,6 +125,7 @@ class MonozClient:
             timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
             headers={"X-API-Key": self._api_key, "Accept": "application/json"},
             json_body=json_body,
+            observer=self.observer,
         )
         body = decode_json(raw.body)
         detail = _detail(body, self._api_key)

@@ -174,14 +174,20 @@ class MqttClient:
         on_message: Callable[[MqttMessage], None] | None = None,
         on_connection_change: Callable[[bool], None] | None = None,
         on_problem: Callable[[MqttProblem, bool], None] | None = None,
+        on_connect_failed: Callable[[str], None] | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """Prepare the client; nothing connects before :meth:`start`."""
+        """Prepare the client; nothing connects before :meth:`start`.
+
+        ``on_connection_change`` learns when the connection comes up and goes down;
+        ``on_connect_failed`` why an attempt to connect failed (each attempt).
+        """
         self._settings = settings
         self._subscriptions = list(subscriptions)
         self._on_message_cb = on_message
         self._on_connection_change = on_connection_change
         self._on_problem = on_problem
+        self._on_connect_failed = on_connect_failed
         self._loop = asyncio.get_running_loop()
         self._connected = False
         self._stopping = False
@@ -348,8 +354,12 @@ class MqttClient:
             attempt += 1
             self._connection_lost = self._loop.create_future()
             self._attempt_failed = False
+            connecting = self._loop.run_in_executor(None, self._connect_blocking)
+            connecting.add_done_callback(self._connect_done)
             try:
-                await self._loop.run_in_executor(None, self._connect_blocking)
+                # Shielded: a stop cancels this task, not the connect in the thread,
+                # whose end _connect_done sees.
+                await asyncio.shield(connecting)
             except ssl.SSLCertVerificationError as err:
                 self._connect_failed(
                     MqttTlsError(
@@ -374,6 +384,17 @@ class MqttClient:
             if await self._connection_lost:
                 attempt = 1
 
+    def _connect_done(self, connecting: asyncio.Future[None]) -> None:
+        """Close what a connect opened after :meth:`stop` (it ran on in the executor).
+
+        Left open, that connection would hold the client ID's session at the broker
+        and knock off the next client with the ID until the broker's keep-alive ends.
+        """
+        if not connecting.cancelled():
+            connecting.exception()  # retrieved: the task may be gone (stop)
+        if self._stopping:
+            self._close_socket()
+
     def _connect_blocking(self) -> None:
         """Open the TCP (and TLS) connection and send CONNECT (executor thread)."""
         if not self._tls_ready:
@@ -396,6 +417,8 @@ class MqttClient:
         self._attempt_failed = True
         self.last_error = str(error)
         _LOGGER.debug("%s", error)
+        if self._on_connect_failed is not None and not self._stopping:
+            self._on_connect_failed(str(error))
         if isinstance(error, ProviderAuthError):
             self._set_problem(MqttProblem.AUTH_REFUSED, True)
         if not self._first_result.done():
@@ -494,16 +517,15 @@ class MqttClient:
     ) -> None:
         was_connected = self._connected
         accepted = self._session_since is not None
-        first_loss = self._short_lived == 0
         self._set_connected(False)
         reconnect_now = self._session_ended()
         if self._stopping or self._attempt_failed:
             pass  # stopped, or the CONNACK refusal was reported already
         elif was_connected or accepted:
             self.last_error = f"Connection to the MQTT broker lost: {reason}"
-            # One warning, not one per reconnect, when connections keep dropping.
-            _LOGGER.log(
-                logging.WARNING if first_loss else logging.DEBUG,
+            # Debug only: whoever uses the client says it once, at the level it
+            # chooses (the integration: info, with its entities going unavailable).
+            _LOGGER.debug(
                 "Lost the connection to the MQTT broker %s:%s (%s); reconnecting",
                 self._settings.host,
                 self._settings.port,
