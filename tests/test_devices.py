@@ -429,7 +429,13 @@ async def test_mqtt_uplink_reaches_the_sim_device(
 
     @callback
     def _changed(event: Any) -> None:
-        if event.data["entity_id"] == "sensor.meter_last_message":
+        # The sensor also changes when the broker connects (unavailable → unknown).
+        new_state = event.data["new_state"]
+        if (
+            event.data["entity_id"] == "sensor.meter_last_message"
+            and new_state is not None
+            and new_state.state == "42 kWh"
+        ):
             state_changed.set()
 
     hass.bus.async_listen("state_changed", _changed)
