@@ -18,7 +18,12 @@ from custom_components.cellular_iot.const import DOMAIN, EntryKind
 from .texts import icu_format
 
 ROOT = Path(__file__).parent.parent
-README = (ROOT / "README.md").read_text()
+# The README and the docs/ pages it links to, read as one text (each page's error
+# tables sit under their "## Adding …" heading there).
+README = "\n".join(
+    path.read_text()
+    for path in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+)
 STRINGS = json.loads((ROOT / "custom_components" / DOMAIN / "strings.json").read_text())
 ERRORS: dict[str, str] = STRINGS["config"]["error"]
 # The README section a table sits in decides whose words the form uses.

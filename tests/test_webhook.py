@@ -152,7 +152,7 @@ async def test_hologram_advanced_builder_json(
 ) -> None:
     events = _record(hass)
     client = await hass_client_no_auth()
-    # The README's template: {"device_id": "<<device_id>>", "device_name":
+    # docs/webhooks.md's template: {"device_id": "<<device_id>>", "device_name":
     # "<<device_name>>", "received": "<<received>>", "data": "<<data>>"}
     body = {
         "device_id": "12345",
