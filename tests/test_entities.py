@@ -15,7 +15,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
     async_mock_restore_state_shutdown_restart,
-    mock_restore_cache_with_extra_data,
 )
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -54,6 +53,7 @@ from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
 from .fakes.mqtt_broker import FakeBroker, MqttSession
 from .mosquitto import Mosquitto
+from .restore import restore_cache, stored_state
 from .test_devices import BOAT, SECRET, VAN, WEBHOOK_IDS, _device
 from .test_on_device import _nc, _next_event, free_port, listener_entry
 
@@ -128,14 +128,14 @@ async def test_last_message_survives_a_restart(
 
     # Shut down (the states are written to storage) and start again from there.
     stored = await async_mock_restore_state_shutdown_restart(hass)
-    extra = stored.last_states[f"{prefix}_last_message"].extra_data
+    extra = stored_state(hass, stored, f"{prefix}_last_message").extra_data
     assert extra is not None
     saved = extra.as_dict()
     assert saved["text"] == "hello"
-    count = stored.last_states[f"{prefix}_messages_received"]
+    count = stored_state(hass, stored, f"{prefix}_messages_received")
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    mock_restore_cache_with_extra_data(
+    restore_cache(
         hass,
         [
             (State(f"{prefix}_last_message", "hello", shown.attributes), saved),
@@ -164,7 +164,7 @@ async def test_restored_data_of_another_shape_is_ignored(
 ) -> None:
     port = free_port()
     entity_id = f"sensor.listener_tcp_{port}_last_message"
-    mock_restore_cache_with_extra_data(
+    restore_cache(
         hass, [(State(entity_id, "x"), {"native_value": 3, "attributes": None})]
     )
     await _setup(hass, listener_entry(port))
@@ -224,7 +224,7 @@ async def test_count_statistics_lose_the_old_unit(
         [{"start": start - timedelta(hours=1), "state": 5.0, "sum": 5.0}],
     )
     await async_wait_recording_done(hass)
-    mock_restore_cache_with_extra_data(
+    restore_cache(
         hass,
         [
             (
