@@ -82,6 +82,16 @@ async def _wait_for(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
+async def _queued(hass: HomeAssistant, action: str, data: dict[str, Any]) -> None:
+    """Run an action that meets an unreachable provider: the send is queued."""
+    response = await hass.services.async_call(
+        DOMAIN, action, data, blocking=True, return_response=True
+    )
+    assert response is not None
+    assert response["status"] == "queued"
+    await hass.async_block_till_done()
+
+
 def _logged(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
     return [
         record
@@ -294,16 +304,11 @@ async def test_hologram_unreachable_and_back(
         assert _state(hass, entity_id) != STATE_UNAVAILABLE, entity_id
 
     hologram.fail("/sms/incoming", reset=True)  # the connection drops unanswered
-    response = await hass.services.async_call(
-        DOMAIN,
+    await _queued(
+        hass,
         "send_sms",
         {"config_entry_id": entry.entry_id, "device_id": 234567, "message": "hi"},
-        blocking=True,
-        return_response=True,
     )
-    assert response is not None
-    assert response["status"] == "queued"
-    await hass.async_block_till_done()
     for entity_id in HOLOGRAM_FOLLOWING:
         assert _state(hass, entity_id) == STATE_UNAVAILABLE, entity_id
     # Sends are still accepted (queued), and the outbox shows them.
@@ -393,16 +398,11 @@ async def test_emnify_timeout_and_back(
     entity_id = "event.meter_message"
     assert _state(hass, entity_id) != STATE_UNAVAILABLE
     emnify.fail("/endpoint/1001/sms", 500, hang=True)
-    response = await hass.services.async_call(
-        DOMAIN,
+    await _queued(
+        hass,
         "send_sms",
         {"config_entry_id": entry.entry_id, "device_id": 1001, "message": "hi"},
-        blocking=True,
-        return_response=True,
     )
-    assert response is not None
-    assert response["status"] == "queued"
-    await hass.async_block_till_done()
     assert _state(hass, entity_id) == STATE_UNAVAILABLE
     lost = _logged(caplog, LOST)
     assert len(lost) == 1
@@ -434,16 +434,11 @@ async def test_monoz_rest_unreachable_and_back(
     monoz.fail(
         "/Publish/Message", 502, {"Error": True, "StatusCode": 502, "Message": "down"}
     )
-    response = await hass.services.async_call(
-        DOMAIN,
+    await _queued(
+        hass,
         "publish_downlink",
         {"config_entry_id": entry.entry_id, "iccid": ICCID, "message": "x"},
-        blocking=True,
-        return_response=True,
     )
-    assert response is not None
-    assert response["status"] == "queued"
-    await hass.async_block_till_done()
     assert _state(hass, entity_id) == STATE_UNAVAILABLE
     assert len(_logged(caplog, LOST)) == 1
     async_fire_time_changed(
