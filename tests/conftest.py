@@ -169,6 +169,14 @@ def hologram_webhook_origin(
     return str(origin)
 
 
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add the entry to HA, set it up (it must load) and let its setup settle."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
 def hologram_entry(**data: Any) -> MockConfigEntry:
     """A Hologram account entry as the config flow creates it."""
     entry_data: dict[str, Any] = {
@@ -196,11 +204,7 @@ async def hologram_account(
     hass: HomeAssistant, hologram: FakeHologram
 ) -> MockConfigEntry:
     """A loaded Hologram account entry talking to the fake."""
-    entry = hologram_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
+    return await setup_entry(hass, hologram_entry())
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -242,11 +246,7 @@ def emnify_entry(token: str) -> MockConfigEntry:
 @pytest.fixture
 async def emnify_account(hass: HomeAssistant, emnify: FakeEmnify) -> MockConfigEntry:
     """A loaded emnify account entry talking to the fake."""
-    entry = emnify_entry(emnify.application_token)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
+    return await setup_entry(hass, emnify_entry(emnify.application_token))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-import socket
 from typing import Any
 
 import pytest
@@ -36,25 +35,13 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.script import Script
 from homeassistant.setup import async_setup_component
 
-from .conftest import hologram_entry, monoz_entry, with_webhook
+from .conftest import hologram_entry, monoz_entry, setup_entry, with_webhook
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .mosquitto import free_port
 
 SECRET = "rest-test-secret-0123456789"
 WEBHOOK = "https://dashboard.hologram.io/api/1/devices/messages/123456/AbCdEf123"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 def _device(hass: HomeAssistant, entry: MockConfigEntry, title: str | None) -> str:
@@ -78,7 +65,7 @@ async def targets(
 ) -> dict[str, str]:
     """A Hologram account with a device, a monoZ account with a SIM, a listener;
     the REST API; the registry ids of their devices by a short name."""
-    fleet = await _setup(
+    fleet = await setup_entry(
         hass,
         with_webhook(
             hologram_entry(),
@@ -92,7 +79,7 @@ async def targets(
             ),
         ),
     )
-    meters = await _setup(
+    meters = await setup_entry(
         hass,
         with_webhook(
             monoz_entry(),
@@ -106,7 +93,7 @@ async def targets(
             ),
         ),
     )
-    listener = await _setup(
+    listener = await setup_entry(
         hass,
         MockConfigEntry(
             domain=DOMAIN,
@@ -114,7 +101,7 @@ async def targets(
             data={
                 "kind": "on_device",
                 "protocol": "TCP",
-                "port": _free_port(),
+                "port": free_port(),
                 "host": "127.0.0.1",
                 "source_id": "ABCD",
                 "source_key": "WXYZ",

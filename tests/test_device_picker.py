@@ -9,7 +9,6 @@ device it refuses (typed in YAML, an automation, the REST API) is named in the e
 from __future__ import annotations
 
 from pathlib import Path
-import socket
 from typing import Any
 
 import pytest
@@ -22,10 +21,17 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, selector
 
-from .conftest import emnify_entry, hologram_entry, monoz_entry, with_webhook
+from .conftest import (
+    emnify_entry,
+    hologram_entry,
+    monoz_entry,
+    setup_entry,
+    with_webhook,
+)
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, ORG_ID, FakeMonoz
+from .mosquitto import free_port
 
 SERVICES_YAML = (
     Path(__file__).parent.parent / "custom_components" / DOMAIN / "services.yaml"
@@ -55,19 +61,6 @@ def _sub(title: str, **data: Any) -> ConfigSubentryData:
     )
 
 
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def devices(
     hass: HomeAssistant,
@@ -77,7 +70,7 @@ async def devices(
     socket_enabled: None,
 ) -> dict[str, dr.DeviceEntry]:
     """Every kind of device the integration makes, by name."""
-    await _setup(
+    await setup_entry(
         hass,
         with_webhook(
             hologram_entry(),
@@ -87,7 +80,7 @@ async def devices(
             _sub("Boat sensor", device_id="234567", send_as="sms"),
         ),
     )
-    await _setup(
+    await setup_entry(
         hass,
         with_webhook(
             emnify_entry(emnify.application_token),
@@ -96,13 +89,13 @@ async def devices(
             _sub("Pump", device_id="1001"),
         ),
     )
-    await _setup(
+    await setup_entry(
         hass,
         with_webhook(
             monoz_entry(), "c" * 64, SECRET, _sub("Meter", iccid=ICCID, topic="", qos=0)
         ),
     )
-    await _setup(
+    await setup_entry(
         hass,
         MockConfigEntry(
             domain=DOMAIN,
@@ -110,7 +103,7 @@ async def devices(
             data={
                 "kind": "on_device",
                 "protocol": "TCP",
-                "port": _free_port(),
+                "port": free_port(),
                 "host": "127.0.0.1",
             },
             unique_id="tcp-picker",

@@ -25,6 +25,7 @@ from .conftest import (
     emnify_entry,
     hologram_entry,
     monoz_entry,
+    setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
@@ -61,13 +62,6 @@ def _device(title: str, **data: Any) -> ConfigSubentryData:
     )
 
 
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 VAN = _device(
     "Van tracker",
     device_id="123456",
@@ -82,7 +76,7 @@ BOAT = _device(
 
 @pytest.fixture
 async def fleet(hass: HomeAssistant, hologram: FakeHologram) -> MockConfigEntry:
-    return await _setup(hass, _account(hologram_entry(), VAN, BOAT))
+    return await setup_entry(hass, _account(hologram_entry(), VAN, BOAT))
 
 
 def _entity(hass: HomeAssistant, domain: str, name: str) -> str:
@@ -97,7 +91,7 @@ def _entity(hass: HomeAssistant, domain: str, name: str) -> str:
 async def test_add_hologram_device_from_the_list(
     hass: HomeAssistant, hologram: FakeHologram
 ) -> None:
-    entry = await _setup(hass, _account(hologram_entry()))
+    entry = await setup_entry(hass, _account(hologram_entry()))
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "device"), context={"source": SOURCE_USER}
     )
@@ -169,7 +163,7 @@ async def _add(
 
 
 async def test_add_emnify_endpoint(hass: HomeAssistant, emnify: FakeEmnify) -> None:
-    entry = await _setup(hass, _account(emnify_entry(emnify.application_token)))
+    entry = await setup_entry(hass, _account(emnify_entry(emnify.application_token)))
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "device"), context={"source": SOURCE_USER}
     )
@@ -187,7 +181,7 @@ async def test_add_emnify_endpoint(hass: HomeAssistant, emnify: FakeEmnify) -> N
 
 
 async def test_add_monoz_sim(hass: HomeAssistant, monoz: FakeMonoz) -> None:
-    entry = await _setup(hass, _account(monoz_entry()))
+    entry = await setup_entry(hass, _account(monoz_entry()))
     result = await _add(hass, entry, {"iccid": "12", "topic": "/ok", "qos": "0"})
     assert result["errors"] == {"iccid": "invalid_iccid"}
     result = await _add(hass, entry, {"iccid": ICCID, "topic": "no-slash", "qos": "0"})
@@ -255,13 +249,13 @@ async def test_notify_sends_what_is_natural_per_provider(
     monoz: FakeMonoz,
     fleet: MockConfigEntry,
 ) -> None:
-    await _setup(
+    await setup_entry(
         hass,
         _account(
             emnify_entry(emnify.application_token), _device("Pump", device_id="1001")
         ),
     )
-    await _setup(
+    await setup_entry(
         hass,
         _account(monoz_entry(), _device("Meter", iccid=ICCID, topic="/cmd", qos=1)),
     )
@@ -346,7 +340,7 @@ async def test_actions_take_devices(
     monoz: FakeMonoz,
     fleet: MockConfigEntry,
 ) -> None:
-    meter_entry = await _setup(
+    meter_entry = await setup_entry(
         hass, _account(monoz_entry(), _device("Meter", iccid=ICCID, topic="", qos=0))
     )
     van = _device_id(hass, fleet, "Van tracker")
@@ -424,7 +418,7 @@ async def test_mqtt_uplink_reaches_the_sim_device(
         _device("Meter", iccid=ICCID, topic="", qos=0),
         _device("Other", iccid="8981100005819480001", topic="", qos=0),
     )
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     state_changed = asyncio.Event()
 
     @callback

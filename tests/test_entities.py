@@ -46,6 +46,7 @@ from .conftest import (
     emnify_entry,
     hologram_entry,
     monoz_entry,
+    setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
@@ -66,13 +67,6 @@ def hold_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The outbox retries a queued send an hour later: only the check brings the
     entities back (a retry that succeeds would too, but not on the test's cue)."""
     monkeypatch.setattr(outbox_module, "RETRY_MIN", 3600.0)
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 async def _wait_for(condition: Callable[[], bool]) -> None:
@@ -123,7 +117,7 @@ async def test_last_message_survives_a_restart(
 ) -> None:
     """Text and attributes come back after a restart; the count did before."""
     port = free_port()
-    entry = await _setup(hass, listener_entry(port))
+    entry = await setup_entry(hass, listener_entry(port))
     prefix = f"sensor.listener_tcp_{port}"
     waiting = await _next_event(hass)
     await _nc("-N", "127.0.0.1", str(port), data=b"hello\r\n")
@@ -177,7 +171,7 @@ async def test_restored_data_of_another_shape_is_ignored(
     restore_cache(
         hass, [(State(entity_id, "x"), {"native_value": 3, "attributes": None})]
     )
-    await _setup(hass, listener_entry(port))
+    await setup_entry(hass, listener_entry(port))
     assert _state(hass, entity_id) == "unknown"
 
 
@@ -186,7 +180,7 @@ async def test_device_last_message_without_line_breaks(
     hass_client_no_auth: ClientSessionGenerator,
     hologram: FakeHologram,
 ) -> None:
-    await _setup(
+    await setup_entry(
         hass, with_webhook(hologram_entry(), WEBHOOK_IDS["hologram"], SECRET, VAN, BOAT)
     )
     client = await hass_client_no_auth()
@@ -243,7 +237,7 @@ async def test_count_statistics_lose_the_old_unit(
             )
         ],
     )
-    await _setup(hass, listener_entry(port))
+    await setup_entry(hass, listener_entry(port))
     state = hass.states.get(entity_id)
     assert state is not None
     assert state.state == "5"
@@ -262,7 +256,7 @@ async def test_listener_entities_follow_the_listener(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
     port = free_port()
-    entry = await _setup(hass, listener_entry(port))
+    entry = await setup_entry(hass, listener_entry(port))
     prefix = f"listener_tcp_{port}"
     assert _state(hass, f"sensor.{prefix}_messages_received") == "0"
     await entry.runtime_data.listener.stop()
@@ -297,7 +291,7 @@ async def test_hologram_unreachable_and_back(
 ) -> None:
     """A lost connection, a 5xx: unavailable, logged once; a check brings them back."""
     caplog.set_level(logging.DEBUG, logger="custom_components.cellular_iot")
-    entry = await _setup(
+    entry = await setup_entry(
         hass, with_webhook(hologram_entry(), WEBHOOK_IDS["hologram"], SECRET, VAN, BOAT)
     )
     for entity_id in HOLOGRAM_FOLLOWING + HOLOGRAM_STAYING:
@@ -367,7 +361,7 @@ async def test_an_answer_below_500_is_not_an_outage(
     status: int,
 ) -> None:
     """The provider answered: a refused request (a 401 starts reauth) is no outage."""
-    entry = await _setup(
+    entry = await setup_entry(
         hass, with_webhook(hologram_entry(), WEBHOOK_IDS["hologram"], SECRET, VAN)
     )
     # times: the client itself retries a 429 a few times.
@@ -386,7 +380,7 @@ async def test_emnify_timeout_and_back(
     caplog: pytest.LogCaptureFixture,
     hold_retries: None,
 ) -> None:
-    entry = await _setup(
+    entry = await setup_entry(
         hass,
         with_webhook(
             emnify_entry(emnify.application_token),
@@ -424,7 +418,7 @@ async def test_monoz_rest_unreachable_and_back(
     caplog: pytest.LogCaptureFixture,
     hold_retries: None,
 ) -> None:
-    entry = await _setup(
+    entry = await setup_entry(
         hass,
         with_webhook(
             monoz_entry(), WEBHOOK_IDS["monoz"], SECRET, _device("Tank", iccid=ICCID)
@@ -457,7 +451,7 @@ async def test_broker_stopped_and_back(
 ) -> None:
     """A real broker goes away and returns: unavailable while it is gone."""
     caplog.set_level(logging.DEBUG, logger="custom_components.cellular_iot")
-    entry = await _setup(
+    entry = await setup_entry(
         hass,
         with_webhook(
             monoz_entry(broker_data(mosquitto)),
@@ -512,7 +506,7 @@ async def test_broker_down_at_start(
 ) -> None:
     """A broker that is down when HA starts: unavailable from the start, logged."""
     mosquitto.stop()
-    entry = await _setup(
+    entry = await setup_entry(
         hass,
         with_webhook(
             monoz_entry(broker_data(mosquitto)),
@@ -553,7 +547,7 @@ async def test_broker_drops_the_connection(
     broker = FakeBroker(script)
     await broker.start()
     try:
-        entry = await _setup(
+        entry = await setup_entry(
             hass,
             with_webhook(
                 monoz_entry(
@@ -600,7 +594,7 @@ async def test_broker_drops_the_connection(
 async def test_no_checks_after_unload(
     hass: HomeAssistant, hologram: FakeHologram
 ) -> None:
-    entry = await _setup(hass, hologram_entry())
+    entry = await setup_entry(hass, hologram_entry())
     hologram.fail("/users/me", 503)
     with pytest.raises(ProviderError):
         await entry.runtime_data.client.get_me()
@@ -617,7 +611,7 @@ async def test_a_refused_send_is_an_answer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A 400 to a send: the action fails, the entities stay."""
-    entry = await _setup(
+    entry = await setup_entry(
         hass, with_webhook(hologram_entry(), WEBHOOK_IDS["hologram"], SECRET, VAN)
     )
     hologram.fail("/sms/incoming", 400, {"success": False, "error": "bad number"})
@@ -638,7 +632,7 @@ async def test_an_answer_that_is_refused_is_still_an_answer(
     hass: HomeAssistant, hologram: FakeHologram, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A redirect (never followed) is refused, yet the provider answered: back."""
-    entry = await _setup(
+    entry = await setup_entry(
         hass, with_webhook(hologram_entry(), WEBHOOK_IDS["hologram"], SECRET, VAN)
     )
     client = entry.runtime_data.client

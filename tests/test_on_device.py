@@ -27,6 +27,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
+from .conftest import setup_entry
 from .fakes.tcp import LoopbackServer
 
 NC = shutil.which("nc")
@@ -72,12 +73,6 @@ async def _next_event(hass: HomeAssistant) -> asyncio.Future[Event]:
 
     hass.bus.async_listen_once(EVENT_MESSAGE_RECEIVED, _got)
     return future
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 # --- flow -------------------------------------------------------------------------------
@@ -152,7 +147,7 @@ async def test_reconfigure_moves_the_listener(
 ) -> None:
     old = free_port()
     entry = listener_entry(old, source_id="ABCD", source_key="WXYZ")
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure_on_device"
     # Unchanged socket: no bind check (the running listener holds it), key kept.
@@ -179,7 +174,7 @@ async def test_reconfigure_moves_the_listener(
         sock.bind(("127.0.0.1", old))
 
     other = listener_entry(free_port())
-    await _setup(hass, other)
+    await setup_entry(hass, other)
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
@@ -208,7 +203,7 @@ async def test_nc_message_becomes_event_and_entities(
 ) -> None:
     port = free_port()
     entry = listener_entry(port)
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     listening = hass.states.get(f"binary_sensor.listener_tcp_{port}_listening")
     assert listening.state == "on"
     waiting = await _next_event(hass)
@@ -260,7 +255,7 @@ async def test_nc_message_becomes_event_and_entities(
 
 async def test_nc_udp_message(hass: HomeAssistant, socket_enabled: None) -> None:
     port = free_port(socket.SOCK_DGRAM)
-    await _setup(hass, listener_entry(port, "UDP"))
+    await setup_entry(hass, listener_entry(port, "UDP"))
     waiting = await _next_event(hass)
     await _nc("-u", "-w1", "127.0.0.1", str(port), data=b"hello udp")
     event = await asyncio.wait_for(waiting, 5)
@@ -273,7 +268,7 @@ async def test_diagnostics_redact_socket_key(
 ) -> None:
     assert await async_setup_component(hass, "diagnostics", {})
     entry = listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert "WXYZ" not in json.dumps(diagnostics)
     assert diagnostics["runtime"]["listening"] is True
@@ -315,7 +310,7 @@ async def test_send_to_cloud_and_sms_over_ip(
     hass: HomeAssistant, cloudsocket: Any
 ) -> None:
     entry = listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     cloudsocket["answers"] += [b"[0,0]", b"00", b"[1,0]", b"01"]
     response = await _call(hass, "send_to_cloud", data="21.5", topics=["TEMP"])
     assert response == {"config_entry_id": entry.entry_id, "status": "sent"}
@@ -367,7 +362,9 @@ async def test_send_to_cloud_and_sms_over_ip(
 async def test_socket_action_validation(
     hass: HomeAssistant, cloudsocket: Any, action: str, data: dict[str, Any], key: str
 ) -> None:
-    await _setup(hass, listener_entry(free_port(), source_id="ABCD", source_key="WXYZ"))
+    await setup_entry(
+        hass, listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
+    )
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, action, **data)
     assert err.value.translation_key == key
@@ -377,7 +374,7 @@ async def test_socket_action_validation(
 async def test_socket_actions_need_credentials(
     hass: HomeAssistant, cloudsocket: Any
 ) -> None:
-    await _setup(hass, listener_entry(free_port()))
+    await setup_entry(hass, listener_entry(free_port()))
     for action, data in (
         ("send_to_cloud", {"data": "x"}),
         ("send_sms", {"message": "x", "phone_number": "+13125551212"}),
@@ -403,7 +400,7 @@ async def test_big_messages_fit_the_recorder(
     """A 10 KB text message is one ~10 KB event (no base64 copy); the entities show a
     preview, so the recorder stores both (its own serializers, its own limits)."""
     port = free_port()
-    await _setup(hass, listener_entry(port))
+    await setup_entry(hass, listener_entry(port))
     prefix = f"listener_tcp_{port}"
     changes: list[Event] = []
     hass.bus.async_listen(EVENT_STATE_CHANGED, changes.append)
@@ -497,7 +494,7 @@ async def test_entries_from_before_the_options_get_the_defaults(
     """An entry without options (made before issue 14) keeps working for senders on
     loopback and private networks; a hand-broken list falls back to the defaults."""
     old = listener_entry(free_port())
-    await _setup(hass, old)
+    await setup_entry(hass, old)
     listener = old.runtime_data.listener
     assert [str(n) for n in listener.allowed] == [
         "127.0.0.0/8",
@@ -521,7 +518,7 @@ async def test_entries_from_before_the_options_get_the_defaults(
         options={"allowed_networks": ["10.0.0.0/33"], "rate_limit": 0},
         unique_id=broken.unique_id,
     )
-    await _setup(hass, broken)
+    await setup_entry(hass, broken)
     assert broken.runtime_data.listener.allowed == listener.allowed
     assert broken.runtime_data.listener.rate_limit == 30
     assert "10.0.0.0/33, which is not a network" in caplog.text
@@ -541,7 +538,7 @@ async def test_options_say_who_may_send_without_a_reload(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
     entry = listener_entry(free_port())
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     listener = entry.runtime_data.listener
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
@@ -594,7 +591,7 @@ async def test_repair_issue_while_open_to_anyone(
         data=dict(listener_entry(free_port()).data),
         options={"allowed_networks": ["0.0.0.0/0"], "rate_limit": 30},
     )
-    await _setup(hass, loopback)
+    await setup_entry(hass, loopback)
     assert not issues.async_get_issue(
         DOMAIN, f"listener_open_to_all_{loopback.entry_id}"
     )
@@ -609,7 +606,7 @@ async def test_repair_issue_while_open_to_anyone(
         options={"allowed_networks": ["0.0.0.0/0"], "rate_limit": 30},
         unique_id=f"tcp-{port}",
     )
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     issue_id = f"listener_open_to_all_{entry.entry_id}"
     issue = issues.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -633,7 +630,7 @@ async def test_udp_listener_reloads_without_a_retry(
     """Unload waits for the UDP socket to close, so the reload binds it at once."""
     port = free_port(socket.SOCK_DGRAM)
     entry = listener_entry(port, "UDP")
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     for _ in range(3):
         assert await hass.config_entries.async_reload(entry.entry_id)
         assert entry.state is ConfigEntryState.LOADED

@@ -46,6 +46,7 @@ from .conftest import (
     hologram_entry,
     monoz_entry,
     record_events,
+    setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
@@ -64,26 +65,21 @@ def _record(hass: HomeAssistant) -> list[Event]:
     return record_events(hass, EVENT_MESSAGE_RECEIVED)
 
 
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 @pytest.fixture
 async def hologram_hook(hass: HomeAssistant, hologram: FakeHologram) -> MockConfigEntry:
-    return await _setup(hass, _with_webhook(hologram_entry()))
+    return await setup_entry(hass, _with_webhook(hologram_entry()))
 
 
 @pytest.fixture
 async def emnify_hook(hass: HomeAssistant, emnify: FakeEmnify) -> MockConfigEntry:
-    return await _setup(hass, _with_webhook(emnify_entry(emnify.application_token)))
+    return await setup_entry(
+        hass, _with_webhook(emnify_entry(emnify.application_token))
+    )
 
 
 @pytest.fixture
 async def monoz_hook(hass: HomeAssistant, monoz: FakeMonoz) -> MockConfigEntry:
-    return await _setup(hass, _with_webhook(monoz_entry()))
+    return await setup_entry(hass, _with_webhook(monoz_entry()))
 
 
 URL = f"/api/webhook/{WEBHOOK_ID}"
@@ -1461,7 +1457,7 @@ async def test_an_entry_without_a_secret_takes_nothing(
 ) -> None:
     """An empty secret (options edited by hand) matches no request, not even an empty
     one."""
-    await _setup(hass, with_webhook(monoz_entry(), WEBHOOK_ID, ""))
+    await setup_entry(hass, with_webhook(monoz_entry(), WEBHOOK_ID, ""))
     request = _relayed(
         MONOZ_BODY.decode(),
         {"Content-Type": "application/json", "X-Webhook-Secret": ""},
