@@ -60,14 +60,14 @@ from .const import (
     SUBENTRY_DEVICE,
     EntryKind,
 )
-from .inbound import new_webhook_secret, url_with_secret, webhook_url
-from .monoz import (
+from .inbound_webhook import new_webhook_secret, url_with_secret, webhook_url
+from .kinds.monoz.broker import (
     async_client_id,
     mqtt_settings,
     throwaway_client_id,
     tls_context,
 )
-from .on_device import (
+from .kinds.on_device.wiring import (
     CONF_ALLOWED_NETWORKS,
     CONF_RATE_LIMIT,
     RATE_LIMIT_MAX,

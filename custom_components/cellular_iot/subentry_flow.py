@@ -38,7 +38,7 @@ from .const import (
     SEND_AS_SMS,
     EntryKind,
 )
-from .models import HologramData
+from .kinds.hologram import HologramData
 from .providers.errors import ProviderError
 from .providers.monoz import valid_downlink_topic, valid_iccid
 

@@ -1,9 +1,10 @@
-"""Wiring of a monoz entry: the REST client, the optional broker and its uplinks."""
+"""Wiring of a monoZ entry: the REST client, the optional broker and its uplinks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 import hashlib
 import logging
@@ -19,8 +20,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.ssl import client_context, client_context_no_verify
 
-from .availability import LINK_API, LINK_BROKER, Reachability
-from .const import (
+from ...availability import LINK_API, LINK_BROKER, Reachability
+from ...const import (
     CONF_API_KEY,
     CONF_CLIENT_ID,
     CONF_HOST,
@@ -37,11 +38,11 @@ from .const import (
     EntryKind,
     signal_state,
 )
-from .events import async_fire_message, message_event
-from .models import CellularIoTConfigEntry, MonozData
-from .providers.errors import ProviderError
-from .providers.monoz import MonozClient, iccid_from_topic
-from .providers.mqtt import (
+from ...events import async_fire_message, message_event
+from ...models import AccountData, CellularIoTConfigEntry
+from ...providers.errors import ProviderError
+from ...providers.monoz import MonozClient, iccid_from_topic
+from ...providers.mqtt import (
     MqttClient,
     MqttMessage,
     MqttProblem,
@@ -69,6 +70,24 @@ RETIRE_TIMEOUT: Final = 30.0
 DRAIN_TIMEOUT: Final = 10.0
 # Topics the retirement publishes to itself; never an uplink.
 _RETIRE_TOPIC_PREFIX: Final = f"{CLIENT_ID_PREFIX}/retire/"
+
+
+@dataclass(slots=True)
+class MonozData(AccountData):
+    """A loaded monoZ account: its REST client and, with a broker, its MQTT client."""
+
+    client: MonozClient
+    mqtt: MqttClient | None
+    uplink_topic: str | None = None
+    last_message: dict[str, Any] | None = None
+    received: int = 0
+    # Uplinks dropped: over the size limit or the rate limit.
+    uplinks_dropped: int = 0
+
+    @property
+    def broker(self) -> MqttClient | None:
+        """The MQTT broker connection, with a broker configured."""
+        return self.mqtt
 
 
 def monotonic() -> float:

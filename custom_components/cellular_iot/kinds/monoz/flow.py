@@ -1,0 +1,5 @@
+"""Placeholder (the flow split replaces it)."""
+
+from ..flow import KindFlow
+
+FLOW = KindFlow()
