@@ -1,0 +1,1 @@
+"""The entry kinds of the integration, one sub-package each."""

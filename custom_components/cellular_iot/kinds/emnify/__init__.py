@@ -1,0 +1,1 @@
+"""The emnify account kind."""

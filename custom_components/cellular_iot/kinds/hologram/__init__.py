@@ -1,0 +1,1 @@
+"""The Hologram account kind."""

@@ -1,0 +1,1 @@
+"""The monoZ account kind."""

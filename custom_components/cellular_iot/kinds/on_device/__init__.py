@@ -1,0 +1,1 @@
+"""The on-device listener kind."""
