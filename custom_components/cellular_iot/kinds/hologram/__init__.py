@@ -8,7 +8,6 @@ posts to a device's own webhook URL on dashboard.hologram.io.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Final
 
@@ -43,7 +42,7 @@ from ...const import (
     EntryKind,
 )
 from ...inbound_webhook import DeliveryFormat
-from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
+from ...models import CellularIoTConfigEntry, CellularIoTData
 from ...outbox import OutboxItem
 from ...providers.deliveries import CONTENT_TYPES, parse_hologram
 from ...providers.errors import (
@@ -55,7 +54,6 @@ from ...providers.errors import (
 from ...providers.hologram import (
     CloudMessageResult,
     HologramClient,
-    HologramUser,
     send_to_device_webhook,
 )
 from ...providers.sms import PHONE_NUMBER
@@ -68,18 +66,11 @@ from ..base import (
     check_account_sms,
     raise_setup_error,
 )
+from .data import HologramData
 from .flow import FLOW
 
 HOLOGRAM_CLOUD_MESSAGE: Final = "hologram_cloud_message"
 HOLOGRAM_SMS: Final = "hologram_sms"
-
-
-@dataclass(slots=True)
-class HologramData(AccountData):
-    """A loaded Hologram account: its client and the user the key belongs to."""
-
-    client: HologramClient
-    user: HologramUser
 
 
 def _runtime(entry: CellularIoTConfigEntry) -> HologramData:
