@@ -4,8 +4,12 @@
 transport in a later one; a ``Server.close()`` in between makes that later step fail
 with an ``AssertionError`` the loop reports (and HA's test harness turns into a test
 error). A client that reconnects in a loop (MQTT) hits that window sooner or later.
-Here the accept loop is one task: stopping cancels it, so a connection is either
-handed to the handler or never taken off the backlog.
+Here the listening socket has a reader callback of its own that takes every
+waiting connection off the backlog and hands it to a handler task. Stopping removes
+the callback before the socket closes, so a connection is either handed to the
+handler or never taken off the backlog. (``loop.sock_accept`` is no way out:
+cancelling a pending one races its reader callback, which then sets the result of the
+cancelled future, ``InvalidStateError`` at teardown on Python 3.13.0.)
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ class LoopbackServer:
         """Keep the handler; :meth:`start` listens."""
         self._handler = handler
         self._sock: socket.socket | None = None
-        self._accepting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
         self.port = 0
@@ -39,23 +42,31 @@ class LoopbackServer:
         sock.setblocking(False)
         self._sock = sock
         self.port = sock.getsockname()[1]
-        self._accepting = asyncio.get_running_loop().create_task(self._accept())
+        asyncio.get_running_loop().add_reader(sock, self._accept)
         return self.port
 
-    async def _accept(self) -> None:
+    def _accept(self) -> None:
+        """Take every waiting connection; each gets a handler task."""
         assert self._sock is not None
         loop = asyncio.get_running_loop()
         while True:
-            conn, _ = await loop.sock_accept(self._sock)
             try:
-                reader, writer = await asyncio.open_connection(sock=conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._writers.append(writer)
-            task = loop.create_task(self._serve(reader, writer))
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            task = loop.create_task(self._open(conn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _open(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._writers.append(writer)
+        await self._serve(reader, writer)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -69,12 +80,8 @@ class LoopbackServer:
 
     async def stop(self) -> None:
         """Stop accepting, close every connection, end the handlers still running."""
-        if self._accepting is not None:
-            self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._accepting
-            self._accepting = None
         if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock)
             self._sock.close()
             self._sock = None
         for writer in self._writers:
