@@ -68,9 +68,10 @@ from .policy import (
 #   persistence  segments, manifest, loading, coalesced writes, flush
 #   worker       the retry loop: attempts, backoff, give-up and expiry
 #   core         the Outbox class: its state, submit and send now, start and stop
-# They import the rest of the integration relatively (``from ..const``, TID252
-# silenced): mypy checks the tree as ``cellular_iot``, Home Assistant imports it as
-# ``custom_components.cellular_iot``, and only a relative import names both.
+# They import the rest of the integration relatively (``from ..const``; TID252 is
+# off for this package in pyproject.toml): mypy checks the tree as
+# ``cellular_iot``, Home Assistant imports it as ``custom_components.cellular_iot``,
+# and only a relative import names both.
 __all__ = [
     "CONF_OUTBOX_MAX_AGE",
     "CONF_OUTBOX_MAX_DEPTH",

@@ -20,8 +20,8 @@ from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
-from ..const import DOMAIN, LOGGER  # noqa: TID252 - see __init__
-from ..providers.errors import ProviderError  # noqa: TID252 - see __init__
+from ..const import DOMAIN, LOGGER
+from ..providers.errors import ProviderError
 from . import policy
 from .index import _head
 from .policy import (

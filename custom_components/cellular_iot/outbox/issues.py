@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 
-from ..const import DOMAIN, LOGGER  # noqa: TID252 - see __init__
+from ..const import DOMAIN, LOGGER
 from .policy import (
     CONF_OUTBOX_MAX_DEPTH,
     DEFAULT_MAX_DEPTH,

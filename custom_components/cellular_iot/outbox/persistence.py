@@ -19,7 +19,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 
-from ..const import DOMAIN, LOGGER, signal_state  # noqa: TID252 - see __init__
+from ..const import DOMAIN, LOGGER, signal_state
 from . import policy
 from .index import _Index
 from .policy import (

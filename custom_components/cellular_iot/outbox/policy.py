@@ -29,8 +29,8 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
-from ..const import DOMAIN  # noqa: TID252 - see __init__
-from ..providers.errors import (  # noqa: TID252 - see __init__
+from ..const import DOMAIN
+from ..providers.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderRateLimitedError,

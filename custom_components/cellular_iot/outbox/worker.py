@@ -16,8 +16,8 @@ from typing import Any
 
 from homeassistant.core import callback
 
-from ..const import LOGGER  # noqa: TID252 - see __init__
-from ..providers.errors import (  # noqa: TID252 - see __init__
+from ..const import LOGGER
+from ..providers.errors import (
     ProviderAuthError,
     ProviderError,
 )
