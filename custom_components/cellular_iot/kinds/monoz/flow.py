@@ -58,7 +58,7 @@ from ...providers.mqtt import (
 )
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow
 from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck, select
-from .broker import async_client_id, mqtt_settings, throwaway_client_id, tls_context
+from .settings import async_client_id, mqtt_settings, throwaway_client_id, tls_context
 
 # Form texts name the provider: the {provider}, {credential} and {account}
 # placeholders of strings.json (errors included).
