@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import ConfigEntry
 
 from .availability import Reachability
-from .const import EntryKind
 from .providers.mqtt import MqttClient
 
 if TYPE_CHECKING:
@@ -24,7 +23,8 @@ if TYPE_CHECKING:
 class CellularIoTData:
     """What every loaded entry carries, whatever its kind."""
 
-    kind: EntryKind
+    # The entry's kind (its key in ``kinds.KINDS``).
+    kind: str
     # Accounts: whether the provider (and broker) can be reached; None: always.
     reachability: Reachability | None = field(default=None, kw_only=True)
 

@@ -26,7 +26,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 
-from .const import CONF_KIND, CONF_NAME, EntryKind
+from .const import CONF_KIND, CONF_NAME
 
 
 def numeric_id(value: Any) -> str | None:
@@ -78,8 +78,8 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     form: ClassVar[DeviceForm]
 
     @property
-    def _kind(self) -> EntryKind:
-        return EntryKind(self._get_entry().data[CONF_KIND])
+    def _kind(self) -> str:
+        return str(self._get_entry().data[CONF_KIND])
 
     async def _device_choices(self) -> list[SelectOptionDict]:
         """List the account's devices where the provider can; the others are typed."""
@@ -115,13 +115,13 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             if not errors and device_id is not None:
                 labels = {c["value"]: c["label"] for c in choices}
                 name = (user_input.get(CONF_NAME) or "").strip() or labels.get(
-                    device_id, f"{kind.value} {device_id}"
+                    device_id, f"{kind} {device_id}"
                 ).rsplit(" (", 1)[0]
                 self.hass.config_entries.async_schedule_reload(self._entry_id)
                 return self.async_create_entry(
                     title=name,
                     data={key: device_id, **defaults},
-                    unique_id=f"{kind.value}-{device_id}",
+                    unique_id=f"{kind}-{device_id}",
                 )
         id_selector: Any = (
             SelectSelector(
@@ -142,7 +142,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             }
         )
         return self.async_show_form(
-            step_id=kind.value,
+            step_id=kind,
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
             description_placeholders=form.placeholders(self._get_entry()),

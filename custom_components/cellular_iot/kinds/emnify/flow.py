@@ -19,9 +19,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from ...const import (
+    ATTR_DEVICE_ID,
     CONF_APPLICATION_TOKEN,
     CONF_KIND,
-    DEVICE_KEYS,
     LOGGER,
     SUBENTRY_DEVICE,
     EntryKind,
@@ -116,7 +116,7 @@ class EmnifyDeviceFlow(DeviceSubentryFlow):
     """Add or reconfigure a device (an endpoint) of an emnify account."""
 
     form = DeviceForm(
-        key=DEVICE_KEYS[EntryKind.EMNIFY],
+        key=ATTR_DEVICE_ID,
         invalid_id="invalid_device_id",
         clean_id=numeric_id,
         placeholders=lambda entry: {"id_name": "emnify endpoint ID"},

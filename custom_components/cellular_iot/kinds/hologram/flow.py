@@ -20,6 +20,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import SelectOptionDict
 
 from ...const import (
+    ATTR_DEVICE_ID,
     ATTR_PORT,
     ATTR_PROTOCOL,
     CONF_API_KEY,
@@ -27,7 +28,6 @@ from ...const import (
     CONF_ORG_ID,
     CONF_SEND_AS,
     CONF_USER_ID,
-    DEVICE_KEYS,
     LOGGER,
     SEND_AS_CLOUD_MESSAGE,
     SEND_AS_SMS,
@@ -215,7 +215,7 @@ class HologramDeviceFlow(DeviceSubentryFlow):
     """Add or reconfigure a device of a Hologram account."""
 
     form = DeviceForm(
-        key=DEVICE_KEYS[EntryKind.HOLOGRAM],
+        key=ATTR_DEVICE_ID,
         invalid_id="invalid_device_id",
         clean_id=numeric_id,
         placeholders=lambda entry: {"id_name": "Hologram device ID"},

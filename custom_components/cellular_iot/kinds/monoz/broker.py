@@ -43,11 +43,20 @@ from ...providers.mqtt import (
 from .settings import (
     CLIENT_ID_PREFIX,
     async_client_id,
-    derived_client_id as derived_client_id,  # re-exported for the tests
+    derived_client_id,
     mqtt_settings,
     sends_password_in_clear,
     tls_context,
 )
+
+__all__ = [
+    "MAX_UPLINK_BYTES",
+    "MONOZ_MQTT_OPERATION",
+    "UPLINK_BURST",
+    "MonozData",
+    "async_setup_monoz",
+    "derived_client_id",
+]
 
 MONOZ_MQTT_OPERATION: Final = "monoz_mqtt"
 # An uplink larger than this is dropped. monoZ documents 6 KB per message; 10 KB keeps

@@ -20,6 +20,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import BooleanSelector, TextSelector
 
 from ...const import (
+    ATTR_ICCID,
     ATTR_QOS,
     ATTR_TOPIC,
     CONF_API_KEY,
@@ -35,7 +36,6 @@ from ...const import (
     CONF_USE_MQTT,
     CONF_USERNAME,
     CONF_VERIFY_TLS,
-    DEVICE_KEYS,
     LOGGER,
     SUBENTRY_DEVICE,
     EntryKind,
@@ -341,7 +341,7 @@ class MonozDeviceFlow(DeviceSubentryFlow):
     """Add or reconfigure a device (a SIM) of a monoZ account."""
 
     form = DeviceForm(
-        key=DEVICE_KEYS[EntryKind.MONOZ],
+        key=ATTR_ICCID,
         invalid_id="invalid_iccid",
         clean_id=_clean_iccid,
         placeholders=lambda entry: {"org_id": str(entry.data.get(CONF_ORG_ID))},
