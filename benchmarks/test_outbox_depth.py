@@ -35,6 +35,7 @@ from benchmarks import outbox_before
 from benchmarks.conftest import record
 from custom_components.cellular_iot import outbox as outbox_ours
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.outbox import policy as outbox_policy
 from custom_components.cellular_iot.providers.errors import ProviderResponseError
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import json as json_helper
@@ -201,7 +202,7 @@ async def _measure(
 
         patch.setattr(Store, "_async_write_data", write)
         if impl is outbox_ours:
-            patch.setattr(impl, "SAVE_DELAY", 0.0)
+            patch.setattr(outbox_policy, "SAVE_DELAY", 0.0)
         box = impl.Outbox(hass, entry)
         await box.async_load()
         if dequeue:  # (the old worker's first pass at 100,000 would take hours)

@@ -21,8 +21,9 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.cellular_iot import availability, outbox as outbox_module
+from custom_components.cellular_iot import availability
 from custom_components.cellular_iot.const import DOMAIN, signal_state
+from custom_components.cellular_iot.outbox import policy as outbox_module
 from custom_components.cellular_iot.providers.errors import ProviderError
 from homeassistant.components.recorder.models import (
     StatisticMeanType,

@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, assume, given, seed, settings, strategies as
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.cellular_iot.inbound import (
+from custom_components.cellular_iot.inbound_webhook import (
     _check_media_type,
     _decode,
     _media_type,
     _RejectedError,
 )
-from custom_components.cellular_iot.providers.inbound import (
+from custom_components.cellular_iot.providers.deliveries import (
     CONTENT_TYPES,
     PARSERS,
     InboundFormatError,

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.cellular_iot import monoz as monoz_glue
-from custom_components.cellular_iot.config_flow import monoz_mqtt_schema
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.cellular_iot.kinds.monoz import broker as monoz_glue
+from custom_components.cellular_iot.kinds.monoz.flow import monoz_mqtt_schema
 from custom_components.cellular_iot.providers import mqtt as mqtt_module
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,

@@ -11,12 +11,12 @@ from unittest.mock import patch
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.cellular_iot import outbox as outbox_module
 from custom_components.cellular_iot.const import DOMAIN, signal_state
 from custom_components.cellular_iot.outbox import (
     EVENT_SEND_FAILED,
     Outbox,
     is_transient,
+    policy as outbox_module,
     retry_delay,
 )
 from custom_components.cellular_iot.providers import hologram as hologram_module

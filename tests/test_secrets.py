@@ -22,8 +22,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.cellular_iot import outbox as outbox_module
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.outbox import policy as outbox_module
 from custom_components.cellular_iot.providers import hologram_socket
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.cellular_iot import services
+from custom_components.cellular_iot import action_fields as services
 from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.providers.hologram import is_device_webhook_url
 from custom_components.cellular_iot.providers.monoz import (

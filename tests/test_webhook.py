@@ -30,8 +30,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
-from custom_components.cellular_iot.inbound import BODY_TIMEOUT, MAX_BODY_BYTES
-from custom_components.cellular_iot.providers import inbound
+from custom_components.cellular_iot.inbound_webhook import BODY_TIMEOUT, MAX_BODY_BYTES
+from custom_components.cellular_iot.providers import deliveries as inbound
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant

@@ -1,64 +1,25 @@
-"""The cellular_iot integration: cellular IoT devices through Hologram, emnify, monoZ."""
+"""The cellular_iot integration: cellular IoT devices through Hologram, emnify, monoZ.
+
+Each entry's kind (``kinds/``) sets it up and tears it down; this module only runs
+the steps every entry goes through, in order.
+"""
 
 from __future__ import annotations
 
-from functools import partial
-from typing import NoReturn
-
 from homeassistant.components import webhook
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import (
-    ConfigEntryAuthFailed,
-    ConfigEntryError,
-    ConfigEntryNotReady,
-)
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from . import operations  # noqa: F401 - registers the outbox operations
-from .availability import LINK_API, Reachability
-from .const import (
-    ACCOUNT_KINDS,
-    CONF_API_KEY,
-    CONF_APPLICATION_TOKEN,
-    CONF_KIND,
-    CONF_ORG_ID,
-    CONF_WEBHOOK_ID,
-    CONF_WEBHOOK_SECRET,
-    DOMAIN,
-    EntryKind,
-)
-from .entity import async_register_devices
-from .inbound import InboundWebhook, new_webhook_secret
-from .models import (
-    CellularIoTConfigEntry,
-    EmnifyData,
-    HologramData,
-    MonozData,
-    OnDeviceData,
-)
-from .monoz import async_setup_monoz
-from .on_device import async_setup_on_device
-from .outbox import Outbox, async_remove_outbox, clear_auth_issue
-from .providers.emnify import EmnifyClient
-from .providers.errors import ProviderAuthError, ProviderError
-from .providers.hologram import HologramClient
+from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN
+from .inbound_webhook import new_webhook_secret
+from .kinds import KINDS
+from .models import CellularIoTConfigEntry
+from .outbox import async_remove_outbox, clear_auth_issue
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS: dict[str, list[Platform]] = {
-    EntryKind.ON_DEVICE: [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
-    EntryKind.MONOZ: [
-        Platform.BINARY_SENSOR,
-        Platform.EVENT,
-        Platform.NOTIFY,
-        Platform.SENSOR,
-    ],
-    EntryKind.HOLOGRAM: [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR],
-    EntryKind.EMNIFY: [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR],
-}
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -69,69 +30,32 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: CellularIoTConfigEntry) -> bool:
     """Set up one account or on-device entry."""
-    kind = entry.data.get(CONF_KIND)
-    if kind == EntryKind.HOLOGRAM:
-        entry.runtime_data = await _async_setup_hologram(hass, entry)
-    elif kind == EntryKind.EMNIFY:
-        entry.runtime_data = await _async_setup_emnify(hass, entry)
-    elif kind == EntryKind.MONOZ:
-        try:
-            entry.runtime_data = await async_setup_monoz(hass, entry)
-        except ProviderError as err:
-            _raise_setup_error(err)
-    elif kind == EntryKind.ON_DEVICE:
-        entry.runtime_data = await async_setup_on_device(hass, entry)
-    else:
+    kind = KINDS.get(str(entry.data.get(CONF_KIND)))
+    if kind is None:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="unsupported_kind",
-            translation_placeholders={"kind": str(kind)},
+            translation_placeholders={"kind": str(entry.data.get(CONF_KIND))},
         )
-    runtime = entry.runtime_data
-    if isinstance(runtime, (HologramData, EmnifyData)):
-        _track_reachability(hass, entry, runtime)
-    if isinstance(runtime, (HologramData, EmnifyData, MonozData)):
-        clear_auth_issue(hass, entry)
-        runtime.outbox = Outbox(hass, entry)
-        await runtime.outbox.async_load()
-        if CONF_WEBHOOK_ID in entry.data:
-            runtime.webhook = InboundWebhook(hass, entry)
-            runtime.webhook.register()
-        async_register_devices(hass, entry)
-    await hass.config_entries.async_forward_entry_setups(
-        entry, PLATFORMS.get(entry.data[CONF_KIND], [])
-    )
-    if isinstance(runtime, (HologramData, EmnifyData, MonozData)) and runtime.outbox:
-        # Last: a setup that fails before this leaves no worker behind to write the
-        # files the next attempt loads.
-        runtime.outbox.start()
+    entry.runtime_data = await kind.async_setup_entry(hass, entry)
+    await kind.async_prepare(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, kind.platforms)
+    kind.async_start(hass, entry)
     return True
 
 
 async def async_unload_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> bool:
-    """Unload an entry; close its listener or disconnect from its broker."""
-    unloaded = await hass.config_entries.async_unload_platforms(
-        entry, PLATFORMS.get(entry.data[CONF_KIND], [])
-    )
-    runtime = entry.runtime_data
-    if unloaded and runtime.reachability is not None:
-        # First: closing the broker connection is no outage to report.
-        runtime.reachability.stop()
-    if unloaded and isinstance(runtime, (HologramData, EmnifyData, MonozData)):
-        if runtime.webhook is not None:
-            runtime.webhook.unregister()
-        if runtime.outbox is not None:
-            await runtime.outbox.stop()
-    if unloaded and isinstance(runtime, OnDeviceData):
-        await runtime.listener.stop()
-    if (
-        unloaded
-        and isinstance(entry.runtime_data, MonozData)
-        and entry.runtime_data.mqtt
-    ):
-        await entry.runtime_data.mqtt.stop()
+    """Unload an entry; its kind closes what it opened."""
+    kind = KINDS[entry.data[CONF_KIND]]
+    unloaded = await hass.config_entries.async_unload_platforms(entry, kind.platforms)
+    if unloaded:
+        runtime = entry.runtime_data
+        if runtime.reachability is not None:
+            # First: closing a connection is no outage to report.
+            runtime.reachability.stop()
+        await kind.async_unload_entry(hass, entry)
     return unloaded
 
 
@@ -152,69 +76,11 @@ async def async_migrate_entry(
     if entry.minor_version < 2:
         data = dict(entry.data)
         options = dict(entry.options)
-        if data.get(CONF_KIND) in ACCOUNT_KINDS:
+        kind = KINDS.get(str(data.get(CONF_KIND)))
+        if kind is not None and kind.account:
             data.setdefault(CONF_WEBHOOK_ID, webhook.async_generate_id())
             options.setdefault(CONF_WEBHOOK_SECRET, new_webhook_secret())
         hass.config_entries.async_update_entry(
             entry, data=data, options=options, minor_version=2
         )
     return True
-
-
-async def _async_setup_hologram(
-    hass: HomeAssistant, entry: CellularIoTConfigEntry
-) -> HologramData:
-    client = HologramClient(
-        async_get_clientsession(hass),
-        entry.data[CONF_API_KEY],
-        org_id=entry.data.get(CONF_ORG_ID),
-    )
-    try:
-        user = await client.get_me()
-    except ProviderError as err:
-        _raise_setup_error(err)
-    return HologramData(kind=EntryKind.HOLOGRAM, client=client, user=user)
-
-
-async def _async_setup_emnify(
-    hass: HomeAssistant, entry: CellularIoTConfigEntry
-) -> EmnifyData:
-    client = EmnifyClient(
-        async_get_clientsession(hass), entry.data[CONF_APPLICATION_TOKEN]
-    )
-    try:
-        await client.authenticate()
-    except ProviderError as err:
-        _raise_setup_error(err)
-    return EmnifyData(kind=EntryKind.EMNIFY, client=client)
-
-
-def _track_reachability(
-    hass: HomeAssistant,
-    entry: CellularIoTConfigEntry,
-    runtime: HologramData | EmnifyData,
-) -> None:
-    """Follow whether the provider answers; check it cheaply while it does not."""
-    reachability = Reachability(hass, entry.entry_id, entry.title)
-    if isinstance(runtime, HologramData):
-        reachability.add_link(LINK_API, "the Hologram API", probe=runtime.client.get_me)
-    else:
-        reachability.add_link(
-            LINK_API, "the emnify API", probe=runtime.client.reauthenticate
-        )
-    runtime.client.observer = partial(reachability.report, LINK_API)
-    runtime.reachability = reachability
-    entry.async_on_unload(reachability.stop)
-
-
-def _raise_setup_error(err: ProviderError) -> NoReturn:
-    """Refused credentials start re-authentication; anything else retries later."""
-    if isinstance(err, ProviderAuthError):
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="auth_failed"
-        ) from err
-    raise ConfigEntryNotReady(
-        translation_domain=DOMAIN,
-        translation_key="cannot_connect",
-        translation_placeholders={"error": str(err)},
-    ) from err

@@ -1,4 +1,4 @@
-"""Binary sensors: the listener is serving; the monoZ broker connection is up."""
+"""Binary sensors: the listener is serving; an account's broker connection is up."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import ListenerEntity, MonozEntity
-from .models import CellularIoTConfigEntry, MonozData
+from .entity import AccountEntity, ListenerEntity
+from .kinds import kind_of
+from .models import CellularIoTConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -22,9 +23,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the connectivity sensor of the entry."""
-    runtime = entry.runtime_data
-    if isinstance(runtime, MonozData):
-        if runtime.mqtt is not None:
+    if kind_of(entry).account:
+        if entry.runtime_data.broker is not None:
             async_add_entities([BrokerConnectedBinarySensor(entry, "broker_connected")])
         return
     async_add_entities([ListeningBinarySensor(entry, "listening")])
@@ -43,7 +43,7 @@ class ListeningBinarySensor(ListenerEntity, BinarySensorEntity):
         return self.runtime.listener.listening
 
 
-class BrokerConnectedBinarySensor(MonozEntity, BinarySensorEntity):
+class BrokerConnectedBinarySensor(AccountEntity, BinarySensorEntity):
     """On while the MQTT broker connection is up (available while it is not)."""
 
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
@@ -54,5 +54,5 @@ class BrokerConnectedBinarySensor(MonozEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool:
         """Return whether the broker accepted the connection and it is up."""
-        mqtt = self.runtime.mqtt
-        return mqtt is not None and mqtt.connected
+        broker = self._entry.runtime_data.broker
+        return broker is not None and broker.connected

@@ -11,7 +11,7 @@ LOGGER = logging.getLogger(__package__)
 
 
 class EntryKind(StrEnum):
-    """The kinds of config entry (one step each in the config flow menu)."""
+    """The kinds of config entry of this release (``kinds.KINDS`` holds what each is)."""
 
     HOLOGRAM = "hologram"
     EMNIFY = "emnify"
@@ -79,7 +79,6 @@ ATTR_VIA: Final = "via"
 CONF_WEBHOOK_ID: Final = "webhook_id"
 CONF_WEBHOOK_SECRET: Final = "webhook_secret"  # noqa: S105 - a key name
 CONF_ROTATE_SECRET: Final = "rotate_secret"  # noqa: S105 - a key name
-ACCOUNT_KINDS: Final = (EntryKind.HOLOGRAM, EntryKind.EMNIFY, EntryKind.MONOZ)
 
 # Devices under an account: config subentries of type "device".
 SUBENTRY_DEVICE: Final = "device"
@@ -88,12 +87,6 @@ CONF_SEND_AS: Final = "send_as"
 SEND_AS_CLOUD_MESSAGE: Final = "cloud_message"
 SEND_AS_SMS: Final = "sms"
 ATTR_DEVICE: Final = "device"
-# The data key holding a subentry's provider id, per account kind.
-DEVICE_KEYS: Final = {
-    EntryKind.HOLOGRAM: ATTR_DEVICE_ID,
-    EntryKind.EMNIFY: ATTR_DEVICE_ID,
-    EntryKind.MONOZ: ATTR_ICCID,
-}
 
 
 def signal_message(entry_id: str) -> str:

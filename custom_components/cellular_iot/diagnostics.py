@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from .const import (
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_KIND,
     CONF_PASSWORD,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
@@ -18,13 +19,8 @@ from .const import (
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
 )
-from .models import (
-    CellularIoTConfigEntry,
-    EmnifyData,
-    HologramData,
-    MonozData,
-    OnDeviceData,
-)
+from .kinds import KINDS
+from .models import CellularIoTConfigEntry, CellularIoTData
 
 # The title can hold the account e-mail ("Hologram (owner@example.com)"). The Socket
 # API source ID is half of that credential pair. Like HA core's cellular integrations
@@ -68,58 +64,10 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return the entry's configuration and runtime state, secrets redacted."""
     runtime: dict[str, Any] = {}
-    data = getattr(entry, "runtime_data", None)
-    if isinstance(data, HologramData):
-        runtime = {
-            "kind": data.kind.value,
-            "user_id": data.user.user_id,
-            "org_id": data.client.org_id,
-            "email": data.user.email,
-        }
-    elif isinstance(data, EmnifyData):
-        account = data.client.account
-        runtime = {
-            "kind": data.kind.value,
-            "org_id": account.org_id,
-            "authentications": data.client.authentications,
-        }
-    elif isinstance(data, MonozData):
-        runtime = {
-            "kind": data.kind.value,
-            "org_id": data.client.org_id,
-            "messages_received": data.received,
-            "mqtt": None,
-        }
-        if data.mqtt is not None:
-            runtime["mqtt"] = {
-                "host": data.mqtt.settings.host,
-                "port": data.mqtt.settings.port,
-                "tls": data.mqtt.settings.tls,
-                "client_id": data.mqtt.settings.client_id,
-                "connected": data.mqtt.connected,
-                "connections": data.mqtt.connect_count,
-                "session_present": data.mqtt.session_present,
-                "problems": sorted(data.mqtt.problems),
-                "last_error": data.mqtt.last_error,
-                "uplink_topic": data.uplink_topic,
-                "uplinks_dropped": data.uplinks_dropped,
-                "dropped_bad_topic": data.mqtt.dropped,
-            }
-    elif isinstance(data, OnDeviceData):
-        runtime = {
-            "kind": data.kind.value,
-            "listening": data.listener.listening,
-            "port": data.listener.port,
-            "active_connections": data.listener.active_connections,
-            "rejected_connections": data.listener.rejected,
-            "refused_not_allowed": data.listener.refused,
-            "evicted_connections": data.listener.evicted,
-            "closed_idle": data.listener.timed_out,
-            "closed_at_deadline": data.listener.cut_at_deadline,
-            "dropped_rate_limited": data.listener.rate_limited,
-            "messages_received": data.received,
-            "socket_api": data.socket is not None,
-        }
+    data: CellularIoTData | None = getattr(entry, "runtime_data", None)
+    kind = KINDS.get(str(entry.data.get(CONF_KIND)))
+    if data is not None and kind is not None:
+        runtime = kind.diagnostics(data)
     outbox = getattr(data, "outbox", None)
     if outbox is not None:
         runtime["outbox"] = {

@@ -15,7 +15,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import SUBENTRY_DEVICE
 from .entity import AccountEntity, CellularIoTEntity, DeviceEntity, ListenerEntity
 from .events import preview
-from .models import CellularIoTConfigEntry, OnDeviceData
+from .kinds import kind_of
+from .models import CellularIoTConfigEntry
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE = "message_received"
@@ -27,7 +28,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the entry's event entity."""
-    if isinstance(entry.runtime_data, OnDeviceData):
+    if not kind_of(entry).account:
         async_add_entities([ListenerEventEntity(entry, "message")])
         return
     async_add_entities([AccountEventEntity(entry, "message")])

@@ -1,23 +1,21 @@
-"""Runtime data kept on each config entry (``entry.runtime_data``)."""
+"""Runtime data kept on each config entry (``entry.runtime_data``).
+
+What every loaded entry carries, and what every account carries. Each kind's own
+runtime data (its clients, counters) subclasses these in its module under ``kinds/``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
 from .availability import Reachability
-from .const import EntryKind
-from .providers.emnify import EmnifyClient
-from .providers.hologram import HologramClient, HologramUser
-from .providers.hologram_socket import HologramSocketClient
-from .providers.listener import Listener
-from .providers.monoz import MonozClient
 from .providers.mqtt import MqttClient
 
 if TYPE_CHECKING:
-    from .inbound import InboundWebhook
+    from .inbound_webhook import InboundWebhook
     from .outbox import Outbox
 
 
@@ -25,54 +23,28 @@ if TYPE_CHECKING:
 class CellularIoTData:
     """What every loaded entry carries, whatever its kind."""
 
-    kind: EntryKind
+    # The entry's kind (its key in ``kinds.KINDS``).
+    kind: str
     # Accounts: whether the provider (and broker) can be reached; None: always.
     reachability: Reachability | None = field(default=None, kw_only=True)
 
+    @property
+    def available(self) -> bool:
+        """Whether the entry's entities are available (its connections are up)."""
+        return self.reachability is None or self.reachability.available
 
-@dataclass(slots=True)
-class HologramData(CellularIoTData):
-    """A loaded Hologram account: its client and the user the key belongs to."""
-
-    client: HologramClient
-    user: HologramUser
-    webhook: InboundWebhook | None = None
-    outbox: Outbox | None = None
-
-
-@dataclass(slots=True)
-class EmnifyData(CellularIoTData):
-    """A loaded emnify account: its client (which caches the auth token)."""
-
-    client: EmnifyClient
-    webhook: InboundWebhook | None = None
-    outbox: Outbox | None = None
+    @property
+    def broker(self) -> MqttClient | None:
+        """The entry's MQTT broker connection, if it has one."""
+        return None
 
 
 @dataclass(slots=True)
-class OnDeviceData(CellularIoTData):
-    """The listener of an on_device entry and its optional Socket API client."""
+class AccountData(CellularIoTData):
+    """A provider account: its inbound webhook and its outbox, set up by the kind."""
 
-    listener: Listener
-    socket: HologramSocketClient | None
-    last_message: dict[str, Any] | None = None
-    received: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class MonozData(CellularIoTData):
-    """A loaded monoZ account: its REST client and, with a broker, its MQTT client."""
-
-    client: MonozClient
-    mqtt: MqttClient | None
-    uplink_topic: str | None = None
-    last_message: dict[str, Any] | None = None
-    received: int = 0
-    # Uplinks dropped: over the size limit or the rate limit.
-    uplinks_dropped: int = 0
-    webhook: InboundWebhook | None = None
-    outbox: Outbox | None = None
+    webhook: InboundWebhook | None = field(default=None, kw_only=True)
+    outbox: Outbox | None = field(default=None, kw_only=True)
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

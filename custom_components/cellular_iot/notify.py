@@ -14,20 +14,7 @@ from homeassistant.components.notify import NotifyEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import (
-    ATTR_PORT,
-    ATTR_PROTOCOL,
-    ATTR_QOS,
-    ATTR_TOPIC,
-    CONF_SEND_AS,
-    DOMAIN,
-    SEND_AS_SMS,
-    SERVICE_PUBLISH_DOWNLINK,
-    SERVICE_SEND_CLOUD_MESSAGE,
-    SERVICE_SEND_SMS,
-    SUBENTRY_DEVICE,
-    EntryKind,
-)
+from .const import DOMAIN, SUBENTRY_DEVICE
 from .entity import DeviceEntity
 from .models import CellularIoTConfigEntry
 
@@ -61,29 +48,7 @@ class DeviceNotifyEntity(DeviceEntity, NotifyEntity):
 
     def service_call(self, message: str) -> tuple[str, dict[str, Any]]:
         """Return the action and its data that deliver ``message``."""
-        data: dict[str, Any] = {"config_entry_id": self._entry.entry_id}
-        defaults = self._subentry.data
-        if self._kind is EntryKind.MONOZ:
-            return SERVICE_PUBLISH_DOWNLINK, {
-                **data,
-                "iccid": self.provider_id,
-                "message": message,
-                "topic": defaults.get(ATTR_TOPIC, ""),
-                "qos": defaults.get(ATTR_QOS, 0),
-            }
-        if self._kind is EntryKind.EMNIFY or defaults.get(CONF_SEND_AS) == SEND_AS_SMS:
-            return SERVICE_SEND_SMS, {
-                **data,
-                "device_id": int(self.provider_id),
-                "message": message,
-            }
-        return SERVICE_SEND_CLOUD_MESSAGE, {
-            **data,
-            "device_ids": [int(self.provider_id)],
-            "port": defaults.get(ATTR_PORT, 4010),
-            "protocol": defaults.get(ATTR_PROTOCOL, "TCP"),
-            "data": message,
-        }
+        return self._kind.notify_call(self._entry, self._subentry, message)
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
         """Send through the provider's action (errors are the action's)."""

@@ -24,7 +24,8 @@ from homeassistant.util import dt as dt_util
 from .const import SUBENTRY_DEVICE
 from .entity import AccountEntity, DeviceEntity, ListenerEntity
 from .events import preview
-from .models import CellularIoTConfigEntry, OnDeviceData
+from .kinds import kind_of
+from .models import CellularIoTConfigEntry
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
@@ -38,7 +39,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the listener's sensors, or an account's outbox sensor."""
-    if not isinstance(entry.runtime_data, OnDeviceData):
+    if kind_of(entry).account:
         async_add_entities([OutboxSensor(entry, "outbox")])
         for subentry in entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_DEVICE:

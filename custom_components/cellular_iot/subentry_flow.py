@@ -1,20 +1,24 @@
 """Devices under an account: one config subentry per device.
 
 A Hologram device, an emnify endpoint or a monoZ ICCID, with its name and its
-defaults for sending.
+defaults for sending. Each account kind subclasses ``DeviceSubentryFlow`` in its
+kinds/<kind>/flow.py with its ``DeviceForm`` and the step of its add form.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import voluptuous as vol
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -22,164 +26,87 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 
-from .const import (
-    ATTR_ICCID,
-    ATTR_PORT,
-    ATTR_PROTOCOL,
-    ATTR_QOS,
-    ATTR_TOPIC,
-    CONF_KIND,
-    CONF_NAME,
-    CONF_ORG_ID,
-    CONF_SEND_AS,
-    DEVICE_KEYS,
-    LOGGER,
-    SEND_AS_CLOUD_MESSAGE,
-    SEND_AS_SMS,
-    EntryKind,
-)
-from .models import HologramData
-from .providers.errors import ProviderError
-from .providers.monoz import valid_downlink_topic, valid_iccid
-
-DEFAULT_DEVICE_PORT = 4010
-# What each provider calls the ID of a device (in the forms' error texts).
-ID_NAMES: dict[EntryKind, str] = {
-    EntryKind.HOLOGRAM: "Hologram device ID",
-    EntryKind.EMNIFY: "emnify endpoint ID",
-}
-# A port field (1-65535), shared with the listener and broker forms.
-PORT = vol.All(
-    NumberSelector(
-        NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
-    ),
-    vol.Coerce(int),
-    vol.Range(min=1, max=65535),
-)
+from .const import CONF_KIND, CONF_NAME
 
 
-def _select(options: list[str], translation_key: str | None) -> SelectSelector:
-    """Return a drop-down whose options strings.json's selector section labels.
-
-    Only TCP / UDP go without a translation_key: they read the same everywhere.
-    """
-    config = SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
-    if translation_key is not None:
-        config["translation_key"] = translation_key
-    return SelectSelector(config)
-
-
-def _defaults_schema(kind: EntryKind, current: dict[str, Any]) -> dict[Any, Any]:
-    """Return the per-device defaults: how notify.send_message reaches the device."""
-    if kind is EntryKind.HOLOGRAM:
-        return {
-            vol.Required(
-                CONF_SEND_AS, default=current.get(CONF_SEND_AS, SEND_AS_CLOUD_MESSAGE)
-            ): _select([SEND_AS_CLOUD_MESSAGE, SEND_AS_SMS], CONF_SEND_AS),
-            vol.Required(
-                ATTR_PORT, default=current.get(ATTR_PORT, DEFAULT_DEVICE_PORT)
-            ): PORT,
-            vol.Required(
-                ATTR_PROTOCOL, default=current.get(ATTR_PROTOCOL, "TCP")
-            ): _select(["TCP", "UDP"], None),
-        }
-    if kind is EntryKind.MONOZ:
-        return {
-            vol.Optional(
-                ATTR_TOPIC, default=current.get(ATTR_TOPIC, "")
-            ): TextSelector(),
-            vol.Required(ATTR_QOS, default=str(current.get(ATTR_QOS, 0))): _select(
-                ["0", "1"], ATTR_QOS
-            ),
-        }
-    return {}
-
-
-def _clean_defaults(
-    kind: EntryKind, user_input: dict[str, Any], errors: dict[str, str]
-) -> dict[str, Any]:
-    if kind is EntryKind.HOLOGRAM:
-        return {
-            CONF_SEND_AS: user_input[CONF_SEND_AS],
-            ATTR_PORT: int(user_input[ATTR_PORT]),
-            ATTR_PROTOCOL: user_input[ATTR_PROTOCOL],
-        }
-    if kind is EntryKind.MONOZ:
-        topic = str(user_input.get(ATTR_TOPIC) or "").strip()
-        if not valid_downlink_topic(topic):
-            errors[ATTR_TOPIC] = "invalid_topic"
-        return {ATTR_TOPIC: topic, ATTR_QOS: int(user_input[ATTR_QOS])}
-    return {}
-
-
-def _clean_id(kind: EntryKind, value: Any) -> str | None:
+def numeric_id(value: Any) -> str | None:
+    """Return a device id that is a positive integer, or None."""
     text = str(value or "").strip()
-    if kind is EntryKind.MONOZ:
-        return text if valid_iccid(text) else None
     return text if text.isdecimal() and int(text) > 0 else None
 
 
+def _no_defaults(current: Mapping[str, Any]) -> dict[Any, Any]:
+    return {}
+
+
+def _nothing_to_clean(
+    user_input: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceForm:
+    """What the device forms of an account kind ask, and how they check it."""
+
+    # The data key of the device's provider id.
+    key: str
+    # The error on that field when the id is not one.
+    invalid_id: str
+    # The id as stored, or None when it is not valid.
+    clean_id: Callable[[Any], str | None]
+    # The placeholders of the forms and their errors, from the account entry.
+    placeholders: Callable[[ConfigEntry], dict[str, str]]
+    # The per-device defaults (how notify.send_message reaches the device), with
+    # the given values as defaults...
+    defaults: Callable[[Mapping[str, Any]], dict[Any, Any]] = _no_defaults
+    # ...and the values to store from a submitted form (errors set on the way).
+    clean_defaults: Callable[[dict[str, Any], dict[str, str]], dict[str, Any]] = (
+        _nothing_to_clean
+    )
+    # The account's devices to choose from; None: the id is typed.
+    choices: Callable[[ConfigEntry], Awaitable[list[SelectOptionDict]]] | None = None
+
+
 class DeviceSubentryFlow(ConfigSubentryFlow):
-    """Add or reconfigure a device of an account."""
+    """Add or reconfigure a device of an account.
+
+    The add form's step is named after the account kind: the subclass of each kind
+    has ``async_step_<kind>`` calling ``_async_add_device``.
+    """
+
+    form: ClassVar[DeviceForm]
 
     @property
-    def _kind(self) -> EntryKind:
-        return EntryKind(self._get_entry().data[CONF_KIND])
+    def _kind(self) -> str:
+        return str(self._get_entry().data[CONF_KIND])
 
     async def _device_choices(self) -> list[SelectOptionDict]:
-        """Hologram can list the account's devices; the others are typed."""
-        runtime = getattr(self._get_entry(), "runtime_data", None)
-        if not isinstance(runtime, HologramData):
+        """List the account's devices where the provider can; the others are typed."""
+        if self.form.choices is None:
             return []
-        try:
-            devices = await runtime.client.list_devices(limit=500)
-        except ProviderError as err:
-            LOGGER.debug("Cannot list the Hologram devices: %s", err)
-            return []
-        return [
-            SelectOptionDict(value=str(d.device_id), label=f"{d.name} ({d.device_id})")
-            for d in devices
-        ]
+        return await self.form.choices(self._get_entry())
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Add a device: each account kind has a form that speaks of its provider."""
-        return await self._async_add_device(self._kind.value, None)
-
-    async def async_step_hologram(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Add a Hologram device by its device ID (picked from the account's list)."""
-        return await self._async_add_device("hologram", user_input)
-
-    async def async_step_emnify(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Add an emnify device by its endpoint ID."""
-        return await self._async_add_device("emnify", user_input)
-
-    async def async_step_monoz(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Add a monoZ device by its SIM's ICCID."""
-        return await self._async_add_device("monoz", user_input)
+        return await self._async_add_device(None)
 
     async def _async_add_device(
-        self, step_id: str, user_input: dict[str, Any] | None
+        self, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
         """Add a device by its provider id (picked from a list where possible)."""
         kind = self._kind
-        key = DEVICE_KEYS[kind]
+        form = self.form
+        key = form.key
         choices = await self._device_choices()
         errors: dict[str, str] = {}
         if user_input is not None:
-            device_id = _clean_id(kind, user_input.get(key))
-            defaults = _clean_defaults(kind, user_input, errors)
+            device_id = form.clean_id(user_input.get(key))
+            defaults = form.clean_defaults(user_input, errors)
             if device_id is None:
-                errors[key] = (
-                    "invalid_iccid" if key == ATTR_ICCID else "invalid_device_id"
-                )
+                errors[key] = form.invalid_id
             elif any(
                 sub.data.get(key) == device_id
                 for sub in self._get_entry().subentries.values()
@@ -188,13 +115,13 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             if not errors and device_id is not None:
                 labels = {c["value"]: c["label"] for c in choices}
                 name = (user_input.get(CONF_NAME) or "").strip() or labels.get(
-                    device_id, f"{kind.value} {device_id}"
+                    device_id, f"{kind} {device_id}"
                 ).rsplit(" (", 1)[0]
                 self.hass.config_entries.async_schedule_reload(self._entry_id)
                 return self.async_create_entry(
                     title=name,
                     data={key: device_id, **defaults},
-                    unique_id=f"{kind.value}-{device_id}",
+                    unique_id=f"{kind}-{device_id}",
                 )
         id_selector: Any = (
             SelectSelector(
@@ -211,31 +138,25 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             {
                 vol.Required(key): id_selector,
                 vol.Optional(CONF_NAME): TextSelector(),
-                **_defaults_schema(kind, {}),
+                **form.defaults({}),
             }
         )
         return self.async_show_form(
-            step_id=step_id,
+            step_id=kind,
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
-            description_placeholders=self._placeholders(),
+            description_placeholders=form.placeholders(self._get_entry()),
         )
-
-    def _placeholders(self) -> dict[str, str]:
-        """Return the placeholders of the device forms and their errors."""
-        if self._kind is EntryKind.MONOZ:
-            return {"org_id": str(self._get_entry().data.get(CONF_ORG_ID))}
-        return {"id_name": ID_NAMES[self._kind]}
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Rename the device or change its defaults (its id stays)."""
-        kind = self._kind
+        form = self.form
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            defaults = _clean_defaults(kind, user_input, errors)
+            defaults = form.clean_defaults(user_input, errors)
             if not errors:
                 self.hass.config_entries.async_schedule_reload(self._entry_id)
                 return self.async_update_and_abort(
@@ -247,7 +168,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         schema = vol.Schema(
             {
                 vol.Optional(CONF_NAME, default=subentry.title): TextSelector(),
-                **_defaults_schema(kind, dict(subentry.data)),
+                **form.defaults(dict(subentry.data)),
             }
         )
         return self.async_show_form(
@@ -255,7 +176,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             data_schema=schema,
             errors=errors,
             description_placeholders={
-                **self._placeholders(),
-                "device": str(subentry.data.get(DEVICE_KEYS[kind], "")),
+                **form.placeholders(self._get_entry()),
+                "device": str(subentry.data.get(form.key, "")),
             },
         )

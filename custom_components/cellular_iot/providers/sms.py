@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import random
+import re
+from typing import Final
 
 GSM7_BASIC: frozenset[str] = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅå"
@@ -50,6 +52,11 @@ DCS_UCS2 = 8
 
 MAX_CONCATENATED_PARTS = 255
 """The concatenation header counts parts in one byte."""
+
+# Phone numbers and senders; always applied with fullmatch (a trailing newline fails).
+PHONE_NUMBER: Final = re.compile(r"\+?[1-9]\d{1,14}")
+E164: Final = re.compile(r"\+[1-9]\d{1,14}")
+ALPHANUMERIC_SENDER: Final = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 
 _GSM7_ALL: frozenset[str] = GSM7_BASIC | GSM7_EXTENSION
 

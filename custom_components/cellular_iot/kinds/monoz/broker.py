@@ -1,52 +1,62 @@
-"""Wiring of a monoz entry: the REST client, the optional broker and its uplinks."""
+"""Wiring of a monoZ entry: the REST client, the optional broker and its uplinks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
-import hashlib
 import logging
 import re
 import secrets
-import ssl
 import time
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import instance_id, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.util.ssl import client_context, client_context_no_verify
 
-from .availability import LINK_API, LINK_BROKER, Reachability
-from .const import (
+from ...availability import LINK_API, LINK_BROKER, Reachability
+from ...const import (
     CONF_API_KEY,
     CONF_CLIENT_ID,
     CONF_HOST,
     CONF_MQTT,
     CONF_ORG_ID,
-    CONF_PASSWORD,
     CONF_PORT,
-    CONF_TLS,
     CONF_UPLINK_TOPIC,
-    CONF_USERNAME,
-    CONF_VERIFY_TLS,
     DOMAIN,
     LOGGER,
     EntryKind,
     signal_state,
 )
-from .events import async_fire_message, message_event
-from .models import CellularIoTConfigEntry, MonozData
-from .providers.errors import ProviderError
-from .providers.monoz import MonozClient, iccid_from_topic
-from .providers.mqtt import (
+from ...events import async_fire_message, message_event
+from ...models import AccountData, CellularIoTConfigEntry
+from ...providers.errors import ProviderError
+from ...providers.monoz import MonozClient, iccid_from_topic
+from ...providers.mqtt import (
     MqttClient,
     MqttMessage,
     MqttProblem,
-    MqttSettings,
 )
+from .settings import (
+    CLIENT_ID_PREFIX,
+    async_client_id,
+    derived_client_id,
+    mqtt_settings,
+    sends_password_in_clear,
+    tls_context,
+)
+
+__all__ = [
+    "MAX_UPLINK_BYTES",
+    "MONOZ_MQTT_OPERATION",
+    "UPLINK_BURST",
+    "MonozData",
+    "async_setup_monoz",
+    "derived_client_id",
+]
 
 MONOZ_MQTT_OPERATION: Final = "monoz_mqtt"
 # An uplink larger than this is dropped. monoZ documents 6 KB per message; 10 KB keeps
@@ -56,10 +66,6 @@ MAX_UPLINK_BYTES: Final = 10 * 1024
 # they are dropped (counted in the diagnostics), so a flood cannot fill the database.
 UPLINK_RATE: Final = 20.0
 UPLINK_BURST: Final = 100
-# Derived client ids: letters and digits, 23 characters (what MQTT 3.1.1 requires
-# every broker to accept).
-CLIENT_ID_PREFIX: Final = "hacelliot"
-CLIENT_ID_LENGTH: Final = 23
 # What earlier versions generated and stored when the client ID was left empty.
 _LEGACY_GENERATED_ID: Final = re.compile(r"ha-cellular-iot-[0-9a-f]{8}")
 # Each step of handing that session over (connect, end) gets this long; the broker
@@ -71,61 +77,27 @@ DRAIN_TIMEOUT: Final = 10.0
 _RETIRE_TOPIC_PREFIX: Final = f"{CLIENT_ID_PREFIX}/retire/"
 
 
+@dataclass(slots=True)
+class MonozData(AccountData):
+    """A loaded monoZ account: its REST client and, with a broker, its MQTT client."""
+
+    client: MonozClient
+    mqtt: MqttClient | None
+    uplink_topic: str | None = None
+    last_message: dict[str, Any] | None = None
+    received: int = 0
+    # Uplinks dropped: over the size limit or the rate limit.
+    uplinks_dropped: int = 0
+
+    @property
+    def broker(self) -> MqttClient | None:
+        """The MQTT broker connection, with a broker configured."""
+        return self.mqtt
+
+
 def monotonic() -> float:
     """Return the clock of the uplink rate limit (tests substitute their own)."""
     return time.monotonic()
-
-
-def derived_client_id(instance: str, entry_id: str) -> str:
-    """Return the client id of an entry of this Home Assistant installation.
-
-    Stable across restarts (both ids are stored), different for every entry and every
-    installation, and it reveals neither id to the broker.
-    """
-    digest = hashlib.sha256(f"{instance}:{entry_id}".encode()).hexdigest()
-    return CLIENT_ID_PREFIX + digest[: CLIENT_ID_LENGTH - len(CLIENT_ID_PREFIX)]
-
-
-def throwaway_client_id() -> str:
-    """Return a random client id for a one-off connection (clean session)."""
-    size = CLIENT_ID_LENGTH - len(CLIENT_ID_PREFIX)
-    return CLIENT_ID_PREFIX + secrets.token_hex(size)[:size]
-
-
-async def async_client_id(
-    hass: HomeAssistant, entry_id: str, broker: Mapping[str, Any]
-) -> str:
-    """Return the client id the user chose, or the one derived for the entry."""
-    chosen: str = broker.get(CONF_CLIENT_ID) or ""
-    if chosen:
-        return chosen
-    return derived_client_id(await instance_id.async_get(hass), entry_id)
-
-
-def mqtt_settings(
-    broker: Mapping[str, Any],
-    *,
-    persistent_session: bool = False,
-    client_id: str | None = None,
-) -> MqttSettings:
-    """Return the client settings stored in an entry's ``mqtt`` data."""
-    return MqttSettings(
-        persistent_session=persistent_session,
-        host=broker[CONF_HOST],
-        port=int(broker[CONF_PORT]),
-        username=broker.get(CONF_USERNAME) or None,
-        password=broker.get(CONF_PASSWORD) or None,
-        client_id=client_id
-        if client_id is not None
-        else broker.get(CONF_CLIENT_ID) or "",
-        tls=bool(broker.get(CONF_TLS)),
-        verify_tls=bool(broker.get(CONF_VERIFY_TLS, True)),
-    )
-
-
-def sends_password_in_clear(broker: Mapping[str, Any]) -> bool:
-    """Return whether the broker settings send a password without TLS."""
-    return bool(broker.get(CONF_PASSWORD)) and not broker.get(CONF_TLS)
 
 
 class UplinkLimiter:
@@ -151,15 +123,6 @@ class UplinkLimiter:
             return True
         self.dropped += 1
         return False
-
-
-def tls_context(broker: Mapping[str, Any]) -> ssl.SSLContext | None:
-    """Return Home Assistant's ready-made client context (no file I/O in the loop)."""
-    if not broker.get(CONF_TLS):
-        return None
-    if broker.get(CONF_VERIFY_TLS, True):
-        return client_context()
-    return client_context_no_verify()
 
 
 def uplink_event(entry_id: str, org_id: str, message: MqttMessage) -> dict[str, Any]:

@@ -14,16 +14,11 @@ and a debug log line, nothing else.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-import hashlib
-import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 import json
-import math
-import re
 import secrets
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -32,33 +27,26 @@ from aiohttp import http_exceptions, web
 from aiohttp.web_protocol import RequestPayloadError
 
 from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError
-from homeassistant.util import dt as dt_util
 from homeassistant.util.aiohttp import MockRequest
 
-from .const import (
-    CONF_KIND,
-    CONF_ORG_ID,
-    CONF_WEBHOOK_ID,
-    CONF_WEBHOOK_SECRET,
-    DOMAIN,
-    LOGGER,
-    EntryKind,
-)
+from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN, LOGGER
 from .events import async_fire_message, message_event
-from .models import CellularIoTConfigEntry
-from .providers.inbound import (
-    CONTENT_TYPES,
+from .providers.deliveries import (
     FORM,
     JSON,
     NO_CONTENT_TYPE,
-    PARSERS,
     Form,
     InboundFormatError,
     InboundMessage,
 )
-from .providers.monoz import iccid_from_topic
+from .webhook_auth import (
+    DeliveryRequest,
+    RejectedError as _RejectedError,
+    check_secret,
+)
 
 # Deliveries are small (monoZ: 10 packets of 6 KB; emnify: batches of events).
 MAX_BODY_BYTES: Final = 256 * 1024
@@ -66,15 +54,8 @@ MAX_BODY_BYTES: Final = 256 * 1024
 BODY_TIMEOUT: Final = 30.0
 # A Hologram form has four fields; anything with many more is not one.
 MAX_FORM_FIELDS: Final = 16
-# Longer header or query values are not our secret (32 characters) and are not compared.
-MAX_SECRET_CHARS: Final = 512
-MAX_JWT_CHARS: Final = 4096
-# Clock difference allowed when checking a JWT's "exp" and "nbf" (seconds).
-JWT_LEEWAY: Final = 60
 # Message ids remembered per entry to drop a delivery the provider retries.
 DEDUP_SIZE: Final = 4096
-SECRET_HEADERS: Final = ("X-Webhook-Secret", "X-API-Key")
-AUTH_HEADERS: Final = ("Authorization", "Authentication")
 
 
 def new_webhook_secret() -> str:
@@ -95,158 +76,11 @@ def url_with_secret(url: str, secret: str) -> str:
     return f"{url}?secret={secret}"
 
 
-type DeliveryRequest = web.Request | MockRequest
-"""A delivery: from HA's HTTP server, or relayed by Home Assistant Cloud."""
-
-
-class _RejectedError(Exception):
-    def __init__(self, status: HTTPStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
 def _source(request: DeliveryRequest) -> str | None:
     """Return who sent the request, for the log: its address, or the relay's name."""
     if isinstance(request, MockRequest):
         return request.mock_source
     return request.remote
-
-
-def _raw(value: str) -> bytes | None:
-    """Return a header or query value as the bytes that were sent.
-
-    aiohttp decodes header bytes as UTF-8 with ``surrogateescape``, so any byte comes
-    back; a relayed value (JSON text) may hold lone surrogates, which no secret has.
-    """
-    try:
-        return value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return None
-
-
-def _presented(request: DeliveryRequest) -> Iterator[tuple[bytes | None, bool]]:
-    """Yield each presented secret, and whether it may be a JWT (a Bearer token).
-
-    Every value of a repeated header counts.
-    """
-    for value in request.query.getall("secret", ()):
-        yield _raw(value), False
-    for name in SECRET_HEADERS:
-        for value in request.headers.getall(name, ()):
-            yield _raw(value.strip()), False
-    for name in AUTH_HEADERS:
-        for value in request.headers.getall(name, ()):
-            scheme, _, rest = value.strip().partition(" ")
-            if scheme.lower() == "bearer":
-                yield _raw(rest.strip()), True
-            elif scheme.lower() == "basic":
-                try:
-                    decoded = base64.b64decode(rest.strip(), validate=True)
-                except (binascii.Error, ValueError):
-                    continue
-                yield decoded.partition(b":")[2], False
-            else:
-                yield _raw(value.strip()), False
-
-
-def _check_secret(
-    request: DeliveryRequest, expected: str, form_key: str | None
-) -> None:
-    """Accept the secret from the query, a header, or a form's "key" (Hologram).
-
-    Every value is compared in constant time; a value that cannot be the secret (too
-    long, not encodable) is skipped, never an error.
-    """
-    if not expected:
-        raise _RejectedError(HTTPStatus.UNAUTHORIZED, "missing or wrong secret")
-    expected_bytes = expected.encode()
-    candidates = [
-        (value, maybe_jwt)
-        for value, maybe_jwt in _presented(request)
-        if value is not None
-    ]
-    if form_key is not None and (key := _raw(form_key)) is not None:
-        candidates.append((key, False))
-    for value, _ in candidates:
-        if len(value) <= MAX_SECRET_CHARS and hmac.compare_digest(
-            value, expected_bytes
-        ):
-            return
-    now = dt_util.utcnow().timestamp()
-    for value, maybe_jwt in candidates:
-        if maybe_jwt and jwt_signed_with(value, expected_bytes, now):
-            return
-    raise _RejectedError(HTTPStatus.UNAUTHORIZED, "missing or wrong secret")
-
-
-class _BadTokenError(ValueError):
-    """A JWT part that is not what the JWT rules allow."""
-
-
-_JWT_HASHES: Final = {
-    "HS256": hashlib.sha256,
-    "HS384": hashlib.sha384,
-    "HS512": hashlib.sha512,
-}
-_B64URL: Final = re.compile(rb"[A-Za-z0-9_-]*")
-
-
-def _b64url(part: bytes) -> bytes:
-    """Decode unpadded base64url strictly: its alphabet only, canonical, no padding."""
-    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
-        raise _BadTokenError("not base64url")
-    decoded = base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
-    # Stray bits in the last character would let one signature have many spellings.
-    if base64.urlsafe_b64encode(decoded).rstrip(b"=") != part:
-        raise _BadTokenError("not canonical base64url")
-    return decoded
-
-
-def _claim_time(claims: Mapping[str, Any], name: str) -> float | None:
-    """Return a numeric time claim, None if absent; refuse any other value."""
-    if name not in claims:
-        return None
-    value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _BadTokenError(f"{name} is not a number")
-    if not math.isfinite(value):
-        raise _BadTokenError(f"{name} is not finite")
-    return float(value)
-
-
-def jwt_signed_with(token: bytes, key: bytes, now: float) -> bool:
-    """Return whether ``token`` is a JWT signed with ``key`` (HMAC) and valid at ``now``.
-
-    emnify signs its SMS callbacks this way with the service profile's API secret.
-    The token must carry a numeric ``exp`` (a token without one would be good
-    forever) that has not passed, and a ``nbf`` if present must have come; both with
-    :data:`JWT_LEEWAY` for clock differences. Every part must be strict base64url.
-    """
-    parts = token.split(b".")
-    if len(parts) != 3 or len(token) > MAX_JWT_CHARS:
-        return False
-    try:
-        header = json.loads(_b64url(parts[0]))
-        signature = _b64url(parts[2])
-        if not isinstance(header, dict) or "crit" in header:
-            return False
-        digest = _JWT_HASHES.get(str(header.get("alg")))
-        if digest is None:
-            return False
-        expected = hmac.new(key, parts[0] + b"." + parts[1], digest).digest()
-        if not hmac.compare_digest(signature, expected):
-            return False
-        claims = json.loads(_b64url(parts[1]))
-        if not isinstance(claims, dict):
-            return False
-        exp = _claim_time(claims, "exp")
-        nbf = _claim_time(claims, "nbf")
-    except (ValueError, RecursionError):
-        return False
-    if exp is None or exp + JWT_LEEWAY < now:
-        return False
-    return nbf is None or nbf - JWT_LEEWAY <= now
 
 
 async def _read_raw(request: DeliveryRequest) -> bytes:
@@ -354,15 +188,28 @@ def _check_media_type(media_type: str, accepted: frozenset[str]) -> None:
     raise _RejectedError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "use " + " or ".join(names))
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryFormat:
+    """What a provider's webhook posts: its parser and media types."""
+
+    parser: Callable[[Any], list[InboundMessage]]
+    content_types: frozenset[str]
+    # For a message that names no SIM: the ICCID from its topic (entry data, topic).
+    iccid_from_topic: Callable[[Mapping[str, Any], str], str | None] | None = None
+
+
 class InboundWebhook:
     """The webhook of one account entry."""
 
-    def __init__(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, delivery: DeliveryFormat
+    ) -> None:
         """Bind the webhook to its entry (the secret is read at each request)."""
         self._hass = hass
         self._entry = entry
-        self._kind = EntryKind(entry.data[CONF_KIND])
-        self._parser: Callable[[Any], list[InboundMessage]] = PARSERS[self._kind]
+        self._provider: str = entry.data[CONF_KIND]
+        self._delivery = delivery
+        self._parser: Callable[[Any], list[InboundMessage]] = delivery.parser
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.webhook_id: str = entry.data[CONF_WEBHOOK_ID]
         self.accepted = 0
@@ -395,12 +242,12 @@ class InboundWebhook:
         try:
             raw = await _read_raw(request)
             media_type = _media_type(request)
-            accepted = CONTENT_TYPES[self._kind]
+            accepted = self._delivery.content_types
             # A Hologram form carries the secret in its "key" field.
             form = (
                 _form_or_none(raw) if media_type == FORM and FORM in accepted else None
             )
-            _check_secret(
+            check_secret(
                 request,
                 self._entry.options.get(CONF_WEBHOOK_SECRET, ""),
                 form.get("key") if form is not None else None,
@@ -447,12 +294,11 @@ class InboundWebhook:
 
     def _fire(self, message: InboundMessage) -> None:
         iccid = message.iccid
-        if iccid is None and self._kind is EntryKind.MONOZ and message.topics:
-            iccid = iccid_from_topic(
-                str(self._entry.data[CONF_ORG_ID]), message.topics[0]
-            )
+        from_topic = self._delivery.iccid_from_topic
+        if iccid is None and from_topic is not None and message.topics:
+            iccid = from_topic(self._entry.data, message.topics[0])
         event = message_event(
-            provider=self._kind.value,
+            provider=self._provider,
             source="webhook",
             entry_id=self._entry.entry_id,
             payload=message.payload,

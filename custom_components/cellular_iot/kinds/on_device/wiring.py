@@ -8,13 +8,14 @@ defaults: loopback and the private ranges, 30 messages a minute.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 
-from .const import (
+from ...const import (
     CONF_HOST,
     CONF_PORT,
     CONF_PROTOCOL,
@@ -24,10 +25,10 @@ from .const import (
     LOGGER,
     EntryKind,
 )
-from .events import async_fire_message, message_event as build_event
-from .models import CellularIoTConfigEntry, OnDeviceData
-from .providers.hologram_socket import HologramSocketClient
-from .providers.listener import (
+from ...events import async_fire_message, message_event as build_event
+from ...models import CellularIoTConfigEntry, CellularIoTData
+from ...providers.hologram_socket import HologramSocketClient
+from ...providers.listener import (
     DEFAULT_ALLOWED_NETWORKS,
     DEFAULT_RATE_LIMIT,
     Listener,
@@ -42,6 +43,22 @@ CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
 CONF_RATE_LIMIT: Final = "rate_limit"
 RATE_LIMIT_MAX: Final = 600
 ISSUE_OPEN_TO_ALL: Final = "listener_open_to_all"
+
+
+@dataclass(slots=True)
+class OnDeviceData(CellularIoTData):
+    """The listener of an on_device entry and its optional Socket API client."""
+
+    listener: Listener
+    socket: HologramSocketClient | None
+    last_message: dict[str, Any] | None = None
+    received: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        """The listener's entities are available while it serves."""
+        return self.listener.listening
 
 
 def listener_options(options: Mapping[str, Any]) -> tuple[list[str], int]:

@@ -1,0 +1,272 @@
+"""What an entry kind is: the one interface the rest of the integration asks.
+
+A kind (a provider account, or the on-device listener) is one object in
+:data:`~.KINDS`, of a subclass of :class:`Kind`. It owns its setup and unload, its
+runtime data, its diagnostics, its config-flow steps (``flow``), the actions it serves
+and how it sends them, and how it names and targets its devices. ``__init__.py``,
+``services.py``, ``diagnostics.py``, the device targets and the platforms ask the kind;
+none of them branches on which kind it is.
+
+:class:`AccountKind` is what the three provider accounts share: an outbox, an inbound
+webhook, devices (config subentries) under an account device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, NoReturn, NotRequired, TypedDict
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceEntryType
+
+from ..action_errors import invalid, provider_error
+from ..const import (
+    ATTR_DEVICE_ID,
+    ATTR_PHONE_NUMBER,
+    CONF_ORG_ID,
+    CONF_WEBHOOK_ID,
+    DOMAIN,
+)
+from ..inbound_webhook import DeliveryFormat, InboundWebhook
+from ..models import AccountData, CellularIoTConfigEntry, CellularIoTData
+from ..outbox import Outbox, OutboxItem, clear_auth_issue
+from ..providers.errors import ProviderAuthError, ProviderError
+from .flow import KindFlow
+
+# An action the kind serves for one of its entries: (hass, entry, validated data) ->
+# the action's response.
+type ActionHandler = Callable[
+    [HomeAssistant, CellularIoTConfigEntry, dict[str, Any]], Awaitable[dict[str, Any]]
+]
+# An action that needs no entry (hass, validated data) -> the response.
+type StandaloneHandler = Callable[
+    [HomeAssistant, dict[str, Any]], Awaitable[dict[str, Any]]
+]
+# A send the outbox performs (and retries): (entry, item) -> the response's fields.
+type Operation = Callable[
+    [CellularIoTConfigEntry, OutboxItem], Awaitable[dict[str, Any]]
+]
+
+
+class DeviceFields(TypedDict):
+    """The fields our devices have: for ``DeviceInfo`` and for the registry alike."""
+
+    identifiers: set[tuple[str, str]]
+    name: str
+    manufacturer: str
+    model: str
+    entry_type: NotRequired[DeviceEntryType]
+    serial_number: NotRequired[str]
+
+
+class Kind:
+    """One entry kind. Subclasses set the class attributes and the setup."""
+
+    # The entry's ``kind`` (an ``EntryKind`` value) and the provider's name as shown.
+    key: ClassVar[str]
+    provider: ClassVar[str]
+    platforms: ClassVar[tuple[Platform, ...]]
+    flow: ClassVar[KindFlow]
+    # Whether entries of this kind are provider accounts (devices, webhook, outbox).
+    account: ClassVar[bool] = False
+    # The actions it serves for its entries, and those that need no entry.
+    actions: ClassVar[Mapping[str, ActionHandler]] = {}
+    standalone_actions: ClassVar[Mapping[str, StandaloneHandler]] = {}
+    # The sends its outbox can retry, by operation name (stored with each send).
+    operations: ClassVar[Mapping[str, Operation]] = {}
+    # The subentry field holding a device's provider id (None: no devices).
+    device_key: ClassVar[str | None] = None
+
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> CellularIoTData:
+        """Connect (prove the credentials, bind the listener): the runtime data."""
+        raise NotImplementedError
+
+    async def async_prepare(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Once ``entry.runtime_data`` is set, before the platforms are set up."""
+
+    @callback
+    def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
+        """Last step of the setup, after the platforms."""
+
+    async def async_unload_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Stop what the setup started (the platforms are unloaded already)."""
+
+    def diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
+        """Return the kind's runtime state for the diagnostics (redacted later)."""
+        return {"kind": self.key}
+
+    def device_info_fields(self, entry: CellularIoTConfigEntry) -> DeviceFields:
+        """Return the entry's own device."""
+        raise NotImplementedError
+
+
+class AccountKind(Kind):
+    """A provider account: devices as subentries, an inbound webhook, an outbox."""
+
+    account = True
+    # The account device's and each device's model in the device registry.
+    account_model: ClassVar[str]
+    device_model: ClassVar[str]
+    device_key: ClassVar[str | None]
+    delivery: ClassVar[DeliveryFormat]
+
+    async def async_prepare(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Load the outbox, register the webhook and the devices."""
+        runtime = entry.runtime_data
+        assert isinstance(runtime, AccountData)
+        clear_auth_issue(hass, entry)
+        runtime.outbox = Outbox(hass, entry)
+        await runtime.outbox.async_load()
+        if CONF_WEBHOOK_ID in entry.data:
+            runtime.webhook = InboundWebhook(hass, entry, self.delivery)
+            runtime.webhook.register()
+        self.async_register_devices(hass, entry)
+
+    @callback
+    def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
+        """Start the outbox's worker.
+
+        Last: a setup that fails before this leaves no worker behind to write the
+        files the next attempt loads.
+        """
+        runtime = entry.runtime_data
+        if isinstance(runtime, AccountData) and runtime.outbox is not None:
+            runtime.outbox.start()
+
+    async def async_unload_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Remove the webhook, stop the outbox, then disconnect."""
+        runtime = entry.runtime_data
+        assert isinstance(runtime, AccountData)
+        if runtime.webhook is not None:
+            runtime.webhook.unregister()
+        if runtime.outbox is not None:
+            await runtime.outbox.stop()
+        await self.async_disconnect(runtime)
+
+    async def async_disconnect(self, runtime: CellularIoTData) -> None:
+        """Close what stays open after the outbox stopped (an MQTT connection)."""
+
+    def diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
+        """Return the kind and the account's own state (``account_diagnostics``)."""
+        return {"kind": self.key, **self.account_diagnostics(runtime)}
+
+    def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
+        """Return the account's own runtime state."""
+        return {}
+
+    # --- devices -------------------------------------------------------------------
+
+    def device_info_fields(self, entry: CellularIoTConfigEntry) -> DeviceFields:
+        """Return the account's own device (a service device)."""
+        model = self.account_model
+        if org_id := entry.data.get(CONF_ORG_ID):
+            model = f"{model} {org_id}"
+        return {
+            "identifiers": {(DOMAIN, entry.entry_id)},
+            "name": entry.title,
+            "manufacturer": self.provider,
+            "model": model,
+            "entry_type": DeviceEntryType.SERVICE,
+        }
+
+    def provider_id(self, subentry: ConfigSubentry) -> str:
+        """Return the provider's id of a device (a subentry)."""
+        assert self.device_key is not None
+        return str(subentry.data[self.device_key])
+
+    def subentry_device_fields(
+        self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry
+    ) -> DeviceFields:
+        """One device of the account."""
+        return {
+            "identifiers": {(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")},
+            "name": subentry.title,
+            "manufacturer": self.provider,
+            "model": self.device_model,
+            "serial_number": self.provider_id(subentry),
+        }
+
+    def matches(self, event: Mapping[str, Any], provider_id: str) -> bool:
+        """Return whether an inbound message came from the device with that id."""
+        return str(event.get("device_id")) == provider_id
+
+    def notify_call(
+        self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry, message: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Return the action and its data that send ``message`` to the device."""
+        raise NotImplementedError
+
+    @callback
+    def async_register_devices(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Register the account's device and its devices, each linked to the account.
+
+        Done here, before the platforms add entities, so the link is made with
+        ``async_update_device(via_device_id=...)``, which every supported HA has.
+        """
+        registry = dr.async_get(hass)
+        account = registry.async_get_or_create(
+            config_entry_id=entry.entry_id, **self.device_info_fields(entry)
+        )
+        for subentry in entry.subentries.values():
+            device = registry.async_get_or_create(
+                config_entry_id=entry.entry_id,
+                config_subentry_id=subentry.subentry_id,
+                **self.subentry_device_fields(entry, subentry),
+            )
+            if device.via_device_id != account.id:
+                registry.async_update_device(device.id, via_device_id=account.id)
+
+
+async def async_submit(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    operation: str,
+    action: str,
+    targets: list[str],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Send through the entry's outbox: sent now, queued, or refused (raised)."""
+    runtime = entry.runtime_data
+    assert isinstance(runtime, AccountData)
+    assert runtime.outbox is not None
+    try:
+        return await runtime.outbox.async_submit(operation, action, targets, params)
+    except ProviderError as err:
+        raise provider_error(hass, entry, err) from err
+
+
+def check_account_sms(entry: CellularIoTConfigEntry, data: dict[str, Any]) -> None:
+    """Refuse an SMS to a phone number: an account sends to its own devices."""
+    if ATTR_PHONE_NUMBER in data:
+        raise invalid("phone_number_not_supported", title=entry.title)
+    if ATTR_DEVICE_ID not in data:
+        raise invalid("device_id_required")
+
+
+def raise_setup_error(err: ProviderError) -> NoReturn:
+    """Refused credentials start re-authentication; anything else retries later."""
+    if isinstance(err, ProviderAuthError):
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="auth_failed"
+        ) from err
+    raise ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="cannot_connect",
+        translation_placeholders={"error": str(err)},
+    ) from err

@@ -1,0 +1,179 @@
+"""The emnify account: SMS to its endpoints (one request per part), via the outbox.
+
+Setup proves the application token (``POST /authenticate``); the client keeps the
+auth token and renews it. The entities follow whether the API answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar, Final
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from ...action_errors import invalid
+from ...availability import LINK_API, Reachability
+from ...const import (
+    ATTR_DEVICE_ID,
+    ATTR_EXPIRY,
+    ATTR_MESSAGE,
+    ATTR_SENDER,
+    CONF_APPLICATION_TOKEN,
+    SERVICE_SEND_SMS,
+    EntryKind,
+)
+from ...inbound_webhook import DeliveryFormat
+from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
+from ...outbox import OutboxItem
+from ...providers.deliveries import CONTENT_TYPES, parse_emnify
+from ...providers.emnify import EmnifyClient
+from ...providers.errors import ProviderConnectionError, ProviderError
+from ...providers.sms import (
+    PHONE_NUMBER,
+    SmsPart,
+    SmsTooLongError,
+    encode_sms,
+    sms_length,
+)
+from ..base import (
+    AccountKind,
+    ActionHandler,
+    Operation,
+    async_submit,
+    check_account_sms,
+    raise_setup_error,
+)
+from .flow import FLOW
+
+EMNIFY_SMS: Final = "emnify_sms"
+# The most parts one SMS is split into.
+MAX_SMS_PARTS: Final = 32
+
+
+@dataclass(slots=True)
+class EmnifyData(AccountData):
+    """A loaded emnify account: its client (which caches the auth token)."""
+
+    client: EmnifyClient
+
+
+async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
+    """Send the parts not sent yet, one request each; progress is kept on the item."""
+    runtime = getattr(entry, "runtime_data", None)
+    if not isinstance(runtime, EmnifyData):
+        raise ProviderConnectionError(f"{entry.title} is not loaded")
+    params = item.params
+    sent: list[dict[str, Any]] = item.progress.setdefault("sent", [])
+    parts = params["parts"]
+    for number in range(len(sent) + 1, len(parts) + 1):
+        raw = parts[number - 1]
+        result = await runtime.client.send_sms(
+            params["device_id"],
+            [SmsPart(payload=raw["payload"], dcs=raw.get("dcs"), udh=raw.get("udh"))],
+            source_address=params.get("source_address"),
+            alphanumeric_sender=params.get("alphanumeric", False),
+            expiry_date=params.get("expiry_date"),
+        )
+        sent.append({"part": number, "sms_id": result[0].sms_id})
+    return {"encoding": params["encoding"], "parts": len(parts), "messages": sent}
+
+
+async def _async_send_sms(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
+) -> dict[str, Any]:
+    check_account_sms(entry, data)
+    message: str = data[ATTR_MESSAGE]
+    try:
+        parts = encode_sms(message, max_parts=MAX_SMS_PARTS)
+    except SmsTooLongError as err:
+        raise invalid("sms_too_long", parts=err.parts, max=err.max_parts) from None
+    sender: str | None = data.get(ATTR_SENDER)
+    alphanumeric = sender is not None and not PHONE_NUMBER.fullmatch(sender)
+    encoding = sms_length(message)[0]
+    result = await async_submit(
+        hass,
+        entry,
+        EMNIFY_SMS,
+        SERVICE_SEND_SMS,
+        [f"endpoint:{data[ATTR_DEVICE_ID]}"],
+        {
+            "device_id": data[ATTR_DEVICE_ID],
+            "parts": [
+                {"payload": part.payload, "dcs": part.dcs, "udh": part.udh}
+                for part in parts
+            ],
+            "source_address": sender.lstrip("+")
+            if sender and not alphanumeric
+            else sender,
+            "alphanumeric": alphanumeric,
+            "expiry_date": data.get(ATTR_EXPIRY),
+            "encoding": encoding,
+        },
+    )
+    return {
+        "config_entry_id": entry.entry_id,
+        "device_id": data[ATTR_DEVICE_ID],
+        "encoding": encoding,
+        "parts": len(parts),
+        **result,
+    }
+
+
+class EmnifyKind(AccountKind):
+    """emnify organisations."""
+
+    key = EntryKind.EMNIFY.value
+    provider = "emnify"
+    platforms = (Platform.EVENT, Platform.NOTIFY, Platform.SENSOR)
+    flow = FLOW
+    account_model = "emnify organisation"
+    device_model = "emnify endpoint"
+    device_key = ATTR_DEVICE_ID
+    delivery = DeliveryFormat(parse_emnify, CONTENT_TYPES["emnify"])
+    actions: ClassVar[Mapping[str, ActionHandler]] = {SERVICE_SEND_SMS: _async_send_sms}
+    operations: ClassVar[Mapping[str, Operation]] = {EMNIFY_SMS: emnify_sms}
+
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> EmnifyData:
+        """Prove the application token; follow whether the API answers."""
+        client = EmnifyClient(
+            async_get_clientsession(hass), entry.data[CONF_APPLICATION_TOKEN]
+        )
+        try:
+            await client.authenticate()
+        except ProviderError as err:
+            raise_setup_error(err)
+        runtime = EmnifyData(kind=EntryKind.EMNIFY, client=client)
+        reachability = Reachability(hass, entry.entry_id, entry.title)
+        reachability.add_link(LINK_API, "the emnify API", probe=client.reauthenticate)
+        client.observer = partial(reachability.report, LINK_API)
+        runtime.reachability = reachability
+        entry.async_on_unload(reachability.stop)
+        return runtime
+
+    def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
+        """Return the organisation and how often the client authenticated."""
+        assert isinstance(runtime, EmnifyData)
+        return {
+            "org_id": runtime.client.account.org_id,
+            "authentications": runtime.client.authentications,
+        }
+
+    def notify_call(
+        self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry, message: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Send an SMS to the endpoint."""
+        return SERVICE_SEND_SMS, {
+            "config_entry_id": entry.entry_id,
+            "device_id": int(self.provider_id(subentry)),
+            "message": message,
+        }
+
+
+EMNIFY: Final = EmnifyKind()

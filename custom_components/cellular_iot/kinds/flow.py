@@ -1,0 +1,104 @@
+"""What the shared config flow asks of an entry kind, and what its steps build on.
+
+config_flow.py composes one ConfigFlow from the kinds' step mixins (HA calls
+``async_step_<step_id>`` on the flow class) and asks the entry's ``KindFlow``
+wherever the kinds differ, instead of branching on the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+TEXT = TextSelector()
+# A port field (1-65535): the listener, the broker and the devices' defaults.
+PORT = vol.All(
+    NumberSelector(
+        NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+    ),
+    vol.Coerce(int),
+    vol.Range(min=1, max=65535),
+)
+
+
+def select(options: list[str], translation_key: str | None) -> SelectSelector:
+    """Return a drop-down whose options strings.json's selector section labels.
+
+    Only TCP / UDP go without a translation_key: they read the same everywhere.
+    """
+    config = SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+    if translation_key is not None:
+        config["translation_key"] = translation_key
+    return SelectSelector(config)
+
+
+class KindFlowBase(ConfigFlow):
+    """The config flow as a kind's steps see it: each kind's mixin subclasses this."""
+
+    def _async_create_account_entry(
+        self, *, title: str, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Create an account entry with its inbound webhook (config_flow.py)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class SecretCheck:
+    """An account's secret, as the reauth and the shared reconfigure forms ask it."""
+
+    # The data key of the secret, and the form's only field.
+    key: str
+    # Prove a new secret for the entry: the unique id of the account it opens, or
+    # None with the form's errors set.
+    account_id: Callable[
+        [HomeAssistant, ConfigEntry, str, dict[str, str]], Awaitable[str | None]
+    ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KindFlow:
+    """One entry kind's part of the config flow.
+
+    The menu offers each kind as the step named by its EntryKind value: ``steps``
+    must have ``async_step_<value>``.
+    """
+
+    # The mixin with the kind's steps; the config flow class inherits it.
+    steps: type[KindFlowBase]
+    # The {provider}, {credential} and {account} of the account forms' texts.
+    placeholders: Mapping[str, str] = field(default_factory=dict)
+    # Accounts get an inbound webhook when created, and the webhook options flow:
+    # this says where to paste its URL at the provider. None: no webhook.
+    webhook_hint: str | None = None
+    # The secret that reauth_confirm (and reconfigure, see below) replaces.
+    secret: SecretCheck | None = None
+    # The kind's own reconfigure step; None: the shared form replacing the secret.
+    reconfigure_step: str | None = None
+    # The kind's own options flow, in place of the webhook's.
+    options_flow: Callable[[], OptionsFlow] | None = None
+    # The subentry types of the kind's entries (accounts: their devices).
+    subentries: Mapping[str, type[ConfigSubentryFlow]] = field(default_factory=dict)

@@ -1,0 +1,287 @@
+"""The Hologram account: cloud messages and SMS to its devices, through the outbox.
+
+Setup proves the API key (``GET /users/me``); the entities follow whether the API
+answers. The device webhook action (``send_to_device_webhook``) needs no account: it
+posts to a device's own webhook URL on dashboard.hologram.io.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any, ClassVar, Final
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from ...action_errors import invalid
+from ...availability import LINK_API, Reachability
+from ...const import (
+    ATTR_DATA,
+    ATTR_DATA_BASE64,
+    ATTR_DEVICE_ID,
+    ATTR_DEVICE_IDS,
+    ATTR_ENCRYPTED,
+    ATTR_EXPIRY,
+    ATTR_MESSAGE,
+    ATTR_PORT,
+    ATTR_PROTOCOL,
+    ATTR_SENDER,
+    ATTR_WEBHOOK_URL,
+    CONF_API_KEY,
+    CONF_ORG_ID,
+    CONF_SEND_AS,
+    DOMAIN,
+    SEND_AS_SMS,
+    SERVICE_SEND_CLOUD_MESSAGE,
+    SERVICE_SEND_SMS,
+    SERVICE_SEND_TO_DEVICE_WEBHOOK,
+    EntryKind,
+)
+from ...inbound_webhook import DeliveryFormat
+from ...models import CellularIoTConfigEntry, CellularIoTData
+from ...outbox import OutboxItem
+from ...providers.deliveries import CONTENT_TYPES, parse_hologram
+from ...providers.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderNotFoundError,
+    ProviderRateLimitedError,
+)
+from ...providers.hologram import (
+    CloudMessageResult,
+    HologramClient,
+    send_to_device_webhook,
+)
+from ...providers.sms import PHONE_NUMBER
+from ..base import (
+    AccountKind,
+    ActionHandler,
+    Operation,
+    StandaloneHandler,
+    async_submit,
+    check_account_sms,
+    raise_setup_error,
+)
+from .data import HologramData
+from .flow import FLOW
+
+HOLOGRAM_CLOUD_MESSAGE: Final = "hologram_cloud_message"
+HOLOGRAM_SMS: Final = "hologram_sms"
+
+
+def _runtime(entry: CellularIoTConfigEntry) -> HologramData:
+    runtime = getattr(entry, "runtime_data", None)
+    if not isinstance(runtime, HologramData):
+        raise ProviderConnectionError(f"{entry.title} is not loaded")
+    return runtime
+
+
+# --- sends (outbox operations) ---------------------------------------------------------
+
+
+def cloud_message_ids(results: list[CloudMessageResult]) -> list[dict[str, Any]]:
+    """Return the devices a cloud message was queued for, with Hologram's ids."""
+    return [
+        {"device_id": result.device_id, "message_id": result.message_id}
+        for result in results
+    ]
+
+
+async def hologram_cloud_message(
+    entry: CellularIoTConfigEntry, item: OutboxItem
+) -> dict[str, Any]:
+    """POST /devices/messages for every device at once."""
+    runtime = _runtime(entry)
+    params = item.params
+    results = await runtime.client.send_cloud_message(
+        params["device_ids"],
+        port=params["port"],
+        protocol=params["protocol"],
+        data=params.get("data"),
+        data_base64=params.get("data_base64"),
+        encrypted=params["encrypted"],
+    )
+    return {"messages": cloud_message_ids(results)}
+
+
+async def hologram_sms(
+    entry: CellularIoTConfigEntry, item: OutboxItem
+) -> dict[str, Any]:
+    """POST /sms/incoming to one device."""
+    runtime = _runtime(entry)
+    params = item.params
+    result = await runtime.client.send_sms(
+        [params["device_id"]], params["message"], from_number=params.get("sender")
+    )
+    count = result.get("msgcount") if isinstance(result, dict) else None
+    return {"message_count": count if isinstance(count, int) else None}
+
+
+# --- actions ---------------------------------------------------------------------------
+
+
+async def _async_send_cloud_message(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
+) -> dict[str, Any]:
+    params = {
+        "device_ids": data[ATTR_DEVICE_IDS],
+        "port": data[ATTR_PORT],
+        "protocol": data[ATTR_PROTOCOL],
+        "data": data.get(ATTR_DATA),
+        "data_base64": data.get(ATTR_DATA_BASE64),
+        "encrypted": data[ATTR_ENCRYPTED],
+    }
+    targets = [f"device:{device_id}" for device_id in data[ATTR_DEVICE_IDS]]
+    result = await async_submit(
+        hass,
+        entry,
+        HOLOGRAM_CLOUD_MESSAGE,
+        SERVICE_SEND_CLOUD_MESSAGE,
+        targets,
+        params,
+    )
+    return {"config_entry_id": entry.entry_id, **result}
+
+
+async def _async_send_sms(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
+) -> dict[str, Any]:
+    check_account_sms(entry, data)
+    sender = data.get(ATTR_SENDER)
+    if sender is not None and not PHONE_NUMBER.fullmatch(sender):
+        raise invalid("invalid_sender", value=sender)
+    if ATTR_EXPIRY in data:
+        raise invalid("expiry_not_supported", title=entry.title)
+    result = await async_submit(
+        hass,
+        entry,
+        HOLOGRAM_SMS,
+        SERVICE_SEND_SMS,
+        [f"device:{data[ATTR_DEVICE_ID]}"],
+        {
+            "device_id": data[ATTR_DEVICE_ID],
+            "message": data[ATTR_MESSAGE],
+            "sender": sender,
+        },
+    )
+    return {
+        "config_entry_id": entry.entry_id,
+        "device_id": data[ATTR_DEVICE_ID],
+        **result,
+    }
+
+
+def _webhook_error(err: ProviderError) -> HomeAssistantError:
+    """Return a fixed, translated error: nothing the answering server wrote."""
+    placeholders: dict[str, str] = {}
+    if isinstance(err, ProviderNotFoundError):
+        key = "webhook_not_found"
+    elif isinstance(err, ProviderRateLimitedError):
+        key = "webhook_rate_limited"
+    elif isinstance(err, ProviderConnectionError):
+        key = "webhook_unreachable"
+    else:
+        key = "webhook_failed"
+        placeholders["status"] = str(err.status) if err.status else "-"
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
+async def _async_send_to_device_webhook(
+    hass: HomeAssistant, data: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        results = await send_to_device_webhook(
+            async_get_clientsession(hass), data[ATTR_WEBHOOK_URL], data[ATTR_DATA]
+        )
+    except ProviderError as err:
+        raise _webhook_error(err) from err
+    return {"status": "sent", "messages": cloud_message_ids(results)}
+
+
+# --- the kind --------------------------------------------------------------------------
+
+
+class HologramKind(AccountKind):
+    """Hologram accounts."""
+
+    key = EntryKind.HOLOGRAM.value
+    provider = "Hologram"
+    platforms = (Platform.EVENT, Platform.NOTIFY, Platform.SENSOR)
+    flow = FLOW
+    account_model = "Hologram account"
+    device_model = "Hologram device"
+    device_key = ATTR_DEVICE_ID
+    delivery = DeliveryFormat(parse_hologram, CONTENT_TYPES["hologram"])
+    actions: ClassVar[Mapping[str, ActionHandler]] = {
+        SERVICE_SEND_CLOUD_MESSAGE: _async_send_cloud_message,
+        SERVICE_SEND_SMS: _async_send_sms,
+    }
+    standalone_actions: ClassVar[Mapping[str, StandaloneHandler]] = {
+        SERVICE_SEND_TO_DEVICE_WEBHOOK: _async_send_to_device_webhook
+    }
+    operations: ClassVar[Mapping[str, Operation]] = {
+        HOLOGRAM_CLOUD_MESSAGE: hologram_cloud_message,
+        HOLOGRAM_SMS: hologram_sms,
+    }
+
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> HologramData:
+        """Prove the API key; follow whether the API answers."""
+        client = HologramClient(
+            async_get_clientsession(hass),
+            entry.data[CONF_API_KEY],
+            org_id=entry.data.get(CONF_ORG_ID),
+        )
+        try:
+            user = await client.get_me()
+        except ProviderError as err:
+            raise_setup_error(err)
+        runtime = HologramData(kind=EntryKind.HOLOGRAM, client=client, user=user)
+        reachability = Reachability(hass, entry.entry_id, entry.title)
+        reachability.add_link(LINK_API, "the Hologram API", probe=client.get_me)
+        client.observer = partial(reachability.report, LINK_API)
+        runtime.reachability = reachability
+        entry.async_on_unload(reachability.stop)
+        return runtime
+
+    def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
+        """Return the user and organisation the key belongs to."""
+        assert isinstance(runtime, HologramData)
+        return {
+            "user_id": runtime.user.user_id,
+            "org_id": runtime.client.org_id,
+            "email": runtime.user.email,
+        }
+
+    def notify_call(
+        self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry, message: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Send a cloud message on the device's port and protocol, or an SMS."""
+        defaults = subentry.data
+        device_id = int(self.provider_id(subentry))
+        data: dict[str, Any] = {"config_entry_id": entry.entry_id}
+        if defaults.get(CONF_SEND_AS) == SEND_AS_SMS:
+            return SERVICE_SEND_SMS, {
+                **data,
+                "device_id": device_id,
+                "message": message,
+            }
+        return SERVICE_SEND_CLOUD_MESSAGE, {
+            **data,
+            "device_ids": [device_id],
+            "port": defaults.get(ATTR_PORT, 4010),
+            "protocol": defaults.get(ATTR_PROTOCOL, "TCP"),
+            "data": message,
+        }
+
+
+HOLOGRAM: Final = HologramKind()

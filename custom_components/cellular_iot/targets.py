@@ -1,0 +1,152 @@
+"""Which entry and which provider ids an action is for.
+
+An action names its devices (HA device ids of account subentries) or the provider's
+ids with an optional ``config_entry_id``. The kinds that serve the action are asked
+for the id a device stands for; a device that cannot receive (an account, the
+listener, another integration's, another provider's) is refused by its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+
+from .action_errors import action_name, invalid, label, not_ready
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_DEVICE,
+    ATTR_ICCID,
+    CONF_KIND,
+    DOMAIN,
+)
+from .kinds import KINDS, AccountKind, Kind
+from .models import CellularIoTConfigEntry
+
+
+def resolve_devices(
+    hass: HomeAssistant,
+    action: str,
+    data: dict[str, Any],
+    id_field: str,
+    kinds: Collection[Kind],
+    *,
+    many: bool,
+) -> dict[str, Any]:
+    """Turn ``device`` (HA device ids of account subentries) into the provider ids.
+
+    The devices give ``config_entry_id`` too; they must all belong to one account.
+    """
+    refs: list[str] | None = data.pop(ATTR_DEVICE, None)
+    if refs is None:
+        if id_field not in data:
+            raise invalid("missing_field", field=label(hass, action, id_field))
+        return data
+    if id_field in data:
+        raise invalid("device_or_id", field=label(hass, action, id_field))
+    if not many and len(refs) > 1:
+        raise invalid("one_device")
+    entry_ids: set[str] = set()
+    ids: list[str] = []
+    for ref in refs:
+        entry_id, provider_id = _device_target(hass, action, ref, kinds)
+        entry_ids.add(entry_id)
+        ids.append(provider_id)
+    if len(entry_ids) > 1 or (data.get(ATTR_CONFIG_ENTRY_ID) not in (None, *entry_ids)):
+        raise invalid("devices_of_several_entries")
+    data[ATTR_CONFIG_ENTRY_ID] = entry_ids.pop()
+    if id_field == ATTR_ICCID:
+        data[id_field] = ids[0]
+    elif many:
+        data[id_field] = list(dict.fromkeys(int(i) for i in ids))
+    else:
+        data[id_field] = int(ids[0])
+    return data
+
+
+def _device_target(
+    hass: HomeAssistant, action: str, ref: str, kinds: Collection[Kind]
+) -> tuple[str, str]:
+    """Return the account entry and the provider id of one device (a subentry's)."""
+    device = dr.async_get(hass).async_get(ref)
+    if device is None:
+        raise invalid("invalid_device_target", value=ref)
+    name = device.name_by_user or device.name or ref
+    account: CellularIoTConfigEntry | None = None
+    for entry_id, subentry_ids in _device_subentries(device).items():
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            continue
+        account = entry
+        kind = KINDS[entry.data[CONF_KIND]]
+        for subentry_id in subentry_ids:
+            if subentry_id and (sub := entry.subentries.get(subentry_id)):
+                if kind not in kinds or not isinstance(kind, AccountKind):
+                    raise invalid(
+                        "device_wrong_kind",
+                        name=name,
+                        provider=kind.provider,
+                        action=action_name(hass, action),
+                        providers=", ".join(k.provider for k in kinds),
+                    )
+                return entry_id, kind.provider_id(sub)
+    if account is None:
+        raise invalid("device_not_ours", name=name)
+    if not KINDS[account.data[CONF_KIND]].account:
+        raise invalid("device_is_listener", name=name)
+    raise invalid("device_is_account", name=name)
+
+
+def _device_subentries(device: dr.DeviceEntry | None) -> dict[str, set[str | None]]:
+    """Return the config entries and subentries a device belongs to.
+
+    HA 2026.8+ gives a device one entry and subentry (``config_entry_id``,
+    ``config_subentry_id``) and reports ``config_entries_subentries`` as deprecated;
+    older releases have only the latter.
+    """
+    if device is None:
+        return {}
+    entry_id = getattr(device, "config_entry_id", None)
+    if isinstance(entry_id, str):
+        return {entry_id: {getattr(device, "config_subentry_id", None)}}
+    return device.config_entries_subentries
+
+
+def get_entry(
+    hass: HomeAssistant,
+    data: Mapping[str, Any],
+    kinds: Collection[Kind],
+    action: str,
+) -> CellularIoTConfigEntry:
+    """Return the loaded entry the action is for (or the only one of those kinds)."""
+    keys = [kind.key for kind in kinds]
+    kind_names = ", ".join(keys)
+    entry_id = data.get(ATTR_CONFIG_ENTRY_ID)
+    if entry_id is not None:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise invalid("entry_not_found", entry_id=entry_id)
+        if entry.data.get(CONF_KIND) not in keys:
+            raise invalid(
+                "entry_wrong_kind", title=entry.title, action=action, kinds=kind_names
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise not_ready("entry_not_loaded", title=entry.title)
+        return entry
+    candidates = [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_KIND) in keys and entry.state is ConfigEntryState.LOADED
+    ]
+    if not candidates:
+        raise not_ready("no_entry", action=action, kinds=kind_names)
+    if len(candidates) > 1:
+        raise invalid(
+            "entry_required",
+            action=action,
+            field=label(hass, action, ATTR_CONFIG_ENTRY_ID),
+        )
+    return candidates[0]
