@@ -45,6 +45,7 @@ from .texts import MissingPlaceholderError, icu_format
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
 FLOW = "custom_components.cellular_iot.config_flow"
+ON_DEVICE_FLOW = "custom_components.cellular_iot.kinds.on_device.flow"
 BUSY_PORT = 4999
 # Options that read the same in every language and cannot be strings.json keys
 # (hassfest allows only [a-z0-9-_] there): a select of only these needs no
@@ -216,7 +217,7 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         patch(f"{FLOW}.MonozClient.validate", mocks["validate"]),
         patch(f"{FLOW}.MqttClient.start", mocks["start"]),
         patch(f"{FLOW}.MqttClient.stop", mocks["stop"]),
-        patch(f"{FLOW}.Listener", FakeListener),
+        patch(f"{ON_DEVICE_FLOW}.Listener", FakeListener),
         patch("custom_components.cellular_iot.async_setup_entry", return_value=True),
         patch("custom_components.cellular_iot.async_unload_entry", return_value=True),
     ):

@@ -44,11 +44,10 @@ from .outbox import (
     MAX_DEPTH_RANGE,
 )
 
-# The flow tests patch the provider calls of the forms, and the listener's bind
-# check, through this module: the very classes the kinds' flows use.
+# The flow tests patch the provider calls of the forms through this module: the
+# very classes the kinds' flows use.
 from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient
-from .providers.listener import Listener
 from .providers.monoz import MonozClient
 from .providers.mqtt import MqttClient
 
@@ -58,7 +57,6 @@ __all__ = [
     "CellularIoTConfigFlow",
     "EmnifyClient",
     "HologramClient",
-    "Listener",
     "MonozClient",
     "MqttClient",
     "WebhookOptionsFlow",

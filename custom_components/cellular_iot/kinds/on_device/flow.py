@@ -64,20 +64,6 @@ def on_device_unique_id(data: Mapping[str, Any]) -> str:
     return f"{str(data[CONF_PROTOCOL]).lower()}-{int(data[CONF_PORT])}"
 
 
-def _listener_class() -> type[Listener]:
-    """Return the listener class that the bind check starts.
-
-    Looked up through config_flow when called, not when loaded:
-    tests/test_translations.py puts a stand-in without a socket there
-    (``patch("…config_flow.Listener")``). Once that test patches this module
-    instead, use ``Listener`` directly here.
-    """
-    # Not at the top: config_flow imports this module.
-    from ... import config_flow  # noqa: PLC0415
-
-    return config_flow.Listener
-
-
 class OnDeviceSteps(KindFlowBase):
     """The config flow's steps adding or moving the on-device listener."""
 
@@ -145,7 +131,7 @@ class OnDeviceSteps(KindFlowBase):
             for k in (CONF_PROTOCOL, CONF_PORT, CONF_HOST)
         )
         if not same_socket:
-            probe = _listener_class()(protocol, host, port, lambda message: None)
+            probe = Listener(protocol, host, port, lambda message: None)
             try:
                 await probe.start()
             except OSError:
