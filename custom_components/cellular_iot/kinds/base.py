@@ -34,7 +34,11 @@ from ..const import (
 from ..inbound_webhook import DeliveryFormat, InboundWebhook
 from ..models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ..outbox import Outbox, OutboxItem, clear_auth_issue
-from ..providers.errors import ProviderAuthError, ProviderError
+from ..providers.errors import (
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderError,
+)
 from .flow import KindFlow
 
 # An action the kind serves for one of its entries: (hass, entry, validated data) ->
@@ -257,6 +261,19 @@ def check_account_sms(entry: CellularIoTConfigEntry, data: dict[str, Any]) -> No
         raise invalid("phone_number_not_supported", title=entry.title)
     if ATTR_DEVICE_ID not in data:
         raise invalid("device_id_required")
+
+
+def loaded_runtime[T: CellularIoTData](
+    entry: CellularIoTConfigEntry, runtime_type: type[T]
+) -> T:
+    """Return the runtime data of a loaded entry; a send to an unloaded one waits.
+
+    The outbox retries a ``ProviderConnectionError`` (the entry may be reloading).
+    """
+    runtime = getattr(entry, "runtime_data", None)
+    if not isinstance(runtime, runtime_type):
+        raise ProviderConnectionError(f"{entry.title} is not loaded")
+    return runtime
 
 
 def raise_setup_error(err: ProviderError) -> NoReturn:

@@ -32,7 +32,7 @@ from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ...outbox import OutboxItem
 from ...providers.deliveries import CONTENT_TYPES, parse_emnify
 from ...providers.emnify import EmnifyClient
-from ...providers.errors import ProviderConnectionError, ProviderError
+from ...providers.errors import ProviderError
 from ...providers.sms import (
     PHONE_NUMBER,
     SmsPart,
@@ -46,6 +46,7 @@ from ..base import (
     Operation,
     async_submit,
     check_account_sms,
+    loaded_runtime,
     raise_setup_error,
 )
 from .flow import FLOW
@@ -64,9 +65,7 @@ class EmnifyData(AccountData):
 
 async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
     """Send the parts not sent yet, one request each; progress is kept on the item."""
-    runtime = getattr(entry, "runtime_data", None)
-    if not isinstance(runtime, EmnifyData):
-        raise ProviderConnectionError(f"{entry.title} is not loaded")
+    runtime = loaded_runtime(entry, EmnifyData)
     params = item.params
     sent: list[dict[str, Any]] = item.progress.setdefault("sent", [])
     parts = params["parts"]

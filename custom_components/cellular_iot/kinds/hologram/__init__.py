@@ -64,6 +64,7 @@ from ..base import (
     StandaloneHandler,
     async_submit,
     check_account_sms,
+    loaded_runtime,
     raise_setup_error,
 )
 from .data import HologramData
@@ -71,13 +72,6 @@ from .flow import FLOW
 
 HOLOGRAM_CLOUD_MESSAGE: Final = "hologram_cloud_message"
 HOLOGRAM_SMS: Final = "hologram_sms"
-
-
-def _runtime(entry: CellularIoTConfigEntry) -> HologramData:
-    runtime = getattr(entry, "runtime_data", None)
-    if not isinstance(runtime, HologramData):
-        raise ProviderConnectionError(f"{entry.title} is not loaded")
-    return runtime
 
 
 # --- sends (outbox operations) ---------------------------------------------------------
@@ -95,7 +89,7 @@ async def hologram_cloud_message(
     entry: CellularIoTConfigEntry, item: OutboxItem
 ) -> dict[str, Any]:
     """POST /devices/messages for every device at once."""
-    runtime = _runtime(entry)
+    runtime = loaded_runtime(entry, HologramData)
     params = item.params
     results = await runtime.client.send_cloud_message(
         params["device_ids"],
@@ -112,7 +106,7 @@ async def hologram_sms(
     entry: CellularIoTConfigEntry, item: OutboxItem
 ) -> dict[str, Any]:
     """POST /sms/incoming to one device."""
-    runtime = _runtime(entry)
+    runtime = loaded_runtime(entry, HologramData)
     params = item.params
     result = await runtime.client.send_sms(
         [params["device_id"]], params["message"], from_number=params.get("sender")

@@ -32,7 +32,6 @@ from ...outbox import OutboxItem
 from ...providers.deliveries import CONTENT_TYPES, parse_monoz
 from ...providers.errors import (
     ProviderBadRequestError,
-    ProviderConnectionError,
     ProviderError,
 )
 from ...providers.monoz import (
@@ -48,6 +47,7 @@ from ..base import (
     ActionHandler,
     Operation,
     async_submit,
+    loaded_runtime,
     raise_setup_error,
 )
 from .broker import MONOZ_MQTT_OPERATION, MonozData, async_setup_monoz
@@ -57,16 +57,9 @@ MONOZ_REST: Final = "monoz_rest"
 MONOZ_MQTT: Final = MONOZ_MQTT_OPERATION
 
 
-def _runtime(entry: CellularIoTConfigEntry) -> MonozData:
-    runtime = getattr(entry, "runtime_data", None)
-    if not isinstance(runtime, MonozData):
-        raise ProviderConnectionError(f"{entry.title} is not loaded")
-    return runtime
-
-
 async def monoz_rest(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
     """POST /{org}/Publish/Message."""
-    runtime = _runtime(entry)
+    runtime = loaded_runtime(entry, MonozData)
     params = item.params
     result = await runtime.client.publish_message(
         params["iccid"],
@@ -80,7 +73,7 @@ async def monoz_rest(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[st
 
 async def monoz_mqtt(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
     """Publish to /{org}/{iccid}/sub{topic}; a broker that is down is a passing fault."""
-    runtime = _runtime(entry)
+    runtime = loaded_runtime(entry, MonozData)
     if runtime.mqtt is None:
         raise ProviderBadRequestError(f"{entry.title} has no MQTT broker any more")
     params = item.params
