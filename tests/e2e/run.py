@@ -990,6 +990,67 @@ class Run:
         )
         b.checkpoint("dashboard button pressed")
 
+    def voice(self) -> None:
+        """The README's Voice set-up, then Assist's built-in agent sends a message.
+
+        As the README says: copy the shipped sentences to custom_sentences/en/,
+        expose the device's notify entity to Assist, reload conversation; then say
+        the README's sentence (POST /api/conversation/process, what Assist's dialog
+        sends) and see the message reach the fake and the answer spoken.
+        """
+        b, ha = self.browser, self.ha
+        assert b is not None
+        assert ha is not None
+        sentences = ha.config / "custom_sentences" / "en"
+        sentences.mkdir(parents=True, exist_ok=True)
+        shutil.copy(
+            REPO
+            / "custom_components"
+            / "cellular_iot"
+            / "sentences"
+            / "en"
+            / "cellular_iot.yaml",
+            sentences / "cellular_iot.yaml",
+        )
+        entity = next(
+            e
+            for e in ha.entities()
+            if e["platform"] == "cellular_iot" and e["entity_id"].startswith("notify.")
+        )
+        ha.ws(
+            {
+                "type": "homeassistant/expose_entity",
+                "assistants": ["conversation"],
+                "entity_ids": [entity["entity_id"]],
+                "should_expose": True,
+            }
+        )
+        ha.request("POST", "/api/services/conversation/reload", {})
+        answer = ha.request(
+            "POST",
+            "/api/conversation/process",
+            {"text": "send open to the van tracker", "language": "en"},
+        )
+        speech = answer["response"]["speech"]["plain"]["speech"]
+        log(f"Assist answered: {speech}")
+        if speech != "Sent open to Van tracker.":
+            self.failures.add(f"Assist answered {speech!r} to the README's sentence")
+        self.check_fake(
+            "the cloud message Assist sent",
+            lambda m: m.get("deviceids") == [123456] and m.get("data") == "open",
+        )
+        answer = ha.request(
+            "POST",
+            "/api/conversation/process",
+            {"text": "what did the van tracker say", "language": "en"},
+        )
+        speech = answer["response"]["speech"]["plain"]["speech"]
+        log(f"Assist answered: {speech}")
+        if not speech.startswith("Van tracker "):
+            self.failures.add(
+                f"Assist answered {speech!r} to the last-message question"
+            )
+
     def run(self) -> None:
         self.setup()
         steps: list[tuple[str, Callable[[], None]]] = [
@@ -1001,6 +1062,7 @@ class Run:
             ("send_cloud_message from Developer tools → Actions", self.action_ui),
             ("notify.send_message to the device", self.notify),
             ("a dashboard button card that performs the action", self.dashboard_button),
+            ("Assist sends with the README's voice set-up", self.voice),
         ]
         for name, step in steps:
             with self.phase(name):
