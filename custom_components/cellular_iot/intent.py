@@ -92,6 +92,18 @@ class _DeviceIntentHandler(intent.IntentHandler):
     # Offered to an LLM (HA up to 2026.7) only when a notify entity is exposed.
     platforms: set[str] | None = {NOTIFY_DOMAIN}  # noqa: RUF012 (as HA declares it)
 
+    # The slots every sentence and tool call gives. A blank one is dropped before
+    # validation by HA 2026.11's LLM tool; it comes back empty here, so the handler
+    # answers "which device?" in words instead of raising a schema error.
+    _required_slots: tuple[str, ...] = ("name",)
+
+    @callback
+    def async_validate_slots(self, slots: dict[str, Any]) -> dict[str, Any]:
+        """Validate the slots; a missing required one is taken as empty."""
+        filled = {key: {"value": ""} for key in self._required_slots}
+        filled.update(slots)
+        return super().async_validate_slots(filled)  # type: ignore[no-any-return,unused-ignore]
+
     @callback
     def _async_target(
         self, intent_obj: intent.Intent, slots: dict[str, Any]
@@ -194,6 +206,7 @@ class SendMessageIntentHandler(_DeviceIntentHandler):
     """Send a text to a device, as ``notify.send_message`` does."""
 
     intent_type = INTENT_SEND_MESSAGE
+    _required_slots = ("name", "message")
     description = (
         "Sends a text message to a cellular IoT device (a tracker, sensor or "
         "controller connected through Hologram, emnify or monoZ), for example "
