@@ -11,8 +11,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import AccountEntity, ListenerEntity
-from .kinds import kind_of
+from .kinds import AccountKind, kind_of
 from .models import CellularIoTConfigEntry
+from .sim_entities import SimOnlineBinarySensor, device_subentries, sim_coordinator
 
 PARALLEL_UPDATES = 0
 
@@ -23,9 +24,17 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the connectivity sensor of the entry."""
-    if kind_of(entry).account:
+    kind = kind_of(entry)
+    if isinstance(kind, AccountKind):
         if entry.runtime_data.broker is not None:
             async_add_entities([BrokerConnectedBinarySensor(entry, "broker_connected")])
+        coordinator = sim_coordinator(entry)
+        if coordinator is not None and "online" in kind.sim_entities:
+            for subentry in device_subentries(entry):
+                async_add_entities(
+                    [SimOnlineBinarySensor(coordinator, entry, subentry, "online")],
+                    config_subentry_id=subentry.subentry_id,
+                )
         return
     async_add_entities([ListeningBinarySensor(entry, "listening")])
 

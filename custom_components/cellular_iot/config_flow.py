@@ -50,6 +50,7 @@ from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient
 from .providers.monoz import MonozClient
 from .providers.mqtt import MqttClient
+from .sim_status import CONF_SIM_INTERVAL
 
 __all__ = [
     "FLOWS",
@@ -215,6 +216,32 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         )
 
 
+def _sim_interval_field(entry: ConfigEntry) -> dict[vol.Marker, Any]:
+    """Return the SIM refresh interval field, for providers with a SIM API."""
+    kind = KINDS.get(entry.data.get(CONF_KIND, ""))
+    interval = getattr(kind, "sim_interval", None)
+    if interval is None:
+        return {}
+    return {
+        vol.Required(
+            CONF_SIM_INTERVAL,
+            default=entry.options.get(CONF_SIM_INTERVAL, interval.default),
+        ): vol.All(
+            NumberSelector(
+                NumberSelectorConfig(
+                    min=interval.minimum,
+                    max=interval.maximum,
+                    step=1,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="min",
+                )
+            ),
+            vol.Coerce(int),
+            vol.Range(min=interval.minimum, max=interval.maximum),
+        )
+    }
+
+
 class WebhookOptionsFlow(OptionsFlow):
     """Show the account's webhook URL; rotate its shared secret."""
 
@@ -232,6 +259,8 @@ class WebhookOptionsFlow(OptionsFlow):
                 CONF_OUTBOX_MAX_AGE: int(user_input[CONF_OUTBOX_MAX_AGE]),
                 CONF_OUTBOX_MAX_DEPTH: int(user_input[CONF_OUTBOX_MAX_DEPTH]),
             }
+            if CONF_SIM_INTERVAL in user_input:
+                self._options[CONF_SIM_INTERVAL] = int(user_input[CONF_SIM_INTERVAL])
             if user_input.get(CONF_ROTATE_SECRET):
                 self._new_secret = new_webhook_secret()
                 return await self.async_step_new_secret()
@@ -275,6 +304,7 @@ class WebhookOptionsFlow(OptionsFlow):
                         vol.Coerce(int),
                         vol.Range(min=MAX_DEPTH_RANGE[0], max=MAX_DEPTH_RANGE[1]),
                     ),
+                    **_sim_interval_field(entry),
                     vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
                 }
             ),

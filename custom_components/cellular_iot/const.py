@@ -33,6 +33,7 @@ SERVICE_SEND_SMS: Final = "send_sms"
 SERVICE_PUBLISH_DOWNLINK: Final = "publish_downlink"
 SERVICE_SEND_TO_DEVICE_WEBHOOK: Final = "send_to_device_webhook"
 SERVICE_SEND_TO_CLOUD: Final = "send_to_cloud"
+SERVICE_SET_SIM_STATE: Final = "set_sim_state"
 
 # Action fields (DESIGN.md).
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
@@ -87,6 +88,9 @@ CONF_SEND_AS: Final = "send_as"
 SEND_AS_CLOUD_MESSAGE: Final = "cloud_message"
 SEND_AS_SMS: Final = "sms"
 ATTR_DEVICE: Final = "device"
+ATTR_STATE: Final = "state"
+# Internal: the provider id an action resolved (device_id, or a monoZ ICCID).
+ATTR_PROVIDER_ID: Final = "provider_id"
 
 
 def signal_message(entry_id: str) -> str:

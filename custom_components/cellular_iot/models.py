@@ -17,6 +17,7 @@ from .providers.mqtt import MqttClient
 if TYPE_CHECKING:
     from .inbound_webhook import InboundWebhook
     from .outbox import Outbox
+    from .sim_status import SimCoordinator
 
 
 @dataclass(slots=True)
@@ -45,6 +46,8 @@ class AccountData(CellularIoTData):
 
     webhook: InboundWebhook | None = field(default=None, kw_only=True)
     outbox: Outbox | None = field(default=None, kw_only=True)
+    # The SIMs' coordinator (None: the provider has no SIM API, or no devices).
+    sims: SimCoordinator | None = field(default=None, kw_only=True)
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

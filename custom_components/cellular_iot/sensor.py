@@ -26,6 +26,7 @@ from .entity import AccountEntity, DeviceEntity, ListenerEntity
 from .events import preview
 from .kinds import kind_of
 from .models import CellularIoTConfigEntry
+from .sim_entities import sim_sensors
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
@@ -50,6 +51,8 @@ async def async_setup_entry(
                     ],
                     config_subentry_id=subentry.subentry_id,
                 )
+        for subentry, sensor in sim_sensors(entry):
+            async_add_entities([sensor], config_subentry_id=subentry.subentry_id)
         return
     async_add_entities(
         [

@@ -62,8 +62,10 @@ from .const import (
     ATTR_PHONE_NUMBER,
     ATTR_PORT,
     ATTR_PROTOCOL,
+    ATTR_PROVIDER_ID,
     ATTR_QOS,
     ATTR_SENDER,
+    ATTR_STATE,
     ATTR_TOPIC,
     ATTR_TOPICS,
     ATTR_VIA,
@@ -74,10 +76,11 @@ from .const import (
     SERVICE_SEND_SMS,
     SERVICE_SEND_TO_CLOUD,
     SERVICE_SEND_TO_DEVICE_WEBHOOK,
+    SERVICE_SET_SIM_STATE,
 )
 from .kinds import Kind, kind_of, serving, standalone
 from .providers.hologram import MAX_CLOUD_MESSAGE_BYTES
-from .targets import get_entry, resolve_devices
+from .targets import get_entry, resolve_devices, resolve_one_device
 
 __all__ = [
     "REST_ANSWERS_SERVICE_VALIDATION_ERRORS",
@@ -122,6 +125,17 @@ PUBLISH_DOWNLINK_FIELDS: Final[dict[vol.Marker, Any]] = {
 SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
     vol.Required(ATTR_WEBHOOK_URL): _webhook_url,
     vol.Required(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
+}
+
+
+SET_SIM_STATE_FIELDS: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_DEVICE): _device_refs,
+    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
+    vol.Optional(ATTR_DEVICE_ID): _device_id,
+    vol.Optional(ATTR_ICCID): _iccid,
+    vol.Required(ATTR_STATE): _choice(
+        ATTR_STATE, {"active": "active", "suspended": "suspended"}
+    ),
 }
 
 
@@ -222,6 +236,16 @@ async def _async_send_to_device_webhook(call: ServiceCall) -> ServiceResponse:
     return response
 
 
+async def _async_set_sim_state(call: ServiceCall) -> ServiceResponse:
+    action = SERVICE_SET_SIM_STATE
+    data = _validate(call.hass, action, SET_SIM_STATE_FIELDS, call.data)
+    data = resolve_one_device(
+        call.hass, action, data, (ATTR_DEVICE_ID, ATTR_ICCID), _device_kinds(action)
+    )
+    data[ATTR_PROVIDER_ID] = data.get(ATTR_DEVICE_ID, data.get(ATTR_ICCID))
+    return await _async_dispatch(call.hass, action, data)
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
@@ -239,6 +263,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             _async_send_to_device_webhook,
             SEND_TO_DEVICE_WEBHOOK_FIELDS,
         ),
+        (SERVICE_SET_SIM_STATE, _async_set_sim_state, SET_SIM_STATE_FIELDS),
     ):
         hass.services.async_register(
             DOMAIN,

@@ -67,6 +67,43 @@ def resolve_devices(
     return data
 
 
+def resolve_one_device(
+    hass: HomeAssistant,
+    action: str,
+    data: dict[str, Any],
+    id_fields: tuple[str, ...],
+    kinds: Collection[Kind],
+) -> dict[str, Any]:
+    """Resolve one ``device`` into its account and its provider id's own field.
+
+    For actions that take any kind's device: the id goes to the field the device's
+    kind names it by (``device_id``, or ``iccid`` for monoZ). Without ``device``,
+    exactly one of ``id_fields`` is needed.
+    """
+    refs: list[str] | None = data.pop(ATTR_DEVICE, None)
+    given = [name for name in id_fields if name in data]
+    if refs is None:
+        if not given:
+            raise invalid("missing_field", field=label(hass, action, ATTR_DEVICE))
+        if len(given) > 1:
+            raise invalid("device_or_id", field=label(hass, action, given[1]))
+        return data
+    if given:
+        raise invalid("device_or_id", field=label(hass, action, given[0]))
+    if len(refs) != 1:
+        raise invalid("one_device")
+    entry_id, provider_id = _device_target(hass, action, refs[0], kinds)
+    if data.get(ATTR_CONFIG_ENTRY_ID) not in (None, entry_id):
+        raise invalid("devices_of_several_entries")
+    data[ATTR_CONFIG_ENTRY_ID] = entry_id
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    kind = next(k for k in kinds if k.key == entry.data.get(CONF_KIND))
+    field = kind.device_key or id_fields[0]
+    data[field] = provider_id if field == ATTR_ICCID else int(provider_id)
+    return data
+
+
 def _device_target(
     hass: HomeAssistant, action: str, ref: str, kinds: Collection[Kind]
 ) -> tuple[str, str]:

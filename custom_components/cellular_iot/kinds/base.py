@@ -14,6 +14,7 @@ webhook, devices (config subentries) under an account device.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar, NoReturn, NotRequired, TypedDict
 
 from homeassistant.config_entries import ConfigSubentry
@@ -27,6 +28,8 @@ from ..action_errors import invalid, provider_error
 from ..const import (
     ATTR_DEVICE_ID,
     ATTR_PHONE_NUMBER,
+    ATTR_PROVIDER_ID,
+    ATTR_STATE,
     CONF_ORG_ID,
     CONF_WEBHOOK_ID,
     DOMAIN,
@@ -39,6 +42,8 @@ from ..providers.errors import (
     ProviderConnectionError,
     ProviderError,
 )
+from ..providers.sim import SIM_ACTIVE, SimStatus, SmsDelivery
+from ..sim_status import SimCoordinator, SimInterval
 from .flow import KindFlow
 
 # An action the kind serves for one of its entries: (hass, entry, validated data) ->
@@ -114,8 +119,16 @@ class Kind:
         raise NotImplementedError
 
 
+# The account kinds by key (for the actions every account kind serves alike).
+_ACCOUNT_KINDS: dict[str, AccountKind] = {}
+
+
 class AccountKind(Kind):
     """A provider account: devices as subentries, an inbound webhook, an outbox."""
+
+    def __init__(self) -> None:
+        """Register the kind for the actions all accounts share."""
+        _ACCOUNT_KINDS[self.key] = self
 
     account = True
     # The account device's and each device's model in the device registry.
@@ -123,6 +136,12 @@ class AccountKind(Kind):
     device_model: ClassVar[str]
     device_key: ClassVar[str | None]
     delivery: ClassVar[DeliveryFormat]
+
+    # The SIM API: the refresh interval's default and bounds (None: no SIM API),
+    # the SIM entities a device gets, and whether the SIM can be paused.
+    sim_interval: ClassVar[SimInterval | None] = None
+    sim_entities: ClassVar[frozenset[str]] = frozenset()
+    sim_can_pause: ClassVar[bool] = False
 
     async def async_prepare(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry
@@ -137,17 +156,66 @@ class AccountKind(Kind):
             runtime.webhook = InboundWebhook(hass, entry, self.delivery)
             runtime.webhook.register()
         self.async_register_devices(hass, entry)
+        if self.sim_interval is not None and self.device_ids(entry):
+            # An account without devices polls nothing.
+            runtime.sims = SimCoordinator(
+                hass,
+                entry,
+                provider=self.provider,
+                interval=self.sim_interval,
+                provider_ids=partial(self.device_ids, entry),
+                fetch=partial(self.async_fetch_sims, runtime),
+                list_sms=self.sms_lister(runtime),
+            )
 
     @callback
     def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
-        """Start the outbox's worker.
+        """Start the outbox's worker and the first SIM refresh.
 
         Last: a setup that fails before this leaves no worker behind to write the
-        files the next attempt loads.
+        files the next attempt loads. The SIM refresh runs in the background: the
+        SIM API being slow or down does not hold the account's setup (its entities
+        stay unavailable until it answers).
         """
         runtime = entry.runtime_data
         if isinstance(runtime, AccountData) and runtime.outbox is not None:
             runtime.outbox.start()
+        if isinstance(runtime, AccountData) and runtime.sims is not None:
+            entry.async_create_background_task(
+                hass, runtime.sims.async_refresh(), f"{entry.title} SIM refresh"
+            )
+
+    # --- SIMs -----------------------------------------------------------------------
+
+    def device_ids(self, entry: CellularIoTConfigEntry) -> list[str]:
+        """Return the provider ids of the account's devices."""
+        return [
+            self.provider_id(subentry)
+            for subentry in entry.subentries.values()
+            if self.device_key is not None and self.device_key in subentry.data
+        ]
+
+    async def async_fetch_sims(
+        self, runtime: CellularIoTData, provider_ids: list[str]
+    ) -> dict[str, SimStatus]:
+        """Return the SIMs of these devices, in as few requests as the API allows."""
+        raise NotImplementedError
+
+    async def async_set_sim_active(
+        self,
+        runtime: CellularIoTData,
+        provider_id: str,
+        sim: SimStatus | None,
+        active: bool,
+    ) -> None:
+        """Resume (``active``) or pause the SIM of a device."""
+        raise NotImplementedError
+
+    def sms_lister(
+        self, runtime: CellularIoTData
+    ) -> Callable[[str], Awaitable[list[SmsDelivery]]] | None:
+        """Return how to list a device's SMS with their delivery state, if any."""
+        return None
 
     async def async_unload_entry(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry
@@ -165,8 +233,31 @@ class AccountKind(Kind):
         """Close what stays open after the outbox stopped (an MQTT connection)."""
 
     def diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
-        """Return the kind and the account's own state (``account_diagnostics``)."""
-        return {"kind": self.key, **self.account_diagnostics(runtime)}
+        """Return the kind, the account's own state and its SIM polling."""
+        result = {"kind": self.key, **self.account_diagnostics(runtime)}
+        sims = runtime.sims if isinstance(runtime, AccountData) else None
+        if sims is not None:
+            result["sims"] = {
+                "interval_minutes": sims.update_interval.total_seconds() / 60
+                if sims.update_interval
+                else None,
+                "last_update_success": sims.last_update_success,
+                "failures": sims.failures,
+                "sims": [
+                    {
+                        "state": sim.state,
+                        "provider_state": sim.provider_state,
+                        "online": sim.online,
+                        "data_used": sim.data_used,
+                        "iccid": sim.iccid,
+                        "imei": sim.imei,
+                        "msisdn": sim.msisdn,
+                    }
+                    for sim in (sims.data or {}).values()
+                ],
+                "sms_followed": len(sims.sms.followed) if sims.sms is not None else 0,
+            }
+        return result
 
     def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
         """Return the account's own runtime state."""
@@ -235,6 +326,35 @@ class AccountKind(Kind):
             )
             if device.via_device_id != account.id:
                 registry.async_update_device(device.id, via_device_id=account.id)
+
+
+async def async_set_sim_state(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
+) -> dict[str, Any]:
+    """``set_sim_state``: pause or resume the SIM of one device, then refresh."""
+    kind = _ACCOUNT_KINDS[entry.runtime_data.kind]
+    runtime = entry.runtime_data
+    assert isinstance(runtime, AccountData)
+    provider_id = str(data[ATTR_PROVIDER_ID])
+    if provider_id not in kind.device_ids(entry):
+        raise invalid("sim_device_unknown", device=provider_id, title=entry.title)
+    coordinator = runtime.sims
+    if coordinator is None or not kind.sim_can_pause:
+        raise invalid("sim_state_not_supported", provider=kind.provider)
+    sim = (coordinator.data or {}).get(provider_id)
+    active = data[ATTR_STATE] == SIM_ACTIVE
+    try:
+        await kind.async_set_sim_active(runtime, provider_id, sim, active)
+    except ProviderError as err:
+        raise provider_error(hass, entry, err) from err
+    await coordinator.async_refresh()
+    after = (coordinator.data or {}).get(provider_id)
+    return {
+        "config_entry_id": entry.entry_id,
+        "device_id": provider_id,
+        "requested": data[ATTR_STATE],
+        "sim_state": after.state if after is not None else None,
+    }
 
 
 async def async_submit(

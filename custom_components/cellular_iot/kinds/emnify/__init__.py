@@ -6,7 +6,7 @@ auth token and renews it. The entities follow whether the API answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Final
@@ -25,6 +25,7 @@ from ...const import (
     ATTR_SENDER,
     CONF_APPLICATION_TOKEN,
     SERVICE_SEND_SMS,
+    SERVICE_SET_SIM_STATE,
     EntryKind,
 )
 from ...inbound_webhook import DeliveryFormat
@@ -33,6 +34,7 @@ from ...outbox import OutboxItem
 from ...providers.deliveries import CONTENT_TYPES, parse_emnify
 from ...providers.emnify import EmnifyClient
 from ...providers.errors import ProviderError
+from ...providers.sim import SimStatus, SmsDelivery
 from ...providers.sms import (
     PHONE_NUMBER,
     SmsPart,
@@ -40,10 +42,12 @@ from ...providers.sms import (
     encode_sms,
     sms_length,
 )
+from ...sim_status import SimInterval
 from ..base import (
     AccountKind,
     ActionHandler,
     Operation,
+    async_set_sim_state,
     async_submit,
     check_account_sms,
     loaded_runtime,
@@ -79,7 +83,21 @@ async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[st
             expiry_date=params.get("expiry_date"),
         )
         sent.append({"part": number, "sms_id": result[0].sms_id})
-    return {"encoding": params["encoding"], "parts": len(parts), "messages": sent}
+    if runtime.sims is not None and runtime.sims.sms is not None:
+        # emnify answers a send with no id: the SMS is found in the endpoint's
+        # list at the next refresh, by its text, and followed from there.
+        runtime.sims.sms.follow(
+            str(params["device_id"]),
+            [raw["payload"] for raw in parts],
+            {"outbox_id": item.id},
+        )
+        runtime.sims.async_update_listeners()
+    return {
+        "encoding": params["encoding"],
+        "parts": len(parts),
+        "messages": sent,
+        "outbox_id": item.id,
+    }
 
 
 async def _async_send_sms(
@@ -128,13 +146,42 @@ class EmnifyKind(AccountKind):
 
     key = EntryKind.EMNIFY.value
     provider = "emnify"
-    platforms = (Platform.EVENT, Platform.NOTIFY, Platform.SENSOR)
+    platforms = (
+        Platform.BINARY_SENSOR,
+        Platform.EVENT,
+        Platform.NOTIFY,
+        Platform.SENSOR,
+        Platform.SWITCH,
+    )
     flow = FLOW
+    # A refresh: GET /endpoint (1,000 a page) plus /connectivity and /stats per
+    # endpoint. emnify allows 2,000 requests per IP in 5 minutes; the SIMs take at
+    # most half of that, the rest is left for sending (see SimInterval.budget).
+    sim_interval = SimInterval(
+        default=15, minimum=5, per_page=1000, per_device=2, budget=1000
+    )
+    sim_entities = frozenset(
+        {
+            "sim_state",
+            "online",
+            "data_used",
+            "iccid",
+            "imei",
+            "msisdn",
+            "sms_sent",
+            "sms_received",
+            "sms_delivery",
+        }
+    )
+    sim_can_pause = True
     account_model = "emnify organisation"
     device_model = "emnify endpoint"
     device_key = ATTR_DEVICE_ID
     delivery = DeliveryFormat(parse_emnify, CONTENT_TYPES["emnify"])
-    actions: ClassVar[Mapping[str, ActionHandler]] = {SERVICE_SEND_SMS: _async_send_sms}
+    actions: ClassVar[Mapping[str, ActionHandler]] = {
+        SERVICE_SEND_SMS: _async_send_sms,
+        SERVICE_SET_SIM_STATE: async_set_sim_state,
+    }
     operations: ClassVar[Mapping[str, Operation]] = {EMNIFY_SMS: emnify_sms}
 
     async def async_setup_entry(
@@ -155,6 +202,38 @@ class EmnifyKind(AccountKind):
         runtime.reachability = reachability
         entry.async_on_unload(reachability.stop)
         return runtime
+
+    async def async_fetch_sims(
+        self, runtime: CellularIoTData, provider_ids: list[str]
+    ) -> dict[str, SimStatus]:
+        """Read the endpoint list, then each endpoint's connectivity and stats."""
+        assert isinstance(runtime, EmnifyData)
+        return await runtime.client.sim_statuses([int(i) for i in provider_ids])
+
+    async def async_set_sim_active(
+        self,
+        runtime: CellularIoTData,
+        provider_id: str,
+        sim: SimStatus | None,
+        active: bool,
+    ) -> None:
+        """Enable or disable the endpoint, then activate or suspend its SIM."""
+        assert isinstance(runtime, EmnifyData)
+        if sim is None or sim.sim_id is None:
+            raise invalid("sim_not_known_yet", device=provider_id)
+        await runtime.client.set_sim_active(int(provider_id), int(sim.sim_id), active)
+
+    def sms_lister(
+        self, runtime: CellularIoTData
+    ) -> Callable[[str], Awaitable[list[SmsDelivery]]] | None:
+        """``GET /endpoint/{id}/sms``: the SMS and their delivery state."""
+        assert isinstance(runtime, EmnifyData)
+        client = runtime.client
+
+        async def list_sms(device_id: str) -> list[SmsDelivery]:
+            return await client.list_sms(int(device_id))
+
+        return list_sms
 
     def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
         """Return the organisation and how often the client authenticated."""

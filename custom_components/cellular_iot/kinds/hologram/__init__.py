@@ -39,6 +39,7 @@ from ...const import (
     SERVICE_SEND_CLOUD_MESSAGE,
     SERVICE_SEND_SMS,
     SERVICE_SEND_TO_DEVICE_WEBHOOK,
+    SERVICE_SET_SIM_STATE,
     EntryKind,
 )
 from ...inbound_webhook import DeliveryFormat
@@ -56,12 +57,15 @@ from ...providers.hologram import (
     HologramClient,
     send_to_device_webhook,
 )
+from ...providers.sim import SimStatus
 from ...providers.sms import PHONE_NUMBER
+from ...sim_status import SimInterval
 from ..base import (
     AccountKind,
     ActionHandler,
     Operation,
     StandaloneHandler,
+    async_set_sim_state,
     async_submit,
     check_account_sms,
     loaded_runtime,
@@ -208,8 +212,21 @@ class HologramKind(AccountKind):
 
     key = EntryKind.HOLOGRAM.value
     provider = "Hologram"
-    platforms = (Platform.EVENT, Platform.NOTIFY, Platform.SENSOR)
+    platforms = (
+        Platform.BINARY_SENSOR,
+        Platform.EVENT,
+        Platform.NOTIFY,
+        Platform.SENSOR,
+        Platform.SWITCH,
+    )
     flow = FLOW
+    # One GET /devices page per refresh for every device (Hologram publishes no
+    # numeric rate limit; its 429 rules apply, so 5 minutes at the fastest).
+    sim_interval = SimInterval(default=15, minimum=5, per_page=100)
+    sim_entities = frozenset(
+        {"sim_state", "online", "data_used", "last_session", "iccid", "msisdn"}
+    )
+    sim_can_pause = True
     account_model = "Hologram account"
     device_model = "Hologram device"
     device_key = ATTR_DEVICE_ID
@@ -217,6 +234,7 @@ class HologramKind(AccountKind):
     actions: ClassVar[Mapping[str, ActionHandler]] = {
         SERVICE_SEND_CLOUD_MESSAGE: _async_send_cloud_message,
         SERVICE_SEND_SMS: _async_send_sms,
+        SERVICE_SET_SIM_STATE: async_set_sim_state,
     }
     standalone_actions: ClassVar[Mapping[str, StandaloneHandler]] = {
         SERVICE_SEND_TO_DEVICE_WEBHOOK: _async_send_to_device_webhook
@@ -255,6 +273,26 @@ class HologramKind(AccountKind):
             "org_id": runtime.client.org_id,
             "email": runtime.user.email,
         }
+
+    async def async_fetch_sims(
+        self, runtime: CellularIoTData, provider_ids: list[str]
+    ) -> dict[str, SimStatus]:
+        """Every device's SIM from the device list (one request per page)."""
+        assert isinstance(runtime, HologramData)
+        wanted = set(provider_ids)
+        sims = await runtime.client.sim_statuses()
+        return {key: sim for key, sim in sims.items() if key in wanted}
+
+    async def async_set_sim_active(
+        self,
+        runtime: CellularIoTData,
+        provider_id: str,
+        sim: SimStatus | None,
+        active: bool,
+    ) -> None:
+        """``POST /devices/{id}/state`` with ``live`` or ``pause``."""
+        assert isinstance(runtime, HologramData)
+        await runtime.client.set_sim_active(int(provider_id), active)
 
     def notify_call(
         self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry, message: str

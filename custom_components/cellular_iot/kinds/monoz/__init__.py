@@ -24,6 +24,7 @@ from ...const import (
     ATTR_VIA,
     CONF_ORG_ID,
     SERVICE_PUBLISH_DOWNLINK,
+    SERVICE_SET_SIM_STATE,
     EntryKind,
 )
 from ...inbound_webhook import DeliveryFormat
@@ -42,10 +43,13 @@ from ...providers.monoz import (
     downlink_topic,
     iccid_from_topic,
 )
+from ...providers.sim import SimStatus
+from ...sim_status import SimInterval
 from ..base import (
     AccountKind,
     ActionHandler,
     Operation,
+    async_set_sim_state,
     async_submit,
     loaded_runtime,
     raise_setup_error,
@@ -164,8 +168,14 @@ class MonozKind(AccountKind):
         Platform.EVENT,
         Platform.NOTIFY,
         Platform.SENSOR,
+        Platform.SWITCH,
     )
     flow = FLOW
+    # One SIM detail read per SIM (monoZ lists no SIMs and publishes no limits; its
+    # SIM pages were hidden in 2025, so they may answer 404: then nothing shows).
+    sim_interval = SimInterval(default=30, minimum=10, per_device=1)
+    sim_entities = frozenset({"sim_state"})
+    sim_can_pause = True
     account_model = "monoZ:Link organisation"
     device_model = "monoZ SIM"
     device_key = ATTR_ICCID
@@ -173,7 +183,8 @@ class MonozKind(AccountKind):
         parse_monoz, CONTENT_TYPES["monoz"], iccid_from_topic=_iccid_from_topic
     )
     actions: ClassVar[Mapping[str, ActionHandler]] = {
-        SERVICE_PUBLISH_DOWNLINK: _async_publish_downlink
+        SERVICE_PUBLISH_DOWNLINK: _async_publish_downlink,
+        SERVICE_SET_SIM_STATE: async_set_sim_state,
     }
     operations: ClassVar[Mapping[str, Operation]] = {
         MONOZ_REST: monoz_rest,
@@ -222,6 +233,24 @@ class MonozKind(AccountKind):
     def matches(self, event: Mapping[str, Any], provider_id: str) -> bool:
         """Match a SIM's messages by their ICCID."""
         return event.get("iccid") == provider_id
+
+    async def async_fetch_sims(
+        self, runtime: CellularIoTData, provider_ids: list[str]
+    ) -> dict[str, SimStatus]:
+        """One SIM detail read per SIM (an unknown or hidden SIM is left out)."""
+        assert isinstance(runtime, MonozData)
+        return await runtime.client.sim_statuses(provider_ids)
+
+    async def async_set_sim_active(
+        self,
+        runtime: CellularIoTData,
+        provider_id: str,
+        sim: SimStatus | None,
+        active: bool,
+    ) -> None:
+        """``PUT /{org}/Sim/Enable`` with the ICCID and ``Enable``."""
+        assert isinstance(runtime, MonozData)
+        await runtime.client.set_sim_active(provider_id, active)
 
     def notify_call(
         self, entry: CellularIoTConfigEntry, subentry: ConfigSubentry, message: str

@@ -1,0 +1,292 @@
+"""The SIM behind each device: sensors, the online binary sensor, the pause switch.
+
+Every one reads its account's :class:`~.sim_status.SimCoordinator`. Which ones a
+device gets is its provider's (``AccountKind.sim_entities``): what that API
+documents. They are unavailable while the last refresh failed, or while the
+provider says nothing of this device's SIM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+)
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorStateClass,
+)
+from homeassistant.components.switch import SwitchEntity
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import EntityCategory, UnitOfInformation
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .action_errors import provider_error
+from .const import SUBENTRY_DEVICE
+from .entity import DeviceEntity
+from .kinds import AccountKind, kind_of
+from .models import AccountData, CellularIoTConfigEntry
+from .providers.errors import ProviderError
+from .providers.sim import SIM_ACTIVE, SIM_STATES, SMS_PENDING, SMS_STATES, SimStatus
+from .sim_status import SimCoordinator
+
+
+@dataclass(frozen=True, slots=True)
+class SimSensorKind:
+    """One SIM sensor: its key (translation key too) and how it reads the SIM."""
+
+    key: str
+    value: Callable[[SimStatus], Any]
+    device_class: SensorDeviceClass | None = None
+    state_class: SensorStateClass | None = None
+    unit: str | None = None
+    suggested_unit: str | None = None
+    options: tuple[str, ...] | None = None
+    diagnostic: bool = False
+    enabled: bool = True
+
+
+SIM_SENSORS: tuple[SimSensorKind, ...] = (
+    SimSensorKind(
+        "sim_state",
+        lambda sim: sim.state,
+        device_class=SensorDeviceClass.ENUM,
+        options=SIM_STATES,
+    ),
+    SimSensorKind(
+        "data_used",
+        lambda sim: sim.data_used,
+        device_class=SensorDeviceClass.DATA_SIZE,
+        state_class=SensorStateClass.TOTAL,
+        unit=UnitOfInformation.BYTES,
+        suggested_unit=UnitOfInformation.MEGABYTES,
+    ),
+    SimSensorKind(
+        "last_session",
+        lambda sim: sim.last_session,
+        device_class=SensorDeviceClass.TIMESTAMP,
+    ),
+    SimSensorKind(
+        "sms_sent",
+        lambda sim: sim.sms_sent,
+        state_class=SensorStateClass.TOTAL,
+        enabled=False,
+    ),
+    SimSensorKind(
+        "sms_received",
+        lambda sim: sim.sms_received,
+        state_class=SensorStateClass.TOTAL,
+        enabled=False,
+    ),
+    SimSensorKind("iccid", lambda sim: sim.iccid, diagnostic=True, enabled=False),
+    SimSensorKind("imei", lambda sim: sim.imei, diagnostic=True, enabled=False),
+    SimSensorKind("msisdn", lambda sim: sim.msisdn, diagnostic=True, enabled=False),
+)
+
+
+def sim_coordinator(entry: CellularIoTConfigEntry) -> SimCoordinator | None:
+    """Return the account's SIM coordinator, if it polls SIMs."""
+    runtime = getattr(entry, "runtime_data", None)
+    return runtime.sims if isinstance(runtime, AccountData) else None
+
+
+def device_subentries(entry: CellularIoTConfigEntry) -> list[ConfigSubentry]:
+    """Return the account's devices (subentries)."""
+    return [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_DEVICE
+    ]
+
+
+def sim_sensors(entry: CellularIoTConfigEntry) -> list[tuple[ConfigSubentry, Any]]:
+    """Return the SIM sensors of every device of the account, with their subentry."""
+    coordinator = sim_coordinator(entry)
+    if coordinator is None:
+        return []
+    kind = kind_of(entry)
+    assert isinstance(kind, AccountKind)
+    found: list[tuple[ConfigSubentry, Any]] = []
+    for subentry in device_subentries(entry):
+        found.extend(
+            (subentry, SimSensor(coordinator, entry, subentry, description))
+            for description in SIM_SENSORS
+            if description.key in kind.sim_entities
+        )
+        if "sms_delivery" in kind.sim_entities:
+            found.append((subentry, SmsDeliverySensor(coordinator, entry, subentry)))
+    return found
+
+
+class SimEntity(CoordinatorEntity[SimCoordinator], DeviceEntity):
+    """An entity of a device's SIM, read from the account's coordinator."""
+
+    _follows_messages = False
+
+    def __init__(
+        self,
+        coordinator: SimCoordinator,
+        entry: CellularIoTConfigEntry,
+        subentry: ConfigSubentry,
+        key: str,
+    ) -> None:
+        """Tie the entity to the device and the account's coordinator."""
+        CoordinatorEntity.__init__(self, coordinator)
+        DeviceEntity.__init__(self, entry, subentry, key)
+
+    @property
+    def sim(self) -> SimStatus | None:
+        """The device's SIM as last refreshed (None: the provider said nothing)."""
+        return (self.coordinator.data or {}).get(self.provider_id)
+
+    @property
+    def available(self) -> bool:
+        """Available while the last refresh worked and it described this SIM."""
+        return super().available and self.sim is not None
+
+
+class SimSensor(SimEntity, SensorEntity):
+    """One value of the device's SIM."""
+
+    def __init__(
+        self,
+        coordinator: SimCoordinator,
+        entry: CellularIoTConfigEntry,
+        subentry: ConfigSubentry,
+        description: SimSensorKind,
+    ) -> None:
+        """Describe the sensor as its kind says."""
+        super().__init__(coordinator, entry, subentry, description.key)
+        self._description = description
+        self._attr_device_class = description.device_class
+        self._attr_state_class = description.state_class
+        self._attr_native_unit_of_measurement = description.unit
+        if description.suggested_unit is not None:
+            self._attr_suggested_unit_of_measurement = description.suggested_unit
+            self._attr_suggested_display_precision = 1
+        if description.options is not None:
+            self._attr_options = list(description.options)
+        if description.diagnostic:
+            self._attr_entity_category = EntityCategory.DIAGNOSTIC
+        self._attr_entity_registry_enabled_default = description.enabled
+
+    @property
+    def native_value(self) -> Any:
+        """Return the value the provider gave (None: it gave none)."""
+        sim = self.sim
+        return self._description.value(sim) if sim is not None else None
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """The start of the period the data used counts from."""
+        sim = self.sim
+        if self._description.key != "data_used" or sim is None:
+            return None
+        return sim.period_start
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The provider's own word for the state."""
+        sim = self.sim
+        if self._description.key != "sim_state" or sim is None:
+            return None
+        return {"provider_state": sim.provider_state}
+
+
+class SmsDeliverySensor(SimEntity, SensorEntity):
+    """The delivery state of the last SMS sent to the device (emnify)."""
+
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = list(SMS_STATES)  # noqa: RUF012 (as HA declares it)
+
+    def __init__(
+        self,
+        coordinator: SimCoordinator,
+        entry: CellularIoTConfigEntry,
+        subentry: ConfigSubentry,
+    ) -> None:
+        """Describe the sensor of one device."""
+        super().__init__(coordinator, entry, subentry, "sms_delivery")
+
+    @property
+    def available(self) -> bool:
+        """Available while the refreshes work (a device that got no SMS: unknown)."""
+        return self.coordinator.last_update_success
+
+    @property
+    def native_value(self) -> str | None:
+        """Return the last SMS's state (pending until emnify lists it)."""
+        tracker = self.coordinator.sms
+        last = tracker.last.get(self.provider_id) if tracker is not None else None
+        if last is None:
+            return None
+        return last.status or SMS_PENDING
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The ids of the last SMS (emnify's, and the outbox's from the response)."""
+        tracker = self.coordinator.sms
+        last = tracker.last.get(self.provider_id) if tracker is not None else None
+        if last is None:
+            return None
+        return {"sms_id": last.sms_id, **last.reference}
+
+
+class SimOnlineBinarySensor(SimEntity, BinarySensorEntity):
+    """On while the SIM has a data session or is attached (as the provider says)."""
+
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+
+    @property
+    def is_on(self) -> bool | None:
+        """Return whether the SIM is online (None: the provider did not say)."""
+        sim = self.sim
+        return sim.online if sim is not None else None
+
+
+class SimSwitch(SimEntity, SwitchEntity):
+    """On: the SIM is active. Off pauses it (no data, no SMS) until turned on."""
+
+    def __init__(
+        self,
+        coordinator: SimCoordinator,
+        entry: CellularIoTConfigEntry,
+        subentry: ConfigSubentry,
+    ) -> None:
+        """Describe the switch of one device's SIM."""
+        super().__init__(coordinator, entry, subentry, "sim_active")
+
+    @property
+    def available(self) -> bool:
+        """Available while the SIM's present state can be changed."""
+        sim = self.sim
+        return super().available and sim is not None and sim.can_pause
+
+    @property
+    def is_on(self) -> bool | None:
+        """Return whether the SIM is active."""
+        sim = self.sim
+        return sim.state == SIM_ACTIVE if sim is not None else None
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Resume the SIM."""
+        await self._async_set(True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Pause the SIM."""
+        await self._async_set(False)
+
+    async def _async_set(self, active: bool) -> None:
+        kind = self._kind
+        runtime = self._entry.runtime_data
+        try:
+            await kind.async_set_sim_active(runtime, self.provider_id, self.sim, active)
+        except ProviderError as err:
+            raise provider_error(self.hass, self._entry, err) from err
+        await self.coordinator.async_request_refresh()

@@ -1,0 +1,253 @@
+"""The SIMs of an account: one coordinator polls them all; SMS delivery follows.
+
+One ``DataUpdateCoordinator`` per account that has devices (an account without
+devices polls nothing). Each refresh asks the kind for the SIMs of the account's
+devices in as few requests as the provider allows (Hologram: its device list, one
+page per 1,000 devices... as the API pages; emnify: its endpoint list plus two
+per-endpoint reads; monoZ: one read per SIM). The interval is the user's (options,
+within each provider's safe bounds); failures back off, doubling up to an hour, and
+a rate limit's ``Retry-After`` is honoured. Refused credentials start
+re-authentication.
+
+emnify tracks the delivery of each SMS: after a send, the SMS is matched in the
+endpoint's SMS list (emnify answers the send with no id) and followed until it is
+delivered, failed, expired or canceled; each change of state updates the device's
+SMS-delivery sensor, and the final one fires ``cellular_iot_sms_status`` once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+from .models import CellularIoTConfigEntry
+from .providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimitedError,
+)
+from .providers.sim import SMS_FINAL, SMS_UNKNOWN, SimStatus, SmsDelivery
+
+LOGGER = logging.getLogger(__name__)
+
+CONF_SIM_INTERVAL: Final = "sim_interval"
+EVENT_SMS_STATUS: Final = "cellular_iot_sms_status"
+# The longest wait between two refreshes after failures.
+MAX_BACKOFF: Final = timedelta(hours=1)
+# How long an SMS is followed before it is given up (emnify keeps trying for days
+# unless an expiry is set; its final state after that is not awaited here).
+SMS_FOLLOW_FOR: Final = timedelta(days=2)
+# An SMS listed by emnify counts as ours when submitted this close to our send.
+SMS_MATCH_SKEW: Final = timedelta(minutes=5)
+# Most SMS followed per account at once (the oldest are dropped beyond it).
+MAX_FOLLOWED_SMS: Final = 1000
+
+type FetchSims = Callable[[list[str]], Awaitable[dict[str, SimStatus]]]
+type ListSms = Callable[[str], Awaitable[list[SmsDelivery]]]
+
+
+@dataclass(frozen=True, slots=True)
+class SimInterval:
+    """A provider's refresh: interval default and bounds (minutes), request cost.
+
+    A refresh of ``n`` SIMs costs ``ceil(n / per_page)`` list requests (0 without a
+    list) plus ``per_device * n``. With a ``budget`` (requests per 5 minutes), the
+    interval is never shorter than what keeps the refreshes within it.
+    """
+
+    default: int
+    minimum: int
+    maximum: int = 1440
+    per_page: int = 0
+    per_device: int = 0
+    budget: int | None = None
+
+    def requests(self, devices: int) -> int:
+        """Return the requests one refresh of ``devices`` SIMs makes."""
+        pages = -(-devices // self.per_page) if self.per_page else 0
+        return pages + self.per_device * devices
+
+    def bounded(self, minutes: float, devices: int = 0) -> timedelta:
+        """Return ``minutes`` within the bounds (and the budget, for ``devices``)."""
+        floor = float(self.minimum)
+        if self.budget:
+            floor = max(floor, 5 * -(-self.requests(devices) // self.budget))
+        return timedelta(minutes=min(max(minutes, floor), max(self.maximum, floor)))
+
+
+@dataclass(slots=True)
+class FollowedSms:
+    """One SMS part sent to an endpoint, followed until its delivery is final."""
+
+    device_id: str
+    payload: str
+    sent_at: datetime
+    reference: dict[str, Any]
+    sms_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(slots=True)
+class SmsTracker:
+    """The SMS of an account whose delivery is not final yet."""
+
+    followed: list[FollowedSms] = field(default_factory=list)
+    # The last known delivery state per device (for its sensor).
+    last: dict[str, FollowedSms] = field(default_factory=dict)
+
+    def follow(
+        self, device_id: str, payloads: list[str], reference: dict[str, Any]
+    ) -> None:
+        """Follow the parts just sent to ``device_id``."""
+        now = dt_util.utcnow()
+        for number, payload in enumerate(payloads, start=1):
+            item = FollowedSms(device_id, payload, now, {**reference, "part": number})
+            self.followed.append(item)
+            self.last[device_id] = item
+        del self.followed[:-MAX_FOLLOWED_SMS]
+
+    def devices(self) -> list[str]:
+        """Return the devices with SMS still followed."""
+        return list(dict.fromkeys(item.device_id for item in self.followed))
+
+
+class SimCoordinator(DataUpdateCoordinator[dict[str, SimStatus]]):
+    """Refresh every SIM of one account."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: CellularIoTConfigEntry,
+        *,
+        provider: str,
+        interval: SimInterval,
+        provider_ids: Callable[[], list[str]],
+        fetch: FetchSims,
+        list_sms: ListSms | None = None,
+    ) -> None:
+        """Poll ``fetch`` for the ids ``provider_ids`` returns."""
+        self.interval = interval
+        self._entry = entry
+        self._provider = provider
+        self._provider_ids = provider_ids
+        self._fetch = fetch
+        self._list_sms = list_sms
+        self.sms = SmsTracker() if list_sms is not None else None
+        self.failures = 0
+        self.requests_answered = 0
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} SIMs of {entry.title}",
+            update_interval=self.base_interval,
+            always_update=False,
+        )
+
+    @property
+    def base_interval(self) -> timedelta:
+        """The user's interval (options), within the provider's bounds."""
+        minutes = self._entry.options.get(
+            CONF_SIM_INTERVAL, self.interval.default
+        )
+        return self.interval.bounded(float(minutes), len(self._provider_ids()))
+
+    async def _async_update_data(self) -> dict[str, SimStatus]:
+        ids = self._provider_ids()
+        try:
+            data = await self._fetch(ids)
+            if self.sms is not None and self.sms.followed:
+                if await self._async_follow_sms():
+                    # The SIM data may be the same: tell the delivery sensors.
+                    self.async_update_listeners()
+        except ProviderAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            ) from err
+        except ProviderError as err:
+            self.failures += 1
+            wait = min(self.base_interval * 2**self.failures, MAX_BACKOFF)
+            if isinstance(err, ProviderRateLimitedError) and err.retry_after:
+                wait = max(wait, timedelta(seconds=float(err.retry_after)))
+            self.update_interval = wait
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="sim_refresh_failed",
+                translation_placeholders={
+                    "provider": self._provider,
+                    "error": str(err),
+                },
+            ) from err
+        self.failures = 0
+        self.update_interval = self.base_interval
+        return data
+
+    async def _async_follow_sms(self) -> bool:
+        """Match and follow the SMS sent since the last refresh; tell if any changed."""
+        assert self.sms is not None
+        changed = False
+        assert self._list_sms is not None
+        now = dt_util.utcnow()
+        for device_id in self.sms.devices():
+            listed = await self._list_sms(device_id)
+            claimed: set[str] = {
+                item.sms_id for item in self.sms.followed if item.sms_id is not None
+            }
+            for item in [i for i in self.sms.followed if i.device_id == device_id]:
+                if item.sms_id is None:
+                    match = _match(item, listed, claimed)
+                    if match is None:
+                        continue
+                    item.sms_id = match.sms_id
+                    claimed.add(match.sms_id)
+                found = next((s for s in listed if s.sms_id == item.sms_id), None)
+                if found is not None and found.status != item.status:
+                    previous, item.status = item.status, found.status
+                    changed = True
+                    if found.status in SMS_FINAL:
+                        self._fire(item, previous)
+        self.sms.followed = [
+            item
+            for item in self.sms.followed
+            if item.status not in SMS_FINAL and now - item.sent_at < SMS_FOLLOW_FOR
+        ]
+        return changed
+
+    @callback
+    def _fire(self, item: FollowedSms, previous: str | None) -> None:
+        self.hass.bus.async_fire(
+            EVENT_SMS_STATUS,
+            {
+                "provider": self._provider.lower(),
+                "config_entry_id": self._entry.entry_id,
+                "device_id": item.device_id,
+                "sms_id": item.sms_id,
+                "status": item.status,
+                "previous_status": previous or SMS_UNKNOWN,
+                **item.reference,
+            },
+        )
+
+
+def _match(
+    item: FollowedSms, listed: list[SmsDelivery], claimed: set[str]
+) -> SmsDelivery | None:
+    """Return the oldest unclaimed listed SMS with our text, sent around our send."""
+    candidates = [
+        sms
+        for sms in listed
+        if sms.sms_id not in claimed
+        and sms.payload == item.payload
+        and (sms.submitted is None or sms.submitted >= item.sent_at - SMS_MATCH_SKEW)
+    ]
+    candidates.sort(key=lambda sms: sms.submitted or item.sent_at)
+    return candidates[0] if candidates else None

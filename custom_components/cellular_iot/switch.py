@@ -1,0 +1,33 @@
+"""Switches: the SIM of each device, on while active (turn off to pause it)."""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .kinds import AccountKind, kind_of
+from .models import CellularIoTConfigEntry
+from .sim_entities import SimSwitch, device_subentries, sim_coordinator
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a SIM switch for every device, where the provider can pause SIMs."""
+    kind = kind_of(entry)
+    coordinator = sim_coordinator(entry)
+    if (
+        not isinstance(kind, AccountKind)
+        or coordinator is None
+        or not kind.sim_can_pause
+    ):
+        return
+    for subentry in device_subentries(entry):
+        async_add_entities(
+            [SimSwitch(coordinator, entry, subentry)],
+            config_subentry_id=subentry.subentry_id,
+        )

@@ -1,0 +1,409 @@
+"""The SIM behind each device: coordinator, entities, pause/resume, SMS delivery.
+
+The accounts are set up against the provider fakes. Where a test is about the
+coordinator's own behaviour (errors, back-off, stale data), the client's SIM read
+is replaced by a scripted one; the requests each provider receives are checked in
+the tests marked "through the fake".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.providers.emnify import EmnifyClient
+from custom_components.cellular_iot.providers.errors import (
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderRateLimitedError,
+)
+from custom_components.cellular_iot.providers.hologram import HologramClient
+from custom_components.cellular_iot.providers.sim import (
+    SMS_DELIVERED,
+    SMS_FAILED,
+    SMS_IN_PROGRESS,
+    SimStatus,
+    SmsDelivery,
+)
+from custom_components.cellular_iot.sim_status import (
+    CONF_SIM_INTERVAL,
+    EVENT_SMS_STATUS,
+    MAX_BACKOFF,
+    SimInterval,
+)
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
+
+from .conftest import (
+    emnify_entry,
+    hologram_entry,
+    record_events,
+    setup_entry,
+    with_webhook,
+)
+from .fakes.emnify import FakeEmnify
+from .fakes.hologram import FakeHologram
+
+SECRET = "sim-test-secret-0123456789"
+PERIOD = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+def _device(title: str, **data: Any) -> ConfigSubentryData:
+    key = "iccid" if "iccid" in data else "device_id"
+    return ConfigSubentryData(
+        data=data, subentry_type="device", title=title, unique_id=f"s-{data[key]}"
+    )
+
+
+GATE = _device(
+    "Gate tracker", device_id="123456", send_as="cloud_message", port=4010, protocol="TCP"
+)
+
+
+def _sim(provider_id: str = "123456", **fields: Any) -> SimStatus:
+    values: dict[str, Any] = {
+        "state": "active",
+        "provider_state": "LIVE",
+        "online": True,
+        "data_used": 123_456_789,
+        "period_start": PERIOD,
+        "last_session": PERIOD + timedelta(days=3),
+        "iccid": "8901260000000000001",
+        "msisdn": "+4915000000001",
+        "can_pause": True,
+    }
+    values.update(fields)
+    return SimStatus(provider_id=provider_id, **values)
+
+
+class Script:
+    """A scripted SIM read: answers (or raises) what the test put in, in order."""
+
+    def __init__(self) -> None:
+        self.answers: list[Any] = []
+        self.calls = 0
+        self.last: Any = {"123456": _sim()}
+
+    async def __call__(self, *args: Any) -> dict[str, SimStatus]:
+        self.calls += 1
+        answer = self.answers.pop(0) if self.answers else self.last
+        if isinstance(answer, Exception):
+            raise answer
+        self.last = answer
+        return dict(answer)
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch) -> Script:
+    fake = Script()
+    monkeypatch.setattr(
+        HologramClient, "sim_statuses", lambda self: fake(), raising=False
+    )
+    return fake
+
+
+async def _gate_account(hass: HomeAssistant) -> MockConfigEntry:
+    entry = await setup_entry(
+        hass, with_webhook(hologram_entry(), "a" * 64, SECRET, GATE)
+    )
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _advance(hass: HomeAssistant, delta: timedelta) -> None:
+    async_fire_time_changed(hass, dt_util.utcnow() + delta)
+    await hass.async_block_till_done()
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+# --- entities ---------------------------------------------------------------------
+
+
+async def test_a_device_page_shows_its_sim(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await _gate_account(hass)
+    assert script.calls == 1
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "active"
+    status = hass.states.get("sensor.gate_tracker_sim_status")
+    assert status is not None
+    assert status.attributes["provider_state"] == "LIVE"
+    assert status.attributes["options"] == [
+        "active",
+        "suspended",
+        "pending",
+        "inactive",
+        "unknown",
+    ]
+    used = hass.states.get("sensor.gate_tracker_data_used_this_period")
+    assert used is not None
+    assert used.attributes["unit_of_measurement"] == "MB"
+    assert float(used.state) == pytest.approx(123.5, abs=0.1)
+    assert used.attributes["device_class"] == "data_size"
+    assert used.attributes["state_class"] == "total"
+    assert used.attributes["last_reset"] == PERIOD.isoformat()
+    assert _state(hass, "binary_sensor.gate_tracker_online") == "on"
+    assert _state(hass, "sensor.gate_tracker_last_seen_online") == (
+        PERIOD + timedelta(days=3)
+    ).isoformat()
+    assert _state(hass, "switch.gate_tracker_sim_active") == "on"
+    registry = er.async_get(hass)
+    iccid = registry.async_get("sensor.gate_tracker_iccid")
+    assert iccid is not None
+    assert iccid.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert iccid.entity_category is er.EntityCategory.DIAGNOSTIC
+    # Hologram has no SMS status: no delivery sensor.
+    assert registry.async_get("sensor.gate_tracker_last_sms_delivery") is None
+    assert entry.runtime_data.sims is not None  # type: ignore[attr-defined]
+
+
+async def test_an_account_without_devices_polls_nothing(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await setup_entry(hass, hologram_entry())
+    await _advance(hass, timedelta(hours=2))
+    assert script.calls == 0
+    assert entry.runtime_data.sims is None  # type: ignore[attr-defined]
+
+
+async def test_a_sim_the_provider_does_not_describe_is_unavailable(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    script.last = {}
+    await _gate_account(hass)
+    assert _state(hass, "sensor.gate_tracker_sim_status") == STATE_UNAVAILABLE
+    assert _state(hass, "switch.gate_tracker_sim_active") == STATE_UNAVAILABLE
+
+
+# --- polling: interval, errors, back-off, stale data ------------------------------
+
+
+async def test_refresh_interval_follows_the_options_within_bounds(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await _gate_account(hass)
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    assert coordinator.update_interval == timedelta(minutes=15)
+    hass.config_entries.async_update_entry(entry, options={CONF_SIM_INTERVAL: 1})
+    assert coordinator.base_interval == timedelta(minutes=5)  # Hologram's fastest
+    hass.config_entries.async_update_entry(entry, options={CONF_SIM_INTERVAL: 60})
+    assert coordinator.base_interval == timedelta(minutes=60)
+    await _advance(hass, timedelta(minutes=16))
+    assert script.calls == 2
+    assert coordinator.update_interval == timedelta(minutes=60)
+
+
+def test_emnify_interval_keeps_within_its_rate_limit() -> None:
+    emnify = SimInterval(
+        default=15, minimum=5, per_page=1000, per_device=2, budget=1000
+    )
+    assert emnify.requests(500) == 1 + 1000
+    assert emnify.requests(1001) == 2 + 2002
+    # 1,001 requests: two 5-minute budgets of 1,000.
+    assert emnify.bounded(5, 500) == timedelta(minutes=10)
+    assert emnify.bounded(5, 100) == timedelta(minutes=5)
+    assert emnify.bounded(5, 5000) == timedelta(minutes=55)
+    hologram = SimInterval(default=15, minimum=5, per_page=100)
+    assert hologram.requests(500) == 5
+    assert hologram.bounded(2000, 500) == timedelta(minutes=1440)
+
+
+async def test_errors_make_sims_unavailable_back_off_and_recover(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await _gate_account(hass)
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    script.answers = [
+        ProviderConnectionError("down"),
+        ProviderConnectionError("down"),
+        ProviderConnectionError("down"),
+    ]
+    await _advance(hass, timedelta(minutes=15, seconds=1))
+    assert _state(hass, "sensor.gate_tracker_sim_status") == STATE_UNAVAILABLE
+    assert _state(hass, "switch.gate_tracker_sim_active") == STATE_UNAVAILABLE
+    assert coordinator.update_interval == timedelta(minutes=30)
+    await _advance(hass, timedelta(minutes=30, seconds=1))
+    assert coordinator.update_interval == timedelta(hours=1)
+    await _advance(hass, timedelta(hours=1, seconds=1))
+    assert coordinator.update_interval == MAX_BACKOFF  # no longer than an hour
+    calls = script.calls
+    await _advance(hass, timedelta(hours=1, seconds=1))
+    assert script.calls == calls + 1
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "active"
+    assert coordinator.update_interval == timedelta(minutes=15)
+
+
+async def test_a_rate_limit_waits_as_long_as_the_provider_asks(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await _gate_account(hass)
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    script.answers = [ProviderRateLimitedError("429", retry_after=7200)]
+    await _advance(hass, timedelta(minutes=15, seconds=1))
+    assert coordinator.update_interval == timedelta(hours=2)
+    calls = script.calls
+    await _advance(hass, timedelta(hours=1, seconds=1))
+    assert script.calls == calls  # not before Retry-After
+
+
+async def test_refused_credentials_start_reauthentication(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await _gate_account(hass)
+    script.answers = [ProviderAuthError("401", status=401)]
+    await _advance(hass, timedelta(minutes=15, seconds=1))
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert entry.state is ConfigEntryState.LOADED
+
+
+# --- pause and resume ---------------------------------------------------------------
+
+
+async def test_set_sim_state_validates_its_input(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    await _gate_account(hass)
+    for data, key in (
+        ({"state": "suspended"}, "missing_field"),
+        ({"device_id": 123456, "state": "off"}, "invalid_choice"),
+        ({"device_id": 999, "state": "suspended"}, "sim_device_unknown"),
+        ({"device_id": 123456, "iccid": "8981100000000000000", "state": "active"}, "device_or_id"),
+        ({"device": ["nope"], "state": "active"}, "invalid_device_target"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN, "set_sim_state", data, blocking=True, return_response=True
+            )
+        assert err.value.translation_key == key, data
+
+
+async def test_the_switch_pauses_and_resumes(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[int, bool]] = []
+
+    async def set_active(self: HologramClient, device_id: int, active: bool) -> None:
+        calls.append((device_id, active))
+        script.answers.append(
+            {"123456": _sim(state="active" if active else "suspended")}
+        )
+
+    monkeypatch.setattr(HologramClient, "set_sim_active", set_active, raising=False)
+    await _gate_account(hass)
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.gate_tracker_sim_active"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert calls == [(123456, False)]
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "suspended"
+    assert _state(hass, "switch.gate_tracker_sim_active") == "off"
+    response = await hass.services.async_call(
+        DOMAIN,
+        "set_sim_state",
+        {"device_id": 123456, "state": "active"},
+        blocking=True,
+        return_response=True,
+    )
+    assert calls == [(123456, False), (123456, True)]
+    assert response is not None
+    assert response["sim_state"] == "active"
+    assert response["requested"] == "active"
+    assert _state(hass, "switch.gate_tracker_sim_active") == "on"
+
+
+# --- SMS delivery (emnify) ------------------------------------------------------------
+
+
+class SmsList:
+    """What emnify lists for the endpoint, changed by the test."""
+
+    def __init__(self) -> None:
+        self.items: list[SmsDelivery] = []
+
+
+async def test_an_undelivered_sms_fires_its_status_once(
+    hass: HomeAssistant, emnify: FakeEmnify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = SmsList()
+
+    async def list_sms(self: EmnifyClient, endpoint_id: int) -> list[SmsDelivery]:
+        assert endpoint_id == 1001
+        return list(listing.items)
+
+    monkeypatch.setattr(EmnifyClient, "list_sms", list_sms, raising=False)
+
+    async def statuses(self: EmnifyClient, ids: list[int]) -> dict[str, SimStatus]:
+        return {"1001": _sim("1001", sim_id="77")}
+
+    monkeypatch.setattr(EmnifyClient, "sim_statuses", statuses, raising=False)
+    entry = await setup_entry(
+        hass,
+        with_webhook(
+            emnify_entry(emnify.application_token),
+            "d" * 64,
+            SECRET,
+            _device("Pump", device_id="1001"),
+        ),
+    )
+    events = record_events(hass, EVENT_SMS_STATUS)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_sms",
+        {"device_id": 1001, "message": "pump on"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    outbox_id = response["outbox_id"]
+    assert _state(hass, "sensor.pump_last_sms_delivery") == "pending"
+    sent = dt_util.utcnow()
+    # An older SMS with the same text, and another text: neither is ours.
+    listing.items = [
+        SmsDelivery("1", SMS_DELIVERED, "pump on", sent - timedelta(hours=1)),
+        SmsDelivery("2", SMS_IN_PROGRESS, "other", sent),
+        SmsDelivery("3", SMS_IN_PROGRESS, "pump on", sent),
+    ]
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    await coordinator.async_refresh()
+    assert _state(hass, "sensor.pump_last_sms_delivery") == "in_progress"
+    assert events == []
+    listing.items[2] = SmsDelivery("3", SMS_FAILED, "pump on", sent)
+    await coordinator.async_refresh()
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    assert events[0].data == {
+        "provider": "emnify",
+        "config_entry_id": entry.entry_id,
+        "device_id": "1001",
+        "sms_id": "3",
+        "status": "failed",
+        "previous_status": "in_progress",
+        "outbox_id": outbox_id,
+        "part": 1,
+    }
+    delivery = hass.states.get("sensor.pump_last_sms_delivery")
+    assert delivery is not None
+    assert delivery.state == "failed"
+    assert delivery.attributes["sms_id"] == "3"
+    assert coordinator.sms.followed == []
