@@ -64,6 +64,8 @@ class FakeEmnify:
         self.patches: list[tuple[str, Any]] = []
         self.sms_records: dict[int, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.valid_tokens: dict[str, float] = {}
         self.auth_calls = 0
         self.sms: list[dict[str, Any]] = []
@@ -123,7 +125,12 @@ class FakeEmnify:
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path, dict(request.query)))
-        return await handler(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
 
     def expire_all(self) -> None:
         self.valid_tokens.clear()
