@@ -242,10 +242,11 @@ class EmnifyClient:
         async def _one(status: SimStatus) -> SimStatus:
             endpoint = int(status.provider_id)
             connectivity = await _unless_missing(
-                limit, self._request("GET", f"/endpoint/{endpoint}/connectivity")
+                limit,
+                lambda: self._request("GET", f"/endpoint/{endpoint}/connectivity"),
             )
             stats = await _unless_missing(
-                limit, self._request("GET", f"/endpoint/{endpoint}/stats")
+                limit, lambda: self._request("GET", f"/endpoint/{endpoint}/stats")
             )
             data_used, sms_sent, sms_received = _parse_stats(stats)
             return replace(
@@ -407,7 +408,7 @@ async def _unless_missing(limit: asyncio.Semaphore, call: Awaitable[Any]) -> Any
     """Run one per-endpoint call under the concurrency limit; None on a 404."""
     async with limit:
         try:
-            return await call
+            return await call()
         except ProviderNotFoundError:
             return None
 
