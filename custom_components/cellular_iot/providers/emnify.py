@@ -404,7 +404,9 @@ class EmnifyClient:
         return payload, answer.headers
 
 
-async def _unless_missing(limit: asyncio.Semaphore, call: Awaitable[Any]) -> Any:
+async def _unless_missing(
+    limit: asyncio.Semaphore, call: Callable[[], Awaitable[Any]]
+) -> Any:
     """Run one per-endpoint call under the concurrency limit; None on a 404."""
     async with limit:
         try:
