@@ -9,7 +9,14 @@
   here and still valid, ``payload`` of at most 160 characters (GSM-7 septets or 70 UCS-2
   units as the dcs says), a ``udh`` ``050003RRTTSS`` consistent across a message,
   ``source_address`` (≤ 21, alphanumeric ≤ 11 with ``source_address_type`` 208), and an
-  ISO 8601 ``expiry_date``; answers 201.
+  ISO 8601 ``expiry_date``; answers 201; the SMS is listed by
+  ``GET /api/v1/endpoint/{id}/sms`` with an id and status 1 (``set_sms_status``).
+- ``GET /api/v1/endpoint?page=&per_page=`` (per_page an int ≤ 1000) with the
+  ``X-Total-Pages`` and ``X-Total-Count`` headers; ``GET /endpoint/{id}/connectivity``
+  and ``/stats``; ``PATCH /endpoint/{id}`` ``{"status": {"id": 0|1}}`` and ``PATCH
+  /sim/{id}`` ``{"status": {"id": 1|2}}`` (Activated ↔ Suspended only), each 204.
+
+Every request is recorded in ``requests`` (``calls(path)``); faults apply to all.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 import itertools
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -49,6 +57,15 @@ class FakeEmnify:
             )
         }
         self.endpoints = {1001, 1002}
+        # The details of each endpoint (made on first use for ids in ``endpoints``).
+        self.endpoint_data: dict[int, dict[str, Any]] = {}
+        self.connectivity: dict[int, str] = {}
+        self.stats: dict[int, Any] = {}
+        self.patches: list[tuple[str, Any]] = []
+        self.sms_records: dict[int, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.valid_tokens: dict[str, float] = {}
         self.auth_calls = 0
         self.sms: list[dict[str, Any]] = []
@@ -64,13 +81,56 @@ class FakeEmnify:
         self.unauthorized = 0
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[self._record])
         self.app.router.add_post(f"{API}/authenticate", self._authenticate)
         self.app.router.add_post(f"{API}/endpoint/{{endpoint}}/sms", self._sms)
+        self.app.router.add_get(f"{API}/endpoint/{{endpoint}}/sms", self._sms_list)
+        self.app.router.add_get(f"{API}/endpoint", self._endpoint_list)
+        self.app.router.add_get(
+            f"{API}/endpoint/{{endpoint}}/connectivity", self._connectivity
+        )
+        self.app.router.add_get(f"{API}/endpoint/{{endpoint}}/stats", self._stats)
+        self.app.router.add_patch(f"{API}/endpoint/{{endpoint}}", self._patch_endpoint)
+        self.app.router.add_patch(f"{API}/sim/{{sim}}", self._patch_sim)
 
     @property
     def application_token(self) -> str:
         return next(iter(self.application_tokens))
+
+    # --- SIM controls -------------------------------------------------------------
+
+    def endpoint(self, endpoint_id: int) -> dict[str, Any]:
+        """The stored details of an endpoint (an enabled one, activated SIM)."""
+        return self.endpoint_data.setdefault(endpoint_id, endpoint_fields(endpoint_id))
+
+    def add_endpoints(self, count: int, *, first_id: int = 2001) -> list[int]:
+        """Add ``count`` endpoints with ids from ``first_id``; return their ids."""
+        ids = list(range(first_id, first_id + count))
+        self.endpoints.update(ids)
+        return ids
+
+    def set_sms_status(
+        self, sms_id: int, status_id: int, *, final_date: str | None = None
+    ) -> None:
+        """Move an SMS the fake accepted to another status (4 delivered, ...)."""
+        record = self.sms_records[sms_id]
+        record["status"] = {"id": status_id, "description": SMS_STATUS[status_id]}
+        if final_date is not None:
+            record["final_date"] = final_date
+
+    def calls(self, path: str) -> list[tuple[str, str, dict[str, str]]]:
+        """The requests received for one API path (without the /api/v1 prefix)."""
+        return [r for r in self.requests if r[1] == f"{API}{path}"]
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path, dict(request.query)))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
 
     def expire_all(self) -> None:
         self.valid_tokens.clear()
@@ -158,15 +218,138 @@ class FakeEmnify:
         await self._notify()
         return web.json_response({"error_description": text}, status=401)
 
-    async def _sms(self, request: web.Request) -> web.StreamResponse:
+    async def _refused(self, request: web.Request) -> web.StreamResponse | None:
+        """The 401 for a missing or expired Bearer token, else a queued fault."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ")
         if not header.startswith("Bearer ") or token not in self.valid_tokens:
             return await self._unauthorized("Unauthorized")
         if self.valid_tokens[token] <= self.now:
             return await self._unauthorized("Token expired")
-        if (fault := await self._fault(request)) is not None:
-            return fault
+        return await self._fault(request)
+
+    def _known(self, request: web.Request) -> int | None:
+        raw = request.match_info["endpoint"]
+        endpoint = int(raw) if raw.isdigit() else None
+        return endpoint if endpoint in self.endpoints else None
+
+    async def _endpoint_list(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        if set(request.query) - {"page", "per_page", "q", "sort"}:
+            return self._violation(f"unknown query {dict(request.query)}")
+        try:
+            page = int(request.query.get("page", "1"))
+            per_page = int(request.query.get("per_page", "100"))
+        except ValueError:
+            return self._violation("page/per_page must be integers")
+        if not 1 <= per_page <= 1000 or page < 1:
+            return self._violation(f"per_page {per_page} / page {page} out of range")
+        ids = sorted(self.endpoints)
+        chunk = ids[(page - 1) * per_page : page * per_page]
+        return web.json_response(
+            [self.endpoint(i) for i in chunk],
+            headers={
+                "X-Total-Pages": str(math.ceil(len(ids) / per_page)),
+                "X-Total-Count": str(len(ids)),
+            },
+        )
+
+    async def _connectivity(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        endpoint = self._known(request)
+        if endpoint is None:
+            return _not_found()
+        state = self.connectivity.get(endpoint, "ATTACHED")
+        ids = {"ATTACHED": 0, "ONLINE": 1, "OFFLINE": 2, "BLOCKED": 3}
+        return web.json_response(
+            {"status": {"id": ids.get(state, 9), "description": state}}
+        )
+
+    async def _stats(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        endpoint = self._known(request)
+        if endpoint is None:
+            return _not_found()
+        return web.json_response(self.stats.get(endpoint, DEFAULT_STATS))
+
+    async def _patch_body(
+        self, request: web.Request, allowed: tuple[int, ...]
+    ) -> int | web.Response:
+        if request.content_type != "application/json":
+            return self._violation("content type")
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._violation("PATCH body is not JSON")
+        self.patches.append((request.path.removeprefix(API), body))
+        if not (
+            isinstance(body, dict)
+            and set(body) == {"status"}
+            and isinstance(body["status"], dict)
+            and set(body["status"]) == {"id"}
+            and type(body["status"]["id"]) is int
+            and body["status"]["id"] in allowed
+        ):
+            return self._violation(f"PATCH {request.path} body {body}")
+        return int(body["status"]["id"])
+
+    async def _patch_endpoint(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        status = await self._patch_body(request, (0, 1))
+        if isinstance(status, web.Response):
+            return status
+        endpoint = self._known(request)
+        if endpoint is None:
+            return _not_found()
+        self.endpoint(endpoint)["status"] = {
+            "id": status,
+            "description": ENDPOINT_STATUS[status],
+        }
+        return web.Response(status=204)
+
+    async def _patch_sim(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        status = await self._patch_body(request, (1, 2))
+        if isinstance(status, web.Response):
+            return status
+        raw = request.match_info["sim"]
+        sims = [
+            self.endpoint(e)["sim"]
+            for e in sorted(self.endpoints)
+            if isinstance(self.endpoint(e).get("sim"), dict)
+        ]
+        sim = next((s for s in sims if str(s.get("id")) == raw), None)
+        if sim is None:
+            return _not_found("SIM not found")
+        if sim["status"]["id"] not in (1, 2):
+            return web.json_response(
+                {"error_description": "Activated <-> Suspended only"}, status=422
+            )
+        sim["status"] = {"id": status, "description": SIM_STATUS[status]}
+        return web.Response(status=204)
+
+    async def _sms_list(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        endpoint = self._known(request)
+        if endpoint is None:
+            return _not_found()
+        return web.json_response(
+            [
+                {k: v for k, v in record.items() if k != "endpoint"}
+                for record in self.sms_records.values()
+                if record["endpoint"] == endpoint
+            ]
+        )
+
+    async def _sms(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
         if request.content_type != "application/json":
             return self._violation("content type")
         body = await request.json()
@@ -233,5 +416,62 @@ class FakeEmnify:
                 {"error_description": "Endpoint not found"}, status=404
             )
         self.sms.append({"endpoint": endpoint, **body})
-        next(self._ids)
+        sms_id = next(self._ids)
+        self.sms_records[sms_id] = {
+            "id": sms_id,
+            "endpoint": endpoint,
+            "payload": body["payload"],
+            "status": {"id": 1, "description": SMS_STATUS[1]},
+            "submit_date": "2027-01-15T08:00:00.000+0000",
+            "delivery_date": None,
+            "final_date": None,
+        }
         return web.json_response({}, status=201)
+
+
+ENDPOINT_STATUS = {0: "Enabled", 1: "Disabled", 2: "Deleted"}
+SIM_STATUS = {
+    0: "Issued",
+    1: "Activated",
+    2: "Suspended",
+    3: "Deleted",
+    4: "Factory Test",
+}
+SMS_STATUS = {
+    1: "PENDING",
+    2: "IN PROGRESS",
+    3: "BUFFERED",
+    4: "DELIVERED",
+    5: "FAILED",
+    6: "EXPIRED",
+    7: "CANCELED",
+}
+# current_month: 1.5 (MB) of data, 2 SMS sent and 1 received.
+DEFAULT_STATS: dict[str, Any] = {
+    "current_month": {
+        "data": {"volume": 1.5, "volume_rx": 1.0, "volume_tx": 0.5, "cost": 0.1},
+        "sms": {"volume": 3, "volume_rx": 1, "volume_tx": 2, "cost": 0.03},
+    },
+    "last_month": {"data": {"volume": 9.0, "volume_rx": 6.0, "volume_tx": 3.0}},
+    "last_hour": {},
+}
+
+
+def endpoint_fields(endpoint_id: int) -> dict[str, Any]:
+    """An endpoint as GET /endpoint lists it: enabled, with an activated SIM."""
+    return {
+        "id": endpoint_id,
+        "name": f"Endpoint {endpoint_id}",
+        "status": {"id": 0, "description": "Enabled"},
+        "imei": f"35{endpoint_id:013d}",
+        "sim": {
+            "id": 500000 + endpoint_id,
+            "iccid": f"8988303{endpoint_id:012d}",
+            "msisdn": f"42377{endpoint_id:07d}",
+            "status": {"id": 1, "description": "Activated"},
+        },
+    }
+
+
+def _not_found(text: str = "Endpoint not found") -> web.Response:
+    return web.json_response({"error_description": text}, status=404)

@@ -9,6 +9,14 @@ shared/PROVIDERS.md):
 - ``POST /sms/incoming``: one of ``deviceid`` (int) / ``deviceids`` (list of int), one of
   ``body`` / ``base64body``, optional ``fromnumber``;
 - ``POST /devices/messages/{deviceid}/{webhookguid}``: no API key, ``{"data": str}``;
+- ``GET /devices``: each device embeds ``links.cellular[0]`` {``id``, ``sim``,
+  ``msisdn``, ``state``}; a device's ``state``/``sim``/``msisdn`` are kept at its top
+  level here and moved into the link when listed (a device with ``links`` is listed
+  as it is); ``lastsession``, ``cur_billing_data_used``, ``whenexpires``,
+  ``last_connect_time`` are listed as stored;
+- ``POST /devices/{id}/state``: exactly ``{"state": "live"}`` or ``{"state":
+  "pause"}`` (``deactivate`` is permanent: a violation), recorded in
+  ``state_changes``; pause → ``PAUSED-USER``, live → ``LIVE``;
 - answers ``{"success": true, "data": ...}`` or ``{"success": false, "error": ...}``.
 
 A request that breaks the documented schema is answered 400 and recorded in
@@ -85,6 +93,9 @@ class FakeHologram:
             234567: {"id": 234567, "orgid": 7001, "name": "Boat sensor"},
             345678: {"id": 345678, "orgid": 5001, "name": "Garden"},
         }
+        for device in self.devices.values():
+            device.update(sim_fields(device["id"]))
+        self.state_changes: list[tuple[int, str]] = []
         self.webhooks: dict[str, int] = {"AbCdEf123": 123456}
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
@@ -110,6 +121,7 @@ class FakeHologram:
             f"{API}/devices/messages/{{deviceid}}/{{guid}}", self._device_webhook
         )
         self.app.router.add_post(f"{API}/sms/incoming", self._sms)
+        self.app.router.add_post(f"{API}/devices/{{deviceid}}/state", self._state)
 
     # --- test controls -------------------------------------------------------------
 
@@ -147,6 +159,32 @@ class FakeHologram:
         if "timeout" in kinds:
             self.on_hang()
         self._flaky = (f"{API}{path}", kinds)
+
+    def add_devices(
+        self, count: int, *, orgid: int = 7001, first_id: int = 1, **fields: Any
+    ) -> list[int]:
+        """Add ``count`` devices (ids from ``first_id``) with SIM fields; their ids."""
+        ids = list(range(first_id, first_id + count))
+        for device_id in ids:
+            self.devices[device_id] = {
+                "id": device_id,
+                "orgid": orgid,
+                "name": f"Device {device_id}",
+                **sim_fields(device_id),
+                **fields,
+            }
+        return ids
+
+    def set_device(self, device_id: int, **fields: Any) -> None:
+        """Change a device's fields (``state``, ``lastsession``, ...); ``DROP`` removes one."""
+        device = self.devices[device_id]
+        for key, value in fields.items():
+            if value is DROP and key in _LINK_FIELDS:
+                device[key] = None  # left out of the link
+            elif value is DROP:
+                device.pop(key, None)
+            else:
+                device[key] = value
 
     def calls(self, path: str) -> list[Recorded]:
         """The requests received for one API path (without the /api/1 prefix)."""
@@ -306,14 +344,7 @@ class FakeHologram:
             "success": True,
             "limit": limit,
             "size": len(page),
-            "data": [
-                {
-                    **d,
-                    "phonenumber": "",
-                    "links": {"cellular": [{"sim": f"8901{d['id']:015d}"}]},
-                }
-                for d in page
-            ],
+            "data": [_listed(d) for d in page],
         }
         if len(devices) > limit:
             payload["continues"] = True
@@ -406,6 +437,27 @@ class FakeHologram:
         self.sms.append(body)
         return web.json_response({"success": True, "data": {"msgcount": len(ids)}})
 
+    async def _state(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        body = await self._json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if body not in ({"state": "live"}, {"state": "pause"}):
+            return self._violation(
+                f'the body must be {{"state": "live"|"pause"}}: {body}'
+            )
+        raw_id = request.match_info["deviceid"]
+        device_id = int(raw_id) if raw_id.isdigit() else 0
+        if not self._device_allowed(user, device_id):
+            return _error(400, "Invalid Device ID")
+        self.state_changes.append((device_id, body["state"]))
+        self.devices[device_id]["state"] = (
+            "LIVE" if body["state"] == "live" else "PAUSED-USER"
+        )
+        return web.json_response({"success": True, "data": {}})
+
     async def _device_webhook(self, request: web.Request) -> web.Response:
         if "Authorization" in request.headers:
             return self._violation("the device webhook takes no API key")
@@ -427,6 +479,45 @@ class FakeHologram:
                 "data": [{"deviceid": int(device_id), "messageid": str(uuid.uuid4())}],
             }
         )
+
+
+DROP = object()
+"""Given to :meth:`FakeHologram.set_device`: leave the field out of the answer."""
+_LINK_FIELDS = ("state", "sim", "msisdn")
+
+
+def sim_fields(device_id: int) -> dict[str, Any]:
+    """The SIM fields of a device as the fake stores them (a live SIM)."""
+    return {
+        "state": "LIVE",
+        "sim": f"8901{device_id:015d}",
+        "msisdn": f"+88234{device_id:08d}",
+        "lastsession": {
+            "session_begin": "2025-03-10 08:00:00",
+            "session_end": "2025-03-10 09:30:00",
+            "bytes": 2048,
+            "network_name": "Fake Net",
+            "radio_access_technology": "LTE",
+            "active": False,
+        },
+        "cur_billing_data_used": 1_048_576,
+        "last_billing_data_used": 2_000_000,
+        "whenexpires": "2025-03-31 12:00:00",
+        "last_connect_time": "2025-03-10 08:00:00",
+    }
+
+
+def _listed(device: dict[str, Any]) -> dict[str, Any]:
+    """A device as GET /devices lists it: the link fields inside links.cellular."""
+    listed = {k: v for k, v in device.items() if k not in _LINK_FIELDS}
+    listed["phonenumber"] = ""
+    if "links" not in device:
+        # A device stored without a SIM field keeps the ICCID the fake always listed.
+        fields = {"sim": f"8901{device['id']:015d}", **device}
+        link = {"id": 90000 + device["id"]}
+        link.update({k: fields[k] for k in _LINK_FIELDS if fields.get(k) is not None})
+        listed["links"] = {"cellular": [link]}
+    return listed
 
 
 def _is_int(value: Any) -> bool:

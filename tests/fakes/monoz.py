@@ -2,8 +2,12 @@
 
 - Every call needs ``X-API-Key`` with the organisation's key, else 401
   ``{"Error": true, "StatusCode": 401, "Message": "Unauthorized"}``.
-- ``GET /api/v1/{org}/Device/Sim/Detail/{ICCID}``: 200 with ``Data`` for a known
-  ICCID, 404 otherwise.
+- ``GET /api/v1/{org}/Device/Sim/Detail/{ICCID}``: 200 with ``Data`` (``Status``,
+  ``ActivationDate``, ``ExpiryDate``, ``MessageCount``, ``DLMessageCount``,
+  ``Volume``) for a known ICCID, 404 otherwise (the validate() probe ICCID too).
+- ``PUT /api/v1/{org}/Sim/Enable`` takes exactly ``{"ICCID": str, "Enable": bool}``
+  and flips the SIM's ``Status`` (``sim_status``) between Active and Suspended.
+- ``sims_hidden = True``: every SIM page answers 404 (monoZ hid them in 2025).
 - ``POST /api/v1/{org}/Publish/Message`` takes a JSON body with exactly ``ICCID``
   (string), ``Topic`` (empty or starting with ``/``), ``Message`` (string, 1-4096
   bytes), ``QoS`` (0 or 1) and ``Format`` (0 JSON, which must parse, or 1 TEXT);
@@ -43,16 +47,31 @@ class FakeMonoz:
         self.iccids = {ICCID, "8981100005819480001"}
         self.published: list[dict[str, Any]] = []
         self.detail_calls: list[str] = []
+        self.sim_status: dict[str, str] = {}
+        self.sim_data: dict[str, dict[str, Any]] = {}
+        self.enable_calls: list[Any] = []
+        self.sims_hidden = False
+        self.requests: list[tuple[str, str]] = []
         self.violations: list[str] = []
         self.faults: list[tuple[str, int, Any, bool]] = []
         self.release = asyncio.Event()
         # Called when a test asks for a hang (the fixture shortens the timeout).
         self.on_hang: Callable[[], None] = lambda: None
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[self._record])
         self.app.router.add_get(
             f"{API}/{{org}}/Device/Sim/Detail/{{iccid}}", self._detail
         )
         self.app.router.add_post(f"{API}/{{org}}/Publish/Message", self._publish)
+        self.app.router.add_put(f"{API}/{{org}}/Sim/Enable", self._enable)
+
+    def calls(self, suffix: str) -> list[tuple[str, str]]:
+        """The requests (method, path) whose path ends with ``suffix``."""
+        return [r for r in self.requests if r[1].endswith(suffix)]
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        return await handler(request)
 
     def fail(
         self, suffix: str, status: int, body: Any = None, *, hang: bool = False
@@ -90,9 +109,46 @@ class FakeMonoz:
             return _answer(401, "Unauthorized")
         iccid = request.match_info["iccid"]
         self.detail_calls.append(iccid)
-        if iccid not in self.iccids:
+        if iccid not in self.iccids or self.sims_hidden:
             return _answer(404, "ICCID not found")
-        return _answer(200, "FetchSuccess", Data={"ICCID": iccid, "Name": "tracker"})
+        data = {
+            "ICCID": iccid,
+            "Name": "tracker",
+            "Status": self.sim_status.get(iccid, "Active"),
+            "ActivationDate": "2024-05-01T00:00:00",
+            "ExpiryDate": "2034-04-30T23:59:59",
+            "MessageCount": 3,
+            "DLMessageCount": 1,
+            "Volume": 49.5,
+        }
+        return _answer(200, "FetchSuccess", Data=data | self.sim_data.get(iccid, {}))
+
+    async def _enable(self, request: web.Request) -> web.StreamResponse:
+        if (fault := await self._fault(request)) is not None:
+            return fault
+        if not self._authorized(request):
+            return _answer(401, "Unauthorized")
+        if self.sims_hidden:
+            return _answer(404, "Not Found")
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            self.violations.append("Sim/Enable body is not JSON")
+            return _answer(400, "BadRequest")
+        self.enable_calls.append(body)
+        if (
+            request.content_type != "application/json"
+            or not isinstance(body, dict)
+            or set(body) != {"ICCID", "Enable"}
+            or not isinstance(body["ICCID"], str)
+            or not isinstance(body["Enable"], bool)
+        ):
+            self.violations.append(f"Sim/Enable body {body!r}")
+            return _answer(400, "BadRequest")
+        if body["ICCID"] not in self.iccids:
+            return _answer(404, "ICCID not found")
+        self.sim_status[body["ICCID"]] = "Active" if body["Enable"] else "Suspended"
+        return _answer(200, "Success")
 
     async def _publish(self, request: web.Request) -> web.StreamResponse:
         if (fault := await self._fault(request)) is not None:

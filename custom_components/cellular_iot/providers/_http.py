@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from typing import Any, Final
 
@@ -40,6 +40,8 @@ class RawResponse:
     status: int
     body: bytes
     retry_after: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The answer's headers (case-insensitive), for the clients that read some."""
 
 
 def basic_authorization(login: str, password: str) -> str:
@@ -149,7 +151,10 @@ async def _exchange(
                 if len(body) > max_bytes:
                     raise too_large
             return RawResponse(
-                response.status, bytes(body), response.headers.get("Retry-After")
+                response.status,
+                bytes(body),
+                response.headers.get("Retry-After"),
+                response.headers.copy(),
             )
     except TimeoutError as err:
         raise ProviderTimeoutError(f"{provider} did not answer in time") from err

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 import json
 import math
 import time
@@ -23,10 +23,28 @@ from typing import Any, Final
 import aiohttp
 
 from ._http import ReachabilityObserver, decode_json, exchange, provider_text
+from ._parse import as_count, as_number, as_short_text, as_time, month_start
 from .errors import (
     ProviderAuthError,
+    ProviderNotFoundError,
     ProviderResponseError,
     error_for_status,
+)
+from .sim import (
+    SIM_ACTIVE,
+    SIM_INACTIVE,
+    SIM_SUSPENDED,
+    SIM_UNKNOWN,
+    SMS_BUFFERED,
+    SMS_CANCELED,
+    SMS_DELIVERED,
+    SMS_EXPIRED,
+    SMS_FAILED,
+    SMS_IN_PROGRESS,
+    SMS_PENDING,
+    SMS_UNKNOWN,
+    SimStatus,
+    SmsDelivery,
 )
 from .sms import SmsPart
 
@@ -42,6 +60,35 @@ MIN_TOKEN_LIFETIME: Final = 60.0
 MAX_TOKEN_LIFETIME: Final = 86400.0
 ALPHANUMERIC_SENDER_TYPE: Final = 208
 MAX_TOKEN_CHARS: Final = 16 * 1024
+# GET /endpoint: per_page is at most 1000 (documented); never more pages than this.
+ENDPOINT_PAGE_SIZE: Final = 1000
+MAX_ENDPOINT_PAGES: Final = 100
+# Per-endpoint calls in flight at once: emnify allows 50 connectivity and 100 stats
+# requests per second and organisation, which 5 in flight stay well below.
+MAX_IN_FLIGHT: Final = 5
+MAX_SMS_ITEMS: Final = 1000
+# emnify's stats volumes: the daily stats are documented in MB; that the
+# current_month volume is MB (10^6 bytes) too is inferred.
+BYTES_PER_VOLUME_UNIT: Final = 1_000_000
+# Endpoint status ids and SIM status ids (documented).
+_ENDPOINT_ENABLED: Final = 0
+_ENDPOINT_DISABLED: Final = 1
+_ENDPOINT_DELETED: Final = 2
+_SIM_ISSUED: Final = 0
+_SIM_ACTIVATED: Final = 1
+_SIM_SUSPENDED: Final = 2
+_SIM_DELETED: Final = 3
+_SIM_FACTORY_TEST: Final = 4
+_SMS_STATES: Final = {
+    1: SMS_PENDING,
+    2: SMS_IN_PROGRESS,
+    3: SMS_BUFFERED,
+    4: SMS_DELIVERED,
+    5: SMS_FAILED,
+    6: SMS_EXPIRED,
+    7: SMS_CANCELED,
+}
+_ONLINE: Final = {"ATTACHED": True, "ONLINE": True, "OFFLINE": False, "BLOCKED": False}
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -158,6 +205,92 @@ class EmnifyClient:
             sent.append(SentSmsPart(part=number, sms_id=_short_id(sms_id)))
         return sent
 
+    async def sim_statuses(self, endpoint_ids: Sequence[int]) -> dict[str, SimStatus]:
+        """Return the SIM of each of ``endpoint_ids`` that emnify knows, by endpoint id.
+
+        ``GET /endpoint`` page by page (up to 1000 a page; it stops once every
+        requested endpoint was seen), then for each endpoint found its
+        ``/connectivity`` and ``/stats``, at most :data:`MAX_IN_FLIGHT` at once. A
+        404 for one of those leaves its fields None.
+        """
+        wanted = {int(endpoint_id) for endpoint_id in endpoint_ids}
+        if not wanted:
+            return {}
+        found: dict[int, SimStatus] = {}
+        for page in range(1, MAX_ENDPOINT_PAGES + 1):
+            items, headers = await self._request_with_headers(
+                "GET",
+                "/endpoint",
+                params={"page": str(page), "per_page": str(ENDPOINT_PAGE_SIZE)},
+            )
+            if not isinstance(items, list):
+                raise ProviderResponseError("emnify returned no list for /endpoint")
+            for item in items:
+                status = _parse_endpoint(item)
+                if status is not None and int(status.provider_id) in wanted:
+                    found[int(status.provider_id)] = status
+            total_pages = as_count(headers.get("X-Total-Pages"))
+            if (
+                len(items) < ENDPOINT_PAGE_SIZE
+                or (total_pages is not None and page >= total_pages)
+                or len(found) == len(wanted)
+            ):
+                break
+        period_start = month_start(self._clock())
+        limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def _one(status: SimStatus) -> SimStatus:
+            endpoint = int(status.provider_id)
+            connectivity = await _unless_missing(
+                limit,
+                lambda: self._request("GET", f"/endpoint/{endpoint}/connectivity"),
+            )
+            stats = await _unless_missing(
+                limit, lambda: self._request("GET", f"/endpoint/{endpoint}/stats")
+            )
+            data_used, sms_sent, sms_received = _parse_stats(stats)
+            return replace(
+                status,
+                online=_parse_online(connectivity),
+                data_used=data_used,
+                sms_sent=sms_sent,
+                sms_received=sms_received,
+                period_start=period_start,
+            )
+
+        results = await asyncio.gather(*(_one(status) for status in found.values()))
+        return {status.provider_id: status for status in results}
+
+    async def set_sim_active(self, endpoint_id: int, sim_id: int, active: bool) -> None:
+        """Resume (endpoint enabled, SIM activated) or pause (disabled, suspended).
+
+        Two calls, each answered 204: ``PATCH /endpoint/{id}`` then
+        ``PATCH /sim/{sim_id}``. emnify moves a SIM between Activated and
+        Suspended only.
+        """
+        endpoint, sim = _positive_id(endpoint_id), _positive_id(sim_id)
+        if not isinstance(active, bool):
+            raise TypeError("active must be a boolean")
+        endpoint_status = _ENDPOINT_ENABLED if active else _ENDPOINT_DISABLED
+        sim_status = _SIM_ACTIVATED if active else _SIM_SUSPENDED
+        await self._request(
+            "PATCH", f"/endpoint/{endpoint}", {"status": {"id": endpoint_status}}
+        )
+        await self._request("PATCH", f"/sim/{sim}", {"status": {"id": sim_status}})
+
+    async def list_sms(self, endpoint_id: int) -> list[SmsDelivery]:
+        """Return the SMS of an endpoint with their delivery state (at most 1000)."""
+        endpoint = _positive_id(endpoint_id)
+        items = await self._request("GET", f"/endpoint/{endpoint}/sms")
+        if not isinstance(items, list):
+            raise ProviderResponseError("emnify returned no list of SMS")
+        deliveries: list[SmsDelivery] = []
+        for item in items[:MAX_SMS_ITEMS]:
+            delivery = _parse_sms(item)
+            if delivery is not None:
+                deliveries.append(delivery)
+        return deliveries
+
     async def _token(self) -> str:
         if self._auth_token is None or self._clock() >= self._expires_at:
             await self._renew(self._auth_token)
@@ -189,24 +322,60 @@ class EmnifyClient:
             self._auth_token = token
             self._expires_at = now + _keep_for(jwt_claims(token), now)
 
-    async def _request(self, method: str, path: str, body: Mapping[str, Any]) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        payload, _ = await self._request_with_headers(method, path, body, params=params)
+        return payload
+
+    async def _request_with_headers(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """Call with the auth token; a 401 renews it once and the call is retried."""
         token = await self._token()
         try:
-            return await self._call(method, path, body, token=token)
+            return await self._call_with_headers(
+                method, path, body, params=params, token=token
+            )
         except ProviderAuthError as err:
             if err.status != 401:
                 raise
         await self._renew(token)
-        return await self._call(method, path, body, token=await self._token())
+        return await self._call_with_headers(
+            method, path, body, params=params, token=await self._token()
+        )
 
     async def _call(
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | None,
         *,
         token: str | None,
     ) -> Any:
+        payload, _ = await self._call_with_headers(method, path, body, token=token)
+        return payload
+
+    async def _call_with_headers(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        params: Mapping[str, str] | None = None,
+        token: str | None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """Send one request; return its JSON (``{}`` for an empty body, e.g. 204)."""
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -217,6 +386,7 @@ class EmnifyClient:
             f"{self._base_url}{path}",
             timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
             headers=headers,
+            params=params,
             json_body=body,
             observer=self.observer,
         )
@@ -231,7 +401,149 @@ class EmnifyClient:
             raise ProviderResponseError(
                 "emnify answered with something that is not JSON", status=status
             )
-        return payload
+        return payload, answer.headers
+
+
+async def _unless_missing(
+    limit: asyncio.Semaphore, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Run one per-endpoint call under the concurrency limit; None on a 404."""
+    async with limit:
+        try:
+            return await call()
+        except ProviderNotFoundError:
+            return None
+
+
+def _positive_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("ids must be integers")
+    if value <= 0:
+        raise ValueError("ids must be positive")
+    return value
+
+
+def _status_id(value: Any) -> int | None:
+    """Return ``value["status"]["id"]`` when it is an int, else None."""
+    if not isinstance(value, Mapping):
+        return None
+    status = value.get("status")
+    if not isinstance(status, Mapping):
+        return None
+    status_id = status.get("id")
+    if isinstance(status_id, bool) or not isinstance(status_id, int):
+        return None
+    return status_id
+
+
+def _status_text(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return None
+    status = value.get("status")
+    if not isinstance(status, Mapping):
+        return None
+    return as_short_text(status.get("description"))
+
+
+def _endpoint_state(endpoint_status: int | None, sim: Any) -> str:
+    """Map an endpoint's status and its SIM's status to one state."""
+    if endpoint_status == _ENDPOINT_DELETED:
+        return SIM_INACTIVE
+    if not isinstance(sim, Mapping):
+        return SIM_UNKNOWN
+    sim_status = _status_id(sim)
+    if sim_status == _SIM_DELETED:
+        return SIM_INACTIVE
+    if sim_status == _SIM_SUSPENDED or endpoint_status == _ENDPOINT_DISABLED:
+        return SIM_SUSPENDED
+    if sim_status == _SIM_ACTIVATED and endpoint_status == _ENDPOINT_ENABLED:
+        return SIM_ACTIVE
+    if sim_status == _SIM_ISSUED:
+        return SIM_INACTIVE
+    if sim_status == _SIM_FACTORY_TEST:
+        return SIM_ACTIVE
+    return SIM_UNKNOWN
+
+
+def _parse_endpoint(item: Any) -> SimStatus | None:
+    """Read one endpoint of ``GET /endpoint`` (None without a usable id)."""
+    if not isinstance(item, Mapping):
+        return None
+    endpoint_id = item.get("id")
+    if (
+        isinstance(endpoint_id, bool)
+        or not isinstance(endpoint_id, int)
+        or not 0 < endpoint_id < 10**19
+    ):
+        return None
+    sim = item.get("sim")
+    sim_map: Mapping[str, Any] = sim if isinstance(sim, Mapping) else {}
+    sim_status = _status_id(sim_map)
+    sim_id = sim_map.get("id")
+    return SimStatus(
+        provider_id=str(endpoint_id),
+        state=_endpoint_state(_status_id(item), sim),
+        provider_state=_status_text(sim_map) or _status_text(item),
+        iccid=as_short_text(sim_map.get("iccid"), 32),
+        imei=as_short_text(item.get("imei"), 32),
+        msisdn=as_short_text(sim_map.get("msisdn"), 32),
+        sim_id=str(sim_id)
+        if isinstance(sim_id, int) and not isinstance(sim_id, bool)
+        else None,
+        can_pause=sim_status in (_SIM_ACTIVATED, _SIM_SUSPENDED),
+    )
+
+
+def _parse_online(connectivity: Any) -> bool | None:
+    text = _status_text(connectivity)
+    return _ONLINE.get(text.upper()) if text is not None else None
+
+
+def _parse_stats(stats: Any) -> tuple[int | None, int | None, int | None]:
+    """Return (bytes, SMS sent, SMS received) of ``current_month``.
+
+    emnify leaves the ``data``/``sms`` keys out when there was no traffic: then 0,
+    as long as ``current_month`` itself is there.
+    """
+    month = stats.get("current_month") if isinstance(stats, Mapping) else None
+    if not isinstance(month, Mapping):
+        return None, None, None
+    data_used: int | None = 0
+    if "data" in month:
+        data = month["data"]
+        volume = as_number(data.get("volume")) if isinstance(data, Mapping) else None
+        data_used = (
+            round(volume * BYTES_PER_VOLUME_UNIT) if volume is not None else None
+        )
+    sent: int | None = 0
+    received: int | None = 0
+    if "sms" in month:
+        sms = month["sms"]
+        sms_map: Mapping[str, Any] = sms if isinstance(sms, Mapping) else {}
+        # Inferred: volume_tx counts SMS the device sent (mobile originated),
+        # volume_rx those it received (mobile terminated).
+        sent = as_count(sms_map.get("volume_tx"))
+        received = as_count(sms_map.get("volume_rx"))
+    return data_used, sent, received
+
+
+def _parse_sms(item: Any) -> SmsDelivery | None:
+    if not isinstance(item, Mapping):
+        return None
+    sms_id = _short_id(item.get("id"))
+    if sms_id is None:
+        return None
+    status_id = _status_id(item)
+    payload = item.get("payload")
+    return SmsDelivery(
+        sms_id=sms_id,
+        status=_SMS_STATES.get(status_id, SMS_UNKNOWN)
+        if status_id is not None
+        else SMS_UNKNOWN,
+        payload=payload if isinstance(payload, str) else None,
+        submitted=as_time(item.get("submit_date")),
+        final=as_time(item.get("final_date")) or as_time(item.get("delivery_date")),
+    )
 
 
 def _keep_for(claims: Mapping[str, Any], now: float) -> float:

@@ -29,11 +29,20 @@ from ._http import (
     exchange,
     provider_text,
 )
+from ._parse import as_count, as_digits, as_time, month_before
 from .errors import (
     ProviderBadRequestError,
     ProviderRateLimitedError,
     ProviderResponseError,
     error_for_status,
+)
+from .sim import (
+    SIM_ACTIVE,
+    SIM_INACTIVE,
+    SIM_PENDING,
+    SIM_SUSPENDED,
+    SIM_UNKNOWN,
+    SimStatus,
 )
 
 DEFAULT_BASE_URL: Final = "https://dashboard.hologram.io/api/1"
@@ -62,6 +71,10 @@ _MAX_PAGES: Final = 50
 _MAX_ID_DIGITS: Final = 19
 _MAX_NAME_CHARS: Final = 255
 _MAX_NUMBER_CHARS: Final = 32
+_MAX_IMEI_DIGITS: Final = 20
+# What POST /devices/{id}/state takes. Never "deactivate": that one is permanent.
+_SIM_STATE_LIVE: Final = "live"
+_SIM_STATE_PAUSE: Final = "pause"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +185,43 @@ class HologramClient:
                 break
             params["startafter"] = str(devices[-1].device_id)
         return devices
+
+    async def sim_statuses(self) -> dict[str, SimStatus]:
+        """Return every device's SIM as ``GET /devices`` describes it, by device id.
+
+        One request per page, paginated as :meth:`list_devices`; the state comes
+        from ``links.cellular[0].state``.
+        """
+        statuses: dict[str, SimStatus] = {}
+        params: dict[str, str] = {"limit": str(_PAGE_SIZE)}
+        if self._org_id is not None:
+            params["orgid"] = str(self._org_id)
+        for _ in range(_MAX_PAGES):
+            page, continues = await self._request_page("/devices", params)
+            last_id: int | None = None
+            for item in page:
+                status = _parse_sim_status(item)
+                if status is not None:
+                    statuses[status.provider_id] = status
+                    last_id = int(status.provider_id)
+            if not continues or last_id is None:
+                break
+            params["startafter"] = str(last_id)
+        return statuses
+
+    async def set_sim_active(self, device_id: int, active: bool) -> None:
+        """Resume (``live``) or pause (``pause``) a device's SIM.
+
+        ``POST /devices/{id}/state``; Hologram may keep the state pending for
+        minutes. The permanent ``deactivate`` is never sent.
+        """
+        (checked,) = _check_device_ids([device_id])
+        if not isinstance(active, bool):
+            raise TypeError("active must be a boolean")
+        state = _SIM_STATE_LIVE if active else _SIM_STATE_PAUSE
+        await self._request(
+            "POST", f"/devices/{checked}/state", json_body={"state": state}
+        )
 
     async def send_cloud_message(
         self,
@@ -466,6 +516,66 @@ def _parse_device(item: Any) -> HologramDevice | None:
         name=_as_text(name, _MAX_NAME_CHARS) or f"Device {device_id}",
         iccid=iccid,
         phone_number=_as_text(item.get("phonenumber"), _MAX_NUMBER_CHARS),
+    )
+
+
+def _sim_state(text: str | None) -> str:
+    """Map Hologram's link state (``LIVE``, ``PAUSED-USER``, ...) to ours."""
+    if text is None:
+        return SIM_UNKNOWN
+    state = text.upper()
+    if "PENDING" in state:  # PAUSED-PENDING-USER, LIVE-PENDING
+        return SIM_PENDING
+    if state == "LIVE":
+        return SIM_ACTIVE
+    if state in ("PAUSED-USER", "PAUSED-SYS"):
+        return SIM_SUSPENDED
+    if state in ("INACTIVE", "DEAD"):
+        return SIM_INACTIVE
+    return SIM_UNKNOWN
+
+
+def _parse_sim_status(item: Any) -> SimStatus | None:
+    """Read one device of ``GET /devices`` as a SIM status (None without an id)."""
+    if not isinstance(item, Mapping):
+        return None
+    device_id = _as_int(item.get("id"))
+    if device_id is None:
+        return None
+    link: Mapping[str, Any] = {}
+    links = item.get("links")
+    if isinstance(links, Mapping):
+        cellular = links.get("cellular")
+        if isinstance(cellular, list) and cellular and isinstance(cellular[0], Mapping):
+            link = cellular[0]
+    provider_state = _as_text(link.get("state"), _MAX_NAME_CHARS)
+    state = _sim_state(provider_state)
+    session = item.get("lastsession")
+    if not isinstance(session, Mapping):
+        session = {}
+    online = session.get("active")
+    # Hologram documents when the billing period ends (whenexpires); that it began
+    # one calendar month earlier is inferred.
+    expires = as_time(item.get("whenexpires"))
+    last_session = (
+        as_time(session.get("session_end"))
+        or as_time(session.get("session_begin"))
+        or as_time(item.get("last_connect_time"))
+    )
+    return SimStatus(
+        provider_id=str(device_id),
+        state=state,
+        provider_state=provider_state,
+        online=online if isinstance(online, bool) else None,
+        # Bytes: inferred (the docs give no unit for cur_billing_data_used).
+        data_used=as_count(item.get("cur_billing_data_used")),
+        period_start=month_before(expires) if expires is not None else None,
+        last_session=last_session,
+        iccid=_as_text(link.get("sim"), _MAX_NUMBER_CHARS),
+        # No confirmed IMEI field: kept only when a device carries "imei".
+        imei=as_digits(item.get("imei"), _MAX_IMEI_DIGITS),
+        msisdn=_as_text(link.get("msisdn"), _MAX_NUMBER_CHARS),
+        can_pause=state in (SIM_ACTIVE, SIM_SUSPENDED),
     )
 
 

@@ -12,6 +12,8 @@ The MQTT side (downlinks to ``/{org}/{iccid}/sub{topic}``, uplinks) is
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 import re
 from typing import Any, Final
 
@@ -19,12 +21,14 @@ import aiohttp
 from yarl import URL
 
 from ._http import ReachabilityObserver, decode_json, exchange, provider_text
+from ._parse import as_short_text
 from .errors import (
     ProviderBadRequestError,
     ProviderError,
     ProviderResponseError,
     error_for_status,
 )
+from .sim import SIM_ACTIVE, SIM_SUSPENDED, SIM_UNKNOWN, SimStatus
 
 PROVIDER: Final = "monoZ"
 DEFAULT_BASE_URL: Final = "https://link.monoz.io/api/v1"
@@ -40,6 +44,15 @@ MAX_TOPIC_BYTES: Final = 512
 # A well-formed ICCID no SIM has (issuer 89, all zeros): GET .../Device/Sim/Detail/
 # with it proves the key without touching a device. 404 = key accepted.
 PROBE_ICCID: Final = "8900000000000000000"
+# SIM detail requests in flight at once (monoZ publishes no rate limit).
+MAX_IN_FLIGHT: Final = 5
+# monoZ's SIM status words (no enum is documented: matched case-insensitively).
+_ACTIVE_WORDS: Final = frozenset({"active", "activated", "enabled"})
+_SUSPENDED_WORDS: Final = frozenset(
+    {"suspended", "disabled", "deactivated", "inactive"}
+)
+# What a SIM page answers when monoZ does not offer it (the pages were hidden in 2025).
+_NOT_OFFERED: Final = (404, 405)
 # Applied with fullmatch: "$" would let a trailing newline through.
 _ORG_ID: Final = re.compile(r"[A-Za-z0-9]{1,32}")
 _ICCID: Final = re.compile(r"[0-9]{10,22}[A-Fa-f]?")
@@ -163,6 +176,42 @@ class MonozClient:
                 return
             raise
 
+    async def sim_statuses(self, iccids: Sequence[str]) -> dict[str, SimStatus]:
+        """Return each SIM's status from ``GET /{org}/Device/Sim/Detail/{ICCID}``.
+
+        At most :data:`MAX_IN_FLIGHT` requests at once. An ICCID answered 404 (or
+        405) is left out, so ``{}`` when monoZ offers no SIM details at all (the
+        pages were hidden in 2025). ``Volume`` is what remains, not what was used:
+        it is not read.
+        """
+        wanted = [iccid for iccid in dict.fromkeys(iccids) if valid_iccid(iccid)]
+        limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def _one(iccid: str) -> SimStatus | None:
+            async with limit:
+                try:
+                    body = await self._request(
+                        "GET", self._url("Device", "Sim", "Detail", iccid)
+                    )
+                except ProviderError as err:
+                    if err.status in _NOT_OFFERED:
+                        return None
+                    raise
+            return _parse_sim_detail(iccid, body.get("Data"))
+
+        results = await asyncio.gather(*(_one(iccid) for iccid in wanted))
+        return {status.provider_id: status for status in results if status}
+
+    async def set_sim_active(self, iccid: str, active: bool) -> None:
+        """Enable or disable a SIM: ``PUT /{org}/Sim/Enable {"ICCID", "Enable"}``."""
+        if not isinstance(iccid, str) or not valid_iccid(iccid):
+            raise ValueError("not an ICCID")
+        if not isinstance(active, bool):
+            raise TypeError("active must be a boolean")
+        await self._request(
+            "PUT", self._url("Sim", "Enable"), {"ICCID": iccid, "Enable": active}
+        )
+
     async def publish_message(
         self,
         iccid: str,
@@ -186,6 +235,25 @@ class MonozClient:
         )
         result = body.get("Message")
         return result if isinstance(result, str) else None
+
+
+def _parse_sim_detail(iccid: str, data: Any) -> SimStatus:
+    """Read ``Data`` of a SIM detail answer (anything unusable: state unknown)."""
+    text = as_short_text(data.get("Status"), 64) if isinstance(data, Mapping) else None
+    word = text.lower() if text is not None else None
+    if word in _ACTIVE_WORDS:
+        state = SIM_ACTIVE
+    elif word in _SUSPENDED_WORDS:
+        state = SIM_SUSPENDED
+    else:
+        state = SIM_UNKNOWN
+    return SimStatus(
+        provider_id=iccid,
+        state=state,
+        provider_state=text,
+        iccid=iccid,
+        can_pause=state in (SIM_ACTIVE, SIM_SUSPENDED),
+    )
 
 
 def _detail(body: Any, api_key: str) -> str | None:
