@@ -43,6 +43,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "send_cloud_message": {"port": 4010, "data": "x"},
     "send_sms": {"message": "x"},
     "publish_downlink": {"message": "x"},
+    "set_sim_state": {"state": "suspended"},
 }
 
 
@@ -188,6 +189,7 @@ async def test_pickers_offer_exactly_the_devices_the_action_takes(
         "send_cloud_message": {"Van tracker", "Boat sensor"},
         "send_sms": {"Van tracker", "Boat sensor", "Pump"},
         "publish_downlink": {"Meter"},
+        "set_sim_state": {"Van tracker", "Boat sensor", "Pump", "Meter"},
     }
     for action, data in CALLS.items():
         for name, device in devices.items():

@@ -48,12 +48,14 @@ from homeassistant.util import dt as dt_util
 from .conftest import (
     emnify_entry,
     hologram_entry,
+    monoz_entry,
     record_events,
     setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .fakes.monoz import ICCID, FakeMonoz
 
 SECRET = "sim-test-secret-0123456789"
 PERIOD = datetime(2026, 11, 5, tzinfo=UTC)
@@ -67,7 +69,11 @@ def _device(title: str, **data: Any) -> ConfigSubentryData:
 
 
 GATE = _device(
-    "Gate tracker", device_id="123456", send_as="cloud_message", port=4010, protocol="TCP"
+    "Gate tracker",
+    device_id="123456",
+    send_as="cloud_message",
+    port=4010,
+    protocol="TCP",
 )
 
 
@@ -159,9 +165,10 @@ async def test_a_device_page_shows_its_sim(
     assert used.attributes["state_class"] == "total"
     assert used.attributes["last_reset"] == PERIOD.isoformat()
     assert _state(hass, "binary_sensor.gate_tracker_online") == "on"
-    assert _state(hass, "sensor.gate_tracker_last_seen_online") == (
-        PERIOD + timedelta(days=3)
-    ).isoformat()
+    assert (
+        _state(hass, "sensor.gate_tracker_last_seen_online")
+        == (PERIOD + timedelta(days=3)).isoformat()
+    )
     assert _state(hass, "switch.gate_tracker_sim_active") == "on"
     registry = er.async_get(hass)
     iccid = registry.async_get("sensor.gate_tracker_iccid")
@@ -284,7 +291,10 @@ async def test_set_sim_state_validates_its_input(
         ({"state": "suspended"}, "missing_field"),
         ({"device_id": 123456, "state": "off"}, "invalid_choice"),
         ({"device_id": 999, "state": "suspended"}, "sim_device_unknown"),
-        ({"device_id": 123456, "iccid": "8981100000000000000", "state": "active"}, "device_or_id"),
+        (
+            {"device_id": 123456, "iccid": "8981100000000000000", "state": "active"},
+            "device_or_id",
+        ),
         ({"device": ["nope"], "state": "active"}, "invalid_device_target"),
     ):
         with pytest.raises(ServiceValidationError) as err:
@@ -311,7 +321,10 @@ async def test_the_switch_pauses_and_resumes(
     monkeypatch.setattr(HologramClient, "set_sim_active", set_active, raising=False)
     await _gate_account(hass)
     await hass.services.async_call(
-        "switch", "turn_off", {"entity_id": "switch.gate_tracker_sim_active"}, blocking=True
+        "switch",
+        "turn_off",
+        {"entity_id": "switch.gate_tracker_sim_active"},
+        blocking=True,
     )
     await hass.async_block_till_done()
     assert calls == [(123456, False)]
@@ -407,3 +420,115 @@ async def test_an_undelivered_sms_fires_its_status_once(
     assert delivery.state == "failed"
     assert delivery.attributes["sms_id"] == "3"
     assert coordinator.sms.followed == []
+
+
+# --- through the fakes: each provider's documented requests -----------------------
+
+
+async def test_hologram_through_the_fake(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    hologram.add_devices(1, first_id=123456)
+    before = len(hologram.calls("/devices"))
+    await _gate_account(hass)
+    assert len(hologram.calls("/devices")) == before + 1  # one page: every SIM
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "active"
+    assert _state(hass, "sensor.gate_tracker_data_used_this_period") == "1.048576"
+    assert _state(hass, "binary_sensor.gate_tracker_online") == "off"
+    await hass.services.async_call(
+        "switch",
+        "turn_off",
+        {"entity_id": "switch.gate_tracker_sim_active"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    assert hologram.state_changes == [(123456, "pause")]
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "suspended"
+    status = hass.states.get("sensor.gate_tracker_sim_status")
+    assert status is not None
+    assert status.attributes["provider_state"] == "PAUSED-USER"
+    response = await hass.services.async_call(
+        DOMAIN,
+        "set_sim_state",
+        {"device_id": 123456, "state": "active"},
+        blocking=True,
+        return_response=True,
+    )
+    assert hologram.state_changes == [(123456, "pause"), (123456, "live")]
+    assert response is not None
+    assert response["sim_state"] == "active"
+
+
+async def test_emnify_through_the_fake(hass: HomeAssistant, emnify: FakeEmnify) -> None:
+    entry = await setup_entry(
+        hass,
+        with_webhook(
+            emnify_entry(emnify.application_token),
+            "d" * 64,
+            SECRET,
+            _device("Pump", device_id="1001"),
+        ),
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    assert _state(hass, "sensor.pump_data_used_this_period") == "1.5"
+    assert _state(hass, "binary_sensor.pump_online") in ("on", "off")
+    assert len(emnify.calls("/endpoint")) == 1
+    assert len(emnify.calls("/endpoint/1001/connectivity")) == 1
+    assert len(emnify.calls("/endpoint/1001/stats")) == 1
+    sim_id = emnify.endpoint(1001)["sim"]["id"]
+    await hass.services.async_call(
+        DOMAIN,
+        "set_sim_state",
+        {"device_id": 1001, "state": "suspended"},
+        blocking=True,
+        return_response=True,
+    )
+    assert emnify.patches == [
+        ("/endpoint/1001", {"status": {"id": 1}}),
+        (f"/sim/{sim_id}", {"status": {"id": 2}}),
+    ]
+    assert _state(hass, "sensor.pump_sim_status") == "suspended"
+    # An SMS, then emnify reports it failed: one event, the sensor follows.
+    events = record_events(hass, EVENT_SMS_STATUS)
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.pump", "message": "on"},
+        blocking=True,
+    )
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    await coordinator.async_refresh()
+    [sms_id] = list(emnify.sms_records)
+    emnify.set_sms_status(sms_id, 5)
+    await coordinator.async_refresh()
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert [event.data["status"] for event in events] == ["failed"]
+    assert events[0].data["sms_id"] == str(sms_id)
+    assert _state(hass, "sensor.pump_last_sms_delivery") == "failed"
+
+
+async def test_monoz_through_the_fake_and_hidden_pages(
+    hass: HomeAssistant, monoz: FakeMonoz
+) -> None:
+    entry = await setup_entry(
+        hass,
+        with_webhook(monoz_entry(), "e" * 64, SECRET, _device("Meter", iccid=ICCID)),
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.meter_sim_status") == "active"
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.meter_sim_active"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert monoz.enable_calls == [{"ICCID": ICCID, "Enable": False}]
+    assert _state(hass, "sensor.meter_sim_status") == "suspended"
+    monoz.sims_hidden = True
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    # monoZ hid its SIM pages: the SIM entities go unavailable, nothing else breaks.
+    assert _state(hass, "sensor.meter_sim_status") == STATE_UNAVAILABLE
+    assert _state(hass, "switch.meter_sim_active") == STATE_UNAVAILABLE
+    assert entry.state is ConfigEntryState.LOADED

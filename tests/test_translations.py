@@ -176,7 +176,7 @@ def test_every_service_select_has_translations() -> None:
                 service,
                 field,
             )
-    assert selects == 4
+    assert selects == 5
 
 
 # --- driving the flows ---------------------------------------------------------------

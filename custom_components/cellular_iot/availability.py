@@ -113,7 +113,10 @@ class Reachability:
             )
             self._cancel_probe(link)
             link.probes = 0
-        async_dispatcher_send(self._hass, signal_state(self._entry_id))
+        if (reason is not None) != was_down:
+            # Only a change: every request reports, and an account of 500 devices
+            # has thousands of entities that would each write their state again.
+            async_dispatcher_send(self._hass, signal_state(self._entry_id))
 
     @callback
     def stop(self) -> None:

@@ -156,19 +156,20 @@ class SimCoordinator(DataUpdateCoordinator[dict[str, SimStatus]]):
     @property
     def base_interval(self) -> timedelta:
         """The user's interval (options), within the provider's bounds."""
-        minutes = self._entry.options.get(
-            CONF_SIM_INTERVAL, self.interval.default
-        )
+        minutes = self._entry.options.get(CONF_SIM_INTERVAL, self.interval.default)
         return self.interval.bounded(float(minutes), len(self._provider_ids()))
 
     async def _async_update_data(self) -> dict[str, SimStatus]:
         ids = self._provider_ids()
         try:
             data = await self._fetch(ids)
-            if self.sms is not None and self.sms.followed:
-                if await self._async_follow_sms():
-                    # The SIM data may be the same: tell the delivery sensors.
-                    self.async_update_listeners()
+            if (
+                self.sms is not None
+                and self.sms.followed
+                and await self._async_follow_sms()
+            ):
+                # The SIM data may be the same: tell the delivery sensors.
+                self.async_update_listeners()
         except ProviderAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="auth_failed"

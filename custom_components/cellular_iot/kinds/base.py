@@ -181,7 +181,7 @@ class AccountKind(Kind):
         if isinstance(runtime, AccountData) and runtime.outbox is not None:
             runtime.outbox.start()
         if isinstance(runtime, AccountData) and runtime.sims is not None:
-            entry.async_create_background_task(
+            entry.async_create_task(
                 hass, runtime.sims.async_refresh(), f"{entry.title} SIM refresh"
             )
 
