@@ -41,6 +41,7 @@ from custom_components.cellular_iot.sim_status import (
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -532,3 +533,35 @@ async def test_monoz_through_the_fake_and_hidden_pages(
     assert _state(hass, "sensor.meter_sim_status") == STATE_UNAVAILABLE
     assert _state(hass, "switch.meter_sim_active") == STATE_UNAVAILABLE
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_the_options_set_the_refresh_interval_within_bounds(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    entry = await _gate_account(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    fields = {str(key): key for key in result["data_schema"].schema}  # type: ignore[union-attr]
+    assert fields[CONF_SIM_INTERVAL].default() == 15
+    with pytest.raises(InvalidData):  # faster than Hologram's 429 rules allow
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {"outbox_max_age": 24, "outbox_max_depth": 1000, CONF_SIM_INTERVAL: 1},
+        )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"outbox_max_age": 24, "outbox_max_depth": 1000, CONF_SIM_INTERVAL: 30},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_SIM_INTERVAL] == 30
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    assert coordinator.base_interval == timedelta(minutes=30)
+
+
+async def test_the_interval_field_shows_before_any_device(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    entry = await setup_entry(hass, hologram_entry())
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Hologram has a SIM API: the field is there even before a device is added.
+    assert CONF_SIM_INTERVAL in {str(k) for k in result["data_schema"].schema}  # type: ignore[union-attr]
