@@ -990,6 +990,61 @@ class Run:
         )
         b.checkpoint("dashboard button pressed")
 
+    def sim(self) -> None:
+        """The device page shows its SIM next to its messages; the switch pauses it."""
+        b, ha = self.browser, self.ha
+        assert b is not None
+        assert ha is not None
+        entry = next(e for e in ha.entries() if e["title"].startswith("Hologram"))
+        device = next(
+            d
+            for d in ha.devices()
+            if entry["entry_id"] in d["config_entries"] and d["name"] == "Van tracker"
+        )
+        b.driver.get(f"{ha.url}/config/devices/device/{device['id']}")
+        for text in (
+            "SIM status",
+            "Data used this period",
+            "SIM active",
+            "Last message",
+        ):
+            try:
+                b.wait_text(text)
+            except TimeoutError:
+                self.failures.add(f"the device page does not show {text!r}")
+        b.checkpoint("device page with its SIM")
+        status = next(
+            e["entity_id"]
+            for e in ha.entities()
+            if e["platform"] == "cellular_iot"
+            and e["entity_id"].endswith("_sim_status")
+        )
+        if ha.state(status)["state"] != "active":
+            self.failures.add(f"{status} is {ha.state(status)['state']!r}, not active")
+        switch = next(
+            e["entity_id"]
+            for e in ha.entities()
+            if e["platform"] == "cellular_iot" and e["entity_id"].startswith("switch.")
+        )
+        ha.request("POST", "/api/services/switch/turn_off", {"entity_id": switch})
+        try:
+            b.wait(
+                "the pause request at the fake",
+                lambda: (123456, "pause") in self.fake.state_changes,
+                30,
+            )
+            b.wait(
+                "the SIM status to follow",
+                lambda: ha.state(status)["state"] == "suspended",
+                30,
+            )
+        except TimeoutError:
+            self.failures.add(
+                f"pausing the SIM: fake got {self.fake.state_changes}, "
+                f"{status} is {ha.state(status)['state']!r}"
+            )
+        b.checkpoint("device page, SIM paused")
+
     def voice(self) -> None:
         """The README's Voice set-up, then Assist's built-in agent sends a message.
 
@@ -1063,6 +1118,7 @@ class Run:
             ("notify.send_message to the device", self.notify),
             ("a dashboard button card that performs the action", self.dashboard_button),
             ("Assist sends with the README's voice set-up", self.voice),
+            ("the device page shows its SIM; the switch pauses it", self.sim),
         ]
         for name, step in steps:
             with self.phase(name):
