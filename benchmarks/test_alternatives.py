@@ -1,0 +1,370 @@
+"""Our paths against what a Home Assistant user would otherwise configure.
+
+Same run, alternating rounds, median of each side, ratio ours / alternative. The
+alternatives are HA's own building blocks set up as a user would in YAML:
+``rest_command`` for the outbound actions, an automation with a webhook trigger for
+the inbound webhook. Each benchmark checks at the fake (or on the event bus) that both
+sides did all the work; timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+import logging
+import statistics
+import time
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from benchmarks.conftest import record
+from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from tests.conftest import (
+    API_KEY,
+    hologram_entry,
+    record_events,
+    setup_entry,
+    with_webhook,
+)
+from tests.fakes.hologram import FakeHologram
+
+ROUNDS = 5
+pytestmark = pytest.mark.timeout(900)
+
+DEVICE_ID = 123456
+DEVICES = [DEVICE_ID, *range(900001, 900008)]  # one per concurrent worker
+AUTHORIZATION = "Basic " + base64.b64encode(f"apikey:{API_KEY}".encode()).decode()
+
+
+@pytest.fixture(autouse=True)
+def _log_level_as_a_user_runs(caplog: pytest.LogCaptureFixture) -> None:
+    """WARNING, HA's default: the test harness logs DEBUG, which rest_command (two
+    debug lines a call) and we would both pay for and a user does not."""
+    for name in ("", "homeassistant", "custom_components", "aiohttp.access"):
+        caplog.set_level(logging.WARNING, logger=name)
+
+
+def _ratio_ok(ratio: float, goal: str) -> bool:
+    op, value = goal[:2], float(goal[2:].rstrip("x"))
+    return ratio >= value if op == ">=" else ratio <= value
+
+
+async def _alternate(
+    rounds: int,
+    baseline: Callable[[], Awaitable[float]],
+    ours: Callable[[], Awaitable[float]],
+) -> tuple[float, float]:
+    """Median of each side over alternating rounds (each returns a rate or a time)."""
+    base_runs: list[float] = []
+    our_runs: list[float] = []
+    await baseline()  # warm-up
+    await ours()
+    for index in range(rounds):
+        first, second = (baseline, ours) if index % 2 == 0 else (ours, baseline)
+        a = await first()
+        b = await second()
+        if first is baseline:
+            base_runs.append(a)
+            our_runs.append(b)
+        else:
+            our_runs.append(a)
+            base_runs.append(b)
+    return statistics.median(our_runs), statistics.median(base_runs)
+
+
+def _put(
+    name: str, ours: float, base: float, unit: str, goal: str, **extra: Any
+) -> None:
+    ratio = ours / base
+    record(
+        name,
+        ours=f"{ours:.1f} {unit}",
+        baseline=f"{base:.1f} {unit}",
+        ratio=round(ratio, 3),
+        goal=goal,
+        ok=_ratio_ok(ratio, goal),
+        **extra,
+    )
+
+
+async def _per_call(call: Callable[[], Awaitable[Any]], count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        await call()
+    return (time.perf_counter() - start) / count * 1e6  # µs per call
+
+
+async def _rate(
+    call: Callable[[int], Awaitable[Any]],
+    count: int,
+    concurrency: int,
+    received: Callable[[], int],
+) -> float:
+    """Calls/s with ``concurrency`` workers, worker i sending to device i; the clock
+    stops when the fake has received every request (ours answers ``queued`` for a
+    send behind another to the same device and sends it from the outbox)."""
+
+    async def worker(index: int, n: int) -> None:
+        for _ in range(n):
+            await call(index)
+
+    start = time.perf_counter()
+    expected = received() + count
+    await asyncio.gather(*(worker(i, count // concurrency) for i in range(concurrency)))
+    async with asyncio.timeout(60):
+        while received() < expected:
+            await asyncio.sleep(0.001)
+    return count / (time.perf_counter() - start)  # calls/s
+
+
+def _to_device(data: dict[str, Any], device_id: int) -> dict[str, Any]:
+    if "device_ids" in data:
+        return {**data, "device_ids": [device_id]}
+    return {**data, "device_id": device_id}
+
+
+# The rest_command a user would write for Hologram (docs/performance.md shows it).
+REST_COMMAND = {
+    "hologram_cloud_message": {
+        "url": "{base}/devices/messages",
+        "method": "post",
+        "content_type": "application/json",
+        "headers": {"Authorization": AUTHORIZATION},
+        "payload": (
+            '{"deviceids": [{{ device_id }}], "port": 4010, '
+            '"protocol": "TCP", "data": "{{ data }}", "encrypted": true}'
+        ),
+    },
+    "hologram_sms": {
+        "url": "{base}/sms/incoming",
+        "method": "post",
+        "content_type": "application/json",
+        "headers": {"Authorization": AUTHORIZATION},
+        "payload": '{"deviceid": {{ device_id }}, "body": "{{ message }}"}',
+    },
+}
+
+
+def _rest_command_config(base_url: str) -> dict[str, Any]:
+    return {
+        name: {**spec, "url": spec["url"].format(base=base_url)}
+        for name, spec in REST_COMMAND.items()
+    }
+
+
+# --- 1. outbound: our actions vs rest_command ------------------------------------------
+
+
+async def test_actions_vs_rest_command(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+) -> None:
+    """send_cloud_message / send_sms vs rest_command posting the same to the fake."""
+    base_url = hologram.base_url  # type: ignore[attr-defined]
+    hologram.devices.update(
+        {d: {"id": d, "orgid": 7001, "name": f"d{d}"} for d in DEVICES[1:]}
+    )
+    assert await async_setup_component(
+        hass, "rest_command", {"rest_command": _rest_command_config(base_url)}
+    )
+    await hass.async_block_till_done()
+    count, concurrency = 200, 8
+
+    async def call(domain: str, service: str, data: dict[str, Any]) -> None:
+        await hass.services.async_call(domain, service, data, blocking=True)
+
+    cases = [
+        (
+            "send_cloud_message",
+            "hologram_cloud_message",
+            "/devices/messages",
+            hologram.cloud_messages,
+            {"device_ids": [DEVICE_ID], "port": 4010, "data": "x"},
+            {"device_id": DEVICE_ID, "data": "x"},
+        ),
+        (
+            "send_sms",
+            "hologram_sms",
+            "/sms/incoming",
+            hologram.sms,
+            {
+                "device_id": DEVICE_ID,
+                "message": "hi",
+                "config_entry_id": hologram_account.entry_id,
+            },
+            {"device_id": DEVICE_ID, "message": "hi"},
+        ),
+    ]
+    for ours_name, rest_name, path, accepted, ours_data, rest_data in cases:
+        sent: dict[str, int] = {"ours": 0, "rest": 0}
+
+        async def ours_call(
+            index: int = 0,
+            name: str = ours_name,
+            data: dict[str, Any] = ours_data,
+            sent: dict[str, int] = sent,
+        ) -> None:
+            sent["ours"] += 1
+            await call(DOMAIN, name, _to_device(data, DEVICES[index]))
+
+        async def rest_call(
+            index: int = 0,
+            name: str = rest_name,
+            data: dict[str, Any] = rest_data,
+            sent: dict[str, int] = sent,
+        ) -> None:
+            sent["rest"] += 1
+            await call("rest_command", name, _to_device(data, DEVICES[index]))
+
+        def received(path: str = path) -> int:
+            return len(hologram.calls(path))
+
+        # The same request from both sides: body and Authorization header.
+        before = len(hologram.calls(path))
+        await ours_call()
+        await rest_call()
+        ours_req, rest_req = hologram.calls(path)[before:]
+        assert ours_req.body == rest_req.body, (ours_req.body, rest_req.body)
+        assert ours_req.headers.get("Authorization") == AUTHORIZATION
+        assert rest_req.headers.get("Authorization") == AUTHORIZATION
+
+        requests_before = len(hologram.calls(path))
+        accepted_before = len(accepted)
+        sent.update(ours=0, rest=0)
+        ours, base = await _alternate(
+            ROUNDS,
+            lambda call_=rest_call: _per_call(call_, count),  # type: ignore[misc]
+            lambda call_=ours_call: _per_call(call_, count),  # type: ignore[misc]
+        )
+        _put(f"{ours_name} vs rest_command time/call", ours, base, "µs", "<=1.0x")
+        ours_rate, base_rate = await _alternate(
+            ROUNDS,
+            lambda call_=rest_call, r=received: _rate(call_, count, concurrency, r),  # type: ignore[misc]
+            lambda call_=ours_call, r=received: _rate(call_, count, concurrency, r),  # type: ignore[misc]
+        )
+        _put(
+            f"{ours_name} vs rest_command calls/s (8 conc.)",
+            ours_rate,
+            base_rate,
+            "calls/s",
+            ">=1.0x",
+        )
+        # Every call of both sides reached the fake, and the fake accepted it.
+        total = sent["ours"] + sent["rest"]
+        assert sent["ours"] == sent["rest"] == 2 * (ROUNDS + 1) * count
+        assert len(hologram.calls(path)) - requests_before == total
+        assert len(accepted) - accepted_before == total
+    assert hologram.violations == []
+
+
+# --- 2. inbound: our webhook vs an automation with a webhook trigger -------------------
+
+OUR_HOOK = "a" * 64
+AUTOMATION_HOOK = "b" * 64
+SECRET = "bench-webhook-secret-0123456789"
+
+AUTOMATION = {
+    "id": "hologram_webhook",
+    "alias": "Hologram webhook",
+    "triggers": [
+        {
+            "trigger": "webhook",
+            "webhook_id": AUTOMATION_HOOK,
+            "allowed_methods": ["POST"],
+            "local_only": False,
+        }
+    ],
+    "actions": [
+        {
+            "event": "my_message",
+            "event_data": {
+                "device_id": "{{ trigger.json.device_id }}",
+                "data": "{{ trigger.json.decdata }}",
+            },
+        }
+    ],
+    "mode": "parallel",
+    "max": 1000,
+}
+
+
+async def test_webhook_vs_automation(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    hologram: FakeHologram,
+) -> None:
+    """Our webhook (Hologram JSON route) vs a webhook-triggered automation."""
+    await setup_entry(hass, with_webhook(hologram_entry(), OUR_HOOK, SECRET))
+    assert await async_setup_component(hass, "automation", {"automation": AUTOMATION})
+    await hass.async_block_till_done()
+    ours_events = record_events(hass, EVENT_MESSAGE_RECEIVED)
+    their_events = record_events(hass, "my_message")
+    client = await hass_client_no_auth()
+    count = 400
+    counter = iter(range(10**9))
+    latencies: dict[str, list[float]] = {"ours": [], "base": []}
+    sent = {"ours": 0, "base": 0}
+
+    async def run(url: str, side: str) -> float:
+        start = time.perf_counter()
+        for _ in range(count):
+            n = next(counter)
+            # Hologram's advanced webhook builder, <<decdata>> template (as in
+            # docs/webhooks.md); "received" differs each time so none is a duplicate.
+            body = {
+                "device_id": "12345",
+                "device_name": "Van tracker",
+                "received": f"2026-11-23T10:{n // 60 % 60:02d}:{n % 60:02d}.{n:06d}",
+                "decdata": "21.5C",
+            }
+            sent[side] += 1
+            t0 = time.perf_counter()
+            response = await client.post(url, json=body)
+            await response.read()
+            latencies[side].append(time.perf_counter() - t0)
+            assert response.status == 200
+        return count / (time.perf_counter() - start)
+
+    ours, base = await _alternate(
+        ROUNDS,
+        lambda: run(f"/api/webhook/{AUTOMATION_HOOK}", "base"),
+        lambda: run(f"/api/webhook/{OUR_HOOK}?secret={SECRET}", "ours"),
+    )
+    await hass.async_block_till_done()
+
+    def pct(values: list[float], q: float) -> float:
+        return sorted(values)[int(q * (len(values) - 1))] * 1000
+
+    p99 = {"ours": pct(latencies["ours"], 0.99), "base": pct(latencies["base"], 0.99)}
+    _put(
+        "webhook vs automation requests/s (seq.)",
+        ours,
+        base,
+        "req/s",
+        ">=1.0x",
+        p50_ms={
+            "ours": pct(latencies["ours"], 0.5),
+            "baseline": pct(latencies["base"], 0.5),
+        },
+    )
+    record(
+        "webhook vs automation p99 latency",
+        ours=f"{p99['ours']:.2f} ms",
+        baseline=f"{p99['base']:.2f} ms",
+        ratio=round(p99["ours"] / p99["base"], 3),
+        goal="info",
+        ok="-",
+    )
+    # Each side's event fired once for every request, with the data.
+    assert sent["ours"] == sent["base"] == (ROUNDS + 1) * count
+    assert len(ours_events) == sent["ours"]
+    assert len(their_events) == sent["base"]
+    assert ours_events[-1].data["data"] == "21.5C"
+    assert their_events[-1].data["data"] == "21.5C"
