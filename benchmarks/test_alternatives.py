@@ -383,3 +383,75 @@ async def test_webhook_vs_automation(
     assert len(their_events) == sent["base"]
     assert ours_events[-1].data["data"] == "21.5C"
     assert their_events[-1].data["data"] == "21.5C"
+
+
+# --- 3. one cloud message to 100 devices vs 100 rest_command calls ---------------------
+
+
+async def test_100_devices_vs_rest_command_loop(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    no_asyncio_debug: None,
+) -> None:
+    """One send_cloud_message to 100 devices vs a rest_command per device (what a
+    user's ``repeat: for_each`` does: Hologram's body takes one device there)."""
+    assert await async_setup_component(
+        hass,
+        "rest_command",
+        {"rest_command": _rest_command_config(hologram.base_url)},  # type: ignore[attr-defined]
+    )
+    device_ids = list(range(100000, 100100))
+    hologram.devices.update(
+        {d: {"id": d, "orgid": 7001, "name": f"d{d}"} for d in device_ids}
+    )
+    path = "/devices/messages"
+    requests = {"ours": 0, "rest": 0}
+    delivered = {"ours": 0, "rest": 0}
+
+    async def measure(side: str, send: Callable[[], Awaitable[None]]) -> float:
+        before = len(hologram.calls(path))
+        accepted = len(hologram.cloud_messages)
+        start = time.perf_counter()
+        await send()
+        elapsed = (time.perf_counter() - start) * 1000
+        requests[side] = len(hologram.calls(path)) - before
+        delivered[side] += sum(
+            len(m["deviceids"]) for m in hologram.cloud_messages[accepted:]
+        )
+        return elapsed  # ms
+
+    async def ours() -> None:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_cloud_message",
+            {"device_ids": device_ids, "port": 4010, "data": "all"},
+            blocking=True,
+        )
+
+    async def rest() -> None:
+        for device_id in device_ids:
+            await hass.services.async_call(
+                "rest_command",
+                "hologram_cloud_message",
+                {"device_id": device_id, "data": "all"},
+                blocking=True,
+            )
+
+    ours_ms, rest_ms = await _alternate(
+        ROUNDS, lambda: measure("rest", rest), lambda: measure("ours", ours)
+    )
+    _put(
+        "100-device cloud message vs 100 rest_command", ours_ms, rest_ms, "ms", "<=1.0x"
+    )
+    record(
+        "100-device cloud message: HTTP requests",
+        ours=requests["ours"],
+        baseline=requests["rest"],
+        ratio=round(requests["ours"] / requests["rest"], 3),
+        goal="==1",
+        ok=requests["ours"] == 1,
+    )
+    # Every device got the message on both sides, in every round.
+    assert requests == {"ours": 1, "rest": 100}
+    assert delivered == {"ours": 100 * (ROUNDS + 1), "rest": 100 * (ROUNDS + 1)}
