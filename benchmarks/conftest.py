@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,28 @@ from tests.conftest import *  # noqa: F403 - the fixtures: fakes, broker, integr
 
 RESULTS: dict[str, dict[str, Any]] = {}
 OUT = Path(__file__).parent / "results.json"
+
+
+@pytest.fixture
+def user_log_level(caplog: pytest.LogCaptureFixture) -> None:
+    """WARNING, HA's default: the test harness logs DEBUG, which both sides would pay
+    for (rest_command and HA's MQTT client log a debug line a call) and a user does
+    not."""
+    for name in ("", "homeassistant", "custom_components", "aiohttp.access"):
+        caplog.set_level(logging.WARNING, logger=name)
+
+
+@pytest.fixture
+async def no_asyncio_debug() -> AsyncGenerator[None]:
+    """Run the loop without asyncio's debug mode, as a user's HA does. The harness
+    turns it on, and it then captures a stack trace for every callback and future:
+    that is most of the time of both sides, and more of ours, whose calls go
+    deeper, so it measures the stack depth rather than the work."""
+    loop = asyncio.get_running_loop()
+    debug = loop.get_debug()
+    loop.set_debug(False)
+    yield
+    loop.set_debug(debug)
 
 
 def record(name: str, **figures: Any) -> None:

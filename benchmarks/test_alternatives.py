@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncGenerator, Awaitable, Callable
-import logging
-import statistics
+from collections.abc import Awaitable, Callable
 import time
 from typing import Any
 
@@ -22,6 +20,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from benchmarks.conftest import record
+from benchmarks.measure import (
+    alternate as _alternate,
+    per_call as _per_call,
+    put as _put,
+)
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -35,82 +38,11 @@ from tests.conftest import (
 from tests.fakes.hologram import FakeHologram
 
 ROUNDS = 5
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("user_log_level")]
 
 DEVICE_ID = 123456
 DEVICES = [DEVICE_ID, *range(900001, 900008)]  # one per concurrent worker
 AUTHORIZATION = "Basic " + base64.b64encode(f"apikey:{API_KEY}".encode()).decode()
-
-
-@pytest.fixture(autouse=True)
-def _log_level_as_a_user_runs(caplog: pytest.LogCaptureFixture) -> None:
-    """WARNING, HA's default: the test harness logs DEBUG, which rest_command (two
-    debug lines a call) and we would both pay for and a user does not."""
-    for name in ("", "homeassistant", "custom_components", "aiohttp.access"):
-        caplog.set_level(logging.WARNING, logger=name)
-
-
-@pytest.fixture
-async def no_asyncio_debug() -> AsyncGenerator[None]:
-    """Run the loop without asyncio's debug mode, as a user's HA does. The harness
-    turns it on, and it then captures a stack trace for every callback and future:
-    that is most of the time of both sides, and more of ours, whose calls go
-    deeper, so it measures the stack depth rather than the work."""
-    loop = asyncio.get_running_loop()
-    debug = loop.get_debug()
-    loop.set_debug(False)
-    yield
-    loop.set_debug(debug)
-
-
-def _ratio_ok(ratio: float, goal: str) -> bool:
-    op, value = goal[:2], float(goal[2:].rstrip("x"))
-    return ratio >= value if op == ">=" else ratio <= value
-
-
-async def _alternate(
-    rounds: int,
-    baseline: Callable[[], Awaitable[float]],
-    ours: Callable[[], Awaitable[float]],
-) -> tuple[float, float]:
-    """Median of each side over alternating rounds (each returns a rate or a time)."""
-    base_runs: list[float] = []
-    our_runs: list[float] = []
-    await baseline()  # warm-up
-    await ours()
-    for index in range(rounds):
-        first, second = (baseline, ours) if index % 2 == 0 else (ours, baseline)
-        a = await first()
-        b = await second()
-        if first is baseline:
-            base_runs.append(a)
-            our_runs.append(b)
-        else:
-            our_runs.append(a)
-            base_runs.append(b)
-    return statistics.median(our_runs), statistics.median(base_runs)
-
-
-def _put(
-    name: str, ours: float, base: float, unit: str, goal: str, **extra: Any
-) -> None:
-    ratio = ours / base
-    record(
-        name,
-        ours=f"{ours:.1f} {unit}",
-        baseline=f"{base:.1f} {unit}",
-        ratio=round(ratio, 3),
-        goal=goal,
-        ok=_ratio_ok(ratio, goal),
-        **extra,
-    )
-
-
-async def _per_call(call: Callable[[], Awaitable[Any]], count: int) -> float:
-    start = time.perf_counter()
-    for _ in range(count):
-        await call()
-    return (time.perf_counter() - start) / count * 1e6  # µs per call
 
 
 async def _rate(

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-import logging
 import time
 from typing import Any
 
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from benchmarks.test_alternatives import _alternate, _put
+from benchmarks.measure import (
+    alternate as _alternate,
+    put as _put,
+)
 from custom_components.cellular_iot.const import DOMAIN
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
@@ -43,26 +45,10 @@ PAYLOAD = "led=on"
 OUR_ICCIDS = [ICCID, *(f"89811000058194810{i:02}" for i in range(1, CONCURRENCY))]
 THEIR_ICCIDS = [f"89811000058194820{i:02}" for i in range(CONCURRENCY)]
 
-pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("fast_reconnect")]
-
-
-@pytest.fixture(autouse=True)
-def _log_level_as_a_user_runs(caplog: pytest.LogCaptureFixture) -> None:
-    """WARNING, HA's default (the harness logs DEBUG; HA's MQTT client logs a debug
-    line per publish, we would both pay for it and a user does not)."""
-    for name in ("", "homeassistant", "custom_components", "aiohttp.access"):
-        caplog.set_level(logging.WARNING, logger=name)
-
-
-@pytest.fixture
-async def no_asyncio_debug() -> AsyncGenerator[None]:
-    """The loop without asyncio's debug mode, as a user's HA runs it (see
-    benchmarks/test_alternatives.py: it measures the stack depth, not the work)."""
-    loop = asyncio.get_running_loop()
-    debug = loop.get_debug()
-    loop.set_debug(False)
-    yield
-    loop.set_debug(debug)
+pytestmark = [
+    pytest.mark.timeout(900),
+    pytest.mark.usefixtures("fast_reconnect", "user_log_level"),
+]
 
 
 def _topic(iccid: str) -> str:

@@ -7,7 +7,7 @@ lower is better). Run with scripts/bench; not part of scripts/test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 import gc
 import logging
 import statistics
@@ -24,6 +24,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from benchmarks.conftest import record
+from benchmarks.measure import (
+    alternate as _alternate,
+    per_call as _per_call,
+    put as _put,
+)
 from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.providers import hologram as hologram_module
 from custom_components.cellular_iot.providers.listener import Listener
@@ -45,52 +50,6 @@ from tests.mosquitto import HOST, Mosquitto
 
 ROUNDS = 5
 pytestmark = pytest.mark.timeout(900)
-
-
-def _ratio_ok(ratio: float, goal: str) -> bool:
-    op, value = goal[:2], float(goal[2:].rstrip("x"))
-    return ratio >= value if op == ">=" else ratio <= value
-
-
-async def _alternate(
-    rounds: int,
-    baseline: Callable[[], Awaitable[float]],
-    ours: Callable[[], Awaitable[float]],
-) -> tuple[float, float]:
-    """Median of each side over alternating rounds (each returns a rate or a time)."""
-    base_runs: list[float] = []
-    our_runs: list[float] = []
-    await baseline()  # warm-up
-    await ours()
-    for index in range(rounds):
-        first, second = (baseline, ours) if index % 2 == 0 else (ours, baseline)
-        a = await first()
-        b = await second()
-        if first is baseline:
-            base_runs.append(a)
-            our_runs.append(b)
-        else:
-            our_runs.append(a)
-            base_runs.append(b)
-    return statistics.median(our_runs), statistics.median(base_runs)
-
-
-def _put(
-    name: str, ours: float, base: float, unit: str, goal: str, **extra: Any
-) -> None:
-    ratio = ours / base
-    record(
-        name,
-        ours=f"{ours:.1f} {unit}",
-        baseline=f"{base:.1f} {unit}",
-        ratio=round(ratio, 3),
-        goal=goal,
-        ok=_ratio_ok(ratio, goal),
-        **extra,
-    )
-
-
-# --- 1. inbound webhook -------------------------------------------------------------
 
 
 async def test_webhook_vs_noop_handler(
@@ -350,13 +309,6 @@ async def test_listener_vs_bare_server(
 
 
 # --- 3. outbound actions ----------------------------------------------------------------
-
-
-async def _per_call(call: Callable[[], Awaitable[Any]], count: int) -> float:
-    start = time.perf_counter()
-    for _ in range(count):
-        await call()
-    return (time.perf_counter() - start) / count * 1e6  # µs per call
 
 
 async def test_outbound_actions_vs_raw_post(

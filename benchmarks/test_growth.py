@@ -22,8 +22,6 @@ asyncio's debug mode and logs at WARNING, as a user's HA does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-import logging
 import statistics
 import time
 from typing import Any
@@ -38,27 +36,11 @@ from homeassistant.core import HomeAssistant
 from tests.conftest import emnify_entry, record_events, setup_entry, with_webhook
 from tests.fakes.emnify import FakeEmnify
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("user_log_level")]
 
 ROUNDS = 5
 SECRET = "bench-growth-secret-0123456789"
 WEBHOOK_ID = "g" * 64
-
-
-@pytest.fixture(autouse=True)
-def _log_level_as_a_user_runs(caplog: pytest.LogCaptureFixture) -> None:
-    """WARNING, HA's default (the harness logs DEBUG)."""
-    for name in ("", "homeassistant", "custom_components", "aiohttp.access"):
-        caplog.set_level(logging.WARNING, logger=name)
-
-
-@pytest.fixture
-async def no_asyncio_debug(hass: HomeAssistant) -> AsyncGenerator[None]:
-    """Run the loop without asyncio's debug mode, as a user's HA does."""
-    debug = hass.loop.get_debug()
-    hass.loop.set_debug(False)
-    yield
-    hass.loop.set_debug(debug)
 
 
 # --- 1. the webhook at 1, 10 and 100 messages per delivery ------------------------------
