@@ -318,6 +318,14 @@ def broker_data(broker: Mosquitto, **extra: Any) -> dict[str, Any]:
     return data
 
 
+def device_subentry(title: str, **data: Any) -> ConfigSubentryData:
+    """A device of an account as the add-device flow stores it (by ICCID for monoZ)."""
+    key = "iccid" if "iccid" in data else "device_id"
+    return ConfigSubentryData(
+        data=data, subentry_type="device", title=title, unique_id=f"x-{data[key]}"
+    )
+
+
 def with_webhook(
     entry: MockConfigEntry,
     webhook_id: str,

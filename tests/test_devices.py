@@ -22,6 +22,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .conftest import (
     broker_data,
+    device_subentry,
     emnify_entry,
     hologram_entry,
     monoz_entry,
@@ -55,21 +56,14 @@ def _account(entry: MockConfigEntry, *devices: ConfigSubentryData) -> MockConfig
     return with_webhook(entry, WEBHOOK_IDS[entry.data["kind"]], SECRET, *devices)
 
 
-def _device(title: str, **data: Any) -> ConfigSubentryData:
-    key = "iccid" if "iccid" in data else "device_id"
-    return ConfigSubentryData(
-        data=data, subentry_type="device", title=title, unique_id=f"x-{data[key]}"
-    )
-
-
-VAN = _device(
+VAN = device_subentry(
     "Van tracker",
     device_id="123456",
     send_as="cloud_message",
     port=4010,
     protocol="TCP",
 )
-BOAT = _device(
+BOAT = device_subentry(
     "Boat sensor", device_id="234567", send_as="sms", port=4010, protocol="TCP"
 )
 
@@ -252,12 +246,15 @@ async def test_notify_sends_what_is_natural_per_provider(
     await setup_entry(
         hass,
         _account(
-            emnify_entry(emnify.application_token), _device("Pump", device_id="1001")
+            emnify_entry(emnify.application_token),
+            device_subentry("Pump", device_id="1001"),
         ),
     )
     await setup_entry(
         hass,
-        _account(monoz_entry(), _device("Meter", iccid=ICCID, topic="/cmd", qos=1)),
+        _account(
+            monoz_entry(), device_subentry("Meter", iccid=ICCID, topic="/cmd", qos=1)
+        ),
     )
     for entity_id, message in (
         ("notify.van_tracker", "unlock"),
@@ -341,7 +338,8 @@ async def test_actions_take_devices(
     fleet: MockConfigEntry,
 ) -> None:
     meter_entry = await setup_entry(
-        hass, _account(monoz_entry(), _device("Meter", iccid=ICCID, topic="", qos=0))
+        hass,
+        _account(monoz_entry(), device_subentry("Meter", iccid=ICCID, topic="", qos=0)),
     )
     van = _device_id(hass, fleet, "Van tracker")
     boat = _device_id(hass, fleet, "Boat sensor")
@@ -415,8 +413,8 @@ async def test_mqtt_uplink_reaches_the_sim_device(
 ) -> None:
     entry = _account(
         monoz_entry(broker_data(mosquitto)),
-        _device("Meter", iccid=ICCID, topic="", qos=0),
-        _device("Other", iccid="8981100005819480001", topic="", qos=0),
+        device_subentry("Meter", iccid=ICCID, topic="", qos=0),
+        device_subentry("Other", iccid="8981100005819480001", topic="", qos=0),
     )
     await setup_entry(hass, entry)
     state_changed = asyncio.Event()

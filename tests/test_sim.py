@@ -38,7 +38,7 @@ from custom_components.cellular_iot.sim_status import (
     MAX_BACKOFF,
     SimInterval,
 )
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
@@ -47,6 +47,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from .conftest import (
+    device_subentry,
     emnify_entry,
     hologram_entry,
     monoz_entry,
@@ -62,14 +63,7 @@ SECRET = "sim-test-secret-0123456789"
 PERIOD = datetime(2026, 11, 5, tzinfo=UTC)
 
 
-def _device(title: str, **data: Any) -> ConfigSubentryData:
-    key = "iccid" if "iccid" in data else "device_id"
-    return ConfigSubentryData(
-        data=data, subentry_type="device", title=title, unique_id=f"s-{data[key]}"
-    )
-
-
-GATE = _device(
+GATE = device_subentry(
     "Gate tracker",
     device_id="123456",
     send_as="cloud_message",
@@ -376,7 +370,7 @@ async def test_an_undelivered_sms_fires_its_status_once(
             emnify_entry(emnify.application_token),
             "d" * 64,
             SECRET,
-            _device("Pump", device_id="1001"),
+            device_subentry("Pump", device_id="1001"),
         ),
     )
     events = record_events(hass, EVENT_SMS_STATUS)
@@ -467,7 +461,7 @@ async def test_emnify_through_the_fake(hass: HomeAssistant, emnify: FakeEmnify) 
             emnify_entry(emnify.application_token),
             "d" * 64,
             SECRET,
-            _device("Pump", device_id="1001"),
+            device_subentry("Pump", device_id="1001"),
         ),
     )
     await hass.async_block_till_done()
@@ -515,7 +509,9 @@ async def test_monoz_through_the_fake_and_hidden_pages(
 ) -> None:
     entry = await setup_entry(
         hass,
-        with_webhook(monoz_entry(), "e" * 64, SECRET, _device("Meter", iccid=ICCID)),
+        with_webhook(
+            monoz_entry(), "e" * 64, SECRET, device_subentry("Meter", iccid=ICCID)
+        ),
     )
     await hass.async_block_till_done()
     assert _state(hass, "sensor.meter_sim_status") == "active"

@@ -24,7 +24,6 @@ from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import (
     async_expose_entity,
 )
-from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
@@ -36,6 +35,7 @@ from homeassistant.helpers import (
 from homeassistant.setup import async_setup_component
 
 from .conftest import (
+    device_subentry,
     emnify_entry,
     hologram_entry,
     monoz_entry,
@@ -59,21 +59,14 @@ SECRET = "voice-test-secret-0123456789"
 WEBHOOK_ID = "f" * 64
 
 
-def _device(title: str, **data: Any) -> ConfigSubentryData:
-    key = "iccid" if "iccid" in data else "device_id"
-    return ConfigSubentryData(
-        data=data, subentry_type="device", title=title, unique_id=f"v-{data[key]}"
-    )
-
-
-GATE = _device(
+GATE = device_subentry(
     "Gate tracker",
     device_id="123456",
     send_as="cloud_message",
     port=4010,
     protocol="TCP",
 )
-BOAT = _device(
+BOAT = device_subentry(
     "Boat sensor", device_id="234567", send_as="sms", port=4010, protocol="TCP"
 )
 
@@ -198,7 +191,7 @@ async def test_assist_sends_an_sms_to_an_emnify_endpoint(
             emnify_entry(emnify.application_token),
             "d" * 64,
             SECRET,
-            _device("Pump", device_id="1001"),
+            device_subentry("Pump", device_id="1001"),
         ),
     )
     _expose(hass, "notify.pump")
@@ -217,7 +210,7 @@ async def test_assist_publishes_a_monoz_downlink(
             monoz_entry(),
             "e" * 64,
             SECRET,
-            _device("Water meter", iccid=ICCID, topic="/cmd", qos=1),
+            device_subentry("Water meter", iccid=ICCID, topic="/cmd", qos=1),
         ),
     )
     _expose(hass, "notify.water_meter")
