@@ -44,6 +44,7 @@ from homeassistant.util import dt as dt_util
 
 from .conftest import (
     broker_data,
+    device_subentry,
     emnify_entry,
     hologram_entry,
     monoz_entry,
@@ -56,7 +57,7 @@ from .fakes.monoz import ICCID, FakeMonoz
 from .fakes.mqtt_broker import FakeBroker, MqttSession
 from .mosquitto import Mosquitto
 from .restore import restore_cache, stored_state
-from .test_devices import BOAT, SECRET, VAN, WEBHOOK_IDS, _device
+from .test_devices import BOAT, SECRET, VAN, WEBHOOK_IDS
 from .test_on_device import _nc, _next_event, free_port, listener_entry
 
 LOST = "cannot reach"
@@ -387,7 +388,7 @@ async def test_emnify_timeout_and_back(
             emnify_entry(emnify.application_token),
             WEBHOOK_IDS["emnify"],
             SECRET,
-            _device("Meter", device_id="1001"),
+            device_subentry("Meter", device_id="1001"),
         ),
     )
     entity_id = "event.meter_message"
@@ -422,7 +423,10 @@ async def test_monoz_rest_unreachable_and_back(
     entry = await setup_entry(
         hass,
         with_webhook(
-            monoz_entry(), WEBHOOK_IDS["monoz"], SECRET, _device("Tank", iccid=ICCID)
+            monoz_entry(),
+            WEBHOOK_IDS["monoz"],
+            SECRET,
+            device_subentry("Tank", iccid=ICCID),
         ),
     )
     entity_id = "sensor.tank_last_message"
@@ -458,7 +462,7 @@ async def test_broker_stopped_and_back(
             monoz_entry(broker_data(mosquitto)),
             WEBHOOK_IDS["monoz"],
             SECRET,
-            _device("Tank", iccid=ICCID),
+            device_subentry("Tank", iccid=ICCID),
         ),
     )
     connected = _by_key(hass, entry, "binary_sensor", "broker_connected")
@@ -513,7 +517,7 @@ async def test_broker_down_at_start(
             monoz_entry(broker_data(mosquitto)),
             WEBHOOK_IDS["monoz"],
             SECRET,
-            _device("Tank", iccid=ICCID),
+            device_subentry("Tank", iccid=ICCID),
         ),
     )
     await _wait_for(lambda: len(_logged(caplog, LOST)) == 1)
@@ -563,7 +567,7 @@ async def test_broker_drops_the_connection(
                 ),
                 WEBHOOK_IDS["monoz"],
                 SECRET,
-                _device("Tank", iccid=ICCID),
+                device_subentry("Tank", iccid=ICCID),
             ),
         )
         mqtt = entry.runtime_data.mqtt
