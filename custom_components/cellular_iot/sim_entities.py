@@ -27,12 +27,10 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory, UnitOfInformation
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .action_errors import provider_error
 from .const import SUBENTRY_DEVICE
 from .entity import DeviceEntity
 from .kinds import AccountKind, kind_of
 from .models import AccountData, CellularIoTConfigEntry
-from .providers.errors import ProviderError
 from .providers.sim import SIM_ACTIVE, SIM_STATES, SMS_PENDING, SMS_STATES, SimStatus
 from .sim_status import SimCoordinator
 
@@ -283,10 +281,7 @@ class SimSwitch(SimEntity, SwitchEntity):
         await self._async_set(False)
 
     async def _async_set(self, active: bool) -> None:
-        kind = self._kind
-        runtime = self._entry.runtime_data
-        try:
-            await kind.async_set_sim_active(runtime, self.provider_id, self.sim, active)
-        except ProviderError as err:
-            raise provider_error(self.hass, self._entry, err) from err
+        await self._kind.async_change_sim(
+            self.hass, self._entry, self.provider_id, active
+        )
         await self.coordinator.async_request_refresh()

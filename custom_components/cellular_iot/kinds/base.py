@@ -211,6 +211,25 @@ class AccountKind(Kind):
         """Resume (``active``) or pause the SIM of a device."""
         raise NotImplementedError
 
+    async def async_change_sim(
+        self,
+        hass: HomeAssistant,
+        entry: CellularIoTConfigEntry,
+        provider_id: str,
+        active: bool,
+    ) -> None:
+        """Resume or pause a device's SIM, for the action and the switch.
+
+        A refusal is the provider's translated error. The caller refreshes.
+        """
+        runtime = entry.runtime_data
+        sims = runtime.sims if isinstance(runtime, AccountData) else None
+        sim = (sims.data or {}).get(provider_id) if sims is not None else None
+        try:
+            await self.async_set_sim_active(runtime, provider_id, sim, active)
+        except ProviderError as err:
+            raise provider_error(hass, entry, err) from err
+
     def sms_lister(
         self, runtime: CellularIoTData
     ) -> Callable[[str], Awaitable[list[SmsDelivery]]] | None:
@@ -341,12 +360,9 @@ async def async_set_sim_state(
     coordinator = runtime.sims
     if coordinator is None or not kind.sim_can_pause:
         raise invalid("sim_state_not_supported", provider=kind.provider)
-    sim = (coordinator.data or {}).get(provider_id)
-    active = data[ATTR_STATE] == SIM_ACTIVE
-    try:
-        await kind.async_set_sim_active(runtime, provider_id, sim, active)
-    except ProviderError as err:
-        raise provider_error(hass, entry, err) from err
+    await kind.async_change_sim(
+        hass, entry, provider_id, data[ATTR_STATE] == SIM_ACTIVE
+    )
     await coordinator.async_refresh()
     after = (coordinator.data or {}).get(provider_id)
     return {
