@@ -9,6 +9,8 @@
 - The listener's TCP framing delivers exactly the bytes sent (cut at the limit, with
   the truncated flag), whatever the bytes and however they are split; UDP likewise.
 - The SMS encoder takes any text (see also tests/test_sms_encoding.py).
+- Every action's field validation takes any data (its fields and others, any values)
+  and either returns the data or raises FieldInvalid with a translated key.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from hypothesis import HealthCheck, assume, given, seed, settings, strategies as
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.cellular_iot import services
+from custom_components.cellular_iot.action_errors import FieldInvalid
+from custom_components.cellular_iot.action_fields import Fields, validate_fields
 from custom_components.cellular_iot.inbound_webhook import (
     _check_media_type,
     _decode,
@@ -50,6 +55,7 @@ from homeassistant.util.aiohttp import MockRequest
 
 from .conftest import monoz_entry, with_webhook
 from .fakes.monoz import FakeMonoz
+from .test_hassfest import STRINGS
 
 FUZZ = settings(
     max_examples=200,
@@ -105,6 +111,51 @@ def test_parsers_never_crash(provider: str, body: Any) -> None:
         assert reason
     else:
         _check(messages)
+
+
+ACTION_FIELDS: dict[str, Fields] = {
+    name.removesuffix("_FIELDS").lower(): value
+    for name, value in vars(services).items()
+    if name.endswith("_FIELDS") and isinstance(value, dict)
+}
+action_values = (
+    json_values
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.lists(st.integers() | st.text(max_size=12), max_size=5).map(tuple)
+    | st.sets(st.integers(), max_size=3)
+    | st.binary(max_size=8)
+    | st.datetimes()
+    | st.text(alphabet="0123456789-+:TZ. ", max_size=30)  # near-dates, near-numbers
+)
+
+
+@pytest.mark.parametrize("action", sorted(ACTION_FIELDS))
+@seed(20261202)
+@FUZZ
+@given(data=st.data())
+def test_action_fields_never_crash(action: str, data: st.DataObject) -> None:
+    """Each field's validator returns a value or raises FieldInvalid with a key
+    that has a translation, never anything else (validate_fields would turn a
+    TypeError into ``invalid_field``: this checks the validators without it)."""
+    spec = ACTION_FIELDS[action]
+    keys = st.sampled_from(sorted(spec)) | st.sampled_from(["colour", "", "PORT"])
+    given_data = data.draw(st.dictionaries(keys, action_values, max_size=6))
+    keys_raised: list[str] = []
+    for key, value in given_data.items():
+        if key in spec:
+            try:
+                spec[key].validate(value)
+            except FieldInvalid as err:
+                keys_raised.append(err.field_error_key)
+    result: dict[str, Any] | None = None
+    try:
+        result = validate_fields(spec, given_data)
+    except FieldInvalid as err:
+        keys_raised.append(err.field_error_key)
+    assert set(keys_raised) <= set(STRINGS["exceptions"]), keys_raised
+    if result is not None:
+        assert set(result) <= set(spec)
+        assert all(name in result for name, field in spec.items() if field.required)
 
 
 @seed(20261123)

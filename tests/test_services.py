@@ -178,14 +178,15 @@ async def test_missing_required_field(
 async def test_unknown_field_is_rejected(
     hass: HomeAssistant, hologram: FakeHologram, hologram_account: MockConfigEntry
 ) -> None:
-    import voluptuous as vol
-
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(ServiceValidationError) as err:
         await _call(
             hass,
             "send_cloud_message",
-            {"device_id": 1, "device_ids": [1], "port": 1, "data": "x"},
+            {"device_ids": [1], "device_id": 1, "port": 1, "data": "x"},
         )
+    assert err.value.translation_key == "unknown_field"
+    assert "device_id is not a field of this action" in str(err.value)
+    assert hologram.cloud_messages == []
 
 
 @pytest.mark.parametrize(

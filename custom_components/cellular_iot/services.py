@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-import voluptuous as vol
-
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -28,6 +26,8 @@ from .action_errors import (
 )
 from .action_fields import (
     MAX_SMS_BYTES,
+    Field,
+    Fields,
     _base64,
     _boolean,
     _choice,
@@ -46,6 +46,8 @@ from .action_fields import (
     _text,
     _topics,
     _webhook_url,
+    fields,
+    validate_fields,
 )
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
@@ -88,92 +90,72 @@ __all__ = [
     "async_setup_services",
 ]
 
-SEND_CLOUD_MESSAGE_FIELDS: Final[dict[vol.Marker, Any]] = {
-    vol.Optional(ATTR_DEVICE): _device_refs,
-    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Optional(ATTR_DEVICE_IDS): _device_ids,
-    vol.Required(ATTR_PORT): _port,
-    vol.Optional(ATTR_PROTOCOL, default="TCP"): _protocol,
-    vol.Optional(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
-    vol.Optional(ATTR_DATA_BASE64): _base64,
-    vol.Optional(ATTR_ENCRYPTED, default=True): _boolean(ATTR_ENCRYPTED),
-}
-SEND_SMS_FIELDS: Final[dict[vol.Marker, Any]] = {
-    vol.Optional(ATTR_DEVICE): _device_refs,
-    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Required(ATTR_MESSAGE): _text(ATTR_MESSAGE, MAX_SMS_BYTES),
-    vol.Optional(ATTR_DEVICE_ID): _device_id,
-    vol.Optional(ATTR_PHONE_NUMBER): _phone_number,
-    vol.Optional(ATTR_SENDER): _sender,
-    vol.Optional(ATTR_EXPIRY): _expiry,
-}
-SEND_TO_CLOUD_FIELDS: Final[dict[vol.Marker, Any]] = {
-    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Required(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
-    vol.Optional(ATTR_TOPICS): _topics,
-}
-PUBLISH_DOWNLINK_FIELDS: Final[dict[vol.Marker, Any]] = {
-    vol.Optional(ATTR_DEVICE): _device_refs,
-    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Optional(ATTR_ICCID): _iccid,
-    vol.Required(ATTR_MESSAGE): _downlink_message,
-    vol.Optional(ATTR_TOPIC, default=""): _downlink_topic,
-    vol.Optional(ATTR_QOS, default=0): _choice(ATTR_QOS, {0: 0, 1: 1, "0": 0, "1": 1}),
-    vol.Optional(ATTR_FORMAT): _choice(ATTR_FORMAT, {"json": "json", "text": "text"}),
-    vol.Optional(ATTR_VIA): _choice(ATTR_VIA, {"rest": "rest", "mqtt": "mqtt"}),
-}
-SEND_TO_DEVICE_WEBHOOK_FIELDS: Final[dict[vol.Marker, Any]] = {
-    vol.Required(ATTR_WEBHOOK_URL): _webhook_url,
-    vol.Required(ATTR_DATA): _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES),
-}
-
-
-SET_SIM_STATE_FIELDS: Final[dict[vol.Marker, Any]] = {
-    vol.Optional(ATTR_DEVICE): _device_refs,
-    vol.Optional(ATTR_CONFIG_ENTRY_ID): _entry_id,
-    vol.Optional(ATTR_DEVICE_ID): _device_id,
-    vol.Optional(ATTR_ICCID): _iccid,
-    vol.Required(ATTR_STATE): _choice(
-        ATTR_STATE, {"active": "active", "suspended": "suspended"}
+SEND_CLOUD_MESSAGE_FIELDS: Final = fields(
+    Field(ATTR_DEVICE, _device_refs),
+    Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
+    Field(ATTR_DEVICE_IDS, _device_ids),
+    Field(ATTR_PORT, _port, required=True),
+    Field(ATTR_PROTOCOL, _protocol, default="TCP"),
+    Field(ATTR_DATA, _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES)),
+    Field(ATTR_DATA_BASE64, _base64),
+    Field(ATTR_ENCRYPTED, _boolean(ATTR_ENCRYPTED), default=True),
+)
+SEND_SMS_FIELDS: Final = fields(
+    Field(ATTR_DEVICE, _device_refs),
+    Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
+    Field(ATTR_MESSAGE, _text(ATTR_MESSAGE, MAX_SMS_BYTES), required=True),
+    Field(ATTR_DEVICE_ID, _device_id),
+    Field(ATTR_PHONE_NUMBER, _phone_number),
+    Field(ATTR_SENDER, _sender),
+    Field(ATTR_EXPIRY, _expiry),
+)
+SEND_TO_CLOUD_FIELDS: Final = fields(
+    Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
+    Field(ATTR_DATA, _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES), required=True),
+    Field(ATTR_TOPICS, _topics),
+)
+PUBLISH_DOWNLINK_FIELDS: Final = fields(
+    Field(ATTR_DEVICE, _device_refs),
+    Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
+    Field(ATTR_ICCID, _iccid),
+    Field(ATTR_MESSAGE, _downlink_message, required=True),
+    Field(ATTR_TOPIC, _downlink_topic, default=""),
+    Field(ATTR_QOS, _choice(ATTR_QOS, {0: 0, 1: 1, "0": 0, "1": 1}), default=0),
+    Field(ATTR_FORMAT, _choice(ATTR_FORMAT, {"json": "json", "text": "text"})),
+    Field(ATTR_VIA, _choice(ATTR_VIA, {"rest": "rest", "mqtt": "mqtt"})),
+)
+SEND_TO_DEVICE_WEBHOOK_FIELDS: Final = fields(
+    Field(ATTR_WEBHOOK_URL, _webhook_url, required=True),
+    Field(ATTR_DATA, _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES), required=True),
+)
+SET_SIM_STATE_FIELDS: Final = fields(
+    Field(ATTR_DEVICE, _device_refs),
+    Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
+    Field(ATTR_DEVICE_ID, _device_id),
+    Field(ATTR_ICCID, _iccid),
+    Field(
+        ATTR_STATE,
+        _choice(ATTR_STATE, {"active": "active", "suspended": "suspended"}),
+        required=True,
     ),
-}
-
-
-_SCHEMAS: dict[int, vol.Schema] = {}
-
-
-def _registration_schema(fields: Mapping[vol.Marker, Any]) -> vol.Schema:
-    """Only the field names: values are checked in the handler, with translations."""
-    return vol.Schema({vol.Optional(str(key)): object for key in fields})
+)
 
 
 def _validate(
-    hass: HomeAssistant,
-    action: str,
-    fields: Mapping[vol.Marker, Any],
-    data: Mapping[str, Any],
+    hass: HomeAssistant, action: str, spec: Fields, data: Mapping[str, Any]
 ) -> dict[str, Any]:
-    schema = _SCHEMAS.get(id(fields))
-    if schema is None:
-        # Compiling a schema costs more than a provider round trip: once per action.
-        schema = _SCHEMAS[id(fields)] = vol.Schema(dict(fields))
+    """Validate an action's data; a fault is raised translated, with the label.
+
+    The error names the field by its label, as the action's form shows it. The actions are registered without a schema: this is their one validation
+    (a voluptuous registration schema would only check the names, again).
+    """
     try:
-        result: dict[str, Any] = schema(dict(data))
-    except vol.MultipleInvalid as err:
-        first = err.errors[0]
-        if isinstance(first, FieldInvalid):
-            placeholders = dict(first.field_error_placeholders)
-            if "field" in placeholders:
-                placeholders["field"] = _label(hass, action, placeholders["field"])
-            raise _invalid(first.field_error_key, **placeholders) from None
-        field = str(first.path[0]) if first.path else "?"
-        raise _invalid(
-            "missing_field"
-            if isinstance(first, vol.RequiredFieldInvalid)
-            else "invalid_field",
-            field=_label(hass, action, field),
-        ) from None
-    return result
+        return validate_fields(spec, data)
+    except FieldInvalid as err:
+        placeholders = dict(err.field_error_placeholders)
+        if "field" in placeholders:
+            placeholders["field"] = _label(hass, action, placeholders["field"])
+        raise _invalid(err.field_error_key, **placeholders) from None
 
 
 # --- handlers: validate, find the devices and the entry, ask its kind ----------------
@@ -249,26 +231,18 @@ async def _async_set_sim_state(call: ServiceCall) -> ServiceResponse:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
-    for name, handler, fields in (
-        (
-            SERVICE_SEND_CLOUD_MESSAGE,
-            _async_send_cloud_message,
-            SEND_CLOUD_MESSAGE_FIELDS,
-        ),
-        (SERVICE_SEND_SMS, _async_send_sms, SEND_SMS_FIELDS),
-        (SERVICE_PUBLISH_DOWNLINK, _async_publish_downlink, PUBLISH_DOWNLINK_FIELDS),
-        (SERVICE_SEND_TO_CLOUD, _async_send_to_cloud, SEND_TO_CLOUD_FIELDS),
-        (
-            SERVICE_SEND_TO_DEVICE_WEBHOOK,
-            _async_send_to_device_webhook,
-            SEND_TO_DEVICE_WEBHOOK_FIELDS,
-        ),
-        (SERVICE_SET_SIM_STATE, _async_set_sim_state, SET_SIM_STATE_FIELDS),
+    for name, handler in (
+        (SERVICE_SEND_CLOUD_MESSAGE, _async_send_cloud_message),
+        (SERVICE_SEND_SMS, _async_send_sms),
+        (SERVICE_PUBLISH_DOWNLINK, _async_publish_downlink),
+        (SERVICE_SEND_TO_CLOUD, _async_send_to_cloud),
+        (SERVICE_SEND_TO_DEVICE_WEBHOOK, _async_send_to_device_webhook),
+        (SERVICE_SET_SIM_STATE, _async_set_sim_state),
     ):
         hass.services.async_register(
             DOMAIN,
             name,
             handler,
-            schema=_registration_schema(fields),
+            schema=None,  # validated by the handler (_validate), translated
             supports_response=SupportsResponse.OPTIONAL,
         )
