@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 import contextlib
+import os
 from typing import Any
-import uuid
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
@@ -172,7 +172,9 @@ class Outbox(_Worker):
         self._update_full_issue()  # (the limit may have been raised in the options)
         now = self._hass.loop.time()
         item = OutboxItem(
-            id=uuid.uuid4().hex,
+            id=os.urandom(
+                16
+            ).hex(),  # 32 hex digits, as uuid4().hex, without its checks
             operation=operation,
             action=action,
             targets=list(dict.fromkeys(targets)),

@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+import functools
 import json
 from typing import Any, Final
 
 import aiohttp
+import orjson
 
 from .errors import ProviderConnectionError, ProviderResponseError, ProviderTimeoutError
 
@@ -42,6 +44,12 @@ class RawResponse:
     retry_after: str | None
     headers: Mapping[str, str] = field(default_factory=dict)
     """The answer's headers (case-insensitive), for the clients that read some."""
+
+
+@functools.lru_cache(maxsize=64)
+def client_timeout(total: float) -> aiohttp.ClientTimeout:
+    """Return the timeout of a whole exchange (one object per value, not per call)."""
+    return aiohttp.ClientTimeout(total=total)
 
 
 def basic_authorization(login: str, password: str) -> str:
@@ -116,14 +124,19 @@ async def _exchange(
     json_body: Mapping[str, Any] | None,
     max_bytes: int,
 ) -> RawResponse:
+    request_headers = {**headers, "Accept-Encoding": "identity"}
+    body: bytes | None = None
+    if json_body is not None:
+        body = _json_bytes(json_body)
+        request_headers["Content-Type"] = "application/json"
     try:
         async with session.request(
             method,
             url,
             params=params,
-            json=json_body,
+            data=body,
             timeout=timeout,
-            headers={**headers, "Accept-Encoding": "identity"},
+            headers=request_headers,
             allow_redirects=False,
             auto_decompress=False,
         ) as response:
@@ -139,22 +152,25 @@ async def _exchange(
                     f"{provider} answered with a compressed body",
                     status=response.status,
                 )
-            too_large = ProviderResponseError(
-                f"{provider} answered with more than {max_bytes} bytes",
-                status=response.status,
-            )
-            if (response.content_length or 0) > max_bytes:
-                raise too_large
-            body = bytearray()
-            while chunk := await response.content.read(_CHUNK_BYTES):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise too_large
+            length = response.content_length
+            if length is not None:
+                # The parser stops at Content-Length: one read, at most that much.
+                if length > max_bytes:
+                    raise _too_large(provider, max_bytes, response.status)
+                answer = await response.read()
+            else:  # chunked, or until the connection closes: counted as it comes
+                buffer = bytearray()
+                while chunk := await response.content.read(_CHUNK_BYTES):
+                    buffer += chunk
+                    if len(buffer) > max_bytes:
+                        raise _too_large(provider, max_bytes, response.status)
+                answer = bytes(buffer)
+            answer_headers = response.headers  # (read-only, case-insensitive)
             return RawResponse(
                 response.status,
-                bytes(body),
-                response.headers.get("Retry-After"),
-                response.headers.copy(),
+                answer,
+                answer_headers.get("Retry-After"),
+                answer_headers,
             )
     except TimeoutError as err:
         raise ProviderTimeoutError(f"{provider} did not answer in time") from err
@@ -162,6 +178,20 @@ async def _exchange(
         raise ProviderConnectionError(
             f"Cannot reach {provider}: {type(err).__name__}"
         ) from err
+
+
+def _json_bytes(value: Mapping[str, Any]) -> bytes:
+    """Return a request body as JSON (orjson, as HA's own session encodes it)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # such as an integer over 64 bits: Python's encoder takes it
+        return json.dumps(value).encode()
+
+
+def _too_large(provider: str, max_bytes: int, status: int) -> ProviderResponseError:
+    return ProviderResponseError(
+        f"{provider} answered with more than {max_bytes} bytes", status=status
+    )
 
 
 def decode_json(raw: bytes) -> Any:
@@ -172,6 +202,10 @@ def decode_json(raw: bytes) -> Any:
     """
     if not raw:
         return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # orjson refuses some JSON Python reads (an integer over 64 bits)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):

@@ -22,7 +22,13 @@ from typing import Any, Final
 
 import aiohttp
 
-from ._http import ReachabilityObserver, decode_json, exchange, provider_text
+from ._http import (
+    ReachabilityObserver,
+    client_timeout,
+    decode_json,
+    exchange,
+    provider_text,
+)
 from ._parse import as_count, as_number, as_short_text, as_time, month_start
 from .errors import (
     ProviderAuthError,
@@ -384,7 +390,7 @@ class EmnifyClient:
             "emnify",
             method,
             f"{self._base_url}{path}",
-            timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
+            timeout=client_timeout(self._timeout or DEFAULT_TIMEOUT),
             headers=headers,
             params=params,
             json_body=body,

@@ -25,6 +25,7 @@ from ._http import (
     MAX_ANSWER_BYTES,
     ReachabilityObserver,
     basic_authorization,
+    client_timeout,
     decode_json,
     exchange,
     provider_text,
@@ -305,9 +306,7 @@ class HologramClient:
                     method,
                     f"{self._base_url}{path}",
                     headers=self._headers,
-                    timeout=aiohttp.ClientTimeout(
-                        total=self._timeout or DEFAULT_TIMEOUT
-                    ),
+                    timeout=client_timeout(self._timeout or DEFAULT_TIMEOUT),
                     params=params,
                     json_body=json_body,
                     full=full,
@@ -346,7 +345,7 @@ async def send_to_device_webhook(
         "POST",
         canonical,
         headers=_ACCEPT_JSON,
-        timeout=aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT),
+        timeout=client_timeout(timeout or DEFAULT_TIMEOUT),
         params=None,
         json_body={"data": data},
         full=False,

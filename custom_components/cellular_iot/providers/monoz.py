@@ -20,7 +20,13 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from ._http import ReachabilityObserver, decode_json, exchange, provider_text
+from ._http import (
+    ReachabilityObserver,
+    client_timeout,
+    decode_json,
+    exchange,
+    provider_text,
+)
 from ._parse import as_short_text
 from .errors import (
     ProviderBadRequestError,
@@ -135,7 +141,7 @@ class MonozClient:
             PROVIDER,
             method,
             str(url),
-            timeout=aiohttp.ClientTimeout(total=self._timeout or DEFAULT_TIMEOUT),
+            timeout=client_timeout(self._timeout or DEFAULT_TIMEOUT),
             headers={"X-API-Key": self._api_key, "Accept": "application/json"},
             json_body=json_body,
             observer=self.observer,
