@@ -172,9 +172,7 @@ class Outbox(_Worker):
         self._update_full_issue()  # (the limit may have been raised in the options)
         now = self._hass.loop.time()
         item = OutboxItem(
-            id=os.urandom(
-                16
-            ).hex(),  # 32 hex digits, as uuid4().hex, without its checks
+            id=os.urandom(16).hex(),  # 32 hex digits, as uuid4().hex
             operation=operation,
             action=action,
             targets=list(dict.fromkeys(targets)),

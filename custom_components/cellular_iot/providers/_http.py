@@ -83,47 +83,6 @@ async def exchange(
     (HTTP 3xx), which is never followed. The ``observer`` learns whether the
     provider could be reached.
     """
-    try:
-        answer = await _exchange(
-            session,
-            provider,
-            method,
-            url,
-            timeout=timeout,
-            headers=headers,
-            params=params,
-            json_body=json_body,
-            max_bytes=max_bytes,
-        )
-    except ProviderConnectionError as err:  # the timeouts too
-        if observer is not None:
-            observer(str(err))
-        raise
-    except ProviderResponseError:
-        if observer is not None:
-            observer(None)  # it answered, with something we do not accept
-        raise
-    if observer is not None:
-        observer(
-            f"{provider} failed (HTTP {answer.status})"
-            if answer.status >= 500
-            else None
-        )
-    return answer
-
-
-async def _exchange(
-    session: aiohttp.ClientSession,
-    provider: str,
-    method: str,
-    url: str,
-    *,
-    timeout: aiohttp.ClientTimeout,
-    headers: Mapping[str, str],
-    params: Mapping[str, str] | None,
-    json_body: Mapping[str, Any] | None,
-    max_bytes: int,
-) -> RawResponse:
     request_headers = {**headers, "Accept-Encoding": "identity"}
     body: bytes | None = None
     if json_body is not None:
@@ -140,44 +99,57 @@ async def _exchange(
             allow_redirects=False,
             auto_decompress=False,
         ) as response:
-            if 300 <= response.status < 400:
-                raise ProviderResponseError(
-                    f"{provider} answered with a redirect (HTTP {response.status}), "
-                    "which is not followed",
-                    status=response.status,
-                )
-            encoding = response.headers.get("Content-Encoding", "")
-            if encoding.strip().lower() not in ("", "identity"):
-                raise ProviderResponseError(
-                    f"{provider} answered with a compressed body",
-                    status=response.status,
-                )
+            status = response.status
+            answer_headers = response.headers  # (read-only, case-insensitive)
+            _check_form(provider, status, answer_headers)
             length = response.content_length
             if length is not None:
                 # The parser stops at Content-Length: one read, at most that much.
                 if length > max_bytes:
-                    raise _too_large(provider, max_bytes, response.status)
+                    raise _too_large(provider, max_bytes, status)
                 answer = await response.read()
             else:  # chunked, or until the connection closes: counted as it comes
                 buffer = bytearray()
                 while chunk := await response.content.read(_CHUNK_BYTES):
                     buffer += chunk
                     if len(buffer) > max_bytes:
-                        raise _too_large(provider, max_bytes, response.status)
+                        raise _too_large(provider, max_bytes, status)
                 answer = bytes(buffer)
-            answer_headers = response.headers  # (read-only, case-insensitive)
-            return RawResponse(
-                response.status,
-                answer,
-                answer_headers.get("Retry-After"),
-                answer_headers,
+    except ProviderResponseError:
+        if observer is not None:
+            observer(None)  # it answered, with something we do not accept
+        raise
+    except (TimeoutError, aiohttp.ClientError) as err:
+        failure: ProviderConnectionError = (
+            ProviderTimeoutError(f"{provider} did not answer in time")
+            if isinstance(err, TimeoutError)
+            else ProviderConnectionError(
+                f"Cannot reach {provider}: {type(err).__name__}"
             )
-    except TimeoutError as err:
-        raise ProviderTimeoutError(f"{provider} did not answer in time") from err
-    except aiohttp.ClientError as err:
-        raise ProviderConnectionError(
-            f"Cannot reach {provider}: {type(err).__name__}"
-        ) from err
+        )
+        if observer is not None:
+            observer(str(failure))
+        raise failure from err
+    if observer is not None:
+        observer(f"{provider} failed (HTTP {status})" if status >= 500 else None)
+    return RawResponse(
+        status, answer, answer_headers.get("Retry-After"), answer_headers
+    )
+
+
+def _check_form(provider: str, status: int, headers: Mapping[str, str]) -> None:
+    """Refuse a redirect (never followed) and a compressed answer (not counted)."""
+    if 300 <= status < 400:
+        raise ProviderResponseError(
+            f"{provider} answered with a redirect (HTTP {status}), "
+            "which is not followed",
+            status=status,
+        )
+    encoding = headers.get("Content-Encoding", "")
+    if encoding.strip().lower() not in ("", "identity"):
+        raise ProviderResponseError(
+            f"{provider} answered with a compressed body", status=status
+        )
 
 
 def _json_bytes(value: Mapping[str, Any]) -> bytes:

@@ -22,7 +22,7 @@ import aiohttp
 from yarl import URL
 
 from ._http import (
-    MAX_ANSWER_BYTES,
+    RawResponse,
     ReachabilityObserver,
     basic_authorization,
     client_timeout,
@@ -301,18 +301,18 @@ class HologramClient:
         attempt = 0
         while True:
             try:
-                return await _call(
+                answer = await exchange(
                     self._session,
+                    "Hologram",
                     method,
                     f"{self._base_url}{path}",
                     headers=self._headers,
                     timeout=client_timeout(self._timeout or DEFAULT_TIMEOUT),
                     params=params,
                     json_body=json_body,
-                    full=full,
-                    secrets=self._secrets,
                     observer=self.observer,
                 )
+                return _interpret(answer, full=full, secrets=self._secrets)
             except ProviderRateLimitedError as err:
                 if attempt >= self._retries:
                     raise
@@ -340,18 +340,17 @@ async def send_to_device_webhook(
         raise ValueError("not a Hologram device webhook URL")
     device_id, canonical = target
     _check_size(data)
-    result = await _call(
+    answer = await exchange(
         session,
+        "Hologram",
         "POST",
         canonical,
         headers=_ACCEPT_JSON,
         timeout=client_timeout(timeout or DEFAULT_TIMEOUT),
-        params=None,
         json_body={"data": data},
-        full=False,
-        quote_answer=False,
         max_bytes=MAX_WEBHOOK_ANSWER_BYTES,
     )
+    result = _interpret(answer, full=False, quote_answer=False)
     return _parse_message_results(result, [device_id])
 
 
@@ -393,37 +392,17 @@ def _device_webhook_target(url: str) -> tuple[int, str] | None:
     return int(device_id), canonical
 
 
-async def _call(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
+def _interpret(
+    answer: RawResponse,
     *,
-    headers: Mapping[str, str],
-    timeout: aiohttp.ClientTimeout,
-    params: Mapping[str, str] | None,
-    json_body: Mapping[str, Any] | None,
     full: bool,
     secrets: tuple[str, ...] = (),
     quote_answer: bool = True,
-    max_bytes: int = MAX_ANSWER_BYTES,
-    observer: ReachabilityObserver | None = None,
 ) -> Any:
-    """Send one request and return what the answer holds.
+    """Return what an answer holds (``data``, or all of it), or raise its error.
 
     No ``secrets`` reach an error; nor does the answer's text unless ``quote_answer``.
     """
-    answer = await exchange(
-        session,
-        "Hologram",
-        method,
-        url,
-        timeout=timeout,
-        headers=headers,
-        params=params,
-        json_body=json_body,
-        max_bytes=max_bytes,
-        observer=observer,
-    )
     status = answer.status
 
     payload = decode_json(answer.body)
