@@ -123,8 +123,15 @@ async def test_actions_vs_rest_command(
     await hass.async_block_till_done()
     count, concurrency = 200, 8
 
+    answer = {"wanted": False}
+
     async def call(domain: str, service: str, data: dict[str, Any]) -> None:
-        await hass.services.async_call(domain, service, data, blocking=True)
+        response = await hass.services.async_call(
+            domain, service, data, blocking=True, return_response=answer["wanted"]
+        )
+        if answer["wanted"]:  # what an automation's response_variable holds
+            assert isinstance(response, dict)
+            assert response.get("status", 200) in ("sent", 200), response
 
     cases = [
         (
@@ -202,9 +209,27 @@ async def test_actions_vs_rest_command(
             "calls/s",
             ">=1.0x",
         )
+        # With the answer asked for on both sides (``response_variable:``), as an
+        # automation that checks the provider accepted the send must: rest_command
+        # then reads and parses the answer, which it skips otherwise (and ours
+        # always does, to raise the provider's refusal).
+        answer["wanted"] = True
+        ours, base = await _alternate(
+            ROUNDS,
+            lambda call_=rest_call: _per_call(call_, count),  # type: ignore[misc]
+            lambda call_=ours_call: _per_call(call_, count),  # type: ignore[misc]
+        )
+        answer["wanted"] = False
+        _put(
+            f"{ours_name} vs rest_command, answer read, time/call",
+            ours,
+            base,
+            "µs",
+            "<=1.0x",
+        )
         # Every call of both sides reached the fake, and the fake accepted it.
         total = sent["ours"] + sent["rest"]
-        assert sent["ours"] == sent["rest"] == 2 * (ROUNDS + 1) * count
+        assert sent["ours"] == sent["rest"] == 3 * (ROUNDS + 1) * count
         assert len(hologram.calls(path)) - requests_before == total
         assert len(accepted) - accepted_before == total
     assert hologram.violations == []

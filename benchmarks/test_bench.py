@@ -49,9 +49,12 @@ from tests.fakes.monoz import ICCID, FakeMonoz
 from tests.mosquitto import HOST, Mosquitto
 
 ROUNDS = 5
+# The measurements run as a user's HA does: without asyncio's debug mode (which the
+# harness turns on) and logging at WARNING (see benchmarks/conftest.py).
 pytestmark = pytest.mark.timeout(900)
 
 
+@pytest.mark.usefixtures("no_asyncio_debug", "user_log_level")
 async def test_webhook_vs_noop_handler(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
@@ -163,6 +166,7 @@ class _BareTcp:
         )
 
 
+@pytest.mark.usefixtures("no_asyncio_debug", "user_log_level")
 async def test_listener_vs_bare_server(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
@@ -311,6 +315,7 @@ async def test_listener_vs_bare_server(
 # --- 3. outbound actions ----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_asyncio_debug", "user_log_level")
 async def test_outbound_actions_vs_raw_post(
     hass: HomeAssistant,
     hologram: FakeHologram,
@@ -430,6 +435,7 @@ async def test_outbound_actions_vs_raw_post(
     await hass.config_entries.async_unload(monoz_account.entry_id)
 
 
+@pytest.mark.usefixtures("no_asyncio_debug", "user_log_level")
 async def test_concurrent_calls_reuse_connections(
     hass: HomeAssistant, socket_enabled: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -485,6 +491,7 @@ async def test_concurrent_calls_reuse_connections(
 # --- 4. MQTT --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_asyncio_debug", "user_log_level")
 async def test_mqtt_vs_raw_paho(mosquitto: Mosquitto) -> None:
     ours_client = MqttClient(
         MqttSettings(host=HOST, port=mosquitto.port, client_id="bench-ours")
