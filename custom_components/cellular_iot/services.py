@@ -8,6 +8,7 @@ to translated ``HomeAssistantError``s. The response lists what the provider acce
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
 from typing import Any, Final
 
 from homeassistant.core import (
@@ -161,9 +162,10 @@ def _validate(
 # --- handlers: validate, find the devices and the entry, ask its kind ----------------
 
 
-def _device_kinds(action: str) -> list[Kind]:
+@functools.cache
+def _device_kinds(action: str) -> tuple[Kind, ...]:
     """Return the kinds whose devices the action can be sent to."""
-    return [kind for kind in serving(action) if kind.device_key is not None]
+    return tuple(kind for kind in serving(action) if kind.device_key is not None)
 
 
 async def _async_dispatch(

@@ -160,7 +160,6 @@ def get_entry(
 ) -> CellularIoTConfigEntry:
     """Return the loaded entry the action is for (or the only one of those kinds)."""
     keys = [kind.key for kind in kinds]
-    kind_names = ", ".join(keys)
     entry_id = data.get(ATTR_CONFIG_ENTRY_ID)
     if entry_id is not None:
         entry = hass.config_entries.async_get_entry(entry_id)
@@ -168,7 +167,10 @@ def get_entry(
             raise invalid("entry_not_found", entry_id=entry_id)
         if entry.data.get(CONF_KIND) not in keys:
             raise invalid(
-                "entry_wrong_kind", title=entry.title, action=action, kinds=kind_names
+                "entry_wrong_kind",
+                title=entry.title,
+                action=action,
+                kinds=", ".join(keys),
             )
         if entry.state is not ConfigEntryState.LOADED:
             raise not_ready("entry_not_loaded", title=entry.title)
@@ -179,7 +181,7 @@ def get_entry(
         if entry.data.get(CONF_KIND) in keys and entry.state is ConfigEntryState.LOADED
     ]
     if not candidates:
-        raise not_ready("no_entry", action=action, kinds=kind_names)
+        raise not_ready("no_entry", action=action, kinds=", ".join(keys))
     if len(candidates) > 1:
         raise invalid(
             "entry_required",

@@ -7,6 +7,7 @@ in :data:`KINDS`; the rest of the integration asks the registry.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from ..const import CONF_KIND
@@ -36,9 +37,13 @@ def kind_of(entry: CellularIoTConfigEntry) -> Kind:
     return KINDS[entry.data[CONF_KIND]]
 
 
-def serving(action: str) -> list[Kind]:
-    """Return the kinds that serve an action for their entries, in registry order."""
-    return [kind for kind in KINDS.values() if action in kind.actions]
+@functools.cache
+def serving(action: str) -> tuple[Kind, ...]:
+    """Return the kinds that serve an action for their entries, in registry order.
+
+    (``KINDS`` is fixed at import: the answer is worked out once per action.)
+    """
+    return tuple(kind for kind in KINDS.values() if action in kind.actions)
 
 
 def standalone(action: str) -> StandaloneHandler:

@@ -169,13 +169,14 @@ class Outbox(_Worker):
                 translation_key="entry_not_loaded",
                 translation_placeholders={"title": self._entry.title},
             )
-        self._update_full_issue()  # (the limit may have been raised in the options)
+        if self._full_issue:  # (the limit may have been raised in the options)
+            self._update_full_issue()
         now = self._hass.loop.time()
         item = OutboxItem(
             id=os.urandom(16).hex(),  # 32 hex digits, as uuid4().hex
             operation=operation,
             action=action,
-            targets=list(dict.fromkeys(targets)),
+            targets=[*targets] if len(targets) == 1 else [*dict.fromkeys(targets)],
             params=params,
             created=policy.time.time(),
             seq=self._seq,
@@ -185,7 +186,7 @@ class Outbox(_Worker):
         self._sending += 1
         self._idle.clear()
         try:
-            if self._paused or any(target in self._lanes for target in item.targets):
+            if self._paused or not self._lanes.keys().isdisjoint(item.targets):
                 # Behind a send to the same target (waiting, or being sent now).
                 self._refuse_when_full()
                 self._seq += 1

@@ -123,7 +123,8 @@ class _Index(_FullIssue):
                 segment is not self._open or segment.assigned >= policy.SEGMENT_SIZE
             ):
                 self._retire(segment)
-        self._update_full_issue()
+        if self._full_issue:
+            self._update_full_issue()
 
     def _compact(self) -> None:
         """Drop stale heap entries once they outnumber the sends (O(1) amortised)."""

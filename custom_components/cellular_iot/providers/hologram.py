@@ -409,7 +409,7 @@ def _interpret(
     detail = _error_text(payload, secrets) if quote_answer else None
     if status >= 400:
         raise error_for_status("Hologram", status, detail, answer.retry_after)
-    if not isinstance(payload, Mapping):
+    if not isinstance(payload, dict):  # (a JSON object decodes to a dict)
         raise ProviderResponseError(
             "Hologram answered with something that is not JSON", status=status
         )
@@ -428,7 +428,7 @@ async def _wait(seconds: float) -> None:
 
 
 def _error_text(payload: Any, secrets: tuple[str, ...]) -> str | None:
-    if isinstance(payload, Mapping):
+    if isinstance(payload, dict):
         return provider_text(payload.get("error"), secrets)
     return None
 

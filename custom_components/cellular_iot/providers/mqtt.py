@@ -331,15 +331,18 @@ class MqttClient:
             return info.mid
         future: asyncio.Future[None] = self._loop.create_future()
         self._pending[info.mid] = future
+        # A timer rather than asyncio.timeout(): one handle, no context manager,
+        # on the path of every message.
+        expiry = self._loop.call_later(timeout, _expire, future)
         try:
-            async with asyncio.timeout(timeout):
-                await future
+            await future
         except TimeoutError as err:
             raise ProviderTimeoutError(
                 "The MQTT broker did not acknowledge the message in time"
                 + ("" if self._connected else " (not connected; it stays queued)")
             ) from err
         finally:
+            expiry.cancel()
             self._pending.pop(info.mid, None)
         return info.mid
 
@@ -678,3 +681,9 @@ class MqttClient:
         self._connected = connected
         if self._on_connection_change is not None:
             self._on_connection_change(connected)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    """End the wait for a broker's acknowledgement that did not come in time."""
+    if not future.done():
+        future.set_exception(TimeoutError())
