@@ -116,7 +116,7 @@ def test_parsers_never_crash(provider: str, body: Any) -> None:
 ACTION_FIELDS: dict[str, Fields] = {
     name.removesuffix("_FIELDS").lower(): value
     for name, value in vars(services).items()
-    if name.endswith("_FIELDS") and isinstance(value, dict)
+    if name.endswith("_FIELDS") and isinstance(value, Fields)
 }
 action_values = (
     json_values
@@ -138,13 +138,15 @@ def test_action_fields_never_crash(action: str, data: st.DataObject) -> None:
     that has a translation, never anything else (validate_fields would turn a
     TypeError into ``invalid_field``: this checks the validators without it)."""
     spec = ACTION_FIELDS[action]
-    keys = st.sampled_from(sorted(spec)) | st.sampled_from(["colour", "", "PORT"])
+    keys = st.sampled_from(sorted(spec.by_name)) | st.sampled_from(
+        ["colour", "", "PORT"]
+    )
     given_data = data.draw(st.dictionaries(keys, action_values, max_size=6))
     keys_raised: list[str] = []
     for key, value in given_data.items():
-        if key in spec:
+        if key in spec.by_name:
             try:
-                spec[key].validate(value)
+                spec.by_name[key].validate(value)
             except FieldInvalid as err:
                 keys_raised.append(err.field_error_key)
     result: dict[str, Any] | None = None
@@ -154,8 +156,8 @@ def test_action_fields_never_crash(action: str, data: st.DataObject) -> None:
         keys_raised.append(err.field_error_key)
     assert set(keys_raised) <= set(STRINGS["exceptions"]), keys_raised
     if result is not None:
-        assert set(result) <= set(spec)
-        assert all(name in result for name, field in spec.items() if field.required)
+        assert set(result) <= set(spec.by_name)
+        assert all(name in result for name in spec.required)
 
 
 @seed(20261123)

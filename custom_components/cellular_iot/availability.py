@@ -92,8 +92,8 @@ class Reachability:
     def report(self, key: str, reason: str | None) -> None:
         """Take a link down (``reason``) or bring it back (None); log each change."""
         link = self._links.get(key)
-        if link is None or self._stopped:
-            return
+        if link is None or self._stopped or (reason is None and link.reason is None):
+            return  # (the usual report: up, and it was up)
         was_down = link.reason is not None
         link.reason = reason
         if reason is not None and not was_down:

@@ -9,6 +9,7 @@ listener, another integration's, another provider's) is refused by its name.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+import functools
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -152,6 +153,11 @@ def _device_subentries(device: dr.DeviceEntry | None) -> dict[str, set[str | Non
     return device.config_entries_subentries
 
 
+@functools.cache
+def _kind_keys(kinds: tuple[Kind, ...]) -> tuple[str, ...]:
+    return tuple(kind.key for kind in kinds)
+
+
 def get_entry(
     hass: HomeAssistant,
     data: Mapping[str, Any],
@@ -159,7 +165,7 @@ def get_entry(
     action: str,
 ) -> CellularIoTConfigEntry:
     """Return the loaded entry the action is for (or the only one of those kinds)."""
-    keys = [kind.key for kind in kinds]
+    keys = _kind_keys(tuple(kinds))
     entry_id = data.get(ATTR_CONFIG_ENTRY_ID)
     if entry_id is not None:
         entry = hass.config_entries.async_get_entry(entry_id)

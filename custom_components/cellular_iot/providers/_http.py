@@ -101,7 +101,8 @@ async def exchange(
         ) as response:
             status = response.status
             answer_headers = response.headers  # (read-only, case-insensitive)
-            _check_form(provider, status, answer_headers)
+            if 300 <= status < 400 or "Content-Encoding" in answer_headers:
+                _check_form(provider, status, answer_headers)
             length = response.content_length
             if length is not None:
                 # The parser stops at Content-Length: one read, at most that much.

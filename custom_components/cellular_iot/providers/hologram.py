@@ -406,14 +406,15 @@ def _interpret(
     status = answer.status
 
     payload = decode_json(answer.body)
-    detail = _error_text(payload, secrets) if quote_answer else None
     if status >= 400:
+        detail = _error_text(payload, secrets) if quote_answer else None
         raise error_for_status("Hologram", status, detail, answer.retry_after)
     if not isinstance(payload, dict):  # (a JSON object decodes to a dict)
         raise ProviderResponseError(
             "Hologram answered with something that is not JSON", status=status
         )
     if payload.get("success") is False:
+        detail = _error_text(payload, secrets) if quote_answer else None
         raise ProviderBadRequestError(
             f"Hologram refused the request: {detail or 'no reason given'}",
             status=status,
@@ -470,6 +471,8 @@ def _as_int(value: Any) -> int | None:
 
 def _as_text(value: Any, limit: int) -> str | None:
     """Return a short printable text or number from Hologram's answer, else None."""
+    if type(value) is str:  # (the usual answer: checked without the rest)
+        return value if 0 < len(value) <= limit and value.isprintable() else None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     text = str(value) if isinstance(value, str) or abs(value) < 10**limit else ""
@@ -561,10 +564,12 @@ def _parse_message_results(data: Any, ids: list[int]) -> list[CloudMessageResult
     results: list[CloudMessageResult] = []
     if isinstance(data, list):
         for item in data:
-            if not isinstance(item, Mapping):
+            if not isinstance(item, dict):  # (a JSON object decodes to a dict)
                 continue
             # One published example spells the key "Devicesid": accept both.
-            device_id = _as_int(item.get("deviceid", item.get("Devicesid")))
+            device_id = _as_int(
+                item["deviceid"] if "deviceid" in item else item.get("Devicesid")
+            )
             message_id = _as_text(item.get("messageid"), _MAX_NAME_CHARS)
             if device_id is not None:
                 results.append(
