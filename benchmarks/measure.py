@@ -3,8 +3,10 @@ One copy, imported by the benchmark modules (the fixtures are in conftest.py).""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -62,3 +64,64 @@ async def per_call(call: Callable[[], Awaitable[Any]], count: int) -> float:
     for _ in range(count):
         await call()
     return (time.perf_counter() - start) / count * 1e6
+
+
+def _part(filename: str) -> str:
+    """Name the part of the process a code object belongs to."""
+    if "/tests/fakes/" in filename:
+        return "fake provider"
+    if "custom_components/cellular_iot" in filename:
+        return "cellular_iot"
+    if "site-packages/" in filename:
+        return filename.split("site-packages/")[1].split("/", maxsplit=1)[0]
+    return "stdlib and other"
+
+
+async def count_instructions(
+    call: Callable[[], Awaitable[Any]], count: int
+) -> tuple[float, Counter[str], Counter[str]]:
+    """Python bytecode instructions one call executes (``sys.monitoring``, 3.12+).
+
+    Exact and the same on every machine and run, unlike a time: it counts the work,
+    not how fast this machine did it. Returns the instructions per call outside the
+    fake provider (which runs in the same process but is not what a user runs), the
+    instructions per call by part (package), and ours by function.
+    """
+    monitoring = sys.monitoring
+    tool = monitoring.PROFILER_ID
+    monitoring.use_tool_id(tool, "benchmarks.count_instructions")
+    counts: Counter[Any] = Counter()
+
+    def on_instruction(code: Any, offset: int) -> None:
+        counts[code] += 1
+
+    def on_start(code: Any, offset: int) -> None:
+        monitoring.set_local_events(tool, code, monitoring.events.INSTRUCTION)
+
+    monitoring.register_callback(tool, monitoring.events.INSTRUCTION, on_instruction)
+    # A code object is counted from its first start or resume in the window (a
+    # long-lived coroutine, such as a server connection's, only resumes).
+    starts = monitoring.events.PY_START | monitoring.events.PY_RESUME
+    monitoring.register_callback(tool, monitoring.events.PY_START, on_start)
+    monitoring.register_callback(tool, monitoring.events.PY_RESUME, on_start)
+    try:
+        monitoring.set_events(tool, starts)
+        for _ in range(count):
+            await call()
+    finally:
+        monitoring.set_events(tool, 0)
+        for code in counts:
+            monitoring.set_local_events(tool, code, 0)
+        monitoring.register_callback(tool, monitoring.events.INSTRUCTION, None)
+        monitoring.register_callback(tool, monitoring.events.PY_START, None)
+        monitoring.register_callback(tool, monitoring.events.PY_RESUME, None)
+        monitoring.free_tool_id(tool)
+    parts: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
+    for code, number in counts.items():
+        part = _part(code.co_filename)
+        parts[part] += number / count
+        if part == "cellular_iot":
+            ours[code.co_qualname] += number / count
+    outside_fake = sum(v for k, v in parts.items() if k != "fake provider")
+    return outside_fake, parts, ours

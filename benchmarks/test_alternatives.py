@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from benchmarks.conftest import record
 from benchmarks.measure import (
     alternate as _alternate,
+    count_instructions,
     per_call as _per_call,
     put as _put,
 )
@@ -38,6 +39,7 @@ from tests.conftest import (
 from tests.fakes.hologram import FakeHologram
 
 ROUNDS = 5
+COUNTED = 50  # calls of each side whose Python instructions are counted
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("user_log_level")]
 
 DEVICE_ID = 123456
@@ -227,9 +229,27 @@ async def test_actions_vs_rest_command(
             "µs",
             "<=1.0x",
         )
+        # The work itself, exactly: Python instructions per call (outside the fake).
+        for wanted, suffix in ((False, ""), (True, ", answer read")):
+            answer["wanted"] = wanted
+            ours_n, ours_parts, ours_functions = await count_instructions(
+                ours_call, COUNTED
+            )
+            rest_n, rest_parts, _ = await count_instructions(rest_call, COUNTED)
+            _put(
+                f"{ours_name} vs rest_command{suffix} instructions/call",
+                ours_n,
+                rest_n,
+                "instr",
+                "<=1.0x",
+                ours_parts={k: round(v) for k, v in ours_parts.most_common()},
+                baseline_parts={k: round(v) for k, v in rest_parts.most_common()},
+                ours_functions={k: round(v) for k, v in ours_functions.most_common(15)},
+            )
+        answer["wanted"] = False
         # Every call of both sides reached the fake, and the fake accepted it.
         total = sent["ours"] + sent["rest"]
-        assert sent["ours"] == sent["rest"] == 3 * (ROUNDS + 1) * count
+        assert sent["ours"] == sent["rest"] == 3 * (ROUNDS + 1) * count + 2 * COUNTED
         assert len(hologram.calls(path)) - requests_before == total
         assert len(accepted) - accepted_before == total
     assert hologram.violations == []
