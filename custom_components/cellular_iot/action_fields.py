@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Collection, Hashable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import json
@@ -256,8 +256,11 @@ def _choice(field: str, choices: Mapping[Any, Any]) -> Callable[[Any], Any]:
 
     def validate(value: Any) -> Any:
         key = value.strip().lower() if isinstance(value, str) else value
-        # (a list or a mapping is no choice: ``in`` would raise TypeError on it)
-        if isinstance(key, bool) or not isinstance(key, Hashable) or key not in choices:
+        try:
+            found = key in choices and not isinstance(key, bool)
+        except TypeError:  # a list or a mapping is no choice (it cannot be hashed)
+            found = False
+        if not found:
             raise FieldInvalid(
                 "invalid_choice", field=field, value=value, choices=shown
             )
