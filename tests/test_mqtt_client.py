@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 import logging
 from pathlib import Path
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -118,6 +119,55 @@ async def test_publish_reaches_topic_with_qos(
         b'{"led":"on"}',
         qos,
     )
+
+
+async def test_first_publish_of_a_turn_is_written_before_it_returns(
+    mosquitto: Mosquitto, subscriber: Subscriber, make_client: Any
+) -> None:
+    """A QoS 0 publish alone in its turn of the loop is written and published
+    without waiting for the loop (no turn passes), and Nagle's algorithm is off."""
+    client = await make_client(mosquitto.port)
+    sock = client._client.socket()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    turned = asyncio.Event()
+    asyncio.get_running_loop().call_soon(turned.set)
+    await client.publish("/org1/8988/sub/now", b"1", 0)
+    assert not turned.is_set()  # returned before the loop's next turn
+    assert not client._client.want_write()  # nothing left to write
+    got = await subscriber.next()
+    assert (got.topic, got.payload) == ("/org1/8988/sub/now", b"1")
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_publishes_of_one_turn_leave_together(
+    mosquitto: Mosquitto,
+    subscriber: Subscriber,
+    make_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    qos: int,
+) -> None:
+    """Twenty senders at once: the first is written at once, the others together on
+    the next turn (a write each would be twenty system calls), in order."""
+    client = await make_client(mosquitto.port)
+    writes = 0
+    loop_write = client._client.loop_write
+
+    def counting_loop_write() -> Any:
+        nonlocal writes
+        writes += 1
+        return loop_write()
+
+    monkeypatch.setattr(client._client, "loop_write", counting_loop_write)
+    payloads = [str(i).encode() for i in range(20)]
+    mids = await asyncio.gather(
+        *(client.publish("/org1/8988/sub/burst", p, qos) for p in payloads)
+    )
+    assert len(set(mids)) == 20
+    assert writes == 2
+    got = [await subscriber.next() for _ in payloads]
+    assert [(g.topic, g.payload, g.qos) for g in got] == [
+        ("/org1/8988/sub/burst", p, qos) for p in payloads
+    ]
 
 
 async def test_subscription_delivers_messages(

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 import logging
 import random
+import socket
 import ssl
 import time
 from typing import Any, Final
@@ -200,6 +201,9 @@ class MqttClient:
         self._connection_lost: asyncio.Future[bool] = self._loop.create_future()
         self._reconnect_task: asyncio.Task[None] | None = None
         self._misc_handle: asyncio.TimerHandle | None = None
+        # Set from a write made at once until the loop's next turn: what is
+        # published meanwhile is written together then (see _send).
+        self._batch_handle: asyncio.Handle | None = None
         self.last_error: str | None = None
         self.connect_count = 0
         self.session_present = False
@@ -276,6 +280,9 @@ class MqttClient:
         if self._misc_handle is not None:
             self._misc_handle.cancel()
             self._misc_handle = None
+        if self._batch_handle is not None:
+            self._batch_handle.cancel()
+            self._batch_handle = None
         task, self._reconnect_task = self._reconnect_task, None
         if task is not None and not task.done():
             task.cancel()
@@ -327,6 +334,8 @@ class MqttClient:
             raise ProviderConnectionError(
                 f"The MQTT publish failed: {mqtt.error_string(info.rc)}"
             )
+        if not queued and self._connected:
+            self._send(qos)
         if not queued and info.is_published():
             return info.mid
         future: asyncio.Future[None] = self._loop.create_future()
@@ -616,6 +625,10 @@ class MqttClient:
     def _async_socket_open(self, sock: Any) -> None:
         if self._stopping or sock.fileno() < 0:
             return
+        # Small packets go out as they are written, not held back by Nagle's
+        # algorithm until the broker's ACK of the one before (paho leaves it on).
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._loop.add_reader(sock, self._read)
 
     def _async_socket_close(self, sock: Any) -> None:
@@ -628,8 +641,34 @@ class MqttClient:
             self._loop.remove_writer(sock)
 
     def _async_register_write(self, sock: Any) -> None:
+        if self._batch_handle is not None:
+            return  # the batch is written on the loop's next turn (_write_batch)
         if not self._stopping and sock.fileno() >= 0:
             self._loop.add_writer(sock, self._write)
+
+    def _send(self, qos: int) -> None:
+        """Write a message just published: at once, or with the loop turn's batch.
+
+        The first message of a turn of the event loop is written at once (a QoS 0
+        message is then published without waiting for the loop; a QoS 1 one waits
+        for its PUBACK only). Those published after it in the same turn wait in
+        paho's queue and leave together on the next turn, in one write: many
+        senders at once cost one system call, not one each. A socket that cannot
+        take everything is written again when it can (the writer callback).
+        """
+        if self._batch_handle is None:
+            self._write()
+            self._batch_handle = self._loop.call_soon(self._write_batch)
+
+    def _write_batch(self) -> None:
+        self._batch_handle = None
+        if not self._connected or self._stopping:
+            return
+        if self._client.want_write():
+            self._write()
+        sock = self._client.socket()
+        if sock is not None and self._client.want_write() and sock.fileno() >= 0:
+            self._loop.add_writer(sock, self._write)  # (it did not all fit)
 
     def _async_unregister_write(self, sock: Any) -> None:
         if sock.fileno() >= 0:
