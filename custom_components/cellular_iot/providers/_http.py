@@ -196,5 +196,7 @@ def provider_text(value: Any, secrets: Iterable[str] = ()) -> str | None:
     for secret in secrets:
         if secret:
             value = value.replace(secret, REDACTED)
-    text = "".join(char if char.isprintable() else " " for char in value).strip()
+    if not value.isprintable():  # (most texts are: kept without a pass per char)
+        value = "".join(char if char.isprintable() else " " for char in value)
+    text = value.strip()
     return text[:MAX_DETAIL_CHARS] or None

@@ -398,10 +398,10 @@ class EmnifyClient:
         )
         status, raw = answer.status, answer.body
         payload = decode_json(raw) if raw else {}
-        detail = _error_text(
-            payload, (self._application_token, self._auth_token, token)
-        )
         if status >= 400:
+            detail = _error_text(
+                payload, (self._application_token, self._auth_token, token)
+            )
             raise error_for_status("emnify", status, detail, answer.retry_after)
         if payload is None:
             raise ProviderResponseError(

@@ -121,6 +121,7 @@ class MonozClient:
         self._api_key = api_key
         self._base_url = base_url
         self._timeout = timeout
+        self._urls: dict[tuple[str, ...], str] = {}
         # Told after every request whether monoZ could be reached.
         self.observer: ReachabilityObserver | None = None
 
@@ -133,8 +134,15 @@ class MonozClient:
         base = URL(self._base_url or DEFAULT_BASE_URL)
         return base.joinpath(self._org_id, *parts)
 
+    def _fixed_url(self, *parts: str) -> str:
+        """Return the URL of an endpoint without variable parts (built once)."""
+        url = self._urls.get(parts)
+        if url is None:
+            url = self._urls[parts] = str(self._url(*parts))
+        return url
+
     async def _request(
-        self, method: str, url: URL, json_body: dict[str, Any] | None = None
+        self, method: str, url: URL | str, json_body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         raw = await exchange(
             self._session,
@@ -147,8 +155,8 @@ class MonozClient:
             observer=self.observer,
         )
         body = decode_json(raw.body)
-        detail = _detail(body, self._api_key)
         if raw.status >= 400:
+            detail = _detail(body, self._api_key)
             raise error_for_status(PROVIDER, raw.status, detail, raw.retry_after)
         if not isinstance(body, dict):
             raise ProviderResponseError(
@@ -156,6 +164,7 @@ class MonozClient:
                 status=raw.status,
             )
         if body.get("Error") is True:
+            detail = _detail(body, self._api_key)
             code = body.get("StatusCode")
             if isinstance(code, int) and code >= 400:
                 raise error_for_status(PROVIDER, code, detail)
@@ -230,7 +239,7 @@ class MonozClient:
         """Send a downlink; return monoZ's result text (``MessagePublished``)."""
         body = await self._request(
             "POST",
-            self._url("Publish", "Message"),
+            self._fixed_url("Publish", "Message"),
             {
                 "ICCID": iccid,
                 "Topic": topic,
