@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 import time
 from typing import Any
 
@@ -27,16 +28,24 @@ from benchmarks.measure import (
     put as _put,
 )
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.cellular_iot.providers import monoz as monoz_module
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from tests.conftest import (
     API_KEY,
     hologram_entry,
+    monoz_entry,
     record_events,
     setup_entry,
     with_webhook,
 )
 from tests.fakes.hologram import FakeHologram
+from tests.fakes.monoz import (
+    API_KEY as MONOZ_API_KEY,
+    ICCID as MONOZ_ICCID,
+    ORG_ID as MONOZ_ORG_ID,
+    FakeMonoz,
+)
 
 ROUNDS = 5
 COUNTED = 50  # calls of each side whose Python instructions are counted
@@ -70,12 +79,6 @@ async def _rate(
     return count / (time.perf_counter() - start)  # calls/s
 
 
-def _to_device(data: dict[str, Any], device_id: int) -> dict[str, Any]:
-    if "device_ids" in data:
-        return {**data, "device_ids": [device_id]}
-    return {**data, "device_id": device_id}
-
-
 # The rest_command a user would write for Hologram (docs/performance.md shows it).
 REST_COMMAND = {
     "hologram_cloud_message": {
@@ -98,6 +101,28 @@ REST_COMMAND = {
 }
 
 
+# The rest_command a user would write for a monoZ downlink (``X-API-Key``: the key).
+MONOZ_REST_COMMAND = {
+    "monoz_downlink": {
+        "url": "{base}/" + MONOZ_ORG_ID + "/Publish/Message",
+        "method": "post",
+        "content_type": "application/json",
+        "headers": {"X-API-Key": MONOZ_API_KEY, "Accept": "application/json"},
+        "payload": (
+            '{"ICCID": "{{ iccid }}", "Topic": "", "Message": "{{ message }}", '
+            '"QoS": 0, "Format": 1}'
+        ),
+    },
+}
+
+
+def _monoz_rest_command(base_url: str) -> dict[str, Any]:
+    return {
+        name: {**spec, "url": spec["url"].format(base=base_url)}
+        for name, spec in MONOZ_REST_COMMAND.items()
+    }
+
+
 def _rest_command_config(base_url: str) -> dict[str, Any]:
     return {
         name: {**spec, "url": spec["url"].format(base=base_url)}
@@ -108,24 +133,25 @@ def _rest_command_config(base_url: str) -> dict[str, Any]:
 # --- 1. outbound: our actions vs rest_command ------------------------------------------
 
 
-async def test_actions_vs_rest_command(
-    hass: HomeAssistant,
-    hologram: FakeHologram,
-    hologram_account: MockConfigEntry,
-    no_asyncio_debug: None,
-) -> None:
-    """send_cloud_message / send_sms vs rest_command posting the same to the fake."""
-    base_url = hologram.base_url  # type: ignore[attr-defined]
-    hologram.devices.update(
-        {d: {"id": d, "orgid": 7001, "name": f"d{d}"} for d in DEVICES[1:]}
-    )
-    assert await async_setup_component(
-        hass, "rest_command", {"rest_command": _rest_command_config(base_url)}
-    )
-    await hass.async_block_till_done()
-    count, concurrency = 200, 8
+@dataclass
+class Case:
+    """One action against the rest_command doing the same POST."""
 
+    ours: str  # our action
+    rest: str  # the rest_command
+    ours_data: Callable[[int], dict[str, Any]]  # the call's data, to device i
+    rest_data: Callable[[int], dict[str, Any]]
+    requests: Callable[[], int]  # requests the fake received on the action's path
+    accepted: Callable[[], int]  # and accepted
+    same_request: Callable[[], None]  # checks the last two requests are the same
+
+
+async def _versus_rest_command(hass: HomeAssistant, case: Case) -> None:
+    """Time per call, calls/s at 8 concurrent (one device each), time per call with
+    the answer asked for, and instructions per call; every call checked at the fake."""
+    count, concurrency = 200, 8
     answer = {"wanted": False}
+    sent = {"ours": 0, "rest": 0}
 
     async def call(domain: str, service: str, data: dict[str, Any]) -> None:
         response = await hass.services.async_call(
@@ -135,124 +161,164 @@ async def test_actions_vs_rest_command(
             assert isinstance(response, dict)
             assert response.get("status", 200) in ("sent", 200), response
 
-    cases = [
-        (
-            "send_cloud_message",
-            "hologram_cloud_message",
-            "/devices/messages",
-            hologram.cloud_messages,
-            {"device_ids": [DEVICE_ID], "port": 4010, "data": "x"},
-            {"device_id": DEVICE_ID, "data": "x"},
-        ),
-        (
-            "send_sms",
-            "hologram_sms",
-            "/sms/incoming",
-            hologram.sms,
-            {
-                "device_id": DEVICE_ID,
-                "message": "hi",
-                "config_entry_id": hologram_account.entry_id,
-            },
-            {"device_id": DEVICE_ID, "message": "hi"},
-        ),
-    ]
-    for ours_name, rest_name, path, accepted, ours_data, rest_data in cases:
-        sent: dict[str, int] = {"ours": 0, "rest": 0}
+    async def ours_call(index: int = 0) -> None:
+        sent["ours"] += 1
+        await call(DOMAIN, case.ours, case.ours_data(index))
 
-        async def ours_call(
-            index: int = 0,
-            name: str = ours_name,
-            data: dict[str, Any] = ours_data,
-            sent: dict[str, int] = sent,
-        ) -> None:
-            sent["ours"] += 1
-            await call(DOMAIN, name, _to_device(data, DEVICES[index]))
+    async def rest_call(index: int = 0) -> None:
+        sent["rest"] += 1
+        await call("rest_command", case.rest, case.rest_data(index))
 
-        async def rest_call(
-            index: int = 0,
-            name: str = rest_name,
-            data: dict[str, Any] = rest_data,
-            sent: dict[str, int] = sent,
-        ) -> None:
-            sent["rest"] += 1
-            await call("rest_command", name, _to_device(data, DEVICES[index]))
+    # The same request from both sides (body and credentials, checked at the fake).
+    await ours_call()
+    await rest_call()
+    case.same_request()
 
-        def received(path: str = path) -> int:
-            return len(hologram.calls(path))
-
-        # The same request from both sides: body and Authorization header.
-        before = len(hologram.calls(path))
-        await ours_call()
-        await rest_call()
-        ours_req, rest_req = hologram.calls(path)[before:]
-        assert ours_req.body == rest_req.body, (ours_req.body, rest_req.body)
-        assert ours_req.headers.get("Authorization") == AUTHORIZATION
-        assert rest_req.headers.get("Authorization") == AUTHORIZATION
-
-        requests_before = len(hologram.calls(path))
-        accepted_before = len(accepted)
-        sent.update(ours=0, rest=0)
-        ours, base = await _alternate(
-            ROUNDS,
-            lambda call_=rest_call: _per_call(call_, count),  # type: ignore[misc]
-            lambda call_=ours_call: _per_call(call_, count),  # type: ignore[misc]
+    requests_before, accepted_before = case.requests(), case.accepted()
+    sent.update(ours=0, rest=0)
+    ours, base = await _alternate(
+        ROUNDS,
+        lambda: _per_call(rest_call, count),
+        lambda: _per_call(ours_call, count),
+    )
+    _put(f"{case.ours} vs rest_command time/call", ours, base, "µs", "<=1.0x")
+    ours, base = await _alternate(
+        ROUNDS,
+        lambda: _rate(rest_call, count, concurrency, case.requests),
+        lambda: _rate(ours_call, count, concurrency, case.requests),
+    )
+    _put(
+        f"{case.ours} vs rest_command calls/s (8 conc.)",
+        ours,
+        base,
+        "calls/s",
+        ">=1.0x",
+    )
+    # With the answer asked for on both sides (``response_variable:``), as an
+    # automation that checks the provider accepted the send must: rest_command then
+    # reads and parses the answer, which it skips otherwise (and ours always does, to
+    # raise the provider's refusal).
+    answer["wanted"] = True
+    ours, base = await _alternate(
+        ROUNDS,
+        lambda: _per_call(rest_call, count),
+        lambda: _per_call(ours_call, count),
+    )
+    _put(
+        f"{case.ours} vs rest_command, answer read, time/call",
+        ours,
+        base,
+        "µs",
+        "<=1.0x",
+    )
+    # The work itself, exactly: Python instructions per call (outside the fake).
+    for wanted, suffix in ((False, ""), (True, ", answer read")):
+        answer["wanted"] = wanted
+        ours_n, ours_parts, ours_functions = await count_instructions(
+            ours_call, COUNTED
         )
-        _put(f"{ours_name} vs rest_command time/call", ours, base, "µs", "<=1.0x")
-        ours_rate, base_rate = await _alternate(
-            ROUNDS,
-            lambda call_=rest_call, r=received: _rate(call_, count, concurrency, r),  # type: ignore[misc]
-            lambda call_=ours_call, r=received: _rate(call_, count, concurrency, r),  # type: ignore[misc]
-        )
+        rest_n, rest_parts, _ = await count_instructions(rest_call, COUNTED)
         _put(
-            f"{ours_name} vs rest_command calls/s (8 conc.)",
-            ours_rate,
-            base_rate,
-            "calls/s",
-            ">=1.0x",
-        )
-        # With the answer asked for on both sides (``response_variable:``), as an
-        # automation that checks the provider accepted the send must: rest_command
-        # then reads and parses the answer, which it skips otherwise (and ours
-        # always does, to raise the provider's refusal).
-        answer["wanted"] = True
-        ours, base = await _alternate(
-            ROUNDS,
-            lambda call_=rest_call: _per_call(call_, count),  # type: ignore[misc]
-            lambda call_=ours_call: _per_call(call_, count),  # type: ignore[misc]
-        )
-        answer["wanted"] = False
-        _put(
-            f"{ours_name} vs rest_command, answer read, time/call",
-            ours,
-            base,
-            "µs",
+            f"{case.ours} vs rest_command{suffix} instructions/call",
+            ours_n,
+            rest_n,
+            "instr",
             "<=1.0x",
+            ours_parts={k: round(v) for k, v in ours_parts.most_common()},
+            baseline_parts={k: round(v) for k, v in rest_parts.most_common()},
+            ours_functions={k: round(v) for k, v in ours_functions.most_common(15)},
         )
-        # The work itself, exactly: Python instructions per call (outside the fake).
-        for wanted, suffix in ((False, ""), (True, ", answer read")):
-            answer["wanted"] = wanted
-            ours_n, ours_parts, ours_functions = await count_instructions(
-                ours_call, COUNTED
-            )
-            rest_n, rest_parts, _ = await count_instructions(rest_call, COUNTED)
-            _put(
-                f"{ours_name} vs rest_command{suffix} instructions/call",
-                ours_n,
-                rest_n,
-                "instr",
-                "<=1.0x",
-                ours_parts={k: round(v) for k, v in ours_parts.most_common()},
-                baseline_parts={k: round(v) for k, v in rest_parts.most_common()},
-                ours_functions={k: round(v) for k, v in ours_functions.most_common(15)},
-            )
-        answer["wanted"] = False
-        # Every call of both sides reached the fake, and the fake accepted it.
-        total = sent["ours"] + sent["rest"]
-        assert sent["ours"] == sent["rest"] == 3 * (ROUNDS + 1) * count + 2 * COUNTED
-        assert len(hologram.calls(path)) - requests_before == total
-        assert len(accepted) - accepted_before == total
+    # Every call of both sides reached the fake, and the fake accepted it.
+    total = sent["ours"] + sent["rest"]
+    assert sent["ours"] == sent["rest"] == 3 * (ROUNDS + 1) * count + 2 * COUNTED
+    assert case.requests() - requests_before == total
+    assert case.accepted() - accepted_before == total
+
+
+async def test_actions_vs_rest_command(
+    hass: HomeAssistant,
+    hologram: FakeHologram,
+    hologram_account: MockConfigEntry,
+    no_asyncio_debug: None,
+) -> None:
+    """send_cloud_message / send_sms vs rest_command posting the same to the fake."""
+    hologram.devices.update(
+        {d: {"id": d, "orgid": 7001, "name": f"d{d}"} for d in DEVICES[1:]}
+    )
+    assert await async_setup_component(
+        hass,
+        "rest_command",
+        {"rest_command": _rest_command_config(hologram.base_url)},  # type: ignore[attr-defined]
+    )
+    await hass.async_block_till_done()
+
+    def same_request(path: str) -> Callable[[], None]:
+        def check() -> None:
+            ours_req, rest_req = hologram.calls(path)[-2:]
+            assert ours_req.body == rest_req.body, (ours_req.body, rest_req.body)
+            assert ours_req.headers.get("Authorization") == AUTHORIZATION
+            assert rest_req.headers.get("Authorization") == AUTHORIZATION
+
+        return check
+
+    await _versus_rest_command(
+        hass,
+        Case(
+            ours="send_cloud_message",
+            rest="hologram_cloud_message",
+            ours_data=lambda i: {"device_ids": [DEVICES[i]], "port": 4010, "data": "x"},
+            rest_data=lambda i: {"device_id": DEVICES[i], "data": "x"},
+            requests=lambda: len(hologram.calls("/devices/messages")),
+            accepted=lambda: len(hologram.cloud_messages),
+            same_request=same_request("/devices/messages"),
+        ),
+    )
+    await _versus_rest_command(
+        hass,
+        Case(
+            ours="send_sms",
+            rest="hologram_sms",
+            ours_data=lambda i: {"device_id": DEVICES[i], "message": "hi"},
+            rest_data=lambda i: {"device_id": DEVICES[i], "message": "hi"},
+            requests=lambda: len(hologram.calls("/sms/incoming")),
+            accepted=lambda: len(hologram.sms),
+            same_request=same_request("/sms/incoming"),
+        ),
+    )
     assert hologram.violations == []
+
+
+async def test_downlink_vs_rest_command(
+    hass: HomeAssistant, monoz: FakeMonoz, no_asyncio_debug: None
+) -> None:
+    """publish_downlink over monoZ's REST API vs a rest_command posting the same."""
+    iccids = [MONOZ_ICCID, *(f"898110000581948{i:04}" for i in range(101, 108))]
+    monoz.iccids.update(iccids)
+    await setup_entry(hass, monoz_entry())
+    base_url = str(monoz_module.DEFAULT_BASE_URL)
+    assert await async_setup_component(
+        hass, "rest_command", {"rest_command": _monoz_rest_command(base_url)}
+    )
+    await hass.async_block_till_done()
+    path = "/Publish/Message"
+
+    def same_request() -> None:
+        ours_body, rest_body = monoz.published[-2:]
+        assert ours_body == rest_body, (ours_body, rest_body)
+
+    await _versus_rest_command(
+        hass,
+        Case(
+            ours="publish_downlink",
+            rest="monoz_downlink",
+            ours_data=lambda i: {"iccid": iccids[i], "message": "x", "via": "rest"},
+            rest_data=lambda i: {"iccid": iccids[i], "message": "x"},
+            requests=lambda: len(monoz.calls(path)),
+            accepted=lambda: len(monoz.published),
+            same_request=same_request,
+        ),
+    )
+    assert monoz.violations == []
 
 
 # --- 2. inbound: our webhook vs an automation with a webhook trigger -------------------
