@@ -488,7 +488,7 @@ async def test_100_devices_vs_rest_command_loop(
         "100-device cloud message vs 100 rest_command", ours_ms, rest_ms, "ms", "<=1.0x"
     )
     record(
-        "100-device cloud message: HTTP requests",
+        "100-device cloud message vs 100 rest_command: requests",
         ours=requests["ours"],
         baseline=requests["rest"],
         ratio=round(requests["ours"] / requests["rest"], 3),
