@@ -125,3 +125,25 @@ async def count_instructions(
             ours[code.co_qualname] += number / count
     outside_fake = sum(v for k, v in parts.items() if k != "fake provider")
     return outside_fake, parts, ours
+
+
+async def put_instructions(
+    name: str,
+    ours: Callable[[], Awaitable[Any]],
+    baseline: Callable[[], Awaitable[Any]],
+    count: int,
+) -> None:
+    """Count both sides' instructions per call and record the row, with the counts
+    by package and our 15 busiest functions (in results.json)."""
+    ours_n, ours_parts, ours_functions = await count_instructions(ours, count)
+    base_n, base_parts, _ = await count_instructions(baseline, count)
+    put(
+        name,
+        ours_n,
+        base_n,
+        "instr",
+        "<=1.0x",
+        ours_parts={k: round(v) for k, v in ours_parts.most_common()},
+        baseline_parts={k: round(v) for k, v in base_parts.most_common()},
+        ours_functions={k: round(v) for k, v in ours_functions.most_common(15)},
+    )

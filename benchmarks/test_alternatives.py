@@ -23,9 +23,9 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from benchmarks.conftest import record
 from benchmarks.measure import (
     alternate as _alternate,
-    count_instructions,
     per_call as _per_call,
     put as _put,
+    put_instructions,
 )
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.providers import monoz as monoz_module
@@ -116,18 +116,16 @@ MONOZ_REST_COMMAND = {
 }
 
 
-def _monoz_rest_command(base_url: str) -> dict[str, Any]:
+def _at(commands: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The rest_commands with their URLs at the local fake."""
     return {
         name: {**spec, "url": spec["url"].format(base=base_url)}
-        for name, spec in MONOZ_REST_COMMAND.items()
+        for name, spec in commands.items()
     }
 
 
 def _rest_command_config(base_url: str) -> dict[str, Any]:
-    return {
-        name: {**spec, "url": spec["url"].format(base=base_url)}
-        for name, spec in REST_COMMAND.items()
-    }
+    return _at(REST_COMMAND, base_url)
 
 
 # --- 1. outbound: our actions vs rest_command ------------------------------------------
@@ -214,19 +212,11 @@ async def _versus_rest_command(hass: HomeAssistant, case: Case) -> None:
     # The work itself, exactly: Python instructions per call (outside the fake).
     for wanted, suffix in ((False, ""), (True, ", answer read")):
         answer["wanted"] = wanted
-        ours_n, ours_parts, ours_functions = await count_instructions(
-            ours_call, COUNTED
-        )
-        rest_n, rest_parts, _ = await count_instructions(rest_call, COUNTED)
-        _put(
+        await put_instructions(
             f"{case.ours} vs rest_command{suffix} instructions/call",
-            ours_n,
-            rest_n,
-            "instr",
-            "<=1.0x",
-            ours_parts={k: round(v) for k, v in ours_parts.most_common()},
-            baseline_parts={k: round(v) for k, v in rest_parts.most_common()},
-            ours_functions={k: round(v) for k, v in ours_functions.most_common(15)},
+            ours_call,
+            rest_call,
+            COUNTED,
         )
     # Every call of both sides reached the fake, and the fake accepted it.
     total = sent["ours"] + sent["rest"]
@@ -297,7 +287,7 @@ async def test_downlink_vs_rest_command(
     await setup_entry(hass, monoz_entry())
     base_url = str(monoz_module.DEFAULT_BASE_URL)
     assert await async_setup_component(
-        hass, "rest_command", {"rest_command": _monoz_rest_command(base_url)}
+        hass, "rest_command", {"rest_command": _at(MONOZ_REST_COMMAND, base_url)}
     )
     await hass.async_block_till_done()
     path = "/Publish/Message"

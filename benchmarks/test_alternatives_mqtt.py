@@ -24,8 +24,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from benchmarks.measure import (
     alternate as _alternate,
-    count_instructions,
     put as _put,
+    put_instructions,
 )
 from custom_components.cellular_iot.const import DOMAIN
 from homeassistant.components import mqtt
@@ -223,23 +223,13 @@ async def test_downlink_vs_mqtt_publish(
                 )
             # The work of a call, exactly (the acknowledgement included for QoS 1).
             expected = delivered.total(OUR_ICCIDS + THEIR_ICCIDS) + 2 * COUNTED
-            ours_n, ours_parts, ours_functions = await count_instructions(
-                partial(ours_call, OUR_ICCIDS[0]), COUNTED
-            )
-            theirs_n, theirs_parts, _ = await count_instructions(
-                partial(theirs_call, THEIR_ICCIDS[0]), COUNTED
+            await put_instructions(
+                f"MQTT downlink QoS {qos} vs mqtt.publish instructions/call",
+                partial(ours_call, OUR_ICCIDS[0]),
+                partial(theirs_call, THEIR_ICCIDS[0]),
+                COUNTED,
             )
             await delivered.wait_for(OUR_ICCIDS + THEIR_ICCIDS, expected)
-            _put(
-                f"MQTT downlink QoS {qos} vs mqtt.publish instructions/call",
-                ours_n,
-                theirs_n,
-                "instr",
-                "<=1.0x",
-                ours_parts={k: round(v) for k, v in ours_parts.most_common()},
-                baseline_parts={k: round(v) for k, v in theirs_parts.most_common()},
-                ours_functions={k: round(v) for k, v in ours_functions.most_common(15)},
-            )
         # Every message of both sides reached the independent subscriber, the same
         # payload, on the same topic shape, and nothing else arrived there.
         assert delivered.counts == sent, (delivered.counts, sent)
