@@ -501,9 +501,21 @@ async def test_same_client_id_flapping_is_reported_once_and_cleared(
         assert lost
         assert not [r for r in lost if r.levelno > logging.DEBUG]
         assert first.problems == {MqttProblem.FLAPPING}
-        # The connection stays up: once it has lasted STABLE_AFTER, it is over.
-        clock.now += mqtt_module.STABLE_AFTER
-        await problems_a.wait_for((MqttProblem.FLAPPING, False))
+        # The connection stays up: once it has lasted STABLE_AFTER, it is over. The
+        # broker may still hand the session over once more for a CONNECT of the
+        # second client's that it read before the stop (seen on Python 3.14, about 1
+        # run in 12): the clock then moves on from that connection's start, as time
+        # would.
+        cleared = (MqttProblem.FLAPPING, False)
+        while cleared not in problems_a.reports:
+            await _until(lambda: first.connected)
+            since = first._session_since
+            clock.now += mqtt_module.STABLE_AFTER
+            await _until(
+                lambda since=since: (
+                    cleared in problems_a.reports or first._session_since != since
+                )
+            )
         assert first.problems == frozenset()
         assert problems_a.reports == [flapping, (MqttProblem.FLAPPING, False)]
     finally:
