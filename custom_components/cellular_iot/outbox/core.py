@@ -169,14 +169,13 @@ class Outbox(_Worker):
                 translation_key="entry_not_loaded",
                 translation_placeholders={"title": self._entry.title},
             )
-        if self._full_issue:  # (the limit may have been raised in the options)
-            self._update_full_issue()
+        self._update_full_issue()  # (the limit may have been raised in the options)
         now = self._hass.loop.time()
         item = OutboxItem(
             id=os.urandom(16).hex(),  # 32 hex digits, as uuid4().hex
             operation=operation,
             action=action,
-            targets=[*targets] if len(targets) == 1 else [*dict.fromkeys(targets)],
+            targets=list(dict.fromkeys(targets)),
             params=params,
             created=policy.time.time(),
             seq=self._seq,

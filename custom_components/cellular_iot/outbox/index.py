@@ -123,8 +123,7 @@ class _Index(_FullIssue):
                 segment is not self._open or segment.assigned >= policy.SEGMENT_SIZE
             ):
                 self._retire(segment)
-        if self._full_issue:
-            self._update_full_issue()
+        self._update_full_issue()
 
     def _compact(self) -> None:
         """Drop stale heap entries once they outnumber the sends (O(1) amortised)."""

@@ -471,12 +471,11 @@ def _as_int(value: Any) -> int | None:
 
 def _as_text(value: Any, limit: int) -> str | None:
     """Return a short printable text or number from Hologram's answer, else None."""
-    if type(value) is str:  # (the usual answer: checked without the rest)
-        return value if 0 < len(value) <= limit and value.isprintable() else None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    text = str(value) if isinstance(value, str) or abs(value) < 10**limit else ""
-    return text if 0 < len(text) <= limit and text.isprintable() else None
+    if type(value) is not str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None
+        value = str(value) if isinstance(value, str) or abs(value) < 10**limit else ""
+    return value if 0 < len(value) <= limit and value.isprintable() else None
 
 
 def _parse_device(item: Any) -> HologramDevice | None:

@@ -121,7 +121,9 @@ class MonozClient:
         self._api_key = api_key
         self._base_url = base_url
         self._timeout = timeout
-        self._urls: dict[tuple[str, ...], str] = {}
+        # Built once: a downlink is the call made most (yarl per call costs more
+        # than the rest of the client's work).
+        self._publish_url = str(self._url("Publish", "Message"))
         # Told after every request whether monoZ could be reached.
         self.observer: ReachabilityObserver | None = None
 
@@ -133,13 +135,6 @@ class MonozClient:
     def _url(self, *parts: str) -> URL:
         base = URL(self._base_url or DEFAULT_BASE_URL)
         return base.joinpath(self._org_id, *parts)
-
-    def _fixed_url(self, *parts: str) -> str:
-        """Return the URL of an endpoint without variable parts (built once)."""
-        url = self._urls.get(parts)
-        if url is None:
-            url = self._urls[parts] = str(self._url(*parts))
-        return url
 
     async def _request(
         self, method: str, url: URL | str, json_body: dict[str, Any] | None = None
@@ -239,7 +234,7 @@ class MonozClient:
         """Send a downlink; return monoZ's result text (``MessagePublished``)."""
         body = await self._request(
             "POST",
-            self._fixed_url("Publish", "Message"),
+            self._publish_url,
             {
                 "ICCID": iccid,
                 "Topic": topic,
