@@ -170,6 +170,27 @@ async def test_publishes_of_one_turn_leave_together(
     ]
 
 
+async def test_a_write_registered_during_a_batch_is_not_lost(
+    mosquitto: Mosquitto, subscriber: Subscriber, make_client: Any
+) -> None:
+    """paho asks for a write while a batch is pending and the client does not count
+    as connected (a reconnect's packets before CONNACK): the batch leaves it to
+    the writer callback, which sends it."""
+    client = await make_client(mosquitto.port)
+    await client.publish("/org1/8988/sub/first", b"1", 0)  # a batch is pending now
+    assert client._batch_handle is not None
+    client._connected = False  # as between a reconnect's CONNECT and its CONNACK
+    info = client._client.publish("/org1/8988/sub/queued", b"2", 1)
+    assert client._client.want_write()  # queued in paho, not written yet
+    got = [await subscriber.next(), await subscriber.next()]
+    client._connected = True
+    assert [(g.topic, g.payload) for g in got] == [
+        ("/org1/8988/sub/first", b"1"),
+        ("/org1/8988/sub/queued", b"2"),
+    ]
+    assert info.mid > 0
+
+
 async def test_subscription_delivers_messages(
     mosquitto: Mosquitto, make_client: Any
 ) -> None:

@@ -662,13 +662,16 @@ class MqttClient:
 
     def _write_batch(self) -> None:
         self._batch_handle = None
-        if not self._connected or self._stopping:
+        if self._stopping:
             return
-        if self._client.want_write():
+        if self._connected and self._client.want_write():
             self._write()
+        # Whatever is left (the socket was full, or the connection is not up yet, as
+        # while reconnecting) is written by the writer callback: paho registered the
+        # write while this batch was pending, and it was not added then.
         sock = self._client.socket()
         if sock is not None and self._client.want_write() and sock.fileno() >= 0:
-            self._loop.add_writer(sock, self._write)  # (it did not all fit)
+            self._loop.add_writer(sock, self._write)
 
     def _async_unregister_write(self, sock: Any) -> None:
         if sock.fileno() >= 0:
