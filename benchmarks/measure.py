@@ -58,6 +58,24 @@ def put(
     )
 
 
+def percentile_ms(values: list[float], q: float) -> float:
+    """The ``q`` quantile of latencies in seconds, in milliseconds."""
+    return sorted(values)[int(q * (len(values) - 1))] * 1000
+
+
+def put_p99(name: str, ours: list[float], base: list[float]) -> None:
+    """Record the p99 latency of both sides (seconds in, ms shown; info only)."""
+    ours_ms, base_ms = percentile_ms(ours, 0.99), percentile_ms(base, 0.99)
+    record(
+        name,
+        ours=f"{ours_ms:.2f} ms",
+        baseline=f"{base_ms:.2f} ms",
+        ratio=round(ours_ms / base_ms, 3),
+        goal="info",
+        ok="-",
+    )
+
+
 async def per_call(call: Callable[[], Awaitable[Any]], count: int) -> float:
     """Microseconds per call of ``count`` calls, one after another."""
     start = time.perf_counter()

@@ -35,6 +35,7 @@ from custom_components.cellular_iot.providers.listener import Listener
 from homeassistant.core import HomeAssistant
 from tests.conftest import emnify_entry, record_events, setup_entry, with_webhook
 from tests.fakes.emnify import FakeEmnify
+from tests.test_webhook import EMNIFY_EVENT
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("user_log_level")]
 
@@ -50,19 +51,12 @@ DELIVERIES_PER_ROUND = 10  # per size: ROUNDS x 10 = 50 deliveries of each size
 
 
 def _event(message_id: int) -> dict[str, Any]:
-    """An emnify Data Streamer event (the shape of tests/test_webhook.py)."""
+    """An emnify Data Streamer event (tests/test_webhook.py's), with its own id."""
     return {
-        "timestamp": "2021-10-27T11:59:29.000Z",
+        **EMNIFY_EVENT,
         "alert": False,
         "description": f"Benchmark event {message_id}",
         "id": message_id,
-        "event_type": {"id": 0, "description": "Generic"},
-        "event_source": {"id": 1, "description": "Policy Control"},
-        "event_severity": {"id": 1, "description": "Warn"},
-        "organisation": {"id": 891418, "name": "Sample Corp"},
-        "endpoint": {"id": 55214676, "imei": "908525440918796", "name": "Test Sim 2"},
-        "sim": {"iccid": "7772229804214642989", "id": 7053671},
-        "imsi": {"id": 51595711, "imsi": "37807012732326"},
     }
 
 

@@ -326,6 +326,16 @@ def device_subentry(title: str, **data: Any) -> ConfigSubentryData:
     )
 
 
+# A Hologram device that takes cloud messages (test_sim, test_voice).
+GATE_TRACKER = device_subentry(
+    "Gate tracker",
+    device_id="123456",
+    send_as="cloud_message",
+    port=4010,
+    protocol="TCP",
+)
+
+
 def with_webhook(
     entry: MockConfigEntry,
     webhook_id: str,
@@ -342,6 +352,16 @@ def with_webhook(
         unique_id=entry.unique_id,
         minor_version=2,
         subentries_data=list(devices),
+    )
+
+
+def emnify_pump_account(emnify: FakeEmnify, secret: str) -> MockConfigEntry:
+    """An emnify account with its webhook and one endpoint, Pump (1001)."""
+    return with_webhook(
+        emnify_entry(emnify.application_token),
+        "d" * 64,
+        secret,
+        device_subentry("Pump", device_id="1001"),
     )
 
 

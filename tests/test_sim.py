@@ -47,8 +47,9 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from .conftest import (
+    GATE_TRACKER,
     device_subentry,
-    emnify_entry,
+    emnify_pump_account,
     hologram_entry,
     monoz_entry,
     record_events,
@@ -63,13 +64,7 @@ SECRET = "sim-test-secret-0123456789"
 PERIOD = datetime(2026, 11, 5, tzinfo=UTC)
 
 
-GATE = device_subentry(
-    "Gate tracker",
-    device_id="123456",
-    send_as="cloud_message",
-    port=4010,
-    protocol="TCP",
-)
+GATE = GATE_TRACKER
 
 
 def _sim(provider_id: str = "123456", **fields: Any) -> SimStatus:
@@ -124,6 +119,14 @@ async def _gate_account(hass: HomeAssistant) -> MockConfigEntry:
 
 async def _advance(hass: HomeAssistant, delta: timedelta) -> None:
     async_fire_time_changed(hass, dt_util.utcnow() + delta)
+    await hass.async_block_till_done()
+
+
+async def _turn_off(hass: HomeAssistant, switch: str) -> None:
+    """Turn a SIM active switch off, as its toggle does, and let the refresh run."""
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": switch}, blocking=True
+    )
     await hass.async_block_till_done()
 
 
@@ -315,13 +318,7 @@ async def test_the_switch_pauses_and_resumes(
 
     monkeypatch.setattr(HologramClient, "set_sim_active", set_active, raising=False)
     await _gate_account(hass)
-    await hass.services.async_call(
-        "switch",
-        "turn_off",
-        {"entity_id": "switch.gate_tracker_sim_active"},
-        blocking=True,
-    )
-    await hass.async_block_till_done()
+    await _turn_off(hass, "switch.gate_tracker_sim_active")
     assert calls == [(123456, False)]
     assert _state(hass, "sensor.gate_tracker_sim_status") == "suspended"
     assert _state(hass, "switch.gate_tracker_sim_active") == "off"
@@ -364,15 +361,7 @@ async def test_an_undelivered_sms_fires_its_status_once(
         return {"1001": _sim("1001", sim_id="77")}
 
     monkeypatch.setattr(EmnifyClient, "sim_statuses", statuses, raising=False)
-    entry = await setup_entry(
-        hass,
-        with_webhook(
-            emnify_entry(emnify.application_token),
-            "d" * 64,
-            SECRET,
-            device_subentry("Pump", device_id="1001"),
-        ),
-    )
+    entry = await setup_entry(hass, emnify_pump_account(emnify, SECRET))
     events = record_events(hass, EVENT_SMS_STATUS)
     response = await hass.services.async_call(
         DOMAIN,
@@ -430,13 +419,7 @@ async def test_hologram_through_the_fake(
     assert _state(hass, "sensor.gate_tracker_sim_status") == "active"
     assert _state(hass, "sensor.gate_tracker_data_used_this_period") == "1.048576"
     assert _state(hass, "binary_sensor.gate_tracker_online") == "off"
-    await hass.services.async_call(
-        "switch",
-        "turn_off",
-        {"entity_id": "switch.gate_tracker_sim_active"},
-        blocking=True,
-    )
-    await hass.async_block_till_done()
+    await _turn_off(hass, "switch.gate_tracker_sim_active")
     assert hologram.state_changes == [(123456, "pause")]
     assert _state(hass, "sensor.gate_tracker_sim_status") == "suspended"
     status = hass.states.get("sensor.gate_tracker_sim_status")
@@ -455,15 +438,7 @@ async def test_hologram_through_the_fake(
 
 
 async def test_emnify_through_the_fake(hass: HomeAssistant, emnify: FakeEmnify) -> None:
-    entry = await setup_entry(
-        hass,
-        with_webhook(
-            emnify_entry(emnify.application_token),
-            "d" * 64,
-            SECRET,
-            device_subentry("Pump", device_id="1001"),
-        ),
-    )
+    entry = await setup_entry(hass, emnify_pump_account(emnify, SECRET))
     await hass.async_block_till_done()
     assert _state(hass, "sensor.pump_sim_status") == "active"
     assert _state(hass, "sensor.pump_data_used_this_period") == "1.5"
@@ -515,10 +490,7 @@ async def test_monoz_through_the_fake_and_hidden_pages(
     )
     await hass.async_block_till_done()
     assert _state(hass, "sensor.meter_sim_status") == "active"
-    await hass.services.async_call(
-        "switch", "turn_off", {"entity_id": "switch.meter_sim_active"}, blocking=True
-    )
-    await hass.async_block_till_done()
+    await _turn_off(hass, "switch.meter_sim_active")
     assert monoz.enable_calls == [{"ICCID": ICCID, "Enable": False}]
     assert _state(hass, "sensor.meter_sim_status") == "suspended"
     monoz.sims_hidden = True

@@ -35,8 +35,9 @@ from homeassistant.helpers import (
 from homeassistant.setup import async_setup_component
 
 from .conftest import (
+    GATE_TRACKER,
     device_subentry,
-    emnify_entry,
+    emnify_pump_account,
     hologram_entry,
     monoz_entry,
     setup_entry,
@@ -59,13 +60,7 @@ SECRET = "voice-test-secret-0123456789"
 WEBHOOK_ID = "f" * 64
 
 
-GATE = device_subentry(
-    "Gate tracker",
-    device_id="123456",
-    send_as="cloud_message",
-    port=4010,
-    protocol="TCP",
-)
+GATE = GATE_TRACKER
 BOAT = device_subentry(
     "Boat sensor", device_id="234567", send_as="sms", port=4010, protocol="TCP"
 )
@@ -185,15 +180,7 @@ async def test_assist_sends_a_multi_word_message_as_an_sms(
 async def test_assist_sends_an_sms_to_an_emnify_endpoint(
     hass: HomeAssistant, assist: None, emnify: FakeEmnify
 ) -> None:
-    await setup_entry(
-        hass,
-        with_webhook(
-            emnify_entry(emnify.application_token),
-            "d" * 64,
-            SECRET,
-            device_subentry("Pump", device_id="1001"),
-        ),
-    )
+    await setup_entry(hass, emnify_pump_account(emnify, SECRET))
     _expose(hass, "notify.pump")
     speech, _ = await _say(hass, "tell the pump to start")
     assert speech == "Sent start to Pump."
