@@ -121,7 +121,9 @@ async def test_hologram_custom_webhook_form(
     assert data["config_entry_id"] == hologram_hook.entry_id
     assert data["device_id"] == "12345"
     assert data["device_name"] == "My Device"
-    assert data["topics"] == ["TOPIC1"]
+    # Every topic as Hologram sent it (issue 24 row 4: system topics were dropped).
+    assert data["topics"] == ["TOPIC1", "_DEVICE_12345_"]
+    assert data["kind"] == "message"
     assert data["data"] == "Hello, world!\n"
     assert "data_base64" not in data  # text: no base64 copy (issue 14)
     assert data["received_at"] == "2016-09-27T18:53:09.302915+00:00"
@@ -207,7 +209,9 @@ async def test_hologram_stored_record_uses_record_id(
     await hass.async_block_till_done()
     assert len(events) == 1
     assert events[0].data["message_id"] == "c5e2e5a8-5b0b-11ed-90a8-0242ac110003"
-    assert events[0].data["topics"] == []
+    # A data-limit notice: Hologram's, not the device's data (issue 24 row 4).
+    assert events[0].data["topics"] == ["_DATALIMIT_", "_DEVICE_1827718_"]
+    assert events[0].data["kind"] == "system"
     assert events[0].data["data"] == '{"t":1}'
 
 

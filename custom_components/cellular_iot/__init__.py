@@ -15,6 +15,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN
 from .inbound_webhook import new_webhook_secret
 from .kinds import KINDS
+from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
 from .models import CellularIoTConfigEntry
 from .outbox import async_remove_outbox, clear_auth_issue
 from .services import async_setup_services
@@ -62,8 +63,10 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> None:
-    """Delete what the entry stored: its outbox; and its repair issue."""
+    """Delete what the entry stored: its outbox, its message cursor; its repair issue."""
     await async_remove_outbox(hass, entry.entry_id)
+    if entry.data.get(CONF_KIND) == "hologram":
+        await async_remove_poll_state(hass, entry.entry_id)
     clear_auth_issue(hass, entry)
 
 

@@ -27,15 +27,19 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import (
+    CONF_INBOUND_MODE,
     CONF_KIND,
+    CONF_POLL_INTERVAL,
     CONF_ROTATE_SECRET,
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
+    INBOUND_MODES,
+    INBOUND_WEBHOOK,
 )
 from .inbound_webhook import new_webhook_secret, url_with_secret, webhook_url
 from .kinds import KINDS
-from .kinds.flow import SECRET, KindFlow, KindFlowBase
+from .kinds.flow import SECRET, KindFlow, KindFlowBase, select
 from .outbox import (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_DEPTH,
@@ -138,7 +142,10 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         return self.async_create_entry(
             title=title,
             data={**data, CONF_WEBHOOK_ID: webhook_id},
-            options={CONF_WEBHOOK_SECRET: secret},
+            options={
+                CONF_WEBHOOK_SECRET: secret,
+                **FLOWS[data[CONF_KIND]].new_entry_options,
+            },
             # config.create_entry.account: the URL and secret, shown only now.
             description="account",
             description_placeholders={
@@ -242,6 +249,37 @@ def _sim_interval_field(entry: ConfigEntry) -> dict[vol.Marker, Any]:
     }
 
 
+def _inbound_fields(entry: ConfigEntry) -> dict[vol.Marker, Any]:
+    """Return how inbound messages arrive and the polling interval (Hologram)."""
+    kind = KINDS.get(entry.data.get(CONF_KIND, ""))
+    interval = getattr(kind, "poll_interval", None)
+    if interval is None:
+        return {}
+    return {
+        vol.Required(
+            CONF_INBOUND_MODE,
+            # An entry of before polling has no option: it takes its webhook only.
+            default=entry.options.get(CONF_INBOUND_MODE, INBOUND_WEBHOOK),
+        ): select(list(INBOUND_MODES), CONF_INBOUND_MODE),
+        vol.Required(
+            CONF_POLL_INTERVAL,
+            default=entry.options.get(CONF_POLL_INTERVAL, interval.default),
+        ): vol.All(
+            NumberSelector(
+                NumberSelectorConfig(
+                    min=interval.minimum,
+                    max=interval.maximum,
+                    step=1,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="s",
+                )
+            ),
+            vol.Coerce(int),
+            vol.Range(min=interval.minimum, max=interval.maximum),
+        ),
+    }
+
+
 class WebhookOptionsFlow(OptionsFlow):
     """Show the account's webhook URL; rotate its shared secret."""
 
@@ -261,6 +299,9 @@ class WebhookOptionsFlow(OptionsFlow):
             }
             if CONF_SIM_INTERVAL in user_input:
                 self._options[CONF_SIM_INTERVAL] = int(user_input[CONF_SIM_INTERVAL])
+            if CONF_INBOUND_MODE in user_input:
+                self._options[CONF_INBOUND_MODE] = user_input[CONF_INBOUND_MODE]
+                self._options[CONF_POLL_INTERVAL] = int(user_input[CONF_POLL_INTERVAL])
             if user_input.get(CONF_ROTATE_SECRET):
                 self._new_secret = new_webhook_secret()
                 return await self.async_step_new_secret()
@@ -305,6 +346,7 @@ class WebhookOptionsFlow(OptionsFlow):
                         vol.Range(min=MAX_DEPTH_RANGE[0], max=MAX_DEPTH_RANGE[1]),
                     ),
                     **_sim_interval_field(entry),
+                    **_inbound_fields(entry),
                     vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
                 }
             ),

@@ -101,3 +101,15 @@ def signal_message(entry_id: str) -> str:
 def signal_state(entry_id: str) -> str:
     """Dispatcher signal sent when an entry's connection state changed."""
     return f"{DOMAIN}_{entry_id}_state"
+
+
+# Hologram accounts: how inbound messages arrive (options). Routes (webhooks) are
+# limited to certain legacy organizations; every account can be polled.
+CONF_INBOUND_MODE: Final = "inbound_mode"
+CONF_POLL_INTERVAL: Final = "poll_interval"
+INBOUND_WEBHOOK: Final = "webhook"
+INBOUND_POLLING: Final = "polling"
+INBOUND_BOTH: Final = "both"
+INBOUND_MODES: Final = (INBOUND_POLLING, INBOUND_WEBHOOK, INBOUND_BOTH)
+# The event's ``source`` for a message read from the provider's REST API.
+SOURCE_POLL: Final = "poll"

@@ -14,7 +14,6 @@ and a debug log line, nothing else.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -42,6 +41,7 @@ from .providers.deliveries import (
     InboundFormatError,
     InboundMessage,
 )
+from .recent import RecentIds
 from .webhook_auth import (
     DeliveryRequest,
     RejectedError as _RejectedError,
@@ -210,7 +210,8 @@ class InboundWebhook:
         self._provider: str = entry.data[CONF_KIND]
         self._delivery = delivery
         self._parser: Callable[[Any], list[InboundMessage]] = delivery.parser
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        # The ids of the messages delivered lately (an account's poller may share it).
+        self.recent = RecentIds(DEDUP_SIZE)
         self.webhook_id: str = entry.data[CONF_WEBHOOK_ID]
         self.accepted = 0
         self.duplicates = 0
@@ -276,21 +277,15 @@ class InboundWebhook:
             )
         new = 0
         for message in messages:
-            if message.message_id in self._seen:
+            if not self.recent.claim(message.keys):
                 self.duplicates += 1
                 continue
-            self._remember(message.message_id)
             self._fire(message)
             new += 1
         self.accepted += new
         return web.json_response(
             {"accepted": new, "duplicates": len(messages) - new}, status=HTTPStatus.OK
         )
-
-    def _remember(self, message_id: str) -> None:
-        self._seen[message_id] = None
-        while len(self._seen) > DEDUP_SIZE:
-            self._seen.popitem(last=False)
 
     def _fire(self, message: InboundMessage) -> None:
         iccid = message.iccid

@@ -152,7 +152,7 @@ class AccountKind(Kind):
         clear_auth_issue(hass, entry)
         runtime.outbox = Outbox(hass, entry)
         await runtime.outbox.async_load()
-        if CONF_WEBHOOK_ID in entry.data:
+        if CONF_WEBHOOK_ID in entry.data and self.webhook_enabled(entry):
             runtime.webhook = InboundWebhook(hass, entry, self.delivery)
             runtime.webhook.register()
         self.async_register_devices(hass, entry)
@@ -184,6 +184,10 @@ class AccountKind(Kind):
             entry.async_create_task(
                 hass, runtime.sims.async_refresh(), f"{entry.title} SIM refresh"
             )
+
+    def webhook_enabled(self, entry: CellularIoTConfigEntry) -> bool:
+        """Whether the entry's inbound webhook takes deliveries (its options may say no)."""
+        return True
 
     # --- SIMs -----------------------------------------------------------------------
 

@@ -102,3 +102,5 @@ class KindFlow:
     options_flow: Callable[[], OptionsFlow] | None = None
     # The subentry types of the kind's entries (accounts: their devices).
     subentries: Mapping[str, type[ConfigSubentryFlow]] = field(default_factory=dict)
+    # The options a new entry of the kind starts with (beside its webhook secret).
+    new_entry_options: Mapping[str, Any] = field(default_factory=dict)

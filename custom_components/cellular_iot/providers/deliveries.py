@@ -48,6 +48,15 @@ class InboundMessage:
     topics: list[str] = field(default_factory=list)
     received_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Other ids the same message has when it arrives by another path (a Hologram
+    # record polled from the API and the same message from a route): deduplicated
+    # under each of them too.
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every id the message is deduplicated under."""
+        return (self.message_id, *self.aliases)
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -203,53 +212,107 @@ def _hologram_record(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return item
 
 
+# Hologram's system topics (they begin and end with "_"; users cannot set them).
+# docs.hologram.io "Data router messages and topics" lists _API_RESP_, _DEVICE_<id>_,
+# _IMEI_FIRST_, _IMEI_CHANGE_, _IMEI_TAC_CHANGE_, _JSONSTRING_, _RESTAPI_,
+# _SOCKETAPI_, _SIMPLESTRING_; the /csr/data example adds _DATALIMIT_ (a device
+# paused at its data limit); help.hologram.io "How to send and receive SMS via the
+# API" shows a device's SMS reply as a record tagged _SMS_DO_ (and _TAG_<id>_, the
+# device's tag). A record with one of these notice topics is Hologram's notice about
+# the device, not data the device sent.
+HOLOGRAM_NOTICE_TOPICS: Final = frozenset(
+    {"_DATALIMIT_", "_IMEI_FIRST_", "_IMEI_CHANGE_", "_IMEI_TAC_CHANGE_"}
+)
+HOLOGRAM_SMS_TOPIC: Final = "_SMS_DO_"
+KIND_MESSAGE: Final = "message"
+KIND_SMS: Final = "sms"
+KIND_SYSTEM: Final = "system"
+_MAX_TOPICS: Final = 64
+
+
+def hologram_kind(topics: list[str]) -> str:
+    """Tell a device's data from its SMS (``_SMS_DO_``) and from Hologram's notices."""
+    if HOLOGRAM_SMS_TOPIC in topics:
+        return KIND_SMS
+    if not HOLOGRAM_NOTICE_TOPICS.isdisjoint(topics):
+        return KIND_SYSTEM
+    return KIND_MESSAGE
+
+
+def _hologram_topics(tags: Any) -> list[str]:
+    """Every topic as Hologram sent it (system topics too), in its order."""
+    if isinstance(tags, str):
+        tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
+    if not isinstance(tags, list):
+        return []
+    topics = [t for t in tags if isinstance(t, str) and 0 < len(t) <= 256]
+    return list(dict.fromkeys(topics))[:_MAX_TOPICS]
+
+
+def hologram_alias(device_id: str | None, received: Any, payload: bytes) -> str:
+    """Return the id a Hologram message has whichever way it arrives (route, API).
+
+    A route's delivery carries no record id; the device, the time the router received
+    it and the payload's bytes name it on both paths.
+    """
+    when = _time(received)
+    return _fingerprint(
+        "hologram-message",
+        device_id,
+        when.isoformat() if when is not None else None,
+        base64.b64encode(payload).decode(),
+    )
+
+
 def parse_hologram(body: Any) -> list[InboundMessage]:
-    """Parse a Hologram route webhook delivery."""
+    """Parse a Hologram route webhook delivery (or a stored record of the API)."""
     if isinstance(body, Form):
         items = [_hologram_form(body)]
     else:
         items = [_hologram_record(outer) for outer in _items(body)]
-    messages: list[InboundMessage] = []
-    for item in items:
-        device = item.get("device")
-        device_id = _text(
-            item.get("device_id")
-            or item.get("deviceid")
-            or (device.get("id") if isinstance(device, Mapping) else None),
-            "device_id",
-        )
-        data = item.get("data")
-        if isinstance(data, str):
-            payload = _b64(data, "data")
-        elif isinstance(item.get("decdata"), str):
-            payload = item["decdata"].encode()
-        else:
-            raise InboundFormatError("missing data (base64) or decdata")
-        tags = item.get("tags")
-        if isinstance(tags, str):
-            tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            tags = []
-        received = item.get("received") or item.get("timestamp")
-        record_id = _text(item.get("record_id"), "record_id")
-        name = item.get("device_name") or (
-            device.get("name") if isinstance(device, Mapping) else None
-        )
-        messages.append(
-            InboundMessage(
-                payload=payload,
-                message_id=record_id
-                or _fingerprint(
-                    "hologram", device_id, received, data, item.get("decdata")
-                ),
-                device_id=device_id,
-                # System tags such as _DEVICE_123_ are not topics.
-                topics=[t for t in tags if not (t.startswith("_") and t.endswith("_"))],
-                received_at=_time(received),
-                extra={"device_name": name if isinstance(name, str) else None},
-            )
-        )
-    return messages
+    return [hologram_message(item) for item in items]
+
+
+def hologram_message(item: Mapping[str, Any]) -> InboundMessage:
+    """One Hologram message (a route's payload, or an unwrapped stored record).
+
+    ``topics`` keeps every topic Hologram sent, its system topics (``_DEVICE_<id>_``,
+    ``_SMS_DO_``, ``_DATALIMIT_``...) too; ``kind`` says what the message is.
+    """
+    device = item.get("device")
+    device_id = _text(
+        item.get("device_id")
+        or item.get("deviceid")
+        or (device.get("id") if isinstance(device, Mapping) else None),
+        "device_id",
+    )
+    data = item.get("data")
+    if isinstance(data, str):
+        payload = _b64(data, "data")
+    elif isinstance(item.get("decdata"), str):
+        payload = item["decdata"].encode()
+    else:
+        raise InboundFormatError("missing data (base64) or decdata")
+    topics = _hologram_topics(item.get("tags"))
+    received = item.get("received") or item.get("timestamp")
+    record_id = _text(item.get("record_id"), "record_id")
+    name = item.get("device_name") or (
+        device.get("name") if isinstance(device, Mapping) else None
+    )
+    alias = hologram_alias(device_id, received, payload)
+    return InboundMessage(
+        payload=payload,
+        message_id=record_id
+        or _fingerprint("hologram", device_id, received, data, item.get("decdata")),
+        device_id=device_id,
+        topics=topics,
+        received_at=_time(received),
+        extra={
+            "kind": hologram_kind(topics),
+            "device_name": name if isinstance(name, str) else None,
+        },
+        aliases=(alias,),
+    )
 
 
 PARSERS["hologram"] = parse_hologram

@@ -21,6 +21,7 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
+from . import hologram_messages as messages_api
 from ._http import (
     RawResponse,
     ReachabilityObserver,
@@ -277,6 +278,42 @@ class HologramClient:
         if from_number:
             payload["fromnumber"] = from_number
         return await self._request("POST", "/sms/incoming", json_body=payload)
+
+    async def list_messages(
+        self,
+        *,
+        timestart: int | None = None,
+        startafter: int | None = None,
+        limit: int = messages_api.PAGE_SIZE,
+        device_ids: Sequence[int] = (),
+    ) -> messages_api.MessagePage:
+        """Return one page of the messages the account's devices sent, newest first.
+
+        ``GET /csr/rdm`` (see :mod:`.hologram_messages`), within the organisation
+        when the client has one, from ``timestart`` (UNIX seconds) on, older than
+        the record ``startafter``, from ``device_ids`` only when given.
+        """
+        params: dict[str, str] = {"limit": str(max(1, min(limit, 1000)))}
+        if self._org_id is not None:
+            params["orgid"] = str(self._org_id)
+        if timestart is not None:
+            params["timestart"] = str(max(0, int(timestart)))
+        if startafter is not None:
+            params["startafter"] = str(int(startafter))
+        if device_ids:
+            ids = _check_device_ids(device_ids)
+            if len(ids) == 1:
+                params["deviceid"] = str(ids[0])
+            else:
+                params["deviceids"] = ",".join(str(i) for i in ids)
+        payload = await self._request(
+            "GET", messages_api.PATH, params=params, full=True
+        )
+        assert isinstance(payload, Mapping)
+        data = payload.get("data")
+        if not isinstance(data, list):
+            raise ProviderResponseError("Hologram returned no list of messages")
+        return messages_api.parse_page(payload, data)
 
     async def _request_page(
         self, path: str, params: Mapping[str, str]

@@ -3,6 +3,12 @@
 Setup proves the API key (``GET /users/me``); the entities follow whether the API
 answers. The device webhook action (``send_to_device_webhook``) needs no account: it
 posts to a device's own webhook URL on dashboard.hologram.io.
+
+Inbound (options, ``inbound_mode``): ``polling`` reads the account's messages from the
+REST API (``poller.py``; every account can), ``webhook`` takes a route's deliveries
+(routes are limited to certain legacy organizations), ``both`` does both and fires
+each message once. New entries poll; entries made before polling existed keep their
+webhook (no option stored: ``webhook``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any, ClassVar, Final
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
@@ -32,9 +38,14 @@ from ...const import (
     ATTR_SENDER,
     ATTR_WEBHOOK_URL,
     CONF_API_KEY,
+    CONF_INBOUND_MODE,
     CONF_ORG_ID,
     CONF_SEND_AS,
     DOMAIN,
+    INBOUND_BOTH,
+    INBOUND_MODES,
+    INBOUND_POLLING,
+    INBOUND_WEBHOOK,
     SEND_AS_SMS,
     SERVICE_SEND_CLOUD_MESSAGE,
     SERVICE_SEND_SMS,
@@ -73,6 +84,7 @@ from ..base import (
 )
 from .data import HologramData
 from .flow import FLOW
+from .poller import POLL_INTERVAL, HologramPoller
 
 HOLOGRAM_CLOUD_MESSAGE: Final = "hologram_cloud_message"
 HOLOGRAM_SMS: Final = "hologram_sms"
@@ -204,6 +216,26 @@ async def _async_send_to_device_webhook(
     return {"status": "sent", "messages": cloud_message_ids(results)}
 
 
+# --- inbound ---------------------------------------------------------------------------
+
+
+def inbound_mode(entry: CellularIoTConfigEntry) -> str:
+    """How the entry's inbound messages arrive (no option: an entry of before, webhook)."""
+    mode = entry.options.get(CONF_INBOUND_MODE)
+    return mode if mode in INBOUND_MODES else INBOUND_WEBHOOK
+
+
+async def _async_options_updated(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry
+) -> None:
+    """Reload when the inbound mode changed (the interval is read at each poll)."""
+    runtime = getattr(entry, "runtime_data", None)
+    if isinstance(runtime, HologramData) and runtime.inbound_mode != inbound_mode(
+        entry
+    ):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
 # --- the kind --------------------------------------------------------------------------
 
 
@@ -244,6 +276,54 @@ class HologramKind(AccountKind):
         HOLOGRAM_SMS: hologram_sms,
     }
 
+    poll_interval = POLL_INTERVAL
+
+    def webhook_enabled(self, entry: CellularIoTConfigEntry) -> bool:
+        """Take deliveries on the webhook in the webhook and both modes."""
+        return inbound_mode(entry) != INBOUND_POLLING
+
+    async def async_prepare(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Load the message cursor (polling), then the webhook, outbox and devices.
+
+        The webhook and the poller share the ids of the messages fired lately, so a
+        message that comes both ways fires once.
+        """
+        runtime = entry.runtime_data
+        assert isinstance(runtime, HologramData)
+        mode = inbound_mode(entry)
+        runtime.inbound_mode = mode
+        poller: HologramPoller | None = None
+        if mode in (INBOUND_POLLING, INBOUND_BOTH):
+            poller = HologramPoller(hass, entry, runtime.client, mode=mode)
+            await poller.async_load()
+        await super().async_prepare(hass, entry)
+        # (No await since the webhook was registered: no delivery comes in between.)
+        if poller is not None:
+            runtime.poller = poller
+            if runtime.webhook is not None:
+                poller.recent.add(runtime.webhook.recent.ids())
+                runtime.webhook.recent = poller.recent
+
+    @callback
+    def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
+        """Start the outbox and the SIM refresh, then the first poll."""
+        super().async_start(hass, entry)
+        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+        runtime = entry.runtime_data
+        if isinstance(runtime, HologramData) and runtime.poller is not None:
+            runtime.poller.start()
+
+    async def async_unload_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Stop polling (the cursor is written), then what every account stops."""
+        runtime = entry.runtime_data
+        if isinstance(runtime, HologramData) and runtime.poller is not None:
+            await runtime.poller.async_stop()
+        await super().async_unload_entry(hass, entry)
+
     async def async_setup_entry(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry
     ) -> HologramData:
@@ -272,6 +352,10 @@ class HologramKind(AccountKind):
             "user_id": runtime.user.user_id,
             "org_id": runtime.client.org_id,
             "email": runtime.user.email,
+            "inbound_mode": runtime.inbound_mode,
+            "polling": runtime.poller.diagnostics()
+            if runtime.poller is not None
+            else None,
         }
 
     async def async_fetch_sims(

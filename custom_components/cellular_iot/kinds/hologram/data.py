@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ...models import AccountData
 from ...providers.hologram import HologramClient, HologramUser
+from .poller import HologramPoller
 
 
 @dataclass(slots=True)
@@ -14,3 +15,7 @@ class HologramData(AccountData):
 
     client: HologramClient
     user: HologramUser
+    # Reads the account's messages from the REST API (inbound mode polling or both).
+    poller: HologramPoller | None = field(default=None, kw_only=True)
+    # The inbound mode the entry was loaded with (a change reloads it).
+    inbound_mode: str | None = field(default=None, kw_only=True)

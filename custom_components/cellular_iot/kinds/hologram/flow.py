@@ -24,10 +24,12 @@ from ...const import (
     ATTR_PORT,
     ATTR_PROTOCOL,
     CONF_API_KEY,
+    CONF_INBOUND_MODE,
     CONF_KIND,
     CONF_ORG_ID,
     CONF_SEND_AS,
     CONF_USER_ID,
+    INBOUND_POLLING,
     LOGGER,
     SEND_AS_CLOUD_MESSAGE,
     SEND_AS_SMS,
@@ -49,8 +51,11 @@ PLACEHOLDERS = {
 }
 # Where to paste the webhook URL (one line, shown with the URL).
 WEBHOOK_HINT = (
-    "Hologram Dashboard → Routes → New route → Advanced Webhook Builder: paste "
-    "the URL with the secret and use the JSON template from the README"
+    "only for an organization with Hologram Routes (limited to certain legacy "
+    "organizations; without them the account's messages are read from the API, "
+    "see Inbound below): Hologram Dashboard → Routes → New route → Advanced Webhook "
+    "Builder: paste the URL with the secret and use the JSON template from the "
+    "README, then choose Inbound webhook or both"
 )
 DEFAULT_DEVICE_PORT = 4010
 
@@ -237,4 +242,6 @@ FLOW = KindFlow(
     webhook_hint=WEBHOOK_HINT,
     secret=SecretCheck(CONF_API_KEY, _async_account_id),
     subentries={SUBENTRY_DEVICE: HologramDeviceFlow},
+    # Routes are limited to certain legacy organizations: a new account polls.
+    new_entry_options={CONF_INBOUND_MODE: INBOUND_POLLING},
 )
