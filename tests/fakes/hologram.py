@@ -17,6 +17,16 @@ shared/PROVIDERS.md):
 - ``POST /devices/{id}/state``: exactly ``{"state": "live"}`` or ``{"state":
   "pause"}`` (``deactivate`` is permanent: a violation), recorded in
   ``state_changes``; pause → ``PAUSED-USER``, live → ``LIVE``;
+- ``GET /csr/rdm`` (the account's device messages, "List Data Engine Messages"):
+  answered in exactly the shape of docs.hologram.io's example
+  (tests/fixtures/recorded/hologram/csr_rdm_docs_example.yaml): newest first,
+  ``limit`` (default 25), ``continues``/``lastid``/``links.next`` when more follow,
+  ``startafter`` for the next (older) page, filters ``orgid``, ``deviceid``,
+  ``deviceids``, ``timestart``/``timeend`` (UNIX seconds, on ``logged``); each record
+  {``id``, ``logged``, ``expires``, ``orgid``, ``deviceid``, ``record_id``,
+  ``device_metadata``, ``data`` (the message as JSON text, its payload base64),
+  ``matched_rules``, ``tags``}. Add messages with :meth:`FakeHologram.add_message`;
+  401/429/500/garbage with :meth:`FakeHologram.fail`;
 - answers ``{"success": true, "data": ...}`` or ``{"success": false, "error": ...}``.
 
 A request that breaks the documented schema is answered 400 and recorded in
@@ -31,6 +41,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 import json
 from typing import Any
 import uuid
@@ -102,6 +113,9 @@ class FakeHologram:
         self.faults: list[Fault] = []
         self.cloud_messages: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
+        # GET /csr/rdm: the stored device messages, in the order they were logged.
+        self.messages: list[dict[str, Any]] = []
+        self._next_message_id = 77430390
         self.release = asyncio.Event()
         # Called when a test asks for a hang: the fixture shortens the client's
         # timeout then, and only then (a short one for every test is a budget a
@@ -122,6 +136,7 @@ class FakeHologram:
         )
         self.app.router.add_post(f"{API}/sms/incoming", self._sms)
         self.app.router.add_post(f"{API}/devices/{{deviceid}}/state", self._state)
+        self.app.router.add_get(f"{API}/csr/rdm", self._messages)
 
     # --- test controls -------------------------------------------------------------
 
@@ -185,6 +200,50 @@ class FakeHologram:
                 device.pop(key, None)
             else:
                 device[key] = value
+
+    def add_message(
+        self,
+        device_id: int,
+        data: bytes | str,
+        *,
+        tags: list[str] | None = None,
+        logged: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Store a message the device sent (its record, as GET /csr/rdm lists it).
+
+        Hologram adds the device's system topic; ``tags`` are the message's others
+        (``_SMS_DO_`` for an SMS reply, ``_DATALIMIT_`` for a notice...).
+        """
+        device = self.devices[device_id]
+        payload = data.encode() if isinstance(data, str) else data
+        when = (logged or datetime.now(UTC)).astimezone(UTC)
+        record_id = str(uuid.uuid1())
+        topics = [*(tags or []), f"_DEVICE_{device_id}_"]
+        inner = {
+            "authtype": "deviceid",
+            "source": device_id,
+            "tags": topics,
+            "data": base64.b64encode(payload).decode(),
+            "received": when.replace(microsecond=0).isoformat(),
+            "record_id": record_id,
+            "device_id": device_id,
+            "device_name": device["name"],
+        }
+        record = {
+            "id": self._next_message_id,
+            "logged": when.strftime("%Y-%m-%d %H:%M:%S"),
+            "expires": when.replace(year=when.year + 1).strftime("%Y-%m-%d %H:%M:%S"),
+            "orgid": device["orgid"],
+            "deviceid": device_id,
+            "record_id": record_id,
+            "device_metadata": "{}",
+            "data": json.dumps(inner),
+            "matched_rules": [],
+            "tags": list(reversed(topics)),
+        }
+        self._next_message_id += 1
+        self.messages.append(record)
+        return record
 
     def calls(self, path: str) -> list[Recorded]:
         """The requests received for one API path (without the /api/1 prefix)."""
@@ -457,6 +516,75 @@ class FakeHologram:
             "LIVE" if body["state"] == "live" else "PAUSED-USER"
         )
         return web.json_response({"success": True, "data": {}})
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        if isinstance(user, web.Response):
+            return user
+        query = request.query
+        known = {
+            "limit",
+            "orgid",
+            "deviceid",
+            "deviceids",
+            "startafter",
+            "timestart",
+            "timeend",
+        }
+        if unknown := set(query) - known:
+            return self._violation(f"/csr/rdm: parameters not used here: {unknown}")
+        try:
+            limit = int(query.get("limit", "25"))
+            numbers = {
+                key: int(query[key])
+                for key in ("orgid", "deviceid", "startafter", "timestart", "timeend")
+                if key in query
+            }
+            device_ids = (
+                {int(i) for i in query["deviceids"].split(",")}
+                if "deviceids" in query
+                else None
+            )
+        except ValueError:
+            return self._violation("/csr/rdm: parameters must be integers")
+        if limit < 1:
+            return self._violation("/csr/rdm: limit must be positive")
+
+        def wanted(record: dict[str, Any]) -> bool:
+            logged = datetime.strptime(record["logged"], "%Y-%m-%d %H:%M:%S").replace(
+                tzinfo=UTC
+            )
+            org = self.orgs.get(record["orgid"], {})
+            return (
+                user["id"] in org.get("users", [])
+                and record["orgid"] == numbers.get("orgid", record["orgid"])
+                and record["deviceid"] == numbers.get("deviceid", record["deviceid"])
+                and (device_ids is None or record["deviceid"] in device_ids)
+                and record["id"] < numbers.get("startafter", record["id"] + 1)
+                and logged.timestamp() >= numbers.get("timestart", 0)
+                and logged.timestamp() <= numbers.get("timeend", logged.timestamp())
+            )
+
+        listed = sorted(
+            (r for r in self.messages if wanted(r)), key=lambda r: r["id"], reverse=True
+        )
+        page = listed[:limit]
+        payload: dict[str, Any] = {
+            "success": True,
+            "limit": limit,
+            "size": len(page),
+        }
+        if len(listed) > limit:
+            payload["continues"] = True
+            payload["links"] = {
+                "path": "/api/1/csr/rdm/",
+                "base": "dashboard.hologram.io",
+                "next": f"/api/1/csr/rdm/?limit={limit}&startafter={page[-1]['id']}",
+            }
+        if page:
+            payload["lastid"] = page[-1]["id"]
+        payload["data"] = page
+        return web.json_response(payload)
 
     async def _device_webhook(self, request: web.Request) -> web.Response:
         if "Authorization" in request.headers:

@@ -51,14 +51,16 @@ from ...providers.errors import (
     ProviderRateLimitedError,
 )
 from ...providers.hologram import HologramClient
-from ...providers.hologram_messages import StoredMessage
+from ...providers.hologram_messages import PAGE_SIZE as API_PAGE_SIZE, StoredMessage
 from ...recent import RecentIds
 
 LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION: Final = 1
-# Pages read in one poll at most (a backlog is read over several polls).
+# Pages read in one poll at most (a backlog is read over several polls), and the
+# records asked for per page.
 MAX_PAGES_PER_POLL: Final = 10
+PAGE_SIZE: Final = API_PAGE_SIZE
 # The longest wait between two polls after failures.
 MAX_BACKOFF: Final = timedelta(hours=1)
 # A new cursor (polling just turned on) takes the messages of the last hour, so the
@@ -277,39 +279,45 @@ class HologramPoller:
         return self.interval
 
     async def _async_read(self) -> None:
-        """Walk the list from the newest record (or where the last walk stopped)."""
+        """Walk the list from the newest record (or where the last walk stopped).
+
+        A page that fails ends the poll: what the pages before it held is fired and
+        the walk goes on from there at the next poll.
+        """
         top = self.walk_top
         after = self.walk_next
         found: dict[int, StoredMessage] = {}
         done = False
-        for _ in range(MAX_PAGES_PER_POLL):
-            page = await self._client.list_messages(
-                timestart=self.since, startafter=after
-            )
-            self.requests += 1
-            self.skipped += page.skipped
-            if top is None and page.messages:
-                top = max(message.id for message in page.messages)
-            reached = False
-            for message in page.messages:
-                found[message.id] = message
-                if self.last_id is not None and message.id <= self.last_id:
-                    reached = True
-            if reached or not page.continues:
-                done = True
-                break
-            after = page.next_after
-        newest = self._fire(sorted(found.values(), key=lambda m: m.id))
-        if done:
-            if top is not None:
-                self.last_id = max(self.last_id or 0, top)
-            if newest is not None:
-                since = int((newest - SINCE_MARGIN).timestamp())
-                self.since = max(self.since or 0, since)
-            self.walk_top = self.walk_next = None
-        else:
-            self.walk_top, self.walk_next = top, after
-        await self._store.async_save(self._data())
+        try:
+            for _ in range(MAX_PAGES_PER_POLL):
+                page = await self._client.list_messages(
+                    timestart=self.since, startafter=after, limit=PAGE_SIZE
+                )
+                self.requests += 1
+                self.skipped += page.skipped
+                if top is None and page.messages:
+                    top = max(message.id for message in page.messages)
+                reached = False
+                for message in page.messages:
+                    found[message.id] = message
+                    if self.last_id is not None and message.id <= self.last_id:
+                        reached = True
+                if reached or not page.continues:
+                    done = True
+                    break
+                after = page.next_after
+        finally:
+            newest = self._fire(sorted(found.values(), key=lambda m: m.id))
+            if done:
+                if top is not None:
+                    self.last_id = max(self.last_id or 0, top)
+                if newest is not None:
+                    since = int((newest - SINCE_MARGIN).timestamp())
+                    self.since = max(self.since or 0, since)
+                self.walk_top = self.walk_next = None
+            elif found:
+                self.walk_top, self.walk_next = top, after
+            await self._store.async_save(self._data())
 
     def _fire(self, messages: list[StoredMessage]) -> datetime | None:
         """Fire each message not seen yet; return the newest time logged."""
