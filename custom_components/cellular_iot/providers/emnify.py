@@ -288,10 +288,9 @@ class EmnifyClient:
                 limit,
                 lambda: self._request("GET", f"/endpoint/{endpoint}/connectivity"),
             )
-            stats = await _unless_missing(
-                limit, lambda: self._request("GET", f"/endpoint/{endpoint}/stats")
-            )
-            data_used, sms_sent, sms_received = _parse_stats(stats)
+            data_used, sms_sent, sms_received = await _unless_missing(
+                limit, lambda: self.endpoint_stats(endpoint)
+            ) or (None, None, None)
             return replace(
                 status,
                 online=_parse_online(connectivity),
@@ -303,6 +302,17 @@ class EmnifyClient:
 
         results = await asyncio.gather(*(_one(status) for status in found.values()))
         return {status.provider_id: status for status in results}
+
+    async def endpoint_stats(
+        self, endpoint_id: int
+    ) -> tuple[int | None, int | None, int | None]:
+        """Return this month's (bytes, SMS sent, SMS received) of an endpoint.
+
+        ``GET /endpoint/{id}/stats``; 0 for a month without traffic (emnify then
+        leaves ``current_month`` out), None for what the answer does not say.
+        """
+        endpoint = _positive_id(endpoint_id)
+        return _parse_stats(await self._request("GET", f"/endpoint/{endpoint}/stats"))
 
     async def set_sim_active(self, endpoint_id: int, sim_id: int, active: bool) -> None:
         """Resume (endpoint enabled, SIM activated) or pause (disabled, suspended).
