@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
+import gzip
 import itertools
 from typing import Any
+import zlib
 
 from aiohttp import ClientSession
 import pytest
@@ -26,9 +28,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.providers import emnify as emnify_module
 from custom_components.cellular_iot.providers.emnify import EmnifyClient
+from custom_components.cellular_iot.providers.errors import ProviderResponseError
 from custom_components.cellular_iot.providers.sim import (
     SIM_ACTIVE,
-    SIM_NO_SIM,
     SMS_EXPIRED,
     SimStatus,
 )
@@ -49,6 +51,7 @@ from .fakes.emnify import NO_TRAFFIC_STATS, FakeEmnify
 BASE = "https://cdn.emnify.net/api/v1"
 SECRET = "emnify-recorded-secret-0123456789"
 WEBHOOK_ID = "e" * 64
+SIM_NO_SIM = "no_sim"  # (providers.sim.SIM_NO_SIM)
 
 
 def _replay(*names: str) -> list[recorded.Interaction]:
@@ -227,8 +230,10 @@ async def test_stats_as_published_and_without_traffic(
     )
     async with ClientSession() as session:
         client = _client(session, server)
-        # current_month: data 0.848157 MB, SMS 2 sent (tx) and 1 received (rx).
-        assert await client.endpoint_stats(166) == (848_157, 2, 1)
+        # current_month: data 0.848157 MB, SMS 2 sent (tx) and 1 received (rx),
+        # read as sim_statuses reads each endpoint's answer.
+        answer = await client._request("GET", "/endpoint/166/stats")
+        assert emnify_module._parse_stats(answer) == (848_157, 2, 1)
         assert await client.endpoint_stats(166) == (0, 0, 0)
     assert server.unmatched == []
 
@@ -385,3 +390,38 @@ async def test_an_unloaded_entry_takes_no_receipts(
     )
     assert answer.status == 200
     assert await answer.read() == b""
+
+
+# --- gzip as emnify's CDN sends it: inflated, within the cap --------------------------
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "error"),
+    [
+        ("gzip", gzip.compress(b"[]")[:-6], "cut short"),
+        ("gzip", b"not gzip at all", "does not inflate"),
+        ("br", b"\x00", "unknown coding"),
+        ("deflate", zlib.compress(b" " * (5 * 1024 * 1024)), "more than"),
+    ],
+)
+async def test_a_compressed_answer_that_cannot_be_read_is_refused(
+    emnify: FakeEmnify, coding: str, body: bytes, error: str
+) -> None:
+    async with ClientSession() as session:
+        client = EmnifyClient(session, emnify.application_token)
+        await client.authenticate()
+        emnify.fail(
+            "/endpoint/1001/sms",
+            200,
+            body,
+            headers={"Content-Encoding": coding, "Content-Type": "application/json"},
+        )
+        with pytest.raises(ProviderResponseError, match=error):
+            await client.list_sms(1001)
+        emnify.fail(
+            "/endpoint/1001/sms",
+            200,
+            zlib.compress(b"[]"),
+            headers={"Content-Encoding": "deflate", "Content-Type": "application/json"},
+        )
+        assert await client.list_sms(1001) == []
