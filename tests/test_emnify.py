@@ -614,22 +614,32 @@ def emnify_module_base() -> str:
 
 
 @pytest.mark.parametrize(
-    ("answer", "sms_id"),
+    ("location", "sms_id"),
     [
-        ({"id": 77}, "77"),
-        ({"id": "abc-1"}, "abc-1"),
-        ({"id": "x" * 10_000}, None),
-        ({"id": {"nested": [1]}}, None),
-        ({"id": True}, None),
-        ({"id": "line\nbreak"}, None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/sms/19649276", "19649276"),
+        ("/api/v1/endpoint/1001/sms/77", "77"),
+        ("https://cdn.emnify.net/api/v1/endpoint/1002/sms/77", None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/sms/", None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/sms/abc", None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/sms/0", None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/sms/7?x=1", None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/sms/" + "9" * 20, None),
+        ("https://cdn.emnify.net/api/v1/endpoint/1001/operator/7", None),
+        ("https://cdn.emnify.net/api/v1/sms/7", None),
+        ("http://[::1/endpoint/1001/sms/7", None),
+        (None, None),
     ],
 )
-async def test_sms_id_from_the_answer_is_short_text(
-    emnify: FakeEmnify, answer: dict[str, Any], sms_id: str | None
+async def test_sms_id_from_the_location_of_the_201(
+    emnify: FakeEmnify, location: str | None, sms_id: str | None
 ) -> None:
+    """The id is the digits ending a Location of this endpoint's SMS, else None."""
+    headers = {"Content-Type": "text/html; charset=UTF-8"}
+    if location is not None:
+        headers["Location"] = location
     async with ClientSession() as session:
         client = EmnifyClient(session, emnify.application_token, timeout=HANG_GUARD)
         await client.authenticate()
-        emnify.fail("/endpoint/1001/sms", 201, answer)
+        emnify.fail("/endpoint/1001/sms", 201, b"", headers=headers)
         sent = await client.send_sms(1001, encode_sms("hi"))
     assert [part.sms_id for part in sent] == [sms_id]

@@ -153,6 +153,7 @@ async def test_a_device_page_shows_its_sim(
         "suspended",
         "pending",
         "inactive",
+        "no_sim",
         "unknown",
     ]
     used = hass.states.get("sensor.gate_tracker_data_used_this_period")
@@ -346,7 +347,7 @@ class SmsList:
         self.items: list[SmsDelivery] = []
 
 
-async def test_an_undelivered_sms_fires_its_status_once(
+async def test_an_sms_sent_without_location_is_found_by_text(
     hass: HomeAssistant, emnify: FakeEmnify, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     listing = SmsList()
@@ -363,6 +364,13 @@ async def test_an_undelivered_sms_fires_its_status_once(
     monkeypatch.setattr(EmnifyClient, "sim_statuses", statuses, raising=False)
     entry = await setup_entry(hass, emnify_pump_account(emnify, SECRET))
     events = record_events(hass, EVENT_SMS_STATUS)
+    # The fallback: a 201 without a Location (no id): the SMS is found by its text.
+    emnify.fail(
+        "/endpoint/1001/sms",
+        201,
+        b"",
+        headers={"Content-Type": "text/html; charset=UTF-8"},
+    )
     response = await hass.services.async_call(
         DOMAIN,
         "send_sms",

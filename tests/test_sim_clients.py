@@ -20,6 +20,7 @@ from custom_components.cellular_iot.providers.monoz import PROBE_ICCID, MonozCli
 from custom_components.cellular_iot.providers.sim import (
     SIM_ACTIVE,
     SIM_INACTIVE,
+    SIM_NO_SIM,
     SIM_PENDING,
     SIM_SUSPENDED,
     SIM_UNKNOWN,
@@ -344,15 +345,22 @@ async def test_emnify_missing_and_garbage_fields(emnify: FakeEmnify) -> None:
         statuses = await _emnify(session, emnify).sim_statuses([1001, 1002, 1003, 1004])
     assert set(statuses) == {"1001", "1002", "1003"}
     first = statuses["1001"]
-    assert (first.state, first.provider_state) == (SIM_UNKNOWN, "Enabled")
+    # A null sim is no SIM, as a missing one is (the endpoint's own state is kept).
+    assert (first.state, first.provider_state) == (SIM_NO_SIM, "Enabled")
     assert (first.iccid, first.imei, first.sim_id, first.online) == (None,) * 4
     # No traffic this month: emnify leaves the keys out.
     assert (first.data_used, first.sms_sent, first.sms_received) == (0, 0, 0)
     second = statuses["1002"]
     assert (second.state, second.iccid, second.sim_id) == (SIM_UNKNOWN, "12", None)
-    assert (second.data_used, second.sms_sent, second.sms_received) == (None,) * 3
+    # "1" (MB, as decimal text) is read; an sms object without its volumes is not.
+    assert (second.data_used, second.sms_sent, second.sms_received) == (
+        1_000_000,
+        None,
+        None,
+    )
+    # No current_month at all: emnify's answer for an endpoint without traffic.
     third = statuses["1003"]
-    assert (third.data_used, third.sms_sent, third.sms_received) == (None,) * 3
+    assert (third.data_used, third.sms_sent, third.sms_received) == (0, 0, 0)
 
 
 async def test_emnify_per_endpoint_404_and_errors(emnify: FakeEmnify) -> None:
@@ -443,20 +451,22 @@ async def test_emnify_sms_delivery(emnify: FakeEmnify) -> None:
     async with ClientSession() as session:
         client = _emnify(session, emnify)
         assert await client.list_sms(1001) == []
-        await client.send_sms(1001, encode_sms("first"))
-        await client.send_sms(1001, encode_sms("second"))
+        [first] = await client.send_sms(1001, encode_sms("first"))
+        [second] = await client.send_sms(1001, encode_sms("second"))
         await client.send_sms(1002, encode_sms("elsewhere"))
+        # The ids come from each send's Location; emnify lists the newest first.
+        assert (first.sms_id, second.sms_id) == ("19650001", "19650002")
         pending = await client.list_sms(1001)
         assert [(d.sms_id, d.status, d.payload) for d in pending] == [
-            ("1", SMS_PENDING, "first"),
-            ("2", SMS_PENDING, "second"),
+            ("19650002", SMS_PENDING, "second"),
+            ("19650001", SMS_PENDING, "first"),
         ]
-        assert pending[0].submitted == datetime(2027, 1, 15, 8, tzinfo=UTC)
-        assert pending[0].final is None
-        emnify.set_sms_status(1, 4, final_date="2027-01-15 08:00:05")
-        emnify.set_sms_status(2, 6)
-        emnify.sms_records[2]["delivery_date"] = "2027-01-15T09:00:00+01:00"
-        delivered, expired = await client.list_sms(1001)
+        assert pending[1].submitted == datetime(2027, 1, 15, 8, tzinfo=UTC)
+        assert pending[1].final is None
+        emnify.set_sms_status(19650001, 4, final_date="2027-01-15 08:00:05")
+        emnify.set_sms_status(19650002, 6)
+        emnify.sms_records[19650002]["delivery_date"] = "2027-01-15T09:00:00+01:00"
+        expired, delivered = await client.list_sms(1001)
     assert (delivered.status, delivered.final) == (
         SMS_DELIVERED,
         datetime(2027, 1, 15, 8, 0, 5, tzinfo=UTC),

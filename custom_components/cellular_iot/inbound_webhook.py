@@ -9,6 +9,15 @@ whose password is the secret, or an HMAC-signed JWT with an ``exp``). The body i
 to its end (however it is split or chunked) up to 256 KB and within a deadline. The
 handler answers at once and never raises: a bad request gets a 4xx with a short reason
 and a debug log line, nothing else.
+
+A provider that PATCHes delivery receipts to the same URL (emnify, for the SMS sent
+through its API) has them taken as PATCH, with the same secret check and limits, and
+handed to the account's SMS tracking (:attr:`InboundWebhook.receipt_sink`). HA's
+``webhook`` component takes GET, HEAD, POST and PUT only, so PATCH on the same
+``/api/webhook/<id>`` path is served by a view of ours (:class:`_PatchView`): aiohttp
+passes a request whose method one resource of a path lacks on to the next resource of
+that path. Home Assistant Cloud relays through the ``webhook`` component, so a receipt
+sent to a Cloud URL gets its 405; the SMS list is then the only source.
 """
 
 from __future__ import annotations
@@ -28,8 +37,10 @@ from aiohttp.web_protocol import RequestPayloadError
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.util.aiohttp import MockRequest
+from homeassistant.util.hass_dict import HassKey
 
 from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN, LOGGER
 from .events import async_fire_message, message_event
@@ -40,6 +51,7 @@ from .providers.deliveries import (
     Form,
     InboundFormatError,
     InboundMessage,
+    SmsReceipt,
 )
 from .recent import RecentIds
 from .webhook_auth import (
@@ -56,6 +68,28 @@ BODY_TIMEOUT: Final = 30.0
 MAX_FORM_FIELDS: Final = 16
 # Message ids remembered per entry to drop a delivery the provider retries.
 DEDUP_SIZE: Final = 4096
+
+
+# The webhooks that take PATCH (delivery receipts), by webhook id.
+_PATCH_WEBHOOKS: HassKey[dict[str, InboundWebhook]] = HassKey(
+    f"{DOMAIN}_patch_webhooks"
+)
+
+
+class _PatchView(HomeAssistantView):
+    """PATCH on ``/api/webhook/<id>``, which HA's own webhook view does not take."""
+
+    url = webhook.URL_WEBHOOK_PATH
+    name = f"api:{DOMAIN}:webhook_patch"
+    requires_auth = False
+
+    async def patch(self, request: web.Request, webhook_id: str) -> web.Response:
+        """Hand a PATCH to the webhook registered for it; 200 for any other id."""
+        hass = request.app[KEY_HASS]
+        target = hass.data.get(_PATCH_WEBHOOKS, {}).get(webhook_id)
+        if target is None:  # (as HA answers an unknown webhook: nothing leaks)
+            return web.Response(status=HTTPStatus.OK)
+        return await target.handle(hass, webhook_id, request)
 
 
 def new_webhook_secret() -> str:
@@ -196,6 +230,8 @@ class DeliveryFormat:
     content_types: frozenset[str]
     # For a message that names no SIM: the ICCID from its topic (entry data, topic).
     iccid_from_topic: Callable[[Mapping[str, Any], str], str | None] | None = None
+    # The parser of the delivery receipts the provider PATCHes (None: no PATCH).
+    receipts: Callable[[Any], list[SmsReceipt]] | None = None
 
 
 class InboundWebhook:
@@ -217,10 +253,21 @@ class InboundWebhook:
         self.duplicates = 0
         self.rejected = 0
         self.last_rejection: str | None = None
+        # Takes the delivery receipts of a PATCH; returns how many it applied.
+        self.receipt_sink: Callable[[list[SmsReceipt]], int] | None = None
+        self.receipts = 0
 
     @callback
     def register(self) -> None:
-        """Register with HA's webhook component (POST only, reachable from outside)."""
+        """Register with HA's webhook component (POST, reachable from outside).
+
+        Where the provider PATCHes receipts to the same URL, with our PATCH view too.
+        """
+        if self._delivery.receipts is not None:
+            if _PATCH_WEBHOOKS not in self._hass.data:
+                self._hass.data[_PATCH_WEBHOOKS] = {}
+                self._hass.http.register_view(_PatchView())
+            self._hass.data[_PATCH_WEBHOOKS][self.webhook_id] = self
         webhook.async_register(
             self._hass,
             DOMAIN,
@@ -235,6 +282,9 @@ class InboundWebhook:
     def unregister(self) -> None:
         """Remove the webhook."""
         webhook.async_unregister(self._hass, self.webhook_id)
+        patchable = self._hass.data.get(_PATCH_WEBHOOKS, {})
+        if patchable.get(self.webhook_id) is self:
+            del patchable[self.webhook_id]
 
     async def handle(
         self, hass: HomeAssistant, webhook_id: str, request: DeliveryRequest
@@ -255,8 +305,12 @@ class InboundWebhook:
             )
             _check_media_type(media_type, accepted)
             body = form if form is not None else _decode(raw, media_type)
+            receipts: list[SmsReceipt] | None = None
             try:
-                messages = self._parser(body)
+                if request.method == "PATCH" and self._delivery.receipts is not None:
+                    receipts = self._delivery.receipts(body)
+                else:
+                    messages = self._parser(body)
             except InboundFormatError as err:
                 raise _RejectedError(HTTPStatus.BAD_REQUEST, str(err)) from None
         except _RejectedError as err:
@@ -275,6 +329,8 @@ class InboundWebhook:
             return web.json_response(
                 {"error": "internal error"}, status=HTTPStatus.INTERNAL_SERVER_ERROR
             )
+        if receipts is not None:
+            return self._apply(receipts)
         new = 0
         for message in messages:
             if not self.recent.claim(message.keys):
@@ -285,6 +341,19 @@ class InboundWebhook:
         self.accepted += new
         return web.json_response(
             {"accepted": new, "duplicates": len(messages) - new}, status=HTTPStatus.OK
+        )
+
+    def _apply(self, receipts: list[SmsReceipt]) -> web.Response:
+        """Hand delivery receipts to the SMS tracking; 200 whether or not it knew them."""
+        sink = self.receipt_sink
+        try:
+            applied = sink(receipts) if sink is not None else 0
+        except Exception:  # noqa: BLE001 - a webhook must answer, whatever happens
+            LOGGER.exception("%s webhook: receipts not applied", self._entry.title)
+            applied = 0
+        self.receipts += len(receipts)
+        return web.json_response(
+            {"receipts": len(receipts), "applied": applied}, status=HTTPStatus.OK
         )
 
     def _fire(self, message: InboundMessage) -> None:

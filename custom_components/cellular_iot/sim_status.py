@@ -9,10 +9,14 @@ within each provider's safe bounds); failures back off, doubling up to an hour, 
 a rate limit's ``Retry-After`` is honoured. Refused credentials start
 re-authentication.
 
-emnify tracks the delivery of each SMS: after a send, the SMS is matched in the
-endpoint's SMS list (emnify answers the send with no id) and followed until it is
-delivered, failed, expired or canceled; each change of state updates the device's
-SMS-delivery sensor, and the final one fires ``cellular_iot_sms_status`` once.
+emnify tracks the delivery of each SMS: a send is answered with the SMS's id (in the
+``Location`` of its 201), and the SMS is followed by that id until it is delivered,
+failed, expired or canceled, from two sources: the delivery receipts emnify PATCHes
+to the account's webhook (applied at once) and, as the fallback, the endpoint's SMS
+list at each refresh. Each change of state updates the device's SMS-delivery sensor;
+the final one fires ``cellular_iot_sms_status`` once, whichever source tells it first.
+Only when a send came back without a usable ``Location`` is the SMS looked for in the
+list by its text and time (which two equal texts sent close together can confuse).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .models import CellularIoTConfigEntry
+from .providers.deliveries import SmsReceipt
 from .providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -105,12 +110,23 @@ class SmsTracker:
     last: dict[str, FollowedSms] = field(default_factory=dict)
 
     def follow(
-        self, device_id: str, payloads: list[str], reference: dict[str, Any]
+        self,
+        device_id: str,
+        payloads: list[str],
+        reference: dict[str, Any],
+        sms_ids: list[str | None] | None = None,
     ) -> None:
-        """Follow the parts just sent to ``device_id``."""
+        """Follow the parts just sent to ``device_id`` (with their ids, if known)."""
         now = dt_util.utcnow()
+        ids = sms_ids or []
         for number, payload in enumerate(payloads, start=1):
-            item = FollowedSms(device_id, payload, now, {**reference, "part": number})
+            item = FollowedSms(
+                device_id,
+                payload,
+                now,
+                {**reference, "part": number},
+                sms_id=ids[number - 1] if number <= len(ids) else None,
+            )
             self.followed.append(item)
             self.last[device_id] = item
         del self.followed[:-MAX_FOLLOWED_SMS]
@@ -204,6 +220,8 @@ class SimCoordinator(DataUpdateCoordinator[dict[str, SimStatus]]):
                 item.sms_id for item in self.sms.followed if item.sms_id is not None
             }
             for item in [i for i in self.sms.followed if i.device_id == device_id]:
+                if item.status in SMS_FINAL:
+                    continue  # (a receipt came while the list was read)
                 if item.sms_id is None:
                     match = _match(item, listed, claimed)
                     if match is None:
@@ -216,12 +234,51 @@ class SimCoordinator(DataUpdateCoordinator[dict[str, SimStatus]]):
                     changed = True
                     if found.status in SMS_FINAL:
                         self._fire(item, previous)
+        self._prune(now)
+        return changed
+
+    def _prune(self, now: datetime) -> None:
+        """Stop following the SMS that are final, or followed for too long."""
+        assert self.sms is not None
         self.sms.followed = [
             item
             for item in self.sms.followed
             if item.status not in SMS_FINAL and now - item.sent_at < SMS_FOLLOW_FOR
         ]
-        return changed
+
+    @callback
+    def async_apply_receipts(self, receipts: list[SmsReceipt]) -> int:
+        """Apply delivery receipts pushed by the provider; return how many applied.
+
+        A receipt moves a followed SMS (matched by its id, and its endpoint when the
+        receipt names one) to the state it reports, at once: the sensor follows and
+        a final state fires the event, which the next refresh then does not fire
+        again (it sees the same state). Receipts for SMS not followed (sent by
+        another tool, or already final) and those of an unknown state change nothing.
+        """
+        if self.sms is None:
+            return 0
+        applied = 0
+        for receipt in receipts:
+            item = next(
+                (
+                    item
+                    for item in self.sms.followed
+                    if item.sms_id == receipt.sms_id
+                    and receipt.device_id in (None, item.device_id)
+                ),
+                None,
+            )
+            if item is None or receipt.status in (SMS_UNKNOWN, item.status):
+                continue
+            previous, item.status = item.status, receipt.status
+            applied += 1
+            if receipt.status in SMS_FINAL:
+                self._fire(item, previous)
+        if applied:
+            self._prune(dt_util.utcnow())
+            self.async_update_listeners()
+        return applied
 
     @callback
     def _fire(self, item: FollowedSms, previous: str | None) -> None:

@@ -9,12 +9,20 @@
   here and still valid, ``payload`` of at most 160 characters (GSM-7 septets or 70 UCS-2
   units as the dcs says), a ``udh`` ``050003RRTTSS`` consistent across a message,
   ``source_address`` (≤ 21, alphanumeric ≤ 11 with ``source_address_type`` 208), and an
-  ISO 8601 ``expiry_date``; answers 201; the SMS is listed by
-  ``GET /api/v1/endpoint/{id}/sms`` with an id and status 1 (``set_sms_status``).
+  ISO 8601 ``expiry_date``; answers as emnify does (``send_sms_to_device.yaml``): 201,
+  ``Content-Type: text/html; charset=UTF-8``, an empty body and the SMS's URL in
+  ``Location``; the SMS is listed by ``GET /api/v1/endpoint/{id}/sms`` (newest first)
+  and ``GET …/sms/{sms_id}`` in the recorded shape (``get_all_device_sms.yaml``), with
+  status 1 until ``set_sms_status``.
 - ``GET /api/v1/endpoint?page=&per_page=`` (per_page an int ≤ 1000) with the
-  ``X-Total-Pages`` and ``X-Total-Count`` headers; ``GET /endpoint/{id}/connectivity``
-  and ``/stats``; ``PATCH /endpoint/{id}`` ``{"status": {"id": 0|1}}`` and ``PATCH
-  /sim/{id}`` ``{"status": {"id": 1|2}}`` (Activated ↔ Suspended only), each 204.
+  ``X-Total-Pages`` and ``X-Total-Count`` headers, an endpoint without a SIM having no
+  ``sim`` key (``no_sim``); ``GET /endpoint/{id}/connectivity`` as recorded
+  (``{"status": {"description": …}, "services": []}``) and ``/stats`` as the API
+  reference shows it (volumes as decimal text, ``current_month`` only with traffic:
+  ``NO_TRAFFIC_STATS``); ``PATCH /endpoint/{id}`` ``{"status": {"id": 0|1}}`` and
+  ``PATCH /sim/{id}`` ``{"status": {"id": 1|2}}`` (Activated ↔ Suspended only), each
+  204. Errors have the recorded shape (``{"error_code", "error_token", "message"}``;
+  a refused Bearer token ``{"message": …}``).
 
 Every request is recorded in ``requests`` (``calls(path)``); faults apply to all.
 """
@@ -80,11 +88,15 @@ class FakeEmnify:
         self.extra_claims: dict[str, Any] = {}
         self.unauthorized = 0
         self._changed = asyncio.Condition()
-        self._ids = itertools.count(1)
+        # emnify's SMS ids are large numbers (19649276 in the recordings).
+        self._ids = itertools.count(19_650_001)
         self.app = web.Application(middlewares=[self._record])
         self.app.router.add_post(f"{API}/authenticate", self._authenticate)
         self.app.router.add_post(f"{API}/endpoint/{{endpoint}}/sms", self._sms)
         self.app.router.add_get(f"{API}/endpoint/{{endpoint}}/sms", self._sms_list)
+        self.app.router.add_get(
+            f"{API}/endpoint/{{endpoint}}/sms/{{sms}}", self._sms_details
+        )
         self.app.router.add_get(f"{API}/endpoint", self._endpoint_list)
         self.app.router.add_get(
             f"{API}/endpoint/{{endpoint}}/connectivity", self._connectivity
@@ -103,6 +115,13 @@ class FakeEmnify:
         """The stored details of an endpoint (an enabled one, activated SIM)."""
         return self.endpoint_data.setdefault(endpoint_id, endpoint_fields(endpoint_id))
 
+    def no_sim(self, endpoint_id: int) -> None:
+        """Take the SIM off an endpoint: it is listed with no ``sim`` key, disabled."""
+        self.endpoints.add(endpoint_id)
+        fields = self.endpoint(endpoint_id)
+        fields.pop("sim", None)
+        fields["status"] = {"id": 1, "description": "Disabled"}
+
     def add_endpoints(self, count: int, *, first_id: int = 2001) -> list[int]:
         """Add ``count`` endpoints with ids from ``first_id``; return their ids."""
         ids = list(range(first_id, first_id + count))
@@ -114,7 +133,7 @@ class FakeEmnify:
     ) -> None:
         """Move an SMS the fake accepted to another status (4 delivered, ...)."""
         record = self.sms_records[sms_id]
-        record["status"] = {"id": status_id, "description": SMS_STATUS[status_id]}
+        record["status"] = {"description": SMS_STATUS[status_id], "id": status_id}
         if final_date is not None:
             record["final_date"] = final_date
 
@@ -159,7 +178,14 @@ class FakeEmnify:
 
     def _violation(self, text: str) -> web.Response:
         self.violations.append(text)
-        return web.json_response({"error_description": text}, status=422)
+        return web.json_response(
+            {
+                "error_code": 1400,
+                "error_token": "InputValidationFailed",
+                "message": text,
+            },
+            status=422,
+        )
 
     async def _fault(self, request: web.Request) -> web.StreamResponse | None:
         for fault in self.faults:
@@ -174,7 +200,7 @@ class FakeEmnify:
                         status=fault[1], body=fault[2], headers=fault[3]
                     )
                 return web.json_response(
-                    fault[2] or {"error_description": f"fault {fault[1]}"},
+                    fault[2] or {"message": f"fault {fault[1]}"},
                     status=fault[1],
                     headers=fault[3],
                 )
@@ -216,16 +242,18 @@ class FakeEmnify:
     async def _unauthorized(self, text: str) -> web.Response:
         self.unauthorized += 1
         await self._notify()
-        return web.json_response({"error_description": text}, status=401)
+        return web.json_response({"message": text}, status=401)
 
     async def _refused(self, request: web.Request) -> web.StreamResponse | None:
         """The 401 for a missing or expired Bearer token, else a queued fault."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ")
         if not header.startswith("Bearer ") or token not in self.valid_tokens:
-            return await self._unauthorized("Unauthorized")
+            return await self._unauthorized(
+                "token contains an invalid number of segments"
+            )
         if self.valid_tokens[token] <= self.now:
-            return await self._unauthorized("Token expired")
+            return await self._unauthorized("Token is expired")
         return await self._fault(request)
 
     def _known(self, request: web.Request) -> int | None:
@@ -262,10 +290,7 @@ class FakeEmnify:
         if endpoint is None:
             return _not_found()
         state = self.connectivity.get(endpoint, "ATTACHED")
-        ids = {"ATTACHED": 0, "ONLINE": 1, "OFFLINE": 2, "BLOCKED": 3}
-        return web.json_response(
-            {"status": {"id": ids.get(state, 9), "description": state}}
-        )
+        return web.json_response({"status": {"description": state}, "services": []})
 
     async def _stats(self, request: web.Request) -> web.StreamResponse:
         if (refused := await self._refused(request)) is not None:
@@ -325,10 +350,15 @@ class FakeEmnify:
         ]
         sim = next((s for s in sims if str(s.get("id")) == raw), None)
         if sim is None:
-            return _not_found("SIM not found")
+            return _not_found(f"SIM with Id '{raw}' not found.")
         if sim["status"]["id"] not in (1, 2):
             return web.json_response(
-                {"error_description": "Activated <-> Suspended only"}, status=422
+                {
+                    "error_code": 1400,
+                    "error_token": "InputValidationFailed",
+                    "message": "Activated <-> Suspended only",
+                },
+                status=422,
             )
         sim["status"] = {"id": status, "description": SIM_STATUS[status]}
         return web.Response(status=204)
@@ -341,11 +371,21 @@ class FakeEmnify:
             return _not_found()
         return web.json_response(
             [
-                {k: v for k, v in record.items() if k != "endpoint"}
-                for record in self.sms_records.values()
-                if record["endpoint"] == endpoint
+                record
+                for record in reversed(self.sms_records.values())
+                if record["endpoint_id"] == str(endpoint)
             ]
         )
+
+    async def _sms_details(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        endpoint = self._known(request)
+        raw = request.match_info["sms"]
+        record = self.sms_records.get(int(raw)) if raw.isdigit() else None
+        if endpoint is None or record is None or record["endpoint_id"] != str(endpoint):
+            return _not_found(f"SMS with Id '{raw}' not found.")
+        return web.json_response(record)
 
     async def _sms(self, request: web.Request) -> web.StreamResponse:
         if (refused := await self._refused(request)) is not None:
@@ -410,23 +450,22 @@ class FakeEmnify:
                 datetime.fromisoformat(body["expiry_date"])
             except (TypeError, ValueError):
                 return self._violation("expiry_date not ISO 8601")
-        endpoint = int(request.match_info["endpoint"])
+        raw = request.match_info["endpoint"]
+        endpoint = int(raw) if raw.isdigit() else -1
         if endpoint not in self.endpoints:
-            return web.json_response(
-                {"error_description": "Endpoint not found"}, status=404
-            )
+            return _not_found(f"Endpoint with Id '{raw}' not found.")
         self.sms.append({"endpoint": endpoint, **body})
         sms_id = next(self._ids)
-        self.sms_records[sms_id] = {
-            "id": sms_id,
-            "endpoint": endpoint,
-            "payload": body["payload"],
-            "status": {"id": 1, "description": SMS_STATUS[1]},
-            "submit_date": "2027-01-15T08:00:00.000+0000",
-            "delivery_date": None,
-            "final_date": None,
-        }
-        return web.json_response({}, status=201)
+        self.sms_records[sms_id] = sms_record(sms_id, endpoint, body)
+        # As recorded: 201, text/html, no body, the new SMS's URL in Location.
+        return web.Response(
+            status=201,
+            headers={
+                "Content-Type": "text/html; charset=UTF-8",
+                "Location": f"{request.scheme}://{request.host}{API}"
+                f"/endpoint/{endpoint}/sms/{sms_id}",
+            },
+        )
 
 
 ENDPOINT_STATUS = {0: "Enabled", 1: "Disabled", 2: "Deleted"}
@@ -446,15 +485,56 @@ SMS_STATUS = {
     6: "EXPIRED",
     7: "CANCELED",
 }
-# current_month: 1.5 (MB) of data, 2 SMS sent and 1 received.
+# current_month: 1.5 (MB) of data, 2 SMS sent and 1 received. As the API reference
+# shows it: volumes as decimal text, the cost a number.
 DEFAULT_STATS: dict[str, Any] = {
-    "current_month": {
-        "data": {"volume": 1.5, "volume_rx": 1.0, "volume_tx": 0.5, "cost": 0.1},
-        "sms": {"volume": 3, "volume_rx": 1, "volume_tx": 2, "cost": 0.03},
+    "last_month": {
+        "data": {
+            "volume": "9.000000",
+            "volume_tx": "3.000000",
+            "volume_rx": "6.000000",
+            "cost": 0.9,
+        }
     },
-    "last_month": {"data": {"volume": 9.0, "volume_rx": 6.0, "volume_tx": 3.0}},
+    "current_month": {
+        "data": {
+            "volume": "1.500000",
+            "volume_tx": "0.500000",
+            "volume_rx": "1.000000",
+            "cost": 0.1,
+        },
+        "sms": {
+            "volume": "3.000000",
+            "volume_tx": "2.000000",
+            "volume_rx": "1.000000",
+            "cost": 0.03,
+        },
+    },
     "last_hour": {},
 }
+# An endpoint without traffic: "last_month and current_month will only be included in
+# the responses if traffic exists" (emnify's API reference).
+NO_TRAFFIC_STATS: dict[str, Any] = {"last_hour": {}}
+
+
+def sms_record(sms_id: int, endpoint: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An MT SMS as ``GET /endpoint/{id}/sms`` lists it (get_all_device_sms.yaml)."""
+    return {
+        "submit_date": "2027-01-15T08:00:00.000+0000",
+        "delivery_date": None,
+        "expiry_date": "2027-01-16T08:00:00.000+0000",
+        "final_date": None,
+        "retry_count": "0",
+        "dcs": str(body.get("dcs", 0)),
+        "pid": "0",
+        "source_address": body.get("source_address", ""),
+        "endpoint_id": str(endpoint),
+        "udh": body.get("udh", ""),
+        "payload": body["payload"],
+        "id": sms_id,
+        "status": {"description": SMS_STATUS[1], "id": 1},
+        "sms_type": {"description": "MT", "id": 1},
+    }
 
 
 def endpoint_fields(endpoint_id: int) -> dict[str, Any]:
@@ -473,5 +553,9 @@ def endpoint_fields(endpoint_id: int) -> dict[str, Any]:
     }
 
 
-def _not_found(text: str = "Endpoint not found") -> web.Response:
-    return web.json_response({"error_description": text}, status=404)
+def _not_found(text: str = "Endpoint not found.") -> web.Response:
+    """A 404 as recorded (test_update_device_error_handling_device_id.yaml)."""
+    return web.json_response(
+        {"error_code": 1401, "error_token": "InvalidReference", "message": text},
+        status=404,
+    )

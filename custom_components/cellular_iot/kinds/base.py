@@ -167,6 +167,9 @@ class AccountKind(Kind):
                 fetch=partial(self.async_fetch_sims, runtime),
                 list_sms=self.sms_lister(runtime),
             )
+            if runtime.webhook is not None and runtime.sims.sms is not None:
+                # Receipts the provider pushes update the SMS it follows at once.
+                runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
 
     @callback
     def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:

@@ -1,10 +1,11 @@
 """The HTTP exchange every REST provider client shares: one request, errors mapped.
 
 An answer is read in bounded chunks up to a size cap (a provider, or anything posing
-as one, cannot make the client hold more than that), uncompressed (``Accept-Encoding:
-identity``: a compressed answer could inflate past any cap before it is counted),
-redirects are never followed, and the whole exchange, body included, runs under the
-client's timeout.
+as one, cannot make the client hold more than that), redirects are never followed, and
+the whole exchange, body included, runs under the client's timeout. The client asks for
+an uncompressed answer (``Accept-Encoding: identity``); one that comes gzip or deflate
+anyway (emnify's CDN answers gzip, as its recorded traffic shows) is inflated here,
+never past the same cap, so a small body cannot inflate into a large one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import functools
 import json
 from typing import Any, Final
+import zlib
 
 import aiohttp
 import orjson
@@ -28,6 +30,12 @@ _CHUNK_BYTES: Final = 64 * 1024
 # What is kept of a provider's own error text.
 MAX_DETAIL_CHARS: Final = 300
 REDACTED: Final = "**REDACTED**"
+# The content codings an answer may come in, and the zlib window of each.
+_INFLATE_WBITS: Final = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
 
 # Told after every exchange whether the provider could be reached: None when it
 # answered (whatever the answer, a 4xx included), else why not (no connection, no
@@ -78,10 +86,11 @@ async def exchange(
     """Send one request and read the answer (at most ``max_bytes``).
 
     Network failures become :class:`ProviderConnectionError`, a timeout (the body
-    included) :class:`ProviderTimeoutError`, a larger answer
-    :class:`ProviderResponseError`, and so do a compressed answer and a redirect
-    (HTTP 3xx), which is never followed. The ``observer`` learns whether the
-    provider could be reached.
+    included) :class:`ProviderTimeoutError`, a larger answer (before or after it is
+    inflated) :class:`ProviderResponseError`, and so do an answer in another coding
+    than gzip or deflate, one that does not inflate, and a redirect (HTTP 3xx),
+    which is never followed. The ``observer`` learns whether the provider could be
+    reached.
     """
     request_headers = {**headers, "Accept-Encoding": "identity"}
     body: bytes | None = None
@@ -116,6 +125,9 @@ async def exchange(
                     if len(buffer) > max_bytes:
                         raise _too_large(provider, max_bytes, status)
                 answer = bytes(buffer)
+            coding = answer_headers.get("Content-Encoding", "").strip().lower()
+            if coding not in ("", "identity"):
+                answer = _inflate(provider, coding, answer, max_bytes, status)
     except ProviderResponseError:
         if observer is not None:
             observer(None)  # it answered, with something we do not accept
@@ -139,18 +151,42 @@ async def exchange(
 
 
 def _check_form(provider: str, status: int, headers: Mapping[str, str]) -> None:
-    """Refuse a redirect (never followed) and a compressed answer (not counted)."""
+    """Refuse a redirect (never followed) and a coding other than gzip/deflate."""
     if 300 <= status < 400:
         raise ProviderResponseError(
             f"{provider} answered with a redirect (HTTP {status}), "
             "which is not followed",
             status=status,
         )
-    encoding = headers.get("Content-Encoding", "")
-    if encoding.strip().lower() not in ("", "identity"):
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity") and encoding not in _INFLATE_WBITS:
         raise ProviderResponseError(
-            f"{provider} answered with a compressed body", status=status
+            f"{provider} answered with a body compressed in an unknown coding",
+            status=status,
         )
+
+
+def _inflate(
+    provider: str, coding: str, raw: bytes, max_bytes: int, status: int
+) -> bytes:
+    """Return a gzip or deflate body inflated, never more than ``max_bytes`` of it."""
+    if not raw:  # (a 204 may name a coding and carry nothing)
+        return raw
+    inflater = zlib.decompressobj(_INFLATE_WBITS[coding])
+    try:
+        body = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error:
+        raise ProviderResponseError(
+            f"{provider} answered with a compressed body that does not inflate",
+            status=status,
+        ) from None
+    if len(body) > max_bytes:
+        raise _too_large(provider, max_bytes, status)
+    if not inflater.eof:
+        raise ProviderResponseError(
+            f"{provider} answered with a compressed body cut short", status=status
+        )
+    return body
 
 
 def _json_bytes(value: Mapping[str, Any]) -> bytes:

@@ -400,3 +400,50 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
 
 PARSERS["emnify"] = parse_emnify
 CONTENT_TYPES["emnify"] = frozenset({JSON})
+
+
+# --- emnify SMS delivery receipts (PATCH) ----------------------------------------------
+# "The callback URL may also be used to receive SMS delivery receipts in the form of a
+# PATCH request" (docs.emnify.com, SMS callbacks): for an SMS sent through the API to an
+# endpoint whose service profile has the callback, emnify PATCHes one JSON object to
+# the SMS callback URL, as published (emnify/product-docs, the delivery notification
+# figure of "Configure the SMS interface"): {"status": {"status": "DELIVERED", "id": 4},
+# "endpoint": {"id", "name"}, "id" (the SMS's id, as in the Location of its send),
+# "submit_date", "organisation": {"id"}, "final_date"}. Parsed by
+# :func:`parse_emnify_receipts` (a list of them is taken too).
+
+
+@dataclass(frozen=True, slots=True)
+class SmsReceipt:
+    """One SMS delivery receipt: which SMS, and the state it reached."""
+
+    sms_id: str
+    status: str
+    """One of ``providers.sim.SMS_STATES`` (``unknown`` for a state not known)."""
+    device_id: str | None = None
+    final: datetime | None = None
+
+
+def parse_emnify_receipts(body: Any) -> list[SmsReceipt]:
+    """Parse an emnify SMS delivery receipt (the body of its PATCH)."""
+    from .emnify import sms_state  # noqa: PLC0415 - emnify's own state table
+
+    receipts: list[SmsReceipt] = []
+    for item in _items(body):
+        sms_id = _text(item.get("id"), "id", required=True)
+        assert sms_id is not None
+        if not (sms_id.isascii() and sms_id.isdecimal()):
+            raise InboundFormatError("id must be the SMS's number")
+        status = item.get("status")
+        if not isinstance(status, Mapping):
+            raise InboundFormatError("missing status")
+        device_id, _ = _emnify_endpoint(item)
+        receipts.append(
+            SmsReceipt(
+                sms_id=str(int(sms_id)),
+                status=sms_state(status),
+                device_id=device_id,
+                final=_time(item.get("final_date")),
+            )
+        )
+    return receipts

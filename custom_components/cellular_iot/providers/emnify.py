@@ -7,6 +7,14 @@ its claims or the local clock say (a short-lived token, or a clock running ahead
 emnify's, must not cost one ``/authenticate`` per request): if emnify stops taking
 it sooner, its 401 renews it once and the request is retried once. SMS texts are
 split and encoded by :mod:`.sms`.
+
+What emnify really answers (its SDK's recordings of real traffic,
+``tests/fixtures/recorded/emnify/``): ``POST /endpoint/{id}/sms`` is ``201 Created``
+with an empty ``text/html`` body and the new SMS's URL in ``Location``
+(``…/endpoint/{id}/sms/{sms_id}``), the only place its id is given; an endpoint without
+a SIM has no ``sim`` key in ``GET /endpoint``; ``/stats`` leaves ``current_month`` out
+while the endpoint has had no traffic this month (emnify's API reference), and gives
+volumes as decimal text (``"0.848157"``).
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 import json
 import math
+import re
 import time
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -39,6 +49,7 @@ from .errors import (
 from .sim import (
     SIM_ACTIVE,
     SIM_INACTIVE,
+    SIM_NO_SIM,
     SIM_SUSPENDED,
     SIM_UNKNOWN,
     SMS_BUFFERED,
@@ -94,7 +105,22 @@ _SMS_STATES: Final = {
     6: SMS_EXPIRED,
     7: SMS_CANCELED,
 }
+# The descriptions emnify gives the SMS states (upper case), for a receipt that
+# carries the text only.
+_SMS_TEXTS: Final = {
+    "PENDING": SMS_PENDING,
+    "DELIVERY ATTEMPT PENDING": SMS_PENDING,
+    "IN PROGRESS": SMS_IN_PROGRESS,
+    "BUFFERED": SMS_BUFFERED,
+    "DELIVERED": SMS_DELIVERED,
+    "FAILED": SMS_FAILED,
+    "EXPIRED": SMS_EXPIRED,
+    "CANCELED": SMS_CANCELED,
+    "CANCELLED": SMS_CANCELED,
+}
 _ONLINE: Final = {"ATTACHED": True, "ONLINE": True, "OFFLINE": False, "BLOCKED": False}
+# A volume as emnify writes it: decimal text ("0.848157") or a JSON number.
+_DECIMAL: Final = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -124,6 +150,7 @@ class SentSmsPart:
 
     part: int
     sms_id: str | None
+    """emnify's id of the SMS, from the ``Location`` of its 201 (None: no usable one)."""
 
 
 class EmnifyClient:
@@ -188,7 +215,13 @@ class EmnifyClient:
         alphanumeric_sender: bool = False,
         expiry_date: str | None = None,
     ) -> list[SentSmsPart]:
-        """Send each part with ``POST /endpoint/{id}/sms``, in order."""
+        """Send each part with ``POST /endpoint/{id}/sms``, in order.
+
+        emnify answers each with 201, an empty body and the SMS's URL in
+        ``Location``: its id is taken from there, when that URL is this endpoint's
+        SMS (``…/endpoint/{id}/sms/{digits}``), else it stays None.
+        """
+        endpoint = int(endpoint_id)
         if not parts:
             raise ValueError("no SMS parts to send")
         sent: list[SentSmsPart] = []
@@ -204,11 +237,15 @@ class EmnifyClient:
                     body["source_address_type"] = {"id": ALPHANUMERIC_SENDER_TYPE}
             if expiry_date:
                 body["expiry_date"] = expiry_date
-            result = await self._request(
-                "POST", f"/endpoint/{int(endpoint_id)}/sms", body
+            _, headers = await self._request_with_headers(
+                "POST", f"/endpoint/{endpoint}/sms", body
             )
-            sms_id = result.get("id") if isinstance(result, Mapping) else None
-            sent.append(SentSmsPart(part=number, sms_id=_short_id(sms_id)))
+            sent.append(
+                SentSmsPart(
+                    part=number,
+                    sms_id=sms_id_from_location(headers.get("Location"), endpoint),
+                )
+            )
         return sent
 
     async def sim_statuses(self, endpoint_ids: Sequence[int]) -> dict[str, SimStatus]:
@@ -251,10 +288,9 @@ class EmnifyClient:
                 limit,
                 lambda: self._request("GET", f"/endpoint/{endpoint}/connectivity"),
             )
-            stats = await _unless_missing(
-                limit, lambda: self._request("GET", f"/endpoint/{endpoint}/stats")
-            )
-            data_used, sms_sent, sms_received = _parse_stats(stats)
+            data_used, sms_sent, sms_received = await _unless_missing(
+                limit, lambda: self.endpoint_stats(endpoint)
+            ) or (None, None, None)
             return replace(
                 status,
                 online=_parse_online(connectivity),
@@ -266,6 +302,17 @@ class EmnifyClient:
 
         results = await asyncio.gather(*(_one(status) for status in found.values()))
         return {status.provider_id: status for status in results}
+
+    async def endpoint_stats(
+        self, endpoint_id: int
+    ) -> tuple[int | None, int | None, int | None]:
+        """Return this month's (bytes, SMS sent, SMS received) of an endpoint.
+
+        ``GET /endpoint/{id}/stats``; 0 for a month without traffic (emnify then
+        leaves ``current_month`` out), None for what the answer does not say.
+        """
+        endpoint = _positive_id(endpoint_id)
+        return _parse_stats(await self._request("GET", f"/endpoint/{endpoint}/stats"))
 
     async def set_sim_active(self, endpoint_id: int, sim_id: int, active: bool) -> None:
         """Resume (endpoint enabled, SIM activated) or pause (disabled, suspended).
@@ -442,6 +489,54 @@ def _status_id(value: Any) -> int | None:
     return status_id
 
 
+def sms_id_from_location(location: Any, endpoint_id: int) -> str | None:
+    """Return the SMS id at the end of a ``Location`` of ``endpoint_id``'s SMS.
+
+    ``https://cdn.emnify.net/api/v1/endpoint/11379224/sms/19649276`` gives
+    ``"19649276"`` for endpoint 11379224; anything else (another endpoint, another
+    resource, no digits, a query) gives None.
+    """
+    if not isinstance(location, str) or not 0 < len(location) <= 2048:
+        return None
+    try:
+        parts = urlsplit(location.strip())
+    except ValueError:
+        return None
+    if parts.query or parts.fragment:
+        return None
+    segments = parts.path.split("/")
+    if len(segments) < 4 or segments[-4:-1] != ["endpoint", str(endpoint_id), "sms"]:
+        return None
+    sms_id = segments[-1]
+    if not (sms_id.isascii() and sms_id.isdecimal() and len(sms_id) <= 19):
+        return None
+    return str(int(sms_id)) if int(sms_id) > 0 else None
+
+
+def sms_state(status: Any) -> str:
+    """Return the delivery state of an SMS's ``status`` object (id, or text only).
+
+    emnify's SMS list writes ``{"id": 4, "description": "DELIVERED"}``; its delivery
+    receipt ``{"status": "DELIVERED", "id": 4}``. An id may come as digits.
+    """
+    if not isinstance(status, Mapping):
+        return SMS_UNKNOWN
+    status_id = status.get("id")
+    if isinstance(status_id, str) and status_id.isascii() and status_id.isdecimal():
+        status_id = int(status_id) if len(status_id) < 4 else None
+    if (
+        isinstance(status_id, int)
+        and not isinstance(status_id, bool)
+        and status_id in _SMS_STATES
+    ):
+        return _SMS_STATES[status_id]
+    for key in ("description", "status"):
+        text = as_short_text(status.get(key))
+        if text is not None and text.upper() in _SMS_TEXTS:
+            return _SMS_TEXTS[text.upper()]
+    return SMS_UNKNOWN
+
+
 def _status_text(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return None
@@ -452,9 +547,15 @@ def _status_text(value: Any) -> str | None:
 
 
 def _endpoint_state(endpoint_status: int | None, sim: Any) -> str:
-    """Map an endpoint's status and its SIM's status to one state."""
+    """Map an endpoint's status and its SIM's status to one state.
+
+    An endpoint with no SIM assigned has no ``sim`` key at all (recorded: the
+    ``Disabled`` endpoints of ``get_all_devices.yaml``): "no SIM".
+    """
     if endpoint_status == _ENDPOINT_DELETED:
         return SIM_INACTIVE
+    if sim is None:
+        return SIM_NO_SIM
     if not isinstance(sim, Mapping):
         return SIM_UNKNOWN
     sim_status = _status_id(sim)
@@ -508,16 +609,22 @@ def _parse_online(connectivity: Any) -> bool | None:
 def _parse_stats(stats: Any) -> tuple[int | None, int | None, int | None]:
     """Return (bytes, SMS sent, SMS received) of ``current_month``.
 
-    emnify leaves the ``data``/``sms`` keys out when there was no traffic: then 0,
-    as long as ``current_month`` itself is there.
+    emnify includes ``current_month`` (and ``last_month``) "only if traffic exists"
+    (its API reference), and leaves the ``data``/``sms`` keys out of a month without
+    that traffic: an answer without them is 0, an idle SIM's and every SIM's early
+    in the month. No answer (None: the call found nothing) or garbage stays unknown.
     """
-    month = stats.get("current_month") if isinstance(stats, Mapping) else None
+    if not isinstance(stats, Mapping):
+        return None, None, None
+    month = stats.get("current_month", {})
+    if month is None:
+        month = {}  # ("object or null", the reference says)
     if not isinstance(month, Mapping):
         return None, None, None
     data_used: int | None = 0
     if "data" in month:
         data = month["data"]
-        volume = as_number(data.get("volume")) if isinstance(data, Mapping) else None
+        volume = _volume(data.get("volume")) if isinstance(data, Mapping) else None
         data_used = (
             round(volume * BYTES_PER_VOLUME_UNIT) if volume is not None else None
         )
@@ -528,9 +635,25 @@ def _parse_stats(stats: Any) -> tuple[int | None, int | None, int | None]:
         sms_map: Mapping[str, Any] = sms if isinstance(sms, Mapping) else {}
         # Inferred: volume_tx counts SMS the device sent (mobile originated),
         # volume_rx those it received (mobile terminated).
-        sent = as_count(sms_map.get("volume_tx"))
-        received = as_count(sms_map.get("volume_rx"))
+        sent = _sms_count(sms_map.get("volume_tx"))
+        received = _sms_count(sms_map.get("volume_rx"))
     return data_used, sent, received
+
+
+def _volume(value: Any) -> float | None:
+    """Return a volume given as a JSON number or as decimal text ("0.848157")."""
+    if isinstance(value, str):
+        text = value.strip()
+        return float(text) if _DECIMAL.fullmatch(text) else None
+    return as_number(value)
+
+
+def _sms_count(value: Any) -> int | None:
+    """Return a count of SMS ("3.000000" as emnify writes it), whole numbers only."""
+    volume = _volume(value)
+    if volume is None or not volume.is_integer():
+        return as_count(value)
+    return int(volume)
 
 
 def _parse_sms(item: Any) -> SmsDelivery | None:
@@ -539,13 +662,10 @@ def _parse_sms(item: Any) -> SmsDelivery | None:
     sms_id = _short_id(item.get("id"))
     if sms_id is None:
         return None
-    status_id = _status_id(item)
     payload = item.get("payload")
     return SmsDelivery(
         sms_id=sms_id,
-        status=_SMS_STATES.get(status_id, SMS_UNKNOWN)
-        if status_id is not None
-        else SMS_UNKNOWN,
+        status=sms_state(item.get("status")),
         payload=payload if isinstance(payload, str) else None,
         submitted=as_time(item.get("submit_date")),
         final=as_time(item.get("final_date")) or as_time(item.get("delivery_date")),

@@ -17,8 +17,17 @@ SIM_ACTIVE: Final = "active"
 SIM_SUSPENDED: Final = "suspended"
 SIM_PENDING: Final = "pending"
 SIM_INACTIVE: Final = "inactive"
+# The device has no SIM assigned (an emnify endpoint without a ``sim``).
+SIM_NO_SIM: Final = "no_sim"
 SIM_UNKNOWN: Final = "unknown"
-SIM_STATES: Final = (SIM_ACTIVE, SIM_SUSPENDED, SIM_PENDING, SIM_INACTIVE, SIM_UNKNOWN)
+SIM_STATES: Final = (
+    SIM_ACTIVE,
+    SIM_SUSPENDED,
+    SIM_PENDING,
+    SIM_INACTIVE,
+    SIM_NO_SIM,
+    SIM_UNKNOWN,
+)
 
 # An SMS's delivery state (emnify's SMS status ids 1-7), and "unknown".
 SMS_PENDING: Final = "pending"

@@ -31,7 +31,11 @@ from ...const import (
 from ...inbound_webhook import DeliveryFormat
 from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ...outbox import OutboxItem
-from ...providers.deliveries import CONTENT_TYPES, parse_emnify
+from ...providers.deliveries import (
+    CONTENT_TYPES,
+    parse_emnify,
+    parse_emnify_receipts,
+)
 from ...providers.emnify import EmnifyClient
 from ...providers.errors import ProviderError
 from ...providers.sim import SimStatus, SmsDelivery
@@ -84,12 +88,14 @@ async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[st
         )
         sent.append({"part": number, "sms_id": result[0].sms_id})
     if runtime.sims is not None and runtime.sims.sms is not None:
-        # emnify answers a send with no id: the SMS is found in the endpoint's
-        # list at the next refresh, by its text, and followed from there.
+        # Each part is followed by the id emnify gave it (its 201's Location), from
+        # its delivery receipts and the endpoint's SMS list; a part that came back
+        # without one is looked for in the list by its text and time.
         runtime.sims.sms.follow(
             str(params["device_id"]),
             [raw["payload"] for raw in parts],
             {"outbox_id": item.id},
+            [entry["sms_id"] for entry in sent],
         )
         runtime.sims.async_update_listeners()
     return {
@@ -177,7 +183,9 @@ class EmnifyKind(AccountKind):
     account_model = "emnify organisation"
     device_model = "emnify endpoint"
     device_key = ATTR_DEVICE_ID
-    delivery = DeliveryFormat(parse_emnify, CONTENT_TYPES["emnify"])
+    delivery = DeliveryFormat(
+        parse_emnify, CONTENT_TYPES["emnify"], receipts=parse_emnify_receipts
+    )
     actions: ClassVar[Mapping[str, ActionHandler]] = {
         SERVICE_SEND_SMS: _async_send_sms,
         SERVICE_SET_SIM_STATE: async_set_sim_state,
