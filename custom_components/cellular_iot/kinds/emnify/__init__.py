@@ -31,7 +31,11 @@ from ...const import (
 from ...inbound_webhook import DeliveryFormat
 from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ...outbox import OutboxItem
-from ...providers.deliveries import CONTENT_TYPES, parse_emnify
+from ...providers.deliveries import (
+    CONTENT_TYPES,
+    EMNIFY_MAX_BODY_BYTES,
+    parse_emnify,
+)
 from ...providers.emnify import EmnifyClient
 from ...providers.errors import ProviderError
 from ...providers.sim import SimStatus, SmsDelivery
@@ -177,7 +181,10 @@ class EmnifyKind(AccountKind):
     account_model = "emnify organisation"
     device_model = "emnify endpoint"
     device_key = ATTR_DEVICE_ID
-    delivery = DeliveryFormat(parse_emnify, CONTENT_TYPES["emnify"])
+    # Data Streamer bulks are larger than any other delivery.
+    delivery = DeliveryFormat(
+        parse_emnify, CONTENT_TYPES["emnify"], max_body_bytes=EMNIFY_MAX_BODY_BYTES
+    )
     actions: ClassVar[Mapping[str, ActionHandler]] = {
         SERVICE_SEND_SMS: _async_send_sms,
         SERVICE_SET_SIM_STATE: async_set_sim_state,
