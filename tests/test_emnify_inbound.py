@@ -28,11 +28,13 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.cellular_iot.const import EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.providers.deliveries import (
     EMNIFY_MAX_MESSAGES,
+    InboundMessage,
     parse_emnify,
 )
 from custom_components.cellular_iot.providers.sms_parts import (
     MAX_PENDING,
     PART_TIMEOUT,
+    SmsAssembler,
 )
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -521,3 +523,52 @@ async def test_callback_jwt_iat_without_exp_is_bounded(
             headers={"Authorization": f"Bearer {_jwt({'iat': iat})}"},
         )
         assert response.status == status, iat
+
+
+# --- the assembler alone (no HA) ----------------------------------------------------------
+
+
+def _assembler(**bounds: Any) -> tuple[SmsAssembler, list[InboundMessage], list[Any]]:
+    emitted: list[InboundMessage] = []
+    timers: list[Any] = []
+
+    def schedule(delay: float, action: Any) -> Any:
+        timer = [delay, action, False]  # the delay, the action, cancelled
+        timers.append(timer)
+        return lambda: timer.__setitem__(2, True)
+
+    return SmsAssembler(emitted.append, schedule, **bounds), emitted, timers
+
+
+def _parsed(body: dict[str, Any]) -> InboundMessage:
+    (message,) = parse_emnify(body)
+    return message
+
+
+def test_a_new_total_under_the_same_identifier_sends_the_waiting_sms_out() -> None:
+    assembler, emitted, _ = _assembler()
+    assert assembler.add(_parsed(_part(1)))
+    assert assembler.add(_parsed({**_part(1, total=2), "id": 1}))
+    assert [m.extra["missing_parts"] for m in emitted] == [[2, 3]]
+    assert assembler.pending == 1
+
+
+def test_the_text_waiting_is_bounded() -> None:
+    assembler, emitted, _ = _assembler(max_bytes=40)
+    assembler.add(_parsed(_part(1)))  # 30 bytes
+    assert emitted == []
+    assembler.add(_parsed(_part(1, identifier=1)))  # 60 bytes waiting: the oldest goes
+    assert [m.message_id for m in emitted] == ["sms-6202"]
+    assert assembler.pending == 1
+
+
+def test_a_timer_that_has_run_is_not_cancelled() -> None:
+    assembler, emitted, timers = _assembler()
+    assembler.add(_parsed(_part(1)))
+    delay, action, _ = timers[0]
+    assert delay == PART_TIMEOUT
+    action()
+    assert [m.extra["incomplete"] for m in emitted] == [True]
+    assert timers[0][2] is False
+    action()  # once more: nothing waits under that key
+    assert len(emitted) == 1

@@ -106,12 +106,12 @@ class SmsAssembler:
             pending.cancel = self._schedule(
                 self._timeout, partial(self._expire, part.key)
             )
-        elif part.number in pending.parts:
-            return False
         elif part.total != pending.total:
             # Another SMS under the same identifier: the one waiting goes out as it is.
             self._finish(part.key)
             return self.add(message)
+        elif part.number in pending.parts:
+            return False
         pending.parts[part.number] = message
         pending.size += len(message.payload)
         self._bytes += len(message.payload)
