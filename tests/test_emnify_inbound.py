@@ -36,6 +36,7 @@ from custom_components.cellular_iot.providers.sms_parts import (
     PART_TIMEOUT,
     SmsAssembler,
 )
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.util import dt as dt_util
 
@@ -396,6 +397,24 @@ async def test_unloading_fires_what_waits(
     (event,) = events
     assert event.data["data"] == TEXTS[1]
     assert event.data["missing_parts"] == [1, 3]
+
+
+async def test_stopping_home_assistant_fires_what_waits(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    hook: MockConfigEntry,
+) -> None:
+    events = _events(hass)
+    client = await hass_client_no_auth()
+    await _post(client, _part(3))
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    (event,) = events
+    assert event.data["missing_parts"] == [1, 2]
+    # Unloading afterwards fires nothing more.
+    assert await hass.config_entries.async_unload(hook.entry_id)
+    await hass.async_block_till_done()
+    assert len(events) == 1
 
 
 async def test_parts_of_two_senders_stay_apart(
