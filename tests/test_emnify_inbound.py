@@ -188,6 +188,23 @@ async def test_a_bulk_of_1000_records_is_taken_whole(
     assert len(events) == 1000
 
 
+async def test_a_small_bulk_of_more_than_100_records_is_taken(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    hook: MockConfigEntry,
+) -> None:
+    """150 records, compact: under 256 KB, over the old bound of 100 records."""
+    event = _generic_event()
+    body = json.dumps([{**event, "id": event["id"] + n} for n in range(150)]).encode()
+    assert len(body) < 256 * 1024
+    events = _events(hass)
+    client = await hass_client_no_auth()
+    response = await client.post(URL, data=body, headers=HEADERS)
+    assert await response.json() == {"accepted": 150, "duplicates": 0}
+    await hass.async_block_till_done()
+    assert len(events) == 150
+
+
 @pytest.mark.parametrize("name", ["stream_usage_data.yaml", "stream_usage_sms.yaml"])
 async def test_documented_usage_bulks_are_accepted_without_events(
     hass: HomeAssistant,
