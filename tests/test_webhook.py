@@ -1227,8 +1227,8 @@ def _flip_last_bits(part: str) -> str:
 @pytest.mark.parametrize(
     "token",
     [
-        _signed({}),
         _signed({"iat": 1_700_000_000}),
+        _signed({"iat": FUTURE}),
         _signed({"exp": str(FUTURE)}),
         _signed({"exp": True}),
         _signed({"exp": None}),
@@ -1246,8 +1246,8 @@ def _flip_last_bits(part: str) -> str:
         _signed([FUTURE]),
     ],
     ids=[
-        "no exp",
-        "iat only",
+        "no exp, issued long ago",
+        "no exp, issued in the future",
         "exp text",
         "exp bool",
         "exp null",
@@ -1265,7 +1265,7 @@ def _flip_last_bits(part: str) -> str:
         "claims not an object",
     ],
 )
-async def test_jwt_must_expire_and_be_strict_base64url(
+async def test_jwt_time_claims_and_strict_base64url(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
     emnify_hook: MockConfigEntry,

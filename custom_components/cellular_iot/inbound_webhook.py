@@ -5,10 +5,13 @@ Assistant Cloud can relay it too: a relayed delivery arrives as HA's ``MockReque
 which the handler reads like a real request). Every request must carry the entry's
 shared secret (query parameter ``secret``, header ``X-Webhook-Secret`` / ``X-API-Key``,
 or the ``Authorization`` header as the bare secret, ``Bearer <secret>``, Basic auth
-whose password is the secret, or an HMAC-signed JWT with an ``exp``). The body is read
-to its end (however it is split or chunked) up to 256 KB and within a deadline. The
-handler answers at once and never raises: a bad request gets a 4xx with a short reason
-and a debug log line, nothing else.
+whose password is the secret, or a JWT signed with it, as emnify sends). The body is
+read to its end (however it is split or chunked) up to the provider's cap (256 KB;
+emnify's Data Streamer bulks 8 MB) and within a deadline; a large body is decoded and
+parsed in the executor, and its messages are fired in slices between which the event
+loop runs. The parts of a long SMS are put together before one event is fired for it
+(:mod:`.providers.sms_parts`). The handler never raises: a bad request gets a 4xx with
+a short reason and a debug log line, nothing else.
 
 A provider that PATCHes delivery receipts to the same URL (emnify, for the SMS sent
 through its API) has them taken as PATCH, with the same secret check and limits, and
@@ -36,7 +39,9 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.util.aiohttp import MockRequest
@@ -53,6 +58,7 @@ from .providers.deliveries import (
     InboundMessage,
     SmsReceipt,
 )
+from .providers.sms_parts import SmsAssembler
 from .recent import RecentIds
 from .webhook_auth import (
     DeliveryRequest,
@@ -60,14 +66,20 @@ from .webhook_auth import (
     check_secret,
 )
 
-# Deliveries are small (monoZ: 10 packets of 6 KB; emnify: batches of events).
+# Deliveries are small (monoZ: 10 packets of 6 KB; an SMS), except emnify's Data
+# Streamer bulks, whose format says its own cap (DeliveryFormat.max_body_bytes).
 MAX_BODY_BYTES: Final = 256 * 1024
+# A body larger than this is decoded and parsed in the executor, not in the loop.
+OFFLOAD_BYTES: Final = 64 * 1024
+# Messages fired in one go before the event loop gets a turn.
+FIRE_SLICE: Final = 100
 # The whole body must arrive within this time (a sender that trickles gets 408).
 BODY_TIMEOUT: Final = 30.0
 # A Hologram form has four fields; anything with many more is not one.
 MAX_FORM_FIELDS: Final = 16
-# Message ids remembered per entry to drop a delivery the provider retries.
-DEDUP_SIZE: Final = 4096
+# Message ids remembered per entry to drop a delivery the provider retries (a few
+# of emnify's bulks of thousands of records).
+DEDUP_SIZE: Final = 16384
 
 
 # The webhooks that take PATCH (delivery receipts), by webhook id.
@@ -117,17 +129,17 @@ def _source(request: DeliveryRequest) -> str | None:
     return request.remote
 
 
-async def _read_raw(request: DeliveryRequest) -> bytes:
+async def _read_raw(request: DeliveryRequest, limit: int = MAX_BODY_BYTES) -> bytes:
     """Read the body to its end: it may come in many pieces, chunked, or compressed.
 
-    The declared length is checked first; the cap holds for what arrives too (a
-    chunked or compressed body declares none), and the whole body must arrive within
-    :data:`BODY_TIMEOUT`.
+    The declared length is checked first; the cap (``limit`` bytes) holds for what
+    arrives too (a chunked or compressed body declares none), and the whole body must
+    arrive within :data:`BODY_TIMEOUT`.
     """
     if (
         not isinstance(request, MockRequest)
         and request.content_length is not None
-        and request.content_length > MAX_BODY_BYTES
+        and request.content_length > limit
     ):
         raise _RejectedError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
     content = request.content  # a MockRequest makes a new reader at each access
@@ -135,10 +147,10 @@ async def _read_raw(request: DeliveryRequest) -> bytes:
     size = 0
     try:
         async with asyncio.timeout(BODY_TIMEOUT):
-            while chunk := await content.read(MAX_BODY_BYTES + 1 - size):
+            while chunk := await content.read(limit + 1 - size):
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > MAX_BODY_BYTES:
+                if size > limit:
                     raise _RejectedError(
                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large"
                     )
@@ -212,6 +224,20 @@ def _decode(raw: bytes, media_type: str) -> Any:
         raise _RejectedError(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
 
 
+def _parse[T](parser: Callable[[Any], list[T]], body: Any) -> list[T]:
+    try:
+        return parser(body)
+    except InboundFormatError as err:
+        raise _RejectedError(HTTPStatus.BAD_REQUEST, str(err)) from None
+
+
+def _decode_and_parse(
+    raw: bytes, media_type: str, parser: Callable[[Any], list[InboundMessage]]
+) -> list[InboundMessage]:
+    """Decode a JSON body and parse it (run in the executor for a large body)."""
+    return _parse(parser, _decode(raw, media_type))
+
+
 def _check_media_type(media_type: str, accepted: frozenset[str]) -> None:
     """Refuse a media type the provider never posts (415, naming what is accepted)."""
     if media_type in accepted:
@@ -232,6 +258,8 @@ class DeliveryFormat:
     iccid_from_topic: Callable[[Mapping[str, Any], str], str | None] | None = None
     # The parser of the delivery receipts the provider PATCHes (None: no PATCH).
     receipts: Callable[[Any], list[SmsReceipt]] | None = None
+    # The largest body the provider posts.
+    max_body_bytes: int = MAX_BODY_BYTES
 
 
 class InboundWebhook:
@@ -248,6 +276,8 @@ class InboundWebhook:
         self._parser: Callable[[Any], list[InboundMessage]] = delivery.parser
         # The ids of the messages delivered lately (an account's poller may share it).
         self.recent = RecentIds(DEDUP_SIZE)
+        self._assembler = SmsAssembler(self._fire, self._schedule)
+        self._unsub_stop: CALLBACK_TYPE | None = None
         self.webhook_id: str = entry.data[CONF_WEBHOOK_ID]
         self.accepted = 0
         self.duplicates = 0
@@ -277,21 +307,41 @@ class InboundWebhook:
             local_only=False,
             allowed_methods=["POST"],
         )
+        self._unsub_stop = self._hass.bus.async_listen_once(
+            EVENT_HOMEASSISTANT_STOP, self._on_stop
+        )
 
     @callback
     def unregister(self) -> None:
-        """Remove the webhook."""
+        """Remove the webhook; a long SMS still waiting for parts is fired as it is."""
         webhook.async_unregister(self._hass, self.webhook_id)
         patchable = self._hass.data.get(_PATCH_WEBHOOKS, {})
         if patchable.get(self.webhook_id) is self:
             del patchable[self.webhook_id]
+        if self._unsub_stop is not None:
+            self._unsub_stop()
+            self._unsub_stop = None
+        self._assembler.flush()
+
+    @callback
+    def _on_stop(self, _event: Event) -> None:
+        self._unsub_stop = None
+        self._assembler.flush()
+
+    @callback
+    def _schedule(self, delay: float, action: Callable[[], None]) -> CALLBACK_TYPE:
+        @callback
+        def _due(_now: Any) -> None:
+            action()
+
+        return async_call_later(self._hass, delay, _due)
 
     async def handle(
         self, hass: HomeAssistant, webhook_id: str, request: DeliveryRequest
     ) -> web.Response:
         """Answer one delivery; never raise."""
         try:
-            raw = await _read_raw(request)
+            raw = await _read_raw(request, self._delivery.max_body_bytes)
             media_type = _media_type(request)
             accepted = self._delivery.content_types
             # A Hologram form carries the secret in its "key" field.
@@ -304,15 +354,19 @@ class InboundWebhook:
                 form.get("key") if form is not None else None,
             )
             _check_media_type(media_type, accepted)
-            body = form if form is not None else _decode(raw, media_type)
             receipts: list[SmsReceipt] | None = None
-            try:
-                if request.method == "PATCH" and self._delivery.receipts is not None:
-                    receipts = self._delivery.receipts(body)
-                else:
-                    messages = self._parser(body)
-            except InboundFormatError as err:
-                raise _RejectedError(HTTPStatus.BAD_REQUEST, str(err)) from None
+            messages: list[InboundMessage] = []
+            if request.method == "PATCH" and self._delivery.receipts is not None:
+                body = form if form is not None else _decode(raw, media_type)
+                receipts = _parse(self._delivery.receipts, body)
+            elif form is not None:
+                messages = _parse(self._parser, form)
+            elif len(raw) > OFFLOAD_BYTES:
+                messages = await hass.async_add_executor_job(
+                    _decode_and_parse, raw, media_type, self._parser
+                )
+            else:
+                messages = _parse(self._parser, _decode(raw, media_type))
         except _RejectedError as err:
             self.rejected += 1
             self.last_rejection = err.reason
@@ -332,11 +386,16 @@ class InboundWebhook:
         if receipts is not None:
             return self._apply(receipts)
         new = 0
-        for message in messages:
+        for index, message in enumerate(messages):
+            if index and not index % FIRE_SLICE:
+                await asyncio.sleep(0)  # a large bulk: let the loop run between slices
             if not self.recent.claim(message.keys):
                 self.duplicates += 1
                 continue
-            self._fire(message)
+            # A part of a long SMS waits for the others; anything else is fired now.
+            if not self._assembler.add(message):
+                self.duplicates += 1  # the same part again, under another id
+                continue
             new += 1
         self.accepted += new
         return web.json_response(

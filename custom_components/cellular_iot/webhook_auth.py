@@ -2,8 +2,8 @@
 
 The secret may come as the query parameter ``secret``, a header ``X-Webhook-Secret``
 or ``X-API-Key``, the ``Authorization`` header (the bare secret, ``Bearer <secret>``,
-Basic auth whose password is the secret, or an HMAC-signed JWT with an ``exp``), or
-a Hologram form's ``key`` field. Every comparison takes constant time; a value that
+Basic auth whose password is the secret, or a JWT signed with the secret by HMAC, as
+emnify signs its API callbacks), or a Hologram form's ``key`` field. Every comparison takes constant time; a value that
 cannot be the secret is skipped, never an error.
 """
 
@@ -28,8 +28,12 @@ from homeassistant.util.aiohttp import MockRequest
 # Longer header or query values are not our secret (32 characters) and are not compared.
 MAX_SECRET_CHARS: Final = 512
 MAX_JWT_CHARS: Final = 4096
-# Clock difference allowed when checking a JWT's "exp" and "nbf" (seconds).
+# Clock difference allowed when checking a JWT's "exp", "nbf" and "iat" (seconds).
 JWT_LEEWAY: Final = 60
+# A JWT with an "iat" but no "exp" is taken this long after it was issued (seconds):
+# a provider may send a delivery again with the token it signed first (1NCE's SMS
+# forwarder, on emnify's platform, retries for 24 hours).
+JWT_MAX_AGE: Final = 24 * 3600
 SECRET_HEADERS: Final = ("X-Webhook-Secret", "X-API-Key")
 AUTH_HEADERS: Final = ("Authorization", "Authentication")
 
@@ -151,10 +155,15 @@ def _claim_time(claims: Mapping[str, Any], name: str) -> float | None:
 def jwt_signed_with(token: bytes, key: bytes, now: float) -> bool:
     """Return whether ``token`` is a JWT signed with ``key`` (HMAC) and valid at ``now``.
 
-    emnify signs its SMS callbacks this way with the service profile's API secret.
-    The token must carry a numeric ``exp`` (a token without one would be good
-    forever) that has not passed, and a ``nbf`` if present must have come; both with
-    :data:`JWT_LEEWAY` for clock differences. Every part must be strict base64url.
+    emnify signs its API callbacks this way with the service profile's API secret,
+    and documents nothing else of the token: no claim, so neither ``exp`` nor ``iat``
+    can be required. The time claims present are checked, each with
+    :data:`JWT_LEEWAY` for clock differences: ``exp`` must not have passed, ``nbf``
+    must have come, and an ``iat`` without an ``exp`` must be no older than
+    :data:`JWT_MAX_AGE` (and not in the future). A token without time claims is the
+    same text at every request, a fixed credential made from the secret, no weaker
+    than the bare secret this header also takes; a replayed delivery is dropped by
+    its message id (the webhook remembers them). Every part must be strict base64url.
     """
     parts = token.split(b".")
     if len(parts) != 3 or len(token) > MAX_JWT_CHARS:
@@ -175,8 +184,15 @@ def jwt_signed_with(token: bytes, key: bytes, now: float) -> bool:
             return False
         exp = _claim_time(claims, "exp")
         nbf = _claim_time(claims, "nbf")
+        iat = _claim_time(claims, "iat")
     except (ValueError, RecursionError):
         return False
-    if exp is None or exp + JWT_LEEWAY < now:
+    if exp is not None and exp + JWT_LEEWAY < now:
+        return False
+    if (
+        exp is None
+        and iat is not None
+        and not (now - JWT_MAX_AGE - JWT_LEEWAY <= iat <= now + JWT_LEEWAY)
+    ):
         return False
     return nbf is None or nbf - JWT_LEEWAY <= now

@@ -18,8 +18,18 @@ import hashlib
 import json
 from typing import Any, Final
 
-# One delivery holds at most this many messages (emnify and monoZ batch them).
+# One delivery holds at most this many messages (monoZ batches up to 10).
 MAX_MESSAGES: Final = 100
+# emnify's Data Streamer bulk size is not documented ("each HTTP POST includes a JSON
+# collection", sent "at intervals"): a bulk is bounded by its body size,
+# EMNIFY_MAX_BODY_BYTES, and, for bodies of tiny records, by this many records.
+EMNIFY_MAX_MESSAGES: Final = 20_000
+# The largest event example emnify documents (Delete PDP Context) is 1.9 KB as the docs
+# print it, 1.4 KB compact; the smallest 0.4 KB compact. 8 MB holds over 4,000 of the
+# largest, 20,000 of the smallest: a busy interval's bulk, not a flood.
+EMNIFY_MAX_BODY_BYTES: Final = 8 * 1024 * 1024
+# A long SMS has at most 255 parts (the 8-bit part count of 3GPP TS 23.040).
+MAX_SMS_PARTS: Final = 255
 
 JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
@@ -38,6 +48,15 @@ class Form(dict[str, str]):
 
 
 @dataclass(frozen=True, slots=True)
+class SmsPart:
+    """Where one part of a long (concatenated) SMS belongs."""
+
+    key: tuple[str, ...]  # the long SMS: who sent it, and its identifier
+    number: int  # 1 … total
+    total: int  # 2 … MAX_SMS_PARTS
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One device message taken out of a delivery."""
 
@@ -48,6 +67,8 @@ class InboundMessage:
     topics: list[str] = field(default_factory=list)
     received_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # A part of a long SMS, to be put together with the others before it is fired.
+    part: SmsPart | None = None
     # Other ids the same message has when it arrives by another path (a Hologram
     # record polled from the API and the same message from a route): deduplicated
     # under each of them too.
@@ -105,15 +126,15 @@ def _b64(value: str, name: str) -> bytes:
         raise InboundFormatError(f"{name} is not base64") from err
 
 
-def _items(body: Any) -> list[Any]:
+def _items(body: Any, limit: int = MAX_MESSAGES) -> list[Any]:
     """Return the objects of a delivery: a single object, or a batch (list)."""
     if isinstance(body, Form):
         raise InboundFormatError("a form is not this provider's format")
     items = body if isinstance(body, list) else [body]
     if not items:
         raise InboundFormatError("empty batch")
-    if len(items) > MAX_MESSAGES:
-        raise InboundFormatError(f"more than {MAX_MESSAGES} messages")
+    if len(items) > limit:
+        raise InboundFormatError(f"more than {limit} messages")
     for item in items:
         if not isinstance(item, Mapping):
             raise InboundFormatError("expected a JSON object")
@@ -323,16 +344,21 @@ CONTENT_TYPES["hologram"] = frozenset({JSON, NO_CONTENT_TYPE, FORM})
 # Everything emnify posts is JSON (application/json); it posts no forms.
 # - SMS callback (service profile "api_callback"): a POST with one JSON object per
 #   mobile-originated SMS: {"id", "endpoint": {"id", "name"}, "organisation",
-#   "source_address", "dest_address", "payload" (text), "dcs", "pid", "submit_date"}.
-#   With an "api_secret", the request carries "Authorization: Bearer <JWT signed with
-#   the secret>". Delivery receipts come as PATCH and are not accepted here.
-# - Data Streamer webhook: POST of a record, or an array of them in bulk mode. An event
-#   record: {"id", "timestamp", "alert", "description", "event_type": {"id",
-#   "description"}, "event_severity", "endpoint": {"id", "name", ...}, "sim": {"iccid",
-#   ...}, ...}; a usage record: {"id", "traffic_type": {"id", "description"},
-#   "start_timestamp", "end_timestamp", "volume", "cost", "endpoint", "sim", ...}.
-#   Usage records are accepted and ignored, so that a stream that mixes them is not put
-#   into its error state. An object that is none of the three is refused.
+#   "source_address", "dest_address", "payload" (text), "dcs", "pid", "submit_date",
+#   "multi_part_info": {"partno", "total", "identifier"}}. Each part of a long SMS
+#   comes as its own POST with the same "identifier" (the SMS Forwarder of 1NCE, which
+#   runs on emnify's platform, documents the same body with "multi_part_info"). With
+#   an "api_secret", the request carries "Authorization: Bearer <JWT signed with the
+#   secret>". Delivery receipts come as PATCH and are not accepted here.
+# - Data Streamer webhook: POST of a record, or a JSON array of them in bulk mode (of
+#   undocumented size). An event record: {"id", "timestamp", "alert" (true/false, or
+#   1/0 in some examples), "description", "event_type": {"id", "description"},
+#   "event_severity", "event_source", "endpoint": {"id", "name", ...} or null, "sim":
+#   {"iccid", ...} or null, ...}; a usage record: {"id", "traffic_type": {"id",
+#   "description"}, "start_timestamp", "end_timestamp", "volume", "cost", "endpoint",
+#   "sim", ...}. Usage records are accepted and ignored, so that a stream that mixes
+#   them is not put into its error state. An object that is none of the three is
+#   refused.
 
 
 def _emnify_endpoint(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -350,12 +376,54 @@ def _emnify_iccid(item: Mapping[str, Any]) -> str | None:
     return _text(sim.get("iccid"), "sim.iccid") if isinstance(sim, Mapping) else None
 
 
+def _small_int(value: Any) -> int | None:
+    """Return a count as emnify writes it (a number, or digits as text), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value) if len(value) < 6 else None
+    return value if isinstance(value, int) else None
+
+
+def _emnify_part(
+    info: Any, device_id: str | None, sender: str | None
+) -> SmsPart | None:
+    """Return where a part of a long SMS belongs; None for an SMS of one part.
+
+    "multi_part_info" that is not a sane part (no identifier, a part number outside
+    1 … total) makes the SMS stand alone: it is fired as it is, nothing is dropped.
+    """
+    if not isinstance(info, Mapping):
+        return None
+    number, total = _small_int(info.get("partno")), _small_int(info.get("total"))
+    identifier = info.get("identifier")
+    if (
+        number is None
+        or total is None
+        or not 1 <= number <= total <= MAX_SMS_PARTS
+        or total == 1
+        or isinstance(identifier, bool)
+        or not isinstance(identifier, (str, int))
+        or len(str(identifier)) > 64
+    ):
+        return None
+    return SmsPart(
+        ("emnify", device_id or "", sender or "", str(identifier)), number, total
+    )
+
+
+def _emnify_alert(value: Any) -> bool:
+    # Most examples say true/false; "Organisation blocked" says 1.
+    return value is True or (type(value) is int and value == 1)
+
+
 def parse_emnify(body: Any) -> list[InboundMessage]:
     """Parse an emnify SMS callback or Data Streamer delivery."""
     messages: list[InboundMessage] = []
-    for item in _items(body):
+    for item in _items(body, EMNIFY_MAX_MESSAGES):
         message_id = _text(item.get("id"), "id")
         device_id, name = _emnify_endpoint(item)
+        part = None
         if "payload" in item:
             text = item["payload"]
             if not isinstance(text, str):
@@ -363,19 +431,26 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
             if not isinstance(item.get("endpoint"), Mapping):
                 raise InboundFormatError("an SMS without its endpoint")
             kind, time_key = "sms", "submit_date"
-            sender, dcs = item.get("source_address"), item.get("dcs")
+            raw_sender, dcs = item.get("source_address"), item.get("dcs")
+            sender = str(raw_sender) if isinstance(raw_sender, (str, int)) else None
             extra: dict[str, Any] = {
-                "sender": str(sender) if isinstance(sender, (str, int)) else None,
+                "sender": sender,
                 "dcs": dcs if isinstance(dcs, int) else None,
             }
+            part = _emnify_part(item.get("multi_part_info"), device_id, sender)
         elif isinstance(item.get("event_type"), Mapping):
             description = item.get("description")
             text = description if isinstance(description, str) else ""
             kind, time_key = "event", "timestamp"
             type_name = item["event_type"].get("description")
+            severity = item.get("event_severity")
+            severity_name = (
+                severity.get("description") if isinstance(severity, Mapping) else None
+            )
             extra = {
                 "event_type": type_name if isinstance(type_name, str) else None,
-                "alert": item.get("alert") is True,
+                "alert": _emnify_alert(item.get("alert")),
+                "severity": severity_name if isinstance(severity_name, str) else None,
             }
         elif isinstance(item.get("traffic_type"), Mapping):
             continue  # a usage record: accepted, not a message
@@ -393,6 +468,7 @@ def parse_emnify(body: Any) -> list[InboundMessage]:
                 iccid=_emnify_iccid(item),
                 received_at=_time(item.get(time_key)),
                 extra={"kind": kind, "device_name": name, **extra},
+                part=part,
             )
         )
     return messages

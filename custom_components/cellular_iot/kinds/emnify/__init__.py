@@ -33,6 +33,7 @@ from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ...outbox import OutboxItem
 from ...providers.deliveries import (
     CONTENT_TYPES,
+    EMNIFY_MAX_BODY_BYTES,
     parse_emnify,
     parse_emnify_receipts,
 )
@@ -183,8 +184,13 @@ class EmnifyKind(AccountKind):
     account_model = "emnify organisation"
     device_model = "emnify endpoint"
     device_key = ATTR_DEVICE_ID
+    # Data Streamer bulks are larger than any other delivery; SMS delivery receipts
+    # come as PATCH.
     delivery = DeliveryFormat(
-        parse_emnify, CONTENT_TYPES["emnify"], receipts=parse_emnify_receipts
+        parse_emnify,
+        CONTENT_TYPES["emnify"],
+        receipts=parse_emnify_receipts,
+        max_body_bytes=EMNIFY_MAX_BODY_BYTES,
     )
     actions: ClassVar[Mapping[str, ActionHandler]] = {
         SERVICE_SEND_SMS: _async_send_sms,
