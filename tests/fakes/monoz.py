@@ -19,9 +19,10 @@ examples are tests/fixtures/recorded/monoz/):
   sets ``sim_enabled`` and answers ``{"Error": false, "StatusCode": 200, "Message":
   "UpdateSuccess"}``.
 - ``sims_hidden = True``: every SIM page answers 404 (monoZ hid them in 2025).
-- ``POST /api/v1/{org}/Publish/Message`` takes a JSON body with exactly ``ICCID``
-  (string), ``Topic`` (empty or starting with ``/``), ``Message`` (string, 1-4096
-  bytes), ``QoS`` (0 or 1) and ``Format`` (0 JSON, which must parse, or 1 TEXT);
+- ``POST /api/v1/{org}/Publish/Message`` takes a JSON body with ``ICCID`` (string),
+  ``Topic`` (empty or starting with ``/``), ``Message`` (string, 1-4096 bytes), ``QoS``
+  (0 or 1), ``Format`` (0 JSON, which must parse, or 1 TEXT) and, optionally (it is in
+  the documented example), ``RetainLastMessage`` (bool);
   answers ``{"StatusCode": 200, "Message": "MessagePublished"}`` (no ``Error`` key,
   as published), 400 for a malformed body and 404 for an unknown ICCID.
 
@@ -207,8 +208,12 @@ class FakeMonoz:
     def _check(body: Any) -> str | None:
         if not isinstance(body, dict):
             return "body is not an object"
-        if set(body) != {"ICCID", "Topic", "Message", "QoS", "Format"}:
+        keys = {"ICCID", "Topic", "Message", "QoS", "Format"}
+        # RetainLastMessage (bool) is in monoZ's example request too.
+        if not keys <= set(body) <= keys | {"RetainLastMessage"}:
             return f"keys {sorted(body)}"
+        if not isinstance(body.get("RetainLastMessage", False), bool):
+            return "RetainLastMessage"
         if not isinstance(body["ICCID"], str) or not body["ICCID"]:
             return "ICCID"
         topic = body["Topic"]
