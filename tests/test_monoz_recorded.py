@@ -316,3 +316,28 @@ async def test_documented_sim_answers_up_to_the_entities(
         # Pause is offered: the switch is there and on.
         assert switch.state == STATE_ON
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_documented_downlink_answer(socket_enabled: None) -> None:
+    """The published answer of Publish/Message has no "Error" key."""
+    rec = recorded.load("monoz", "publish_message.yaml")
+    async with (
+        recorded.RecordedServer(rec.interactions) as server,
+        ClientSession() as session,
+    ):
+        client = MonozClient(
+            session,
+            ORG_ID,
+            "3fa36b0e-c88b-45f4-95b9-d77c0e27c07a",
+            base_url=server.base_url(RECORDED_BASE),
+        )
+        result = await client.publish_message("12345678", "XYZ", topic="/ABC", qos=0)
+    assert result == "MessagePublished"
+    (sent,) = server.received
+    body = rec.interactions[0].request.body
+    assert body is not None
+    # What we send is the documented request but for RetainLastMessage (not sent:
+    # retained downlinks are not offered).
+    documented = json.loads(body)
+    assert documented.pop("RetainLastMessage") is True
+    assert json.loads(sent.body) == documented
