@@ -312,7 +312,8 @@ def broker_data(broker: Mosquitto, **extra: Any) -> dict[str, Any]:
         "username": "",
         "password": "",
         "client_id": "ha-test",
-        "uplink_topic": f"/{MONOZ_ORG_ID}/+/pub/#",
+        # The default filters of a new entry (every documented uplink topic shape).
+        "uplink_topic": [f"{MONOZ_ORG_ID}/+/#", f"+/{MONOZ_ORG_ID}/+/#"],
     }
     data.update(extra)
     return data

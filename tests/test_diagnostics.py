@@ -90,7 +90,10 @@ async def test_monoz_diagnostics_redact_key_and_broker_password(
         assert diagnostics["entry"]["data"]["mqtt"]["password"] == "**REDACTED**"
         assert diagnostics["runtime"]["org_id"] == "mti"
         assert diagnostics["runtime"]["mqtt"]["port"] == broker.port
-        assert diagnostics["runtime"]["mqtt"]["uplink_topic"] == "/mti/+/pub/#"
+        assert diagnostics["runtime"]["mqtt"]["uplink_topics"] == [
+            "mti/+/#",
+            "+/mti/+/#",
+        ]
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         broker.stop()

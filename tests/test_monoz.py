@@ -232,7 +232,7 @@ async def test_flow_with_broker(
             "port": mosquitto.port,
             "tls": False,
             "verify_tls": True,
-            "uplink_topic": f"/{ORG_ID}/+/pub/#",
+            "uplink_topic": [f"/{ORG_ID}/+/pub/#"],
         },
     )
     await hass.async_block_till_done()
@@ -242,7 +242,7 @@ async def test_flow_with_broker(
     assert broker["port"] == mosquitto.port
     # No client ID entered: none stored; the entry derives its own when it loads.
     assert broker["client_id"] == ""
-    assert broker["uplink_topic"] == f"/{ORG_ID}/+/pub/#"
+    assert broker["uplink_topic"] == [f"/{ORG_ID}/+/pub/#"]
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.mqtt.settings.client_id == monoz_glue.derived_client_id(
@@ -277,15 +277,15 @@ async def test_flow_broker_errors(
         )
         assert result["errors"] == {"host": "mqtt_cannot_connect"}
         result = await hass.config_entries.flow.async_configure(
-            flow_id, {**base, "uplink_topic": "/mti/#/pub"}
+            flow_id, {**base, "uplink_topic": ["mti/+/#", "/mti/#/pub"]}
         )
         assert result["errors"] == {"uplink_topic": "invalid_topic_filter"}
         result = await hass.config_entries.flow.async_configure(
             flow_id,
-            {**base, "username": "ha", "password": "s3cret", "uplink_topic": ""},
+            {**base, "username": "ha", "password": "s3cret", "uplink_topic": []},
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["data"]["mqtt"]["uplink_topic"] == ""
+        assert result["data"]["mqtt"]["uplink_topic"] == []
         await hass.config_entries.async_unload(result["result"].entry_id)
     finally:
         broker.stop()
@@ -339,7 +339,7 @@ async def test_reconfigure_adds_changes_and_removes_broker(
                 "username": "ha",
                 "password": "s3cret",
                 "client_id": "my-ha",
-                "uplink_topic": f"/{ORG_ID}/+/pub/#",
+                "uplink_topic": [f"/{ORG_ID}/+/pub/#"],
             },
         )
         assert result["reason"] == "reconfigure_successful"
@@ -360,7 +360,7 @@ async def test_reconfigure_adds_changes_and_removes_broker(
                 "tls": False,
                 "verify_tls": True,
                 "username": "ha",
-                "uplink_topic": "#",
+                "uplink_topic": ["#"],
             },
         )
         assert result["reason"] == "reconfigure_successful"
@@ -368,7 +368,7 @@ async def test_reconfigure_adds_changes_and_removes_broker(
         assert entry.data["mqtt"]["password"] == "s3cret"
         # The form shows the stored client ID; a field left empty means "derive one".
         assert entry.data["mqtt"]["client_id"] == ""
-        assert entry.data["mqtt"]["uplink_topic"] == "#"
+        assert entry.data["mqtt"]["uplink_topic"] == ["#"]
         # A wrong key is refused; then remove the broker.
         result = await entry.start_reconfigure_flow(hass)
         result = await hass.config_entries.flow.async_configure(
@@ -702,7 +702,9 @@ async def test_uplink_becomes_event_and_entity_update(
     assert first["source"] == "mqtt"
     assert first["config_entry_id"] == mqtt_account.entry_id
     assert first["iccid"] == ICCID
-    assert first["topics"] == [f"/{ORG_ID}/{ICCID}/pub/temp"]
+    # The levels around /<org>/<iccid>, and the whole topic.
+    assert first["topics"] == ["pub", "temp"]
+    assert first["topic"] == f"/{ORG_ID}/{ICCID}/pub/temp"
     assert json.loads(first["data"]) == {"t": 21.5}
     assert "data_base64" not in first  # text: no base64 copy (issue 14)
     assert first["qos"] == 1

@@ -513,11 +513,12 @@ async def test_monoz_statuses_and_enable(monoz: FakeMonoz) -> None:
         statuses = await client.sim_statuses(
             [ICCID, OTHER_ICCID, "8981100005819489999"]
         )
+        # State from Sim/Enable's Data.Enabled; the detail's integer Status as text.
         assert statuses == {
             iccid: SimStatus(
                 provider_id=iccid,
                 state=SIM_ACTIVE,
-                provider_state="Active",
+                provider_state="1",
                 iccid=iccid,
                 can_pause=True,
             )
@@ -525,7 +526,7 @@ async def test_monoz_statuses_and_enable(monoz: FakeMonoz) -> None:
         }
         await client.set_sim_active(ICCID, False)
         status = (await client.sim_statuses([ICCID]))[ICCID]
-        assert (status.state, status.provider_state) == (SIM_SUSPENDED, "Suspended")
+        assert (status.state, status.provider_state) == (SIM_SUSPENDED, "1")
         await client.set_sim_active(ICCID, True)
         with pytest.raises(ValueError):
             await client.set_sim_active("not-an-iccid", True)
@@ -541,31 +542,53 @@ async def test_monoz_statuses_and_enable(monoz: FakeMonoz) -> None:
         {"ICCID": "8981100005819489999", "Enable": True},
     ]
     assert [m for m, _ in monoz.calls("/Sim/Enable")] == ["PUT"] * 3
+    assert [m for m, _ in monoz.calls(f"/Sim/Enable/{ICCID}")] == ["GET"] * 2
     assert monoz.calls(f"/{ORG_ID}/Device/Sim/Detail/{ICCID}")[0][0] == "GET"
     assert PROBE_ICCID in monoz.detail_calls
 
 
 @pytest.mark.parametrize(
-    ("text", "state"),
+    ("enabled", "state"),
     [
-        ("ACTIVATED", SIM_ACTIVE),
-        ("enabled", SIM_ACTIVE),
-        ("Deactivated", SIM_SUSPENDED),
-        ("Inactive", SIM_SUSPENDED),
-        ("Disabled", SIM_SUSPENDED),
-        ("Terminated", SIM_UNKNOWN),
-        (42, SIM_UNKNOWN),
+        (True, SIM_ACTIVE),
+        (False, SIM_SUSPENDED),
+        ("true", SIM_UNKNOWN),
+        (1, SIM_UNKNOWN),
+        (None, SIM_UNKNOWN),
     ],
 )
-async def test_monoz_states(monoz: FakeMonoz, text: object, state: str) -> None:
-    monoz.sim_data[ICCID] = {"Status": text}
+async def test_monoz_state_is_data_enabled(
+    monoz: FakeMonoz, enabled: object, state: str
+) -> None:
+    monoz.fail(
+        f"/Sim/Enable/{ICCID}",
+        200,
+        {
+            "Error": False,
+            "Message": "FetchSuccess",
+            "StatusCode": 200,
+            "Data": {"Enabled": enabled},
+        },
+    )
     async with ClientSession() as session:
         status = (await _monoz(session).sim_statuses([ICCID]))[ICCID]
     assert status.state == state
     assert status.can_pause is (state != SIM_UNKNOWN)
     assert status.data_used is None  # Volume is what remains, never data_used
-    if state == SIM_UNKNOWN and isinstance(text, str):
-        assert status.provider_state == text
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [(0, "0"), (2, "2"), (17, "17"), ("Terminated", "Terminated"), (True, None)],
+)
+async def test_monoz_raw_status_is_kept_never_mapped(
+    monoz: FakeMonoz, raw: object, text: str | None
+) -> None:
+    """No values of Status are documented: whatever it says, Enabled is the state."""
+    monoz.sim_data[ICCID] = {"Status": raw}
+    async with ClientSession() as session:
+        status = (await _monoz(session).sim_statuses([ICCID]))[ICCID]
+    assert (status.state, status.provider_state) == (SIM_ACTIVE, text)
 
 
 async def test_monoz_hidden_pages_fail_soft(monoz: FakeMonoz) -> None:
@@ -574,19 +597,36 @@ async def test_monoz_hidden_pages_fail_soft(monoz: FakeMonoz) -> None:
         monoz.sims_hidden = True
         assert await client.sim_statuses([ICCID, OTHER_ICCID]) == {}
         monoz.sims_hidden = False
-        monoz.fail(f"Detail/{ICCID}", 405)
-        monoz.fail(f"Detail/{OTHER_ICCID}", 405)
+        for iccid in (ICCID, OTHER_ICCID):
+            monoz.fail(f"Detail/{iccid}", 405)
+            monoz.fail(f"Enable/{iccid}", 405)
         assert await client.sim_statuses([ICCID, OTHER_ICCID]) == {}
         # Error: true with StatusCode 404 under HTTP 200 is a 404 too.
-        monoz.fail(
-            f"Detail/{ICCID}",
-            200,
-            {"Error": True, "StatusCode": 404, "Message": "NotFound"},
-        )
+        not_found = {"Error": True, "StatusCode": 404, "Message": "NotFound"}
+        monoz.fail(f"Detail/{ICCID}", 200, not_found)
+        monoz.fail(f"Enable/{ICCID}", 200, not_found)
         assert set(await client.sim_statuses([ICCID, OTHER_ICCID])) == {OTHER_ICCID}
+        # One page hidden: the other still says what it knows.
+        monoz.fail(f"Enable/{ICCID}", 404)
+        status = (await client.sim_statuses([ICCID]))[ICCID]
+        assert (status.state, status.provider_state, status.can_pause) == (
+            SIM_UNKNOWN,
+            "1",
+            False,
+        )
+        monoz.fail(f"Detail/{ICCID}", 404)
+        status = (await client.sim_statuses([ICCID]))[ICCID]
+        assert (status.state, status.provider_state) == (SIM_ACTIVE, None)
+        # A detail answer that is not monoZ's JSON leaves the raw status out only.
         monoz.fail(f"Detail/{ICCID}", 200, {"Error": False, "Data": "junk"})
         status = (await client.sim_statuses([ICCID, "bad iccid"]))[ICCID]
-        assert (status.state, status.provider_state) == (SIM_UNKNOWN, None)
+        assert (status.state, status.provider_state) == (SIM_ACTIVE, None)
+        monoz.fail(f"Detail/{ICCID}", 200, b"<html>")
+        status = (await client.sim_statuses([ICCID]))[ICCID]
+        assert (status.state, status.provider_state) == (SIM_ACTIVE, None)
+        monoz.fail(f"Enable/{ICCID}", 200, {"Error": False, "Data": "junk"})
+        status = (await client.sim_statuses([ICCID]))[ICCID]
+        assert (status.state, status.provider_state) == (SIM_UNKNOWN, "1")
         assert await client.sim_statuses([]) == {}
 
 
@@ -606,12 +646,16 @@ async def test_monoz_errors(
 ) -> None:
     async with ClientSession() as session:
         client = _monoz(session)
-        monoz.fail(f"Detail/{ICCID}", status, body)
+        monoz.fail(f"/Sim/Enable/{ICCID}", status, body)
         with pytest.raises(error):
             await client.sim_statuses([ICCID])
+        if status >= 300:  # the detail page fails the same way (not its garbage)
+            monoz.fail(f"Detail/{ICCID}", status, body)
+            with pytest.raises(error):
+                await client.sim_statuses([ICCID])
         monoz.fail("/Sim/Enable", status, body)
         with pytest.raises(error):
             await client.set_sim_active(ICCID, False)
         with pytest.raises(ProviderAuthError):
             await MonozClient(session, ORG_ID, "wrong").sim_statuses([ICCID])
-    assert monoz.sim_status == {}
+    assert monoz.sim_enabled == {}

@@ -306,7 +306,7 @@ async def _add_accounts(
     broker = {"host": "127.0.0.1", "port": 1883, "tls": False, "verify_tls": True}
     result = await _config(hass, r, flow, {**broker, "host": " "})
     assert result["errors"] == {"host": "mqtt_cannot_connect"}
-    result = await _config(hass, r, flow, {**broker, "uplink_topic": "/a/#/b"})
+    result = await _config(hass, r, flow, {**broker, "uplink_topic": ["/a/#/b"]})
     assert result["errors"] == {"uplink_topic": "invalid_topic_filter"}
     for fault, error in (
         (ProviderAuthError("no"), "mqtt_invalid_auth"),

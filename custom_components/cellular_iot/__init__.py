@@ -12,10 +12,19 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN
+from .const import (
+    CONF_KIND,
+    CONF_MQTT,
+    CONF_ORG_ID,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    DOMAIN,
+    EntryKind,
+)
 from .inbound_webhook import new_webhook_secret
 from .kinds import KINDS
 from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
+from .kinds.monoz.settings import migrate_broker
 from .models import CellularIoTConfigEntry
 from .outbox import async_remove_outbox, clear_auth_issue
 from .services import async_setup_services
@@ -73,7 +82,12 @@ async def async_remove_entry(
 async def async_migrate_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> bool:
-    """1.1 -> 1.2: account entries get an inbound webhook and its secret."""
+    """Bring an entry of an earlier version up to this one's data.
+
+    1.1 -> 1.2: account entries get an inbound webhook and its secret.
+    1.2 -> 1.3: a monoZ broker's uplink filter becomes a list; the old default
+    ``/<org>/+/pub/#`` becomes the filters of every documented topic shape.
+    """
     if entry.version > 1:
         return False
     if entry.minor_version < 2:
@@ -86,4 +100,9 @@ async def async_migrate_entry(
         hass.config_entries.async_update_entry(
             entry, data=data, options=options, minor_version=2
         )
+    if entry.minor_version < 3:
+        data = dict(entry.data)
+        if data.get(CONF_KIND) == EntryKind.MONOZ.value and data.get(CONF_MQTT):
+            data[CONF_MQTT] = migrate_broker(str(data[CONF_ORG_ID]), data[CONF_MQTT])
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=3)
     return True

@@ -1,18 +1,30 @@
-"""A local fake of the monoZ:Link REST API that checks requests as monoZ documents them.
+"""A local fake of the monoZ:Link REST API that answers in the shapes monoZ documents.
+
+Shapes from Pratiksha605/monoZDocs docs/monoZLink/apirefrence/ (the replays of those
+examples are tests/fixtures/recorded/monoz/):
 
 - Every call needs ``X-API-Key`` with the organisation's key, else 401
-  ``{"Error": true, "StatusCode": 401, "Message": "Unauthorized"}``.
-- ``GET /api/v1/{org}/Device/Sim/Detail/{ICCID}``: 200 with ``Data`` (``Status``,
-  ``ActivationDate``, ``ExpiryDate``, ``MessageCount``, ``DLMessageCount``,
-  ``Volume``) for a known ICCID, 404 otherwise (the validate() probe ICCID too).
-- ``PUT /api/v1/{org}/Sim/Enable`` takes exactly ``{"ICCID": str, "Enable": bool}``
-  and flips the SIM's ``Status`` (``sim_status``) between Active and Suspended.
+  ``{"Error": true, "StatusCode": 401, "Message": "Unauthorized"}`` (the status is
+  documented; no error body is published: this one has the fields of the documented
+  answers).
+- ``GET /api/v1/{org}/Device/Sim/Detail/{ICCID}``: 200 ``{"Error": false, "Message":
+  "FetchSuccess", "StatusCode": 200, "Data": {...}}`` with the documented fields (Name,
+  ICCID, IMEILock, ActivationDate, ExpiryDate, Status, MessageCount, DLMessageCount,
+  Volume, CreatedDate, UpdatedDate) for a known ICCID, 404 otherwise (the validate()
+  probe ICCID too). ``Status`` is an integer, as documented; its values are not
+  documented, so the fake answers ``status_code`` and never ties it to Enabled.
+- ``GET /api/v1/{org}/Sim/Enable/{ICCID}``: ``{"Error": false, "Message":
+  "FetchSuccess", "StatusCode": 200, "Data": {"Enabled": bool}}``.
+- ``PUT /api/v1/{org}/Sim/Enable`` takes exactly ``{"ICCID": str, "Enable": bool}``,
+  sets ``sim_enabled`` and answers ``{"Error": false, "StatusCode": 200, "Message":
+  "UpdateSuccess"}``.
 - ``sims_hidden = True``: every SIM page answers 404 (monoZ hid them in 2025).
-- ``POST /api/v1/{org}/Publish/Message`` takes a JSON body with exactly ``ICCID``
-  (string), ``Topic`` (empty or starting with ``/``), ``Message`` (string, 1-4096
-  bytes), ``QoS`` (0 or 1) and ``Format`` (0 JSON, which must parse, or 1 TEXT);
-  answers ``{"Error": false, "StatusCode": 200, "Message": "MessagePublished"}``, 400
-  for a malformed body and 404 for an unknown ICCID.
+- ``POST /api/v1/{org}/Publish/Message`` takes a JSON body with ``ICCID`` (string),
+  ``Topic`` (empty or starting with ``/``), ``Message`` (string, 1-4096 bytes), ``QoS``
+  (0 or 1), ``Format`` (0 JSON, which must parse, or 1 TEXT) and, optionally (it is in
+  the documented example), ``RetainLastMessage`` (bool);
+  answers ``{"StatusCode": 200, "Message": "MessagePublished"}`` (no ``Error`` key,
+  as published), 400 for a malformed body and 404 for an unknown ICCID.
 
 ``fail(path_suffix, status, body, hang=...)`` queues one injected answer (or a hang,
 for timeouts); anything that breaks the documented contract lands in ``violations``.
@@ -47,7 +59,10 @@ class FakeMonoz:
         self.iccids = {ICCID, "8981100005819480001"}
         self.published: list[dict[str, Any]] = []
         self.detail_calls: list[str] = []
-        self.sim_status: dict[str, str] = {}
+        # Data.Enabled of each SIM (True when not set).
+        self.sim_enabled: dict[str, bool] = {}
+        # Data.Status of the SIM detail: a documented integer of undocumented values.
+        self.status_code = 1
         self.sim_data: dict[str, dict[str, Any]] = {}
         self.enable_calls: list[Any] = []
         self.sims_hidden = False
@@ -63,6 +78,7 @@ class FakeMonoz:
         )
         self.app.router.add_post(f"{API}/{{org}}/Publish/Message", self._publish)
         self.app.router.add_put(f"{API}/{{org}}/Sim/Enable", self._enable)
+        self.app.router.add_get(f"{API}/{{org}}/Sim/Enable/{{iccid}}", self._enabled)
 
     def calls(self, suffix: str) -> list[tuple[str, str]]:
         """The requests (method, path) whose path ends with ``suffix``."""
@@ -112,16 +128,31 @@ class FakeMonoz:
         if iccid not in self.iccids or self.sims_hidden:
             return _answer(404, "ICCID not found")
         data = {
-            "ICCID": iccid,
             "Name": "tracker",
-            "Status": self.sim_status.get(iccid, "Active"),
+            "ICCID": iccid,
+            "IMEILock": False,
             "ActivationDate": "2024-05-01T00:00:00",
             "ExpiryDate": "2034-04-30T23:59:59",
+            "Status": self.status_code,
             "MessageCount": 3,
             "DLMessageCount": 1,
-            "Volume": 49.5,
+            "Volume": 500,
+            "CreatedDate": "2024-04-30T09:00:00",
+            "UpdatedDate": "2024-05-01T00:00:00",
         }
         return _answer(200, "FetchSuccess", Data=data | self.sim_data.get(iccid, {}))
+
+    async def _enabled(self, request: web.Request) -> web.StreamResponse:
+        if (fault := await self._fault(request)) is not None:
+            return fault
+        if not self._authorized(request):
+            return _answer(401, "Unauthorized")
+        iccid = request.match_info["iccid"]
+        if iccid not in self.iccids or self.sims_hidden:
+            return _answer(404, "ICCID not found")
+        return _answer(
+            200, "FetchSuccess", Data={"Enabled": self.sim_enabled.get(iccid, True)}
+        )
 
     async def _enable(self, request: web.Request) -> web.StreamResponse:
         if (fault := await self._fault(request)) is not None:
@@ -147,8 +178,8 @@ class FakeMonoz:
             return _answer(400, "BadRequest")
         if body["ICCID"] not in self.iccids:
             return _answer(404, "ICCID not found")
-        self.sim_status[body["ICCID"]] = "Active" if body["Enable"] else "Suspended"
-        return _answer(200, "Success")
+        self.sim_enabled[body["ICCID"]] = body["Enable"]
+        return _answer(200, "UpdateSuccess")
 
     async def _publish(self, request: web.Request) -> web.StreamResponse:
         if (fault := await self._fault(request)) is not None:
@@ -170,14 +201,19 @@ class FakeMonoz:
         if body["ICCID"] not in self.iccids:
             return _answer(404, "ICCID not found")
         self.published.append(body)
-        return _answer(200, "MessagePublished")
+        # As published: no "Error" key in this answer.
+        return web.json_response({"StatusCode": 200, "Message": "MessagePublished"})
 
     @staticmethod
     def _check(body: Any) -> str | None:
         if not isinstance(body, dict):
             return "body is not an object"
-        if set(body) != {"ICCID", "Topic", "Message", "QoS", "Format"}:
+        keys = {"ICCID", "Topic", "Message", "QoS", "Format"}
+        # RetainLastMessage (bool) is in monoZ's example request too.
+        if not keys <= set(body) <= keys | {"RetainLastMessage"}:
             return f"keys {sorted(body)}"
+        if not isinstance(body.get("RetainLastMessage", False), bool):
+            return "RetainLastMessage"
         if not isinstance(body["ICCID"], str) or not body["ICCID"]:
             return "ICCID"
         topic = body["Topic"]

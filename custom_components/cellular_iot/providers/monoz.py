@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 import re
 from typing import Any, Final
 
@@ -52,11 +53,8 @@ MAX_TOPIC_BYTES: Final = 512
 PROBE_ICCID: Final = "8900000000000000000"
 # SIM detail requests in flight at once (monoZ publishes no rate limit).
 MAX_IN_FLIGHT: Final = 5
-# monoZ's SIM status words (no enum is documented: matched case-insensitively).
-_ACTIVE_WORDS: Final = frozenset({"active", "activated", "enabled"})
-_SUSPENDED_WORDS: Final = frozenset(
-    {"suspended", "disabled", "deactivated", "inactive"}
-)
+# A SIM detail answer that could not be read (its raw status is left out).
+_UNREADABLE: Final = object()
 # What a SIM page answers when monoZ does not offer it (the pages were hidden in 2025).
 _NOT_OFFERED: Final = (404, 405)
 # Applied with fullmatch: "$" would let a trailing newline through.
@@ -89,18 +87,73 @@ def downlink_topic(org_id: str, iccid: str, topic: str = "") -> str:
     return f"/{org_id}/{iccid}/sub{topic}"
 
 
-def default_uplink_filter(org_id: str) -> str:
-    """Return the filter that receives every uplink of the organisation."""
+def default_uplink_filters(org_id: str) -> list[str]:
+    """Return the filters that hear every uplink topic shape monoZ documents.
+
+    monoZ: "UL Publish Topic ``Level1/<orgid>/<iccid>/Level4``; Level1, level4 are
+    optional levels" (docs/monoZLink/featureWalk.md). ``<org>/+/#`` hears the shapes
+    without Level1 (``<org>/<iccid>`` and ``<org>/<iccid>/…``: ``#`` matches the
+    parent level too); ``+/<org>/+/#`` hears those with one (``Level1/<org>/<iccid>``,
+    ``/<org>/<iccid>`` with an empty one, and either followed by levels).
+    """
+    return [f"{org_id}/+/#", f"+/{org_id}/+/#"]
+
+
+def legacy_uplink_filter(org_id: str) -> str:
+    """Return the default filter of earlier versions (it heard ``/<org>/<iccid>/pub…`` only)."""
     return f"/{org_id}/+/pub/#"
 
 
-def iccid_from_topic(org_id: str, topic: str) -> str | None:
-    """Return the ICCID in an uplink topic (``[level1]/{org}/{iccid}/...``)."""
+@dataclass(frozen=True, slots=True)
+class UplinkTopic:
+    """An uplink topic read: the SIM, and the levels around ``<org>/<iccid>``."""
+
+    iccid: str
+    before: tuple[str, ...]
+    """The levels before the organisation id (monoZ's "Level1")."""
+    after: tuple[str, ...]
+    """The levels after the ICCID (monoZ's "Level4" and any below it)."""
+
+    @property
+    def levels(self) -> list[str]:
+        """The user's own levels, empty ones left out (the event's ``topics``)."""
+        return [level for level in (*self.before, *self.after) if level]
+
+
+def parse_uplink_topic(org_id: str, topic: str) -> UplinkTopic | None:
+    """Find ``<org>/<iccid>`` in an uplink topic (``[level1/]<org>/<iccid>[/level4…]``).
+
+    The first level equal to the organisation id that an ICCID follows; None when
+    there is none, or when the topic is the organisation's downlink topic
+    ``/<org>/<iccid>/sub[/…]`` (what the devices subscribe to, not an uplink).
+    """
     levels = topic.split("/")
-    for index, level in enumerate(levels[:-1]):
-        if level == org_id and valid_iccid(levels[index + 1]):
-            return levels[index + 1]
+    for index in range(len(levels) - 1):
+        if levels[index] != org_id or not valid_iccid(levels[index + 1]):
+            continue
+        before, after = tuple(levels[:index]), tuple(levels[index + 2 :])
+        if before == ("",) and after[:1] == ("sub",):
+            return None
+        return UplinkTopic(levels[index + 1], before, after)
     return None
+
+
+def is_downlink_topic(org_id: str, topic: str) -> bool:
+    """Return whether ``topic`` is the organisation's downlink topic ``/<org>/<iccid>/sub…``."""
+    levels = topic.split("/")
+    return (
+        len(levels) >= 4
+        and levels[0] == ""
+        and levels[1] == org_id
+        and valid_iccid(levels[2])
+        and levels[3] == "sub"
+    )
+
+
+def iccid_from_topic(org_id: str, topic: str) -> str | None:
+    """Return the ICCID in an uplink topic (``[level1/]{org}/{iccid}[/level4…]``)."""
+    found = parse_uplink_topic(org_id, topic)
+    return found.iccid if found is not None else None
 
 
 class MonozClient:
@@ -187,27 +240,50 @@ class MonozClient:
             raise
 
     async def sim_statuses(self, iccids: Sequence[str]) -> dict[str, SimStatus]:
-        """Return each SIM's status from ``GET /{org}/Device/Sim/Detail/{ICCID}``.
+        """Return each SIM's status: ``GET /{org}/Sim/Enable/{ICCID}`` and its detail.
 
-        At most :data:`MAX_IN_FLIGHT` requests at once. An ICCID answered 404 (or
-        405) is left out, so ``{}`` when monoZ offers no SIM details at all (the
-        pages were hidden in 2025). ``Volume`` is what remains, not what was used:
+        ``Data.Enabled`` (bool) of ``Sim/Enable`` is the state: active or suspended,
+        and the SIM can be paused and resumed (``PUT /{org}/Sim/Enable``).
+        ``Data.Status`` of ``GET /{org}/Device/Sim/Detail/{ICCID}`` is documented as
+        an integer without its values: it is kept as the provider's state (its text),
+        never mapped. A detail answer that is not monoZ's JSON (its published
+        example is not valid JSON) leaves the raw status out, nothing else.
+
+        At most :data:`MAX_IN_FLIGHT` requests at once. An ICCID both pages answer
+        404 (or 405) is left out, so ``{}`` when monoZ offers no SIM pages at all
+        (they were hidden in 2025). ``Volume`` is what remains, not what was used:
         it is not read.
         """
         wanted = [iccid for iccid in dict.fromkeys(iccids) if valid_iccid(iccid)]
         limit = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-        async def _one(iccid: str) -> SimStatus | None:
+        async def _get(
+            iccid: str, *parts: str, best_effort: bool = False
+        ) -> Any | None:
             async with limit:
                 try:
-                    body = await self._request(
-                        "GET", self._url("Device", "Sim", "Detail", iccid)
-                    )
+                    body = await self._request("GET", self._url(*parts, iccid))
                 except ProviderError as err:
                     if err.status in _NOT_OFFERED:
                         return None
+                    if (
+                        best_effort
+                        and isinstance(err, ProviderResponseError)
+                        and err.status is not None
+                        and err.status < 300
+                    ):
+                        return _UNREADABLE  # a 2xx answer that is not its JSON
                     raise
-            return _parse_sim_detail(iccid, body.get("Data"))
+            return body.get("Data")
+
+        async def _one(iccid: str) -> SimStatus | None:
+            enabled, detail = await asyncio.gather(
+                _get(iccid, "Sim", "Enable"),
+                _get(iccid, "Device", "Sim", "Detail", best_effort=True),
+            )
+            if enabled is None and detail is None:
+                return None
+            return _sim_status(iccid, enabled, detail)
 
         results = await asyncio.gather(*(_one(iccid) for iccid in wanted))
         return {status.provider_id: status for status in results if status}
@@ -247,20 +323,24 @@ class MonozClient:
         return result if isinstance(result, str) else None
 
 
-def _parse_sim_detail(iccid: str, data: Any) -> SimStatus:
-    """Read ``Data`` of a SIM detail answer (anything unusable: state unknown)."""
-    text = as_short_text(data.get("Status"), 64) if isinstance(data, Mapping) else None
-    word = text.lower() if text is not None else None
-    if word in _ACTIVE_WORDS:
+def _sim_status(iccid: str, enabled: Any, detail: Any) -> SimStatus:
+    """Read ``Data`` of ``Sim/Enable`` (the state) and of the SIM detail (its raw status).
+
+    Anything unusable: state unknown, no pause offered.
+    """
+    flag = enabled.get("Enabled") if isinstance(enabled, Mapping) else None
+    if flag is True:
         state = SIM_ACTIVE
-    elif word in _SUSPENDED_WORDS:
+    elif flag is False:
         state = SIM_SUSPENDED
     else:
         state = SIM_UNKNOWN
+    raw = detail.get("Status") if isinstance(detail, Mapping) else None
     return SimStatus(
         provider_id=iccid,
         state=state,
-        provider_state=text,
+        # A documented integer whose values are not published: kept as its text.
+        provider_state=as_short_text(raw, 64),
         iccid=iccid,
         can_pause=state in (SIM_ACTIVE, SIM_SUSPENDED),
     )

@@ -171,9 +171,10 @@ class MonozKind(AccountKind):
         Platform.SWITCH,
     )
     flow = FLOW
-    # One SIM detail read per SIM (monoZ lists no SIMs and publishes no limits; its
-    # SIM pages were hidden in 2025, so they may answer 404: then nothing shows).
-    sim_interval = SimInterval(default=30, minimum=10, per_device=1)
+    # Two reads per SIM, Sim/Enable and the SIM detail (monoZ lists no SIMs and
+    # publishes no limits; its SIM pages were hidden in 2025, so they may answer 404:
+    # then nothing shows).
+    sim_interval = SimInterval(default=30, minimum=10, per_device=2)
     sim_entities = frozenset({"sim_state"})
     sim_can_pause = True
     account_model = "monoZ:Link organisation"
@@ -224,7 +225,7 @@ class MonozKind(AccountKind):
                 "session_present": runtime.mqtt.session_present,
                 "problems": sorted(runtime.mqtt.problems),
                 "last_error": runtime.mqtt.last_error,
-                "uplink_topic": runtime.uplink_topic,
+                "uplink_topics": runtime.uplink_topics,
                 "uplinks_dropped": runtime.uplinks_dropped,
                 "dropped_bad_topic": runtime.mqtt.dropped,
             }
@@ -237,7 +238,7 @@ class MonozKind(AccountKind):
     async def async_fetch_sims(
         self, runtime: CellularIoTData, provider_ids: list[str]
     ) -> dict[str, SimStatus]:
-        """One SIM detail read per SIM (an unknown or hidden SIM is left out)."""
+        """Sim/Enable and the SIM detail per SIM (an unknown or hidden SIM is left out)."""
         assert isinstance(runtime, MonozData)
         return await runtime.client.sim_statuses(provider_ids)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 import logging
 import re
@@ -25,7 +25,6 @@ from ...const import (
     CONF_MQTT,
     CONF_ORG_ID,
     CONF_PORT,
-    CONF_UPLINK_TOPIC,
     DOMAIN,
     LOGGER,
     EntryKind,
@@ -34,7 +33,7 @@ from ...const import (
 from ...events import async_fire_message, message_event
 from ...models import AccountData, CellularIoTConfigEntry
 from ...providers.errors import ProviderError
-from ...providers.monoz import MonozClient, iccid_from_topic
+from ...providers.monoz import MonozClient, is_downlink_topic, parse_uplink_topic
 from ...providers.mqtt import (
     MqttClient,
     MqttMessage,
@@ -47,6 +46,7 @@ from .settings import (
     mqtt_settings,
     sends_password_in_clear,
     tls_context,
+    uplink_filters,
 )
 
 __all__ = [
@@ -83,7 +83,7 @@ class MonozData(AccountData):
 
     client: MonozClient
     mqtt: MqttClient | None
-    uplink_topic: str | None = None
+    uplink_topics: list[str] = field(default_factory=list)
     last_message: dict[str, Any] | None = None
     received: int = 0
     # Uplinks dropped: over the size limit or the rate limit.
@@ -126,14 +126,24 @@ class UplinkLimiter:
 
 
 def uplink_event(entry_id: str, org_id: str, message: MqttMessage) -> dict[str, Any]:
-    """Build the event data of an MQTT uplink."""
+    """Build the event data of an MQTT uplink.
+
+    ``iccid`` is the level after the organisation id; ``topics`` are the levels the
+    device added around ``<org>/<iccid>`` (monoZ's Level1 and Level4, empty ones left
+    out); ``topic`` is the whole MQTT topic. A topic without ``<org>/<iccid>`` (heard
+    through a filter of the user's) has no ICCID, and all its levels as ``topics``.
+    """
+    found = parse_uplink_topic(org_id, message.topic)
     return message_event(
         provider=EntryKind.MONOZ.value,
         source="mqtt",
         entry_id=entry_id,
         payload=message.payload,
-        iccid=iccid_from_topic(org_id, message.topic),
-        topics=[message.topic],
+        iccid=found.iccid if found is not None else None,
+        topics=found.levels
+        if found is not None
+        else [level for level in message.topic.split("/") if level],
+        topic=message.topic,
         qos=message.qos,
     )
 
@@ -191,6 +201,10 @@ async def async_setup_monoz(
             return
         if message.topic.startswith(_RETIRE_TOPIC_PREFIX):
             return  # our own marker, seen through a filter such as "#"
+        if is_downlink_topic(org_id, message.topic):
+            # /<org>/<iccid>/sub…: a downlink (ours, or the portal's), which the
+            # filter "+/<org>/+/#" hears too. Not an uplink.
+            return
         if len(message.payload) > MAX_UPLINK_BYTES:
             oversized += 1
             runtime.uplinks_dropped += 1
@@ -287,11 +301,11 @@ async def async_setup_monoz(
             ir.async_delete_issue(hass, DOMAIN, _issue_id(problem, entry.entry_id))
 
     entry.async_on_unload(clear_issues)
-    runtime.uplink_topic = broker.get(CONF_UPLINK_TOPIC) or None
+    runtime.uplink_topics = uplink_filters(broker)
     runtime.mqtt = MqttClient(
         # The broker keeps queuing uplinks for this client id while HA is away.
         mqtt_settings(broker, persistent_session=True, client_id=client_id),
-        subscriptions=[(runtime.uplink_topic, 1)] if runtime.uplink_topic else [],
+        subscriptions=[(topic, 1) for topic in runtime.uplink_topics],
         on_message=on_message,
         on_connection_change=on_connection_change,
         on_problem=on_problem,

@@ -17,7 +17,11 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.selector import BooleanSelector, TextSelector
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    TextSelector,
+    TextSelectorConfig,
+)
 
 from ...const import (
     ATTR_ICCID,
@@ -45,7 +49,7 @@ from ...providers.monoz import (
     DEFAULT_BROKER_HOST,
     DEFAULT_BROKER_PORT,
     MonozClient,
-    default_uplink_filter,
+    default_uplink_filters,
     valid_downlink_topic,
     valid_iccid,
     valid_org_id,
@@ -58,7 +62,13 @@ from ...providers.mqtt import (
 )
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow
 from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck, select
-from .settings import async_client_id, mqtt_settings, throwaway_client_id, tls_context
+from .settings import (
+    async_client_id,
+    mqtt_settings,
+    throwaway_client_id,
+    tls_context,
+    uplink_filters,
+)
 
 # Form texts name the provider: the {provider}, {credential} and {account}
 # placeholders of strings.json (errors included).
@@ -72,6 +82,8 @@ WEBHOOK_HINT = (
     "monoZ:Link → Configuration → Add Configuration → Webhook: paste the URL, "
     "Authorization Bearer Token = the secret"
 )
+
+FILTERS = TextSelector(TextSelectorConfig(multiple=True))
 
 MONOZ_SCHEMA = vol.Schema(
     {
@@ -103,9 +115,11 @@ def monoz_mqtt_schema(org_id: str) -> vol.Schema:
             vol.Optional(CONF_USERNAME): TEXT,
             vol.Optional(CONF_PASSWORD): SECRET,
             vol.Optional(CONF_CLIENT_ID): TEXT,
+            # One or more filters; the default hears every topic shape monoZ
+            # documents (Level1/<org>/<iccid>/Level4, outer levels optional).
             vol.Required(
-                CONF_UPLINK_TOPIC, default=default_uplink_filter(org_id)
-            ): TEXT,
+                CONF_UPLINK_TOPIC, default=default_uplink_filters(org_id)
+            ): FILTERS,
         }
     )
 
@@ -235,7 +249,7 @@ class MonozSteps(KindFlowBase):
             # Empty: derived from this installation's instance ID and the entry
             # when the entry loads (see monoz.async_client_id).
             CONF_CLIENT_ID: (user_input.get(CONF_CLIENT_ID) or "").strip(),
-            CONF_UPLINK_TOPIC: str(user_input.get(CONF_UPLINK_TOPIC) or "").strip(),
+            CONF_UPLINK_TOPIC: uplink_filters(user_input),
         }
         if broker[CONF_USERNAME] and not broker[CONF_PASSWORD]:
             # A blank password on reconfigure keeps the stored one.
@@ -243,9 +257,7 @@ class MonozSteps(KindFlowBase):
         if not broker[CONF_HOST]:
             errors[CONF_HOST] = "mqtt_cannot_connect"
             return None
-        if broker[CONF_UPLINK_TOPIC] and not valid_topic_filter(
-            broker[CONF_UPLINK_TOPIC]
-        ):
+        if not all(valid_topic_filter(item) for item in broker[CONF_UPLINK_TOPIC]):
             errors[CONF_UPLINK_TOPIC] = "invalid_topic_filter"
             return None
         if self._reconfiguring:

@@ -21,9 +21,11 @@ from ...const import (
     CONF_PASSWORD,
     CONF_PORT,
     CONF_TLS,
+    CONF_UPLINK_TOPIC,
     CONF_USERNAME,
     CONF_VERIFY_TLS,
 )
+from ...providers.monoz import default_uplink_filters, legacy_uplink_filter
 from ...providers.mqtt import MqttSettings
 
 # Derived client ids: letters and digits, 23 characters (what MQTT 3.1.1 requires
@@ -91,3 +93,32 @@ def tls_context(broker: Mapping[str, Any]) -> ssl.SSLContext | None:
     if broker.get(CONF_VERIFY_TLS, True):
         return client_context()
     return client_context_no_verify()
+
+
+def uplink_filters(broker: Mapping[str, Any]) -> list[str]:
+    """Return the uplink filters of an entry's ``mqtt`` data (none: subscribe to nothing).
+
+    Stored as a list; entries of earlier versions stored one filter as a string.
+    """
+    value = broker.get(CONF_UPLINK_TOPIC)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return [item.strip() for item in value if isinstance(item, str) and item.strip()]
+
+
+def migrate_broker(org_id: str, broker: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``mqtt`` data of an earlier version with the uplink filters as a list.
+
+    The old default ``/<org>/+/pub/#`` heard only ``/<org>/<iccid>/pub…``: it becomes
+    the filters of every documented shape (which still hear it). A filter the user
+    typed stays as it was; an empty one stays empty (subscribe to nothing).
+    """
+    data = dict(broker)
+    value = data.get(CONF_UPLINK_TOPIC)
+    if isinstance(value, str) and value.strip() == legacy_uplink_filter(org_id):
+        data[CONF_UPLINK_TOPIC] = default_uplink_filters(org_id)
+    elif CONF_UPLINK_TOPIC in data:
+        data[CONF_UPLINK_TOPIC] = uplink_filters(data)
+    return data
