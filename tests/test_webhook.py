@@ -369,7 +369,10 @@ async def test_monoz_webhook_single_and_batch(
         ("8981100005819480001", '{"t":2}'),
     ]
     assert events[0].data["received_at"] == "2023-10-16T09:17:32.123351+00:00"
-    assert events[2].data["topics"] == ["/mti/8981100005819480001/pub/t"]
+    # The levels around <org>/<iccid>, and the whole topic, as an MQTT uplink has them.
+    assert events[2].data["topics"] == ["pub", "t"]
+    assert events[2].data["topic"] == "/mti/8981100005819480001/pub/t"
+    assert "topic" not in events[0].data
 
 
 @pytest.mark.parametrize(

@@ -254,8 +254,11 @@ class DeliveryFormat:
 
     parser: Callable[[Any], list[InboundMessage]]
     content_types: frozenset[str]
-    # For a message that names no SIM: the ICCID from its topic (entry data, topic).
-    iccid_from_topic: Callable[[Mapping[str, Any], str], str | None] | None = None
+    # For a message with a topic: the ICCID it names and the event's topics (entry
+    # data, topic), as the provider's MQTT uplinks have them.
+    split_topic: (
+        Callable[[Mapping[str, Any], str], tuple[str | None, list[str]]] | None
+    ) = None
     # The parser of the delivery receipts the provider PATCHes (None: no PATCH).
     receipts: Callable[[Any], list[SmsReceipt]] | None = None
     # The largest body the provider posts.
@@ -417,9 +420,11 @@ class InboundWebhook:
 
     def _fire(self, message: InboundMessage) -> None:
         iccid = message.iccid
-        from_topic = self._delivery.iccid_from_topic
-        if iccid is None and from_topic is not None and message.topics:
-            iccid = from_topic(self._entry.data, message.topics[0])
+        topics = message.topics
+        split = self._delivery.split_topic
+        if split is not None and topics:
+            named, topics = split(self._entry.data, topics[0])
+            iccid = iccid or named
         event = message_event(
             provider=self._provider,
             source="webhook",
@@ -427,7 +432,7 @@ class InboundWebhook:
             payload=message.payload,
             device_id=message.device_id,
             iccid=iccid,
-            topics=message.topics,
+            topics=topics,
             received_at=message.received_at,
             message_id=message.message_id,
             **message.extra,

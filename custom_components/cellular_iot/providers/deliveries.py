@@ -181,6 +181,7 @@ def parse_monoz(body: Any) -> list[InboundMessage]:
                 iccid=iccid,
                 topics=[topic] if topic else [],
                 received_at=_time(timestamp),
+                extra={"topic": topic} if topic else {},
             )
         )
     return messages

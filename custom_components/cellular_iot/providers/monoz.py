@@ -150,6 +150,19 @@ def is_downlink_topic(org_id: str, topic: str) -> bool:
     )
 
 
+def split_uplink_topic(org_id: str, topic: str) -> tuple[str | None, list[str]]:
+    """Return an uplink topic's ICCID and the event's ``topics``.
+
+    ``topics`` are the levels the device added around ``<org>/<iccid>`` (monoZ's
+    Level1 and Level4, empty ones left out); a topic without ``<org>/<iccid>`` (heard
+    through a filter of the user's) has no ICCID, and all its levels as ``topics``.
+    """
+    found = parse_uplink_topic(org_id, topic)
+    if found is None:
+        return None, [level for level in topic.split("/") if level]
+    return found.iccid, found.levels
+
+
 def iccid_from_topic(org_id: str, topic: str) -> str | None:
     """Return the ICCID in an uplink topic (``[level1/]{org}/{iccid}[/level4…]``)."""
     found = parse_uplink_topic(org_id, topic)

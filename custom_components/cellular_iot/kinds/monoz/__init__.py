@@ -41,7 +41,7 @@ from ...providers.monoz import (
     MAX_MESSAGE_BYTES,
     MAX_TOPIC_BYTES,
     downlink_topic,
-    iccid_from_topic,
+    split_uplink_topic,
 )
 from ...providers.sim import SimStatus
 from ...sim_status import SimInterval
@@ -153,9 +153,9 @@ async def _async_publish_downlink(
     return response
 
 
-def _iccid_from_topic(data: Mapping[str, Any], topic: str) -> str | None:
-    """Return the SIM a topic names (a webhook message without an ICCID)."""
-    return iccid_from_topic(str(data[CONF_ORG_ID]), topic)
+def _split_topic(data: Mapping[str, Any], topic: str) -> tuple[str | None, list[str]]:
+    """Return the SIM a webhook message's topic names and its levels, as MQTT's."""
+    return split_uplink_topic(str(data[CONF_ORG_ID]), topic)
 
 
 class MonozKind(AccountKind):
@@ -181,7 +181,7 @@ class MonozKind(AccountKind):
     device_model = "monoZ SIM"
     device_key = ATTR_ICCID
     delivery = DeliveryFormat(
-        parse_monoz, CONTENT_TYPES["monoz"], iccid_from_topic=_iccid_from_topic
+        parse_monoz, CONTENT_TYPES["monoz"], split_topic=_split_topic
     )
     actions: ClassVar[Mapping[str, ActionHandler]] = {
         SERVICE_PUBLISH_DOWNLINK: _async_publish_downlink,

@@ -33,7 +33,7 @@ from ...const import (
 from ...events import async_fire_message, message_event
 from ...models import AccountData, CellularIoTConfigEntry
 from ...providers.errors import ProviderError
-from ...providers.monoz import MonozClient, is_downlink_topic, parse_uplink_topic
+from ...providers.monoz import MonozClient, is_downlink_topic, split_uplink_topic
 from ...providers.mqtt import (
     MqttClient,
     MqttMessage,
@@ -128,21 +128,17 @@ class UplinkLimiter:
 def uplink_event(entry_id: str, org_id: str, message: MqttMessage) -> dict[str, Any]:
     """Build the event data of an MQTT uplink.
 
-    ``iccid`` is the level after the organisation id; ``topics`` are the levels the
-    device added around ``<org>/<iccid>`` (monoZ's Level1 and Level4, empty ones left
-    out); ``topic`` is the whole MQTT topic. A topic without ``<org>/<iccid>`` (heard
-    through a filter of the user's) has no ICCID, and all its levels as ``topics``.
+    ``iccid`` and ``topics`` as :func:`split_uplink_topic` finds them; ``topic`` is
+    the whole MQTT topic.
     """
-    found = parse_uplink_topic(org_id, message.topic)
+    iccid, topics = split_uplink_topic(org_id, message.topic)
     return message_event(
         provider=EntryKind.MONOZ.value,
         source="mqtt",
         entry_id=entry_id,
         payload=message.payload,
-        iccid=found.iccid if found is not None else None,
-        topics=found.levels
-        if found is not None
-        else [level for level in message.topic.split("/") if level],
+        iccid=iccid,
+        topics=topics,
         topic=message.topic,
         qos=message.qos,
     )
