@@ -12,9 +12,10 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN
+from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN, EntryKind
 from .inbound_webhook import new_webhook_secret
 from .kinds import KINDS
+from .kinds.on_device.flow import migrate_socket_credentials
 from .models import CellularIoTConfigEntry
 from .outbox import async_remove_outbox, clear_auth_issue
 from .services import async_setup_services
@@ -70,7 +71,12 @@ async def async_remove_entry(
 async def async_migrate_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> bool:
-    """1.1 -> 1.2: account entries get an inbound webhook and its secret."""
+    """Bring an entry of an earlier version up to date, step by step.
+
+    1.1 -> 1.2: account entries get an inbound webhook and its secret.
+    1.2 -> 1.3: an on_device entry's legacy Socket API source ID and key become its
+    device key (marked legacy: it keeps sending the legacy frame).
+    """
     if entry.version > 1:
         return False
     if entry.minor_version < 2:
@@ -83,4 +89,9 @@ async def async_migrate_entry(
         hass.config_entries.async_update_entry(
             entry, data=data, options=options, minor_version=2
         )
+    if entry.minor_version < 3:
+        data = dict(entry.data)
+        if data.get(CONF_KIND) == EntryKind.ON_DEVICE.value:
+            data = migrate_socket_credentials(data)
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=3)
     return True

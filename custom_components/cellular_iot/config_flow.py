@@ -99,7 +99,7 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
     """Add a Hologram, emnify or monoZ account, or the on-device listener."""
 
     VERSION = 1
-    MINOR_VERSION = 2
+    MINOR_VERSION = 3
 
     @staticmethod
     @callback

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from .const import (
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_DEVICE_KEY,
     CONF_KIND,
     CONF_PASSWORD,
     CONF_SOURCE_ID,
@@ -29,6 +30,7 @@ from .models import CellularIoTConfigEntry, CellularIoTData
 TO_REDACT = {
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_DEVICE_KEY,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     CONF_PASSWORD,
