@@ -119,10 +119,10 @@ async def test_monoz_rest_only_diagnostics(
     }
 
 
-async def test_on_device_diagnostics_redact_source_id(
+async def test_on_device_diagnostics_redact_the_device_key(
     hass: HomeAssistant, hass_client: ClientSessionGenerator, socket_enabled: None
 ) -> None:
-    """The Socket API source ID is half of the credential pair: both are redacted."""
+    """The Socket API device key is redacted, a legacy one (source ID + key) too."""
     assert await async_setup_component(hass, "diagnostics", {})
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -132,10 +132,11 @@ async def test_on_device_diagnostics_redact_source_id(
             "protocol": "TCP",
             "port": free_port(),
             "host": "127.0.0.1",
-            "source_id": "Q7#z",
-            "source_key": "w!X9",
+            "device_key": "Q7#zw!X9",
+            "device_key_legacy": True,
         },
         unique_id="tcp-diagnostics",
+        minor_version=3,
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -144,8 +145,8 @@ async def test_on_device_diagnostics_redact_source_id(
     text = json.dumps(diagnostics)
     assert "Q7#z" not in text
     assert "w!X9" not in text
-    assert diagnostics["entry"]["data"]["source_id"] == "**REDACTED**"
-    assert diagnostics["entry"]["data"]["source_key"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["device_key"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["device_key_legacy"] is True
     assert diagnostics["runtime"]["socket_api"] is True
     await hass.config_entries.async_unload(entry.entry_id)
 

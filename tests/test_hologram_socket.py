@@ -1,4 +1,11 @@
-"""Tests for the Hologram Socket API client against a local fake cloudsocket server."""
+"""Tests for the Hologram Socket API client against a local fake cloudsocket server.
+
+The fake answers as Hologram's SDK and docs show: a cloud message ``[0,0]``
+("On success, the server will return the text [0,0]"), an SMS with digits (the SDK
+reads its answer digit by digit, the first being the result code), an error with
+another first number. It reads a message up to the SDK's ``\r\r``. The recorded
+frames themselves are replayed in test_hologram_socket_recorded.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from custom_components.cellular_iot.providers import (
     hologram_socket as socket_module,
 )
 from custom_components.cellular_iot.providers.errors import (
+    ProviderAuthError,
     ProviderBadRequestError,
     ProviderConnectionError,
     ProviderError,
@@ -23,13 +31,16 @@ from custom_components.cellular_iot.providers.errors import (
 from custom_components.cellular_iot.providers.hologram_socket import (
     HologramSocketClient,
     validate_credentials,
+    validate_device_key,
     validate_e164,
 )
 
 from .fakes.tcp import LoopbackServer
 
+KEY = "ABCDWXYZ"
+# The legacy credentials of entries made before the device key.
 SOURCE_ID = "ABCD"
-KEY = "WXYZ"
+LEGACY_KEY = "WXYZ"
 
 
 class FakeCloudSocket:
@@ -37,7 +48,7 @@ class FakeCloudSocket:
 
     def __init__(self) -> None:
         self.mode = "ok-json"
-        self.error_answer = b"[1,0]"
+        self.error_answer = b"[3,0]"
         self.requests: list[bytes] = []
         self.server = LoopbackServer(self._handle)
         self.port = 0
@@ -55,11 +66,11 @@ class FakeCloudSocket:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
-            self.requests.append(await reader.readuntil(b"\n\n"))
+            self.requests.append(await reader.readuntil(b"\r\r"))
             if self.mode == "ok-json":
                 writer.write(b"[0,0]")
             elif self.mode == "ok-sms":
-                writer.write(b"00")
+                writer.write(b"0")
             elif self.mode == "error":
                 writer.write(self.error_answer)
             elif self.mode == "echo":
@@ -91,7 +102,11 @@ async def cloudsocket(
 
 
 def _client() -> HologramSocketClient:
-    return HologramSocketClient(SOURCE_ID, KEY)
+    return HologramSocketClient(KEY)
+
+
+def _legacy_client() -> HologramSocketClient:
+    return HologramSocketClient(LEGACY_KEY, source_id=SOURCE_ID)
 
 
 def _assert_no_key(err: ProviderError) -> None:
@@ -106,15 +121,13 @@ def _assert_no_key(err: ProviderError) -> None:
 async def test_send_to_cloud_with_topic(cloudsocket: FakeCloudSocket) -> None:
     await _client().send_to_cloud("Hello, World!", ["TOPIC1"])
     assert cloudsocket.requests == [
-        b'{"s":"ABCD","c":"WXYZ","d":"Hello, World!","t":["TOPIC1"]}\n\n'
+        b'{"k": "ABCDWXYZ", "t": ["TOPIC1"], "d": "Hello, World!"}\r\r'
     ]
 
 
 async def test_send_to_cloud_several_topics(cloudsocket: FakeCloudSocket) -> None:
     await _client().send_to_cloud("x", ("A", "B"))
-    assert cloudsocket.requests == [
-        b'{"s":"ABCD","c":"WXYZ","d":"x","t":["A","B"]}\n\n'
-    ]
+    assert cloudsocket.requests == [b'{"k": "ABCDWXYZ", "t": ["A", "B"], "d": "x"}\r\r']
 
 
 @pytest.mark.parametrize("topics", [None, []])
@@ -122,21 +135,27 @@ async def test_send_to_cloud_without_topics(
     cloudsocket: FakeCloudSocket, topics: list[str] | None
 ) -> None:
     await _client().send_to_cloud("Hello, World!", topics)
-    assert cloudsocket.requests == [b'{"s":"ABCD","c":"WXYZ","d":"Hello, World!"}\n\n']
+    assert cloudsocket.requests == [b'{"k": "ABCDWXYZ", "d": "Hello, World!"}\r\r']
     assert "t" not in json.loads(cloudsocket.requests[0])
 
 
 async def test_send_to_cloud_non_ascii(cloudsocket: FakeCloudSocket) -> None:
+    """ASCII on the wire, the rest escaped, as the SDK's json.dumps writes it."""
     await _client().send_to_cloud("Grüße 🌍", ["température"])
-    expected = '{"s":"ABCD","c":"WXYZ","d":"Grüße 🌍","t":["température"]}\n\n'
-    assert cloudsocket.requests == [expected.encode("utf-8")]
-    assert b"\\u" not in cloudsocket.requests[0]
+    (request,) = cloudsocket.requests
+    assert request.isascii()
+    assert b'"Gr\\u00fc\\u00dfe \\ud83c\\udf0d"' in request
+    assert json.loads(request) == {
+        "k": KEY,
+        "t": ["température"],
+        "d": "Grüße 🌍",
+    }
 
 
 async def test_send_to_cloud_escapes_newlines(cloudsocket: FakeCloudSocket) -> None:
     """A newline in the data is JSON-escaped, so it cannot end the message early."""
-    await _client().send_to_cloud('a\n\nb"')
-    assert cloudsocket.requests == [b'{"s":"ABCD","c":"WXYZ","d":"a\\n\\nb\\""}\n\n']
+    await _client().send_to_cloud('a\r\r\n\nb"')
+    assert cloudsocket.requests == [b'{"k": "ABCDWXYZ", "d": "a\\r\\r\\n\\nb\\""}\r\r']
 
 
 async def test_send_to_cloud_max_size(cloudsocket: FakeCloudSocket) -> None:
@@ -147,21 +166,29 @@ async def test_send_to_cloud_max_size(cloudsocket: FakeCloudSocket) -> None:
 
 async def test_send_to_cloud_error_answer(cloudsocket: FakeCloudSocket) -> None:
     cloudsocket.mode = "error"
-    with pytest.raises(ProviderBadRequestError) as exc:
+    with pytest.raises(ProviderAuthError) as exc:
         await _client().send_to_cloud("Hello, World!")
-    assert exc.value.detail == "[1,0]"
-    assert "[1,0]" in str(exc.value)
+    assert exc.value.detail == "[3,0]"
+    assert "Auth section of the message was invalid (3)" in str(exc.value)
     _assert_no_key(exc.value)
 
 
-async def test_send_to_cloud_sms_answer_is_not_success(
-    cloudsocket: FakeCloudSocket,
+@pytest.mark.parametrize(
+    "answer", [b"[0,0]", b"[1,0]", b"0", b"00", b"1", b" [0, 0]\r\n"]
+)
+@pytest.mark.parametrize("method", ["cloud", "sms"])
+async def test_every_form_of_success_is_success(
+    cloudsocket: FakeCloudSocket, answer: bytes, method: str
 ) -> None:
-    cloudsocket.mode = "ok-sms"
-    with pytest.raises(ProviderBadRequestError) as exc:
-        await _client().send_to_cloud("Hello, World!")
-    assert exc.value.detail == "00"
-    _assert_no_key(exc.value)
+    """Result code 0 or 1, as an array or as digits, is what the SDK counts as sent."""
+    cloudsocket.mode = "error"
+    cloudsocket.error_answer = answer
+    client = _client()
+    if method == "cloud":
+        await client.send_to_cloud("Hello, World!")
+    else:
+        await client.send_sms("+13125551212", "Hello, SMS!")
+    assert len(cloudsocket.requests) == 1
 
 
 async def test_error_answer_echoing_key_is_not_leaked(
@@ -170,7 +197,7 @@ async def test_error_answer_echoing_key_is_not_leaked(
     """Only the answer text reaches the error; it is what the server sent."""
     cloudsocket.mode = "error"
     cloudsocket.error_answer = b"\x00bad\x01 " + b"x" * 300
-    with pytest.raises(ProviderBadRequestError) as exc:
+    with pytest.raises(ProviderResponseError, match="not a result code") as exc:
         await _client().send_to_cloud("Hello, World!")
     assert exc.value.detail is not None
     assert len(exc.value.detail) == 100
@@ -184,7 +211,7 @@ async def test_send_to_cloud_silent_close(cloudsocket: FakeCloudSocket) -> None:
     with pytest.raises(ProviderResponseError, match="without an answer") as exc:
         await _client().send_to_cloud("Hello, World!")
     _assert_no_key(exc.value)
-    assert cloudsocket.requests == [b'{"s":"ABCD","c":"WXYZ","d":"Hello, World!"}\n\n']
+    assert cloudsocket.requests == [b'{"k": "ABCDWXYZ", "d": "Hello, World!"}\r\r']
 
 
 async def test_send_to_cloud_timeout(cloudsocket: FakeCloudSocket) -> None:
@@ -200,7 +227,7 @@ async def test_explicit_timeout_overrides_default(
 ) -> None:
     monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 60.0)
     cloudsocket.mode = "hang"
-    client = HologramSocketClient(SOURCE_ID, KEY, timeout=0.2)
+    client = HologramSocketClient(KEY, timeout=0.2)
     with pytest.raises(ProviderTimeoutError, match=r"0\.2 s"):
         await client.send_to_cloud("Hello, World!")
 
@@ -210,9 +237,7 @@ async def test_explicit_host_and_port(
 ) -> None:
     monkeypatch.setattr(socket_module, "DEFAULT_HOST", "invalid.invalid")
     monkeypatch.setattr(socket_module, "DEFAULT_PORT", 1)
-    client = HologramSocketClient(
-        SOURCE_ID, KEY, host="127.0.0.1", port=cloudsocket.port
-    )
+    client = HologramSocketClient(KEY, host="127.0.0.1", port=cloudsocket.port)
     await client.send_to_cloud("x")
     assert len(cloudsocket.requests) == 1
 
@@ -239,31 +264,22 @@ async def test_send_to_cloud_too_many_utf8_bytes(
 async def test_send_sms(cloudsocket: FakeCloudSocket) -> None:
     cloudsocket.mode = "ok-sms"
     await _client().send_sms("+13125551212", "Hello, SMS!")
-    assert cloudsocket.requests == [b"SABCDWXYZ+13125551212 Hello, SMS!\n\n"]
+    assert cloudsocket.requests == [b"SABCDWXYZ+13125551212 Hello, SMS!\r\r"]
 
 
 async def test_send_sms_non_ascii(cloudsocket: FakeCloudSocket) -> None:
     cloudsocket.mode = "ok-sms"
     await _client().send_sms("+4915112345678", "Grüße")
-    assert cloudsocket.requests == ["SABCDWXYZ+4915112345678 Grüße\n\n".encode()]
+    assert cloudsocket.requests == ["SABCDWXYZ+4915112345678 Grüße\r\r".encode()]
 
 
 async def test_send_sms_error_answer(cloudsocket: FakeCloudSocket) -> None:
     cloudsocket.mode = "error"
-    cloudsocket.error_answer = b"01"
+    cloudsocket.error_answer = b"20"
     with pytest.raises(ProviderBadRequestError) as exc:
         await _client().send_sms("+13125551212", "Hello, SMS!")
-    assert exc.value.detail == "01"
-    _assert_no_key(exc.value)
-
-
-async def test_send_sms_json_answer_is_not_success(
-    cloudsocket: FakeCloudSocket,
-) -> None:
-    cloudsocket.mode = "ok-json"
-    with pytest.raises(ProviderBadRequestError) as exc:
-        await _client().send_sms("+13125551212", "Hello, SMS!")
-    assert exc.value.detail == "[0,0]"
+    assert exc.value.detail == "20"
+    assert "Failed to parse the message (2)" in str(exc.value)
     _assert_no_key(exc.value)
 
 
@@ -293,6 +309,9 @@ async def test_send_sms_timeout(cloudsocket: FakeCloudSocket) -> None:
         ("+13125551212", ""),
         ("+13125551212", "line\nbreak"),
         ("+13125551212", "ends\n\n"),
+        ("+13125551212", "ends\r\r"),
+        # HologramCloud.MAX_SMS_LENGTH.
+        ("+13125551212", "x" * 161),
     ],
 )
 async def test_send_sms_bad_arguments(
@@ -315,29 +334,36 @@ def _assert_no_credentials(err: ProviderError, *secrets: str) -> None:
 @pytest.mark.parametrize("method", ["cloud", "sms"])
 @pytest.mark.parametrize(
     ("source_id", "key"),
-    [("ABCD", "WXYZ"), ('a"\\b', 'W"Z\\'), ("1234", "1234")],
-    ids=["plain", "json-escaped", "same"],
+    [
+        (None, "ABCDWXYZ"),
+        (None, 'a"\\bW"Z\\'),
+        ("ABCD", "WXYZ"),
+        ('a"\\b', 'W"Z\\'),
+        ("1234", "1234"),
+    ],
+    ids=["plain", "json-escaped", "legacy", "legacy-json-escaped", "legacy-same"],
 )
 async def test_refusal_quoting_the_request_leaks_no_credentials(
     cloudsocket: FakeCloudSocket,
     caplog: pytest.LogCaptureFixture,
     method: str,
-    source_id: str,
+    source_id: str | None,
     key: str,
 ) -> None:
-    """``ERR: S<id><key>+1312… x``: the id and key are scrubbed, raw or JSON-escaped."""
+    """``ERR: S<key>+1312… x``: the key is scrubbed, raw or JSON-escaped."""
     cloudsocket.mode = "echo"
     cloudsocket.error_answer = b"ERR: "
-    client = HologramSocketClient(source_id, key)
+    client = HologramSocketClient(key, source_id=source_id)
     call = (
         client.send_to_cloud("Hello, World!")
         if method == "cloud"
         else client.send_sms("+13125551212", "Hello, SMS!")
     )
-    with pytest.raises(ProviderBadRequestError) as exc:
+    with pytest.raises(ProviderResponseError) as exc:
         await call
-    escaped = [json.dumps(value)[1:-1] for value in (source_id, key)]
-    _assert_no_credentials(exc.value, source_id, key, *escaped)
+    values = [key] if source_id is None else [source_id, key]
+    escaped = [json.dumps(value)[1:-1] for value in values]
+    _assert_no_credentials(exc.value, *values, *escaped)
     assert exc.value.detail is not None
     assert exc.value.detail.startswith("ERR: ")
     assert "****" in exc.value.detail
@@ -352,8 +378,8 @@ async def test_refusal_cut_inside_the_key_leaks_none_of_it(
     cloudsocket.error_answer = b" " * (socket_module.MAX_ANSWER_BYTES - 7)
     with pytest.raises(ProviderError) as exc:
         await _client().send_sms("+13125551212", "Hello, SMS!")
-    # The answer read was 249 spaces, then "SABCDWX": the id, and half the key.
-    _assert_no_credentials(exc.value, SOURCE_ID, KEY, "WX")
+    # The answer read was 249 spaces, then "SABCDWX": 6 of the key's 8 characters.
+    _assert_no_credentials(exc.value, KEY, "ABCDWX", "CDWX")
 
 
 @pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "cr\r", "c1\x85"])
@@ -381,7 +407,7 @@ async def test_connection_refused(
 ) -> None:
     monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 5.0)
     port = _closed_port()
-    client = HologramSocketClient(SOURCE_ID, KEY, host="127.0.0.1", port=port)
+    client = HologramSocketClient(KEY, host="127.0.0.1", port=port)
     call = (
         client.send_to_cloud("Hello, World!")
         if method == "cloud"
@@ -410,20 +436,61 @@ async def test_connection_refused(
         ("ABCD", "WXY\n"),
     ],
 )
-def test_bad_credentials(source_id: str, key: str) -> None:
+def test_bad_legacy_credentials(source_id: str, key: str) -> None:
     with pytest.raises(ValueError) as exc:
         validate_credentials(source_id, key)
     assert not key or key not in str(exc.value)
     with pytest.raises(ValueError):
-        HologramSocketClient(source_id, key)
+        HologramSocketClient(key, source_id=source_id)
 
 
 @pytest.mark.parametrize(("source_id", "key"), [("ABCD", "WXYZ"), ("a1!~", "{}[]")])
-def test_good_credentials(source_id: str, key: str) -> None:
+def test_good_legacy_credentials(source_id: str, key: str) -> None:
     validate_credentials(source_id, key)
-    client = HologramSocketClient(source_id, key)
+    client = HologramSocketClient(key, source_id=source_id)
+    assert client.legacy
     assert key not in repr(client)
-    assert source_id in repr(client)
+    assert source_id not in repr(client)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["ABCDWXY", "ABCDWXYZ1", "", "ABCD WXY", "ABCDWXY\t", "ABCDWXYÉ", "ABCDWXY\x7f"],
+)
+def test_bad_device_key(key: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        validate_device_key(key)
+    assert not key or key not in str(exc.value)
+    with pytest.raises(ValueError):
+        HologramSocketClient(key)
+
+
+@pytest.mark.parametrize("key", ["ABCDWXYZ", "a1!~{}[]", "12345678"])
+def test_good_device_key(key: str) -> None:
+    validate_device_key(key)
+    client = HologramSocketClient(key)
+    assert not client.legacy
+    assert key not in repr(client)
+
+
+# --- the legacy credentials -------------------------------------------------------
+
+
+async def test_legacy_cloud_message(cloudsocket: FakeCloudSocket) -> None:
+    """The frame the SDK sent with a source ID and key (hologram-python v0.3,
+    CSRPSKAuthentication: "s", "c", then "t", "d"; ended by \\r\\r)."""
+    await _legacy_client().send_to_cloud("Hello, World!", ["TOPIC1"])
+    assert cloudsocket.requests == [
+        b'{"s": "ABCD", "c": "WXYZ", "t": ["TOPIC1"], "d": "Hello, World!"}\r\r'
+    ]
+
+
+async def test_legacy_sms_is_the_same_bytes(cloudsocket: FakeCloudSocket) -> None:
+    """S + source ID + key is S + the 8 characters: one frame for both."""
+    cloudsocket.mode = "ok-sms"
+    await _legacy_client().send_sms("+13125551212", "Hello, SMS!")
+    await _client().send_sms("+13125551212", "Hello, SMS!")
+    assert cloudsocket.requests == [b"SABCDWXYZ+13125551212 Hello, SMS!\r\r"] * 2
 
 
 @pytest.mark.parametrize("number", ["+13125551212", "+12", "+123456789012345"])

@@ -51,6 +51,7 @@ def listener_entry(port: int, protocol: str = "TCP", **extra: Any) -> MockConfig
             **extra,
         },
         unique_id=f"{protocol.lower()}-{port}",
+        minor_version=3,
     )
 
 
@@ -98,14 +99,15 @@ async def test_flow_creates_listener(hass: HomeAssistant, socket_enabled: None) 
             "protocol": "TCP",
             "port": port,
             "host": "127.0.0.1",
-            "source_id": "ABCD",
-            "source_key": "WXYZ",
+            "device_key": "ABCDWXYZ",
         },
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == f"tcp-{port}"
-    assert result["data"]["source_key"] == "WXYZ"
+    assert result["data"]["device_key"] == "ABCDWXYZ"
+    assert "device_key_legacy" not in result["data"]
+    assert result["result"].minor_version == 3
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
     listener = entry.runtime_data.listener
@@ -124,12 +126,18 @@ async def test_flow_errors(hass: HomeAssistant, socket_enabled: None) -> None:
             flow_id, {"protocol": "TCP", "port": taken, "host": "127.0.0.1"}
         )
         assert result["errors"] == {"base": "cannot_bind"}
-    for creds in ({"source_id": "ABC", "source_key": "WXYZ"}, {"source_id": "ABCD"}):
+    # The legacy 4-character halves, 9 characters, a space: not the device key.
+    for key in ("ABCD", "ABCDWXYZ1", "ABCD WXY", "ABCDWXYÉ"):
         result = await hass.config_entries.flow.async_configure(
             flow_id,
-            {"protocol": "UDP", "port": free_port(), "host": "127.0.0.1", **creds},
+            {
+                "protocol": "UDP",
+                "port": free_port(),
+                "host": "127.0.0.1",
+                "device_key": key,
+            },
         )
-        assert result["errors"] == {"base": "invalid_credentials"}
+        assert result["errors"] == {"device_key": "invalid_device_key"}
     port = free_port(socket.SOCK_DGRAM)
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"protocol": "UDP", "port": port, "host": "127.0.0.1"}
@@ -146,29 +154,47 @@ async def test_reconfigure_moves_the_listener(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
     old = free_port()
-    entry = listener_entry(old, source_id="ABCD", source_key="WXYZ")
+    entry = listener_entry(old, device_key="ABCDWXYZ")
     await setup_entry(hass, entry)
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure_on_device"
+    # The stored key is never offered back.
+    assert all(
+        key.description is None or "suggested_value" not in key.description
+        for key in result["data_schema"].schema
+        if key == "device_key"
+    )
     # Unchanged socket: no bind check (the running listener holds it), key kept.
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {"protocol": "TCP", "port": old, "host": "127.0.0.1", "source_id": "ABCD"},
+        result["flow_id"], {"protocol": "TCP", "port": old, "host": "127.0.0.1"}
     )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
-    assert entry.data["source_key"] == "WXYZ"
+    assert entry.data["device_key"] == "ABCDWXYZ"
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"protocol": "TCP", "port": old, "host": "127.0.0.1", "device_key": "ABC"},
+    )
+    assert result["errors"] == {"device_key": "invalid_device_key"}
 
     new = free_port()
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"protocol": "TCP", "port": new, "host": "127.0.0.1"}
+        result["flow_id"],
+        {
+            "protocol": "TCP",
+            "port": new,
+            "host": "127.0.0.1",
+            "remove_device_key": True,
+        },
     )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
     assert entry.unique_id == f"tcp-{new}"
     assert entry.runtime_data.listener.port == new
-    assert "source_key" not in entry.data
+    assert "device_key" not in entry.data
     # The old port is free again.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", old))
@@ -267,10 +293,10 @@ async def test_diagnostics_redact_socket_key(
     hass: HomeAssistant, hass_client: ClientSessionGenerator, socket_enabled: None
 ) -> None:
     assert await async_setup_component(hass, "diagnostics", {})
-    entry = listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
+    entry = listener_entry(free_port(), device_key="ABCDWXYZ")
     await setup_entry(hass, entry)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    assert "WXYZ" not in json.dumps(diagnostics)
+    assert "ABCDWXYZ" not in json.dumps(diagnostics)
     assert diagnostics["runtime"]["listening"] is True
     assert diagnostics["runtime"]["socket_api"] is True
 
@@ -286,7 +312,7 @@ async def cloudsocket(socket_enabled: None, monkeypatch: pytest.MonkeyPatch) -> 
     async def handle(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        data = await reader.readuntil(b"\n\n")
+        data = await reader.readuntil(b"\r\r")
         state["requests"].append(data)
         writer.write(state["answers"].pop(0) if state["answers"] else b"")
         await writer.drain()
@@ -309,9 +335,10 @@ async def _call(hass: HomeAssistant, action: str, **data: Any) -> Any:
 async def test_send_to_cloud_and_sms_over_ip(
     hass: HomeAssistant, cloudsocket: Any
 ) -> None:
-    entry = listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
+    entry = listener_entry(free_port(), device_key="ABCDWXYZ")
     await setup_entry(hass, entry)
-    cloudsocket["answers"] += [b"[0,0]", b"00", b"[1,0]", b"01"]
+    # Success, then the SDK's codes 8 (topic), 2 (parse) and 3 (auth).
+    cloudsocket["answers"] += [b"[0,0]", b"0", b"[8,0]", b"2", b"[3,0]"]
     response = await _call(hass, "send_to_cloud", data="21.5", topics=["TEMP"])
     assert response == {"config_entry_id": entry.entry_id, "status": "sent"}
     response = await _call(
@@ -319,16 +346,21 @@ async def test_send_to_cloud_and_sms_over_ip(
     )
     assert response["status"] == "sent"
     assert cloudsocket["requests"] == [
-        b'{"s":"ABCD","c":"WXYZ","d":"21.5","t":["TEMP"]}\n\n',
-        b"SABCDWXYZ+13125551212 Hello, SMS!\n\n",
+        b'{"k": "ABCDWXYZ", "t": ["TEMP"], "d": "21.5"}\r\r',
+        b"SABCDWXYZ+13125551212 Hello, SMS!\r\r",
     ]
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "send_to_cloud", data="x")
     assert err.value.translation_key == "provider_bad_request"
-    assert "WXYZ" not in str(err.value)
+    assert "Topic was formatted incorrectly" in str(err.value)
+    assert "ABCDWXYZ" not in str(err.value)
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "send_sms", phone_number="+13125551212", message="x")
     assert err.value.translation_key == "provider_bad_request"
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "send_to_cloud", data="x")
+    assert err.value.translation_key == "socket_key_refused"
+    assert "Reconfigure" in str(err.value)
     # Silence: no answer at all.
     with pytest.raises(HomeAssistantError) as err:
         await _call(hass, "send_to_cloud", data="x")
@@ -357,14 +389,17 @@ async def test_send_to_cloud_and_sms_over_ip(
         ("send_to_cloud", {"data": "x", "topics": [""]}, "invalid_topics"),
         ("send_to_cloud", {"data": "x", "topics": "T" * 101}, "invalid_topics"),
         ("send_to_cloud", {"data": ""}, "empty_text"),
+        (
+            "send_sms",
+            {"message": "x" * 161, "phone_number": "+13125551212"},
+            "sms_over_ip_too_long",
+        ),
     ],
 )
 async def test_socket_action_validation(
     hass: HomeAssistant, cloudsocket: Any, action: str, data: dict[str, Any], key: str
 ) -> None:
-    await setup_entry(
-        hass, listener_entry(free_port(), source_id="ABCD", source_key="WXYZ")
-    )
+    await setup_entry(hass, listener_entry(free_port(), device_key="ABCDWXYZ"))
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, action, **data)
     assert err.value.translation_key == key
@@ -683,3 +718,104 @@ async def test_options_of_a_listener_that_is_not_loaded(
     assert entry.state is ConfigEntryState.LOADED
     assert [str(n) for n in entry.runtime_data.listener.allowed] == ["10.0.0.0/8"]
     assert entry.runtime_data.listener.rate_limit == 7
+
+
+# --- issue 24: the 8-character device key; legacy entries migrated -------------------
+
+
+def _legacy_entry(port: int, minor_version: int = 2, **data: Any) -> MockConfigEntry:
+    """An on_device entry as versions up to 1.2 stored it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Listener TCP {port}",
+        data={
+            "kind": "on_device",
+            "protocol": "TCP",
+            "port": port,
+            "host": "127.0.0.1",
+            **data,
+        },
+        unique_id=f"tcp-{port}",
+        minor_version=minor_version,
+    )
+
+
+@pytest.mark.parametrize("minor_version", [1, 2])
+async def test_legacy_entry_is_migrated_and_keeps_its_frame(
+    hass: HomeAssistant, cloudsocket: Any, minor_version: int
+) -> None:
+    """A 4+4 entry becomes device key ABCDWXYZ marked legacy: it keeps sending the
+    frame it was made for ({"s", "c"}, as the SDK sent it), ended as the SDK ends
+    it; its SMS frame is the same bytes as with the device key."""
+    entry = _legacy_entry(
+        free_port(), minor_version, source_id="ABCD", source_key="WXYZ"
+    )
+    await setup_entry(hass, entry)
+    assert entry.minor_version == 3
+    assert {k: v for k, v in entry.data.items() if "key" in k or "source" in k} == {
+        "device_key": "ABCDWXYZ",
+        "device_key_legacy": True,
+    }
+    cloudsocket["answers"] += [b"[0,0]", b"0", b"[0,0]"]
+    await _call(hass, "send_to_cloud", data="21.5", topics=["TEMP"])
+    await _call(hass, "send_sms", phone_number="+13125551212", message="Hello, SMS!")
+    assert cloudsocket["requests"] == [
+        b'{"s": "ABCD", "c": "WXYZ", "t": ["TEMP"], "d": "21.5"}\r\r',
+        b"SABCDWXYZ+13125551212 Hello, SMS!\r\r",
+    ]
+    # Reconfigure without a key keeps the legacy one as it is.
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"protocol": "TCP", "port": entry.data["port"], "host": "127.0.0.1"},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["device_key_legacy"] is True
+    # The device key the dashboard shows replaces it: the SDK's frame from then on.
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "protocol": "TCP",
+            "port": entry.data["port"],
+            "host": "127.0.0.1",
+            "device_key": "Q7#zw!X9",
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["device_key"] == "Q7#zw!X9"
+    assert "device_key_legacy" not in entry.data
+    await _call(hass, "send_to_cloud", data="21.5")
+    assert cloudsocket["requests"][-1] == b'{"k": "Q7#zw!X9", "d": "21.5"}\r\r'
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"source_id": "ABCD"},
+        {"source_key": "WXYZ"},
+        {"source_id": "AB", "source_key": "WXYZ"},
+    ],
+    ids=["none", "id-only", "key-only", "malformed"],
+)
+async def test_migration_of_entries_without_a_usable_pair(
+    hass: HomeAssistant, socket_enabled: None, data: dict[str, Any]
+) -> None:
+    """A pair the old flow could not have stored never sent anything: dropped."""
+    entry = _legacy_entry(free_port(), **data)
+    await setup_entry(hass, entry)
+    assert entry.minor_version == 3
+    assert not {"source_id", "source_key", "device_key"} & set(entry.data)
+    assert entry.runtime_data.socket is None
+
+
+async def test_a_hand_edited_key_turns_the_socket_api_off(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = listener_entry(free_port(), device_key="short")
+    await setup_entry(hass, entry)
+    assert entry.runtime_data.socket is None
+    assert "short" not in caplog.text
+    assert "not 8 printable characters" in caplog.text

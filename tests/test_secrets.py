@@ -47,7 +47,7 @@ from .mosquitto import Mosquitto
 WEBHOOK_SECRET = "whsec-0123456789abcdefghijklmnop"
 WEBHOOK_ID = "b" * 64
 BROKER_PASSWORD = "broker-pass-9f8e7d"
-SOCKET_KEY = "k3Y!"
+SOCKET_KEY = "aB3$k3Y!"
 
 
 class Seen:
@@ -288,12 +288,13 @@ async def test_on_device_paths_leak_no_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert await async_setup_component(hass, "diagnostics", {})
-    answers = [b"[1,0]", b"01", b""]
+    # A refused key, a message that could not be parsed, no answer (the SDK's codes).
+    answers = [b"[3,0]", b"2", b""]
 
     async def handle(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        await reader.readuntil(b"\n\n")
+        await reader.readuntil(b"\r\r")
         writer.write(answers.pop(0) if answers else b"")
         await writer.drain()
         writer.close()
@@ -311,8 +312,7 @@ async def test_on_device_paths_leak_no_secret(
                 "protocol": "UDP",
                 "port": 0,
                 "host": "127.0.0.1",
-                "source_id": "aB3$",
-                "source_key": SOCKET_KEY,
+                "device_key": SOCKET_KEY,
             },
         )
         entry.add_to_hass(hass)
@@ -329,10 +329,9 @@ async def test_on_device_paths_leak_no_secret(
     # The key is 4 characters: look for the Socket API request that would carry it.
     _assert_clean(
         [
-            f"aB3${SOCKET_KEY}",
-            f'"k": "{SOCKET_KEY}"',
-            f'"k":"{SOCKET_KEY}"',
-            SOCKET_KEY + "+",
+            SOCKET_KEY,
+            "aB3$k3",
+            "k3Y!",
         ],
         _texts(caplog.records),
         "\n".join(seen.errors),

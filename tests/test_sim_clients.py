@@ -59,7 +59,8 @@ async def test_hologram_statuses_documented_shape(hologram: FakeHologram) -> Non
         provider_state="LIVE",
         online=False,
         data_used=1_048_576,
-        period_start=datetime(2025, 2, 28, 12, 0, tzinfo=UTC),  # day clamped
+        # whenexpires 2025-03-31 12:00 less the SIM's 30-day billing period.
+        period_start=datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
         last_session=datetime(2025, 3, 10, 9, 30, tzinfo=UTC),
         iccid="8901000000000123456",
         imei=None,
@@ -95,7 +96,8 @@ async def test_hologram_statuses_page_through_500_devices(
     [
         ("LIVE", SIM_ACTIVE, True),
         ("PAUSED-USER", SIM_SUSPENDED, True),
-        ("PAUSED-SYS", SIM_SUSPENDED, True),
+        # A system pause: only Hologram resumes it (test_hologram_recorded.py).
+        ("PAUSED-SYS", SIM_SUSPENDED, False),
         ("PAUSED-PENDING-USER", SIM_PENDING, False),
         ("LIVE-PENDING", SIM_PENDING, False),
         ("INACTIVE", SIM_INACTIVE, False),
@@ -147,7 +149,7 @@ async def test_hologram_missing_and_garbage_fields(hologram: FakeHologram) -> No
     assert second.online is None  # not a bool
     assert second.last_session == datetime(2025, 3, 1, 10, tzinfo=UTC)
     assert second.data_used is None
-    assert second.period_start == datetime(2024, 12, 14, 23, tzinfo=UTC)
+    assert second.period_start == datetime(2024, 12, 15, 23, tzinfo=UTC)
     assert second.imei is None
 
 

@@ -324,8 +324,8 @@ async def _add_accounts(
     # This device: TCP and UDP listeners (each with its own create message).
     flow = await _start(hass, r, "on_device")
     listener = {"protocol": "TCP", "port": 4010}
-    result = await _config(hass, r, flow, {**listener, "source_id": "ab"})
-    assert result["errors"] == {"base": "invalid_credentials"}
+    result = await _config(hass, r, flow, {**listener, "device_key": "ab"})
+    assert result["errors"] == {"device_key": "invalid_device_key"}
     result = await _config(hass, r, flow, {**listener, "port": BUSY_PORT})
     assert result["errors"] == {"base": "cannot_bind"}
     result = await _config(hass, r, flow, listener)

@@ -25,6 +25,7 @@ from .inbound_webhook import new_webhook_secret
 from .kinds import KINDS
 from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
 from .kinds.monoz.settings import migrate_broker
+from .kinds.on_device.flow import migrate_socket_credentials
 from .models import CellularIoTConfigEntry
 from .outbox import async_remove_outbox, clear_auth_issue
 from .services import async_setup_services
@@ -82,11 +83,13 @@ async def async_remove_entry(
 async def async_migrate_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> bool:
-    """Bring an entry of an earlier version up to this one's data.
+    """Bring an entry of an earlier version up to date, step by step.
 
     1.1 -> 1.2: account entries get an inbound webhook and its secret.
-    1.2 -> 1.3: a monoZ broker's uplink filter becomes a list; the old default
-    ``/<org>/+/pub/#`` becomes the filters of every documented topic shape.
+    1.2 -> 1.3: a monoZ broker's uplink filter becomes a list, the old default
+    ``/<org>/+/pub/#`` the filters of every documented topic shape; an on_device
+    entry's legacy Socket API source ID and key become its device key (marked legacy:
+    it keeps sending the legacy frame).
     """
     if entry.version > 1:
         return False
@@ -104,5 +107,7 @@ async def async_migrate_entry(
         data = dict(entry.data)
         if data.get(CONF_KIND) == EntryKind.MONOZ.value and data.get(CONF_MQTT):
             data[CONF_MQTT] = migrate_broker(str(data[CONF_ORG_ID]), data[CONF_MQTT])
+        if data.get(CONF_KIND) == EntryKind.ON_DEVICE.value:
+            data = migrate_socket_credentials(data)
         hass.config_entries.async_update_entry(entry, data=data, minor_version=3)
     return True

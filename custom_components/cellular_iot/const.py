@@ -55,6 +55,12 @@ EVENT_MESSAGE_RECEIVED: Final = "cellular_iot_message_received"
 CONF_PROTOCOL: Final = "protocol"
 CONF_PORT: Final = "port"
 CONF_HOST: Final = "host"
+# The Socket API's 8-character device key; entries of minor version 2 and before
+# held the legacy pair (source_id, source_key) instead: since 1.3 that pair is the
+# device key (source ID + key) with device_key_legacy set (kinds/on_device/flow.py).
+CONF_DEVICE_KEY: Final = "device_key"
+CONF_DEVICE_KEY_LEGACY: Final = "device_key_legacy"
+CONF_REMOVE_DEVICE_KEY: Final = "remove_device_key"
 CONF_SOURCE_ID: Final = "source_id"
 CONF_SOURCE_KEY: Final = "source_key"
 DEFAULT_LISTENER_PORT: Final = 4010

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from .const import (
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_DEVICE_KEY,
     CONF_KIND,
     CONF_PASSWORD,
     CONF_SOURCE_ID,
@@ -23,12 +24,13 @@ from .kinds import KINDS
 from .models import CellularIoTConfigEntry, CellularIoTData
 
 # The title can hold the account e-mail ("Hologram (owner@example.com)"). The Socket
-# API source ID is half of that credential pair. Like HA core's cellular integrations
+# API device key is a credential, and so were the legacy source ID and key. Like HA core's cellular integrations
 # (huawei_lte), SIM and subscriber identifiers are personal data: ICCID, IMSI, IMEI
 # and phone numbers (MSISDN) are redacted wherever they appear.
 TO_REDACT = {
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
+    CONF_DEVICE_KEY,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     CONF_PASSWORD,

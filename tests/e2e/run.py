@@ -583,7 +583,7 @@ class Run:
         self.username = "owner"
         self.password = f"pw-{secrets.token_urlsafe(12)}"
         self.api_key = f"e2e-key-{secrets.token_urlsafe(16)}"
-        self.source_key = "Q#7~"
+        self.device_key = "e2e1Q#7~"
         self.listener_port = free_port()
         self.message = f"hello e2e {secrets.token_hex(3)}"
 
@@ -699,8 +699,7 @@ class Run:
         )
         b.wait_text("Listen for cloud messages on this device", dialog=True)
         b.fill("port", str(self.listener_port))
-        b.fill("source_id", "e2e1")
-        b.fill("source_key", self.source_key)
+        b.fill("device_key", self.device_key)
         b.checkpoint("this device form")
         b.click_text("Submit", dialog=True, exact=True)
         self.finish_flow("this device created")
@@ -1150,7 +1149,7 @@ class Run:
         text += (self.ha.config / "hass.stdout").read_text(errors="replace")
         named = {
             "API key": self.api_key,
-            "Socket API key": self.source_key,
+            "Socket API device key": self.device_key,
             "owner password": self.password,
             **self.secrets,
         }

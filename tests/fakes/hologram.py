@@ -10,10 +10,12 @@ shared/PROVIDERS.md):
   ``body`` / ``base64body``, optional ``fromnumber``;
 - ``POST /devices/messages/{deviceid}/{webhookguid}``: no API key, ``{"data": str}``;
 - ``GET /devices``: each device embeds ``links.cellular[0]`` {``id``, ``sim``,
-  ``msisdn``, ``state``}; a device's ``state``/``sim``/``msisdn`` are kept at its top
-  level here and moved into the link when listed (a device with ``links`` is listed
-  as it is); ``lastsession``, ``cur_billing_data_used``, ``whenexpires``,
-  ``last_connect_time`` are listed as stored;
+  ``msisdn``, ``state``, ``whenexpires``, ``last_connect_time``,
+  ``cur_billing_data_used``, ``last_billing_data_used``, ``plan``} (the link's fields
+  as the docs.hologram.io example and apiary.apib "Device Link" show them; recorded
+  in tests/fixtures/recorded/hologram/devices_*.yaml); they are kept at the device's
+  top level here and moved into the link when listed (a device with ``links`` is
+  listed as it is); ``lastsession`` and ``imei`` stay on the device;
 - ``POST /devices/{id}/state``: exactly ``{"state": "live"}`` or ``{"state":
   "pause"}`` (``deactivate`` is permanent: a violation), recorded in
   ``state_changes``; pause → ``PAUSED-USER``, live → ``LIVE``;
@@ -611,7 +613,16 @@ class FakeHologram:
 
 DROP = object()
 """Given to :meth:`FakeHologram.set_device`: leave the field out of the answer."""
-_LINK_FIELDS = ("state", "sim", "msisdn")
+_LINK_FIELDS = (
+    "state",
+    "sim",
+    "msisdn",
+    "whenexpires",
+    "last_connect_time",
+    "cur_billing_data_used",
+    "last_billing_data_used",
+    "plan",
+)
 
 
 def sim_fields(device_id: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 import random
 import re
 from typing import Any, Final
@@ -31,7 +32,7 @@ from ._http import (
     exchange,
     provider_text,
 )
-from ._parse import as_count, as_digits, as_time, month_before
+from ._parse import as_count, as_digits, as_time
 from .errors import (
     ProviderBadRequestError,
     ProviderRateLimitedError,
@@ -77,6 +78,15 @@ _MAX_IMEI_DIGITS: Final = 20
 # What POST /devices/{id}/state takes. Never "deactivate": that one is permanent.
 _SIM_STATE_LIVE: Final = "live"
 _SIM_STATE_PAUSE: Final = "pause"
+# Link states of a pause (docs.hologram.io, apiary.apib "Device Link": "LIVE, PAUSED,
+# DEAD"). A user's pause can be resumed through the API; a system pause cannot:
+# Hologram resumes it once the balance, data or SMS limit is dealt with. The docs
+# spell it both ways ("PAUSED-SYS" on "Pause and resume SIMs", "PAUSED-BY-SYS" on
+# "Paused by system SIM status").
+_USER_PAUSE_STATES: Final = frozenset({"PAUSED-USER", "PAUSED"})
+SYSTEM_PAUSE_STATES: Final = frozenset({"PAUSED-SYS", "PAUSED-BY-SYS"})
+# A SIM's billing period: "the SIM's unique 30-day billing period" (docs.hologram.io).
+BILLING_PERIOD: Final = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -522,16 +532,10 @@ def _parse_device(item: Any) -> HologramDevice | None:
     if device_id is None:
         return None
     name = item.get("name")
-    iccid: str | None = None
-    links = item.get("links")
-    if isinstance(links, Mapping):
-        cellular = links.get("cellular")
-        if isinstance(cellular, list) and cellular and isinstance(cellular[0], Mapping):
-            iccid = _as_text(cellular[0].get("sim"), _MAX_NUMBER_CHARS)
     return HologramDevice(
         device_id=device_id,
         name=_as_text(name, _MAX_NAME_CHARS) or f"Device {device_id}",
-        iccid=iccid,
+        iccid=_as_text(current_link(item).get("sim"), _MAX_NUMBER_CHARS),
         phone_number=_as_text(item.get("phonenumber"), _MAX_NUMBER_CHARS),
     )
 
@@ -545,11 +549,58 @@ def _sim_state(text: str | None) -> str:
         return SIM_PENDING
     if state == "LIVE":
         return SIM_ACTIVE
-    if state in ("PAUSED-USER", "PAUSED-SYS"):
+    if state in _USER_PAUSE_STATES or state in SYSTEM_PAUSE_STATES:
         return SIM_SUSPENDED
-    if state in ("INACTIVE", "DEAD"):
+    if state in ("INACTIVE", "DEAD", "DEACTIVATED"):
         return SIM_INACTIVE
     return SIM_UNKNOWN
+
+
+def is_system_pause(provider_state: str | None) -> bool:
+    """Tell whether Hologram paused the SIM itself (balance, data or SMS limit).
+
+    Only Hologram resumes such a SIM, once the cause is gone: the API's ``live``
+    cannot (docs.hologram.io "Paused by system SIM status").
+    """
+    return provider_state is not None and provider_state.upper() in SYSTEM_PAUSE_STATES
+
+
+def current_link(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return the cellular link of a ``GET /devices`` device that we show.
+
+    A device usually has one link (``links.cellular[0]``). A multi-profile SIM has
+    one per profile: the one whose profile is ``ENABLED`` (the one that can pass
+    data) is taken, else the one of the device's last session, else the first.
+    The ICCID, state and usage shown all come from that one link.
+    """
+    links = item.get("links")
+    cellular = links.get("cellular") if isinstance(links, Mapping) else None
+    if not isinstance(cellular, list):
+        return {}
+    candidates = [link for link in cellular if isinstance(link, Mapping)]
+    if not candidates:
+        return {}
+    for link in candidates:
+        profile = link.get("profile_state", link.get("euicc_state"))
+        if isinstance(profile, str) and profile.upper() == "ENABLED":
+            return link
+    session = item.get("lastsession")
+    if isinstance(session, Mapping):
+        session_link = _as_int(session.get("linkid"))
+        for link in candidates:
+            if session_link is not None and _as_int(link.get("id")) == session_link:
+                return link
+    return candidates[0]
+
+
+def _period_start(expires: datetime | None) -> datetime | None:
+    """When the billing period that ends at ``whenexpires`` began (30 days before)."""
+    if expires is None:
+        return None
+    try:
+        return expires - BILLING_PERIOD
+    except OverflowError:
+        return None
 
 
 def _parse_sim_status(item: Any) -> SimStatus | None:
@@ -559,40 +610,42 @@ def _parse_sim_status(item: Any) -> SimStatus | None:
     device_id = _as_int(item.get("id"))
     if device_id is None:
         return None
-    link: Mapping[str, Any] = {}
-    links = item.get("links")
-    if isinstance(links, Mapping):
-        cellular = links.get("cellular")
-        if isinstance(cellular, list) and cellular and isinstance(cellular[0], Mapping):
-            link = cellular[0]
+    # The usage, the billing period and the last connection are the link's
+    # (apiary.apib "Device Link"; the docs.hologram.io GET /devices example), not
+    # the device's: the device carries none of them.
+    link = current_link(item)
     provider_state = _as_text(link.get("state"), _MAX_NAME_CHARS)
     state = _sim_state(provider_state)
     session = item.get("lastsession")
     if not isinstance(session, Mapping):
         session = {}
     online = session.get("active")
-    # Hologram documents when the billing period ends (whenexpires); that it began
-    # one calendar month earlier is inferred.
-    expires = as_time(item.get("whenexpires"))
+    # whenexpires: "UTC timestamp when the current billing period ends"; the
+    # period is the SIM's own 30 days (docs.hologram.io /usage/data/billing).
+    expires = as_time(link.get("whenexpires"))
+    # session_end is "0000-00-00 00:00:00" during a session (no time: skipped).
     last_session = (
         as_time(session.get("session_end"))
         or as_time(session.get("session_begin"))
-        or as_time(item.get("last_connect_time"))
+        or as_time(link.get("last_connect_time"))
     )
     return SimStatus(
         provider_id=str(device_id),
         state=state,
         provider_state=provider_state,
         online=online if isinstance(online, bool) else None,
-        # Bytes: inferred (the docs give no unit for cur_billing_data_used).
-        data_used=as_count(item.get("cur_billing_data_used")),
-        period_start=month_before(expires) if expires is not None else None,
+        # Bytes (the plan's "data" is in bytes; the example's 503417039 is the
+        # same figure as /usage/data/billing's "bytes").
+        data_used=as_count(link.get("cur_billing_data_used")),
+        period_start=_period_start(expires),
         last_session=last_session,
         iccid=_as_text(link.get("sim"), _MAX_NUMBER_CHARS),
-        # No confirmed IMEI field: kept only when a device carries "imei".
+        # The device's "imei": "Last IMEI seen for this device" (apiary.apib).
         imei=as_digits(item.get("imei"), _MAX_IMEI_DIGITS),
         msisdn=_as_text(link.get("msisdn"), _MAX_NUMBER_CHARS),
-        can_pause=state in (SIM_ACTIVE, SIM_SUSPENDED),
+        # A system pause cannot be undone through the API: no resume offered.
+        can_pause=state == SIM_ACTIVE
+        or (state == SIM_SUSPENDED and not is_system_pause(provider_state)),
     )
 
 

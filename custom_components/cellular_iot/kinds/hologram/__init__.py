@@ -66,6 +66,7 @@ from ...providers.errors import (
 from ...providers.hologram import (
     CloudMessageResult,
     HologramClient,
+    is_system_pause,
     send_to_device_webhook,
 )
 from ...providers.sim import SimStatus
@@ -374,8 +375,20 @@ class HologramKind(AccountKind):
         sim: SimStatus | None,
         active: bool,
     ) -> None:
-        """``POST /devices/{id}/state`` with ``live`` or ``pause``."""
+        """``POST /devices/{id}/state`` with ``live`` or ``pause``.
+
+        Not for a SIM Hologram paused itself (``PAUSED-SYS``): only Hologram
+        resumes it, once the balance or limit is dealt with, so neither a resume
+        nor a pause on top is sent; the switch is unavailable meanwhile.
+        """
         assert isinstance(runtime, HologramData)
+        if sim is not None and is_system_pause(sim.provider_state):
+            raise invalid(
+                "sim_paused_by_provider",
+                device=provider_id,
+                provider=self.provider,
+                state=sim.provider_state,
+            )
         await runtime.client.set_sim_active(int(provider_id), active)
 
     def notify_call(

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Final
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 
 from ...action_errors import invalid, label, not_ready, provider_error
 from ...const import (
@@ -30,8 +31,8 @@ from ...const import (
     EntryKind,
 )
 from ...models import CellularIoTConfigEntry, CellularIoTData
-from ...providers.errors import ProviderError
-from ...providers.hologram_socket import HologramSocketClient
+from ...providers.errors import ProviderAuthError, ProviderError
+from ...providers.hologram_socket import MAX_SMS_CHARS, HologramSocketClient
 from ..base import (
     ActionHandler,
     DeviceFields,
@@ -60,6 +61,19 @@ def _socket_client(entry: CellularIoTConfigEntry) -> HologramSocketClient:
     return runtime.socket
 
 
+def _socket_error(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, err: ProviderError
+) -> HomeAssistantError:
+    """Translate a Socket API error; a refused device key says where to enter it."""
+    if isinstance(err, ProviderAuthError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="socket_key_refused",
+            translation_placeholders={"title": entry.title, "error": str(err)},
+        )
+    return provider_error(hass, None, err, title=entry.title)
+
+
 async def _async_send_sms_over_ip(
     hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -67,6 +81,12 @@ async def _async_send_sms_over_ip(
         raise invalid("phone_number_required", title=entry.title)
     if any(is_control(char) for char in data[ATTR_MESSAGE]):
         raise invalid("sms_newline")
+    if len(data[ATTR_MESSAGE]) > MAX_SMS_CHARS:
+        raise invalid(
+            "sms_over_ip_too_long",
+            max=MAX_SMS_CHARS,
+            length=len(data[ATTR_MESSAGE]),
+        )
     for field in (ATTR_DEVICE_ID, ATTR_SENDER, ATTR_EXPIRY):
         if field in data:
             raise invalid(
@@ -78,7 +98,7 @@ async def _async_send_sms_over_ip(
     try:
         await client.send_sms(data[ATTR_PHONE_NUMBER], data[ATTR_MESSAGE])
     except ProviderError as err:
-        raise provider_error(hass, None, err, title=entry.title) from err
+        raise _socket_error(hass, entry, err) from err
     return {
         "config_entry_id": entry.entry_id,
         "status": "sent",
@@ -93,7 +113,7 @@ async def _async_send_to_cloud(
     try:
         await client.send_to_cloud(data[ATTR_DATA], data.get(ATTR_TOPICS))
     except ProviderError as err:
-        raise provider_error(hass, None, err, title=entry.title) from err
+        raise _socket_error(hass, entry, err) from err
     return {"config_entry_id": entry.entry_id, "status": "sent"}
 
 

@@ -12,6 +12,7 @@ import voluptuous as vol
 
 from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -23,16 +24,19 @@ from homeassistant.helpers.selector import (
 )
 
 from ...const import (
+    CONF_DEVICE_KEY,
+    CONF_DEVICE_KEY_LEGACY,
     CONF_HOST,
     CONF_KIND,
     CONF_PORT,
     CONF_PROTOCOL,
+    CONF_REMOVE_DEVICE_KEY,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     DEFAULT_LISTENER_PORT,
     EntryKind,
 )
-from ...providers.hologram_socket import validate_credentials
+from ...providers.hologram_socket import validate_credentials, validate_device_key
 from ...providers.listener import Listener, parse_networks
 from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase
 from .wiring import (
@@ -53,10 +57,39 @@ ON_DEVICE_SCHEMA = vol.Schema(
         ),
         vol.Required(CONF_PORT, default=DEFAULT_LISTENER_PORT): PORT,
         vol.Optional(CONF_HOST): TEXT,
-        vol.Optional(CONF_SOURCE_ID): TEXT,
-        vol.Optional(CONF_SOURCE_KEY): SECRET,
+        vol.Optional(CONF_DEVICE_KEY): SECRET,
     }
 )
+# Reconfigure: an empty key keeps the stored one (it is never shown); this removes it.
+RECONFIGURE_ON_DEVICE_SCHEMA = ON_DEVICE_SCHEMA.extend(
+    {vol.Optional(CONF_REMOVE_DEVICE_KEY, default=False): BooleanSelector()}
+)
+# What is never offered back as a suggested value.
+_NOT_SUGGESTED = frozenset(
+    {CONF_KIND, CONF_DEVICE_KEY, CONF_DEVICE_KEY_LEGACY, CONF_REMOVE_DEVICE_KEY}
+)
+
+
+def migrate_socket_credentials(data: Mapping[str, Any]) -> dict[str, Any]:
+    """1.2 -> 1.3: an entry's legacy source ID and key become its device key.
+
+    The pair is kept as one 8-character credential (source ID + key, the bytes the
+    SMS frame always carried) marked ``device_key_legacy``, so the entry keeps
+    sending the legacy cloud message frame it was made for. A pair the old flow
+    could not have stored (one half missing or malformed) never sent anything and
+    is dropped.
+    """
+    migrated = dict(data)
+    source_id = migrated.pop(CONF_SOURCE_ID, None)
+    source_key = migrated.pop(CONF_SOURCE_KEY, None)
+    if isinstance(source_id, str) and isinstance(source_key, str):
+        try:
+            validate_credentials(source_id, source_key)
+        except ValueError:
+            return migrated
+        migrated[CONF_DEVICE_KEY] = source_id + source_key
+        migrated[CONF_DEVICE_KEY_LEGACY] = True
+    return migrated
 
 
 def on_device_unique_id(data: Mapping[str, Any]) -> str:
@@ -93,7 +126,11 @@ class OnDeviceSteps(KindFlowBase):
             step_id="on_device",
             data_schema=self.add_suggested_values_to_schema(
                 ON_DEVICE_SCHEMA,
-                {k: v for k, v in (user_input or {}).items() if k != CONF_SOURCE_KEY},
+                {
+                    k: v
+                    for k, v in (user_input or {}).items()
+                    if k not in _NOT_SUGGESTED
+                },
             ),
             errors=errors,
         )
@@ -104,28 +141,36 @@ class OnDeviceSteps(KindFlowBase):
         errors: dict[str, str],
         current: ConfigEntry | None,
     ) -> dict[str, Any] | None:
-        """Check the credentials' form and that the address can be bound."""
+        """Check the device key's form and that the address can be bound.
+
+        On reconfigure an empty key keeps the stored one (a legacy one stays
+        legacy) unless ``remove_device_key`` is ticked; a key entered replaces it.
+        """
         protocol = user_input[CONF_PROTOCOL]
         port = int(user_input[CONF_PORT])
         host = (user_input.get(CONF_HOST) or "").strip()
-        source_id = (user_input.get(CONF_SOURCE_ID) or "").strip()
-        source_key = (user_input.get(CONF_SOURCE_KEY) or "").strip()
-        if current is not None and source_id and not source_key:
-            source_key = current.data.get(CONF_SOURCE_KEY, "")
+        device_key = (user_input.get(CONF_DEVICE_KEY) or "").strip()
         data: dict[str, Any] = {
             CONF_KIND: EntryKind.ON_DEVICE.value,
             CONF_PROTOCOL: protocol,
             CONF_PORT: port,
             CONF_HOST: host,
         }
-        if source_id or source_key:
+        if device_key:
             try:
-                validate_credentials(source_id, source_key)
+                validate_device_key(device_key)
             except ValueError:
-                errors["base"] = "invalid_credentials"
+                errors[CONF_DEVICE_KEY] = "invalid_device_key"
                 return None
-            data[CONF_SOURCE_ID] = source_id
-            data[CONF_SOURCE_KEY] = source_key
+            data[CONF_DEVICE_KEY] = device_key
+        elif (
+            current is not None
+            and not user_input.get(CONF_REMOVE_DEVICE_KEY)
+            and current.data.get(CONF_DEVICE_KEY)
+        ):
+            data[CONF_DEVICE_KEY] = current.data[CONF_DEVICE_KEY]
+            if current.data.get(CONF_DEVICE_KEY_LEGACY):
+                data[CONF_DEVICE_KEY_LEGACY] = True
         same_socket = current is not None and all(
             current.data.get(k) == data[k]
             for k in (CONF_PROTOCOL, CONF_PORT, CONF_HOST)
@@ -161,12 +206,14 @@ class OnDeviceSteps(KindFlowBase):
                     data=data,
                 )
         suggested = {
-            k: v for k, v in entry.data.items() if k not in (CONF_KIND, CONF_SOURCE_KEY)
+            k: v
+            for k, v in (user_input or entry.data).items()
+            if k not in _NOT_SUGGESTED
         }
         return self.async_show_form(
             step_id="reconfigure_on_device",
             data_schema=self.add_suggested_values_to_schema(
-                ON_DEVICE_SCHEMA, user_input or suggested
+                RECONFIGURE_ON_DEVICE_SCHEMA, suggested
             ),
             errors=errors,
             description_placeholders={"title": entry.title},

@@ -16,18 +16,18 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 
 from ...const import (
+    CONF_DEVICE_KEY,
+    CONF_DEVICE_KEY_LEGACY,
     CONF_HOST,
     CONF_PORT,
     CONF_PROTOCOL,
-    CONF_SOURCE_ID,
-    CONF_SOURCE_KEY,
     DOMAIN,
     LOGGER,
     EntryKind,
 )
 from ...events import async_fire_message, message_event as build_event
 from ...models import CellularIoTConfigEntry, CellularIoTData
-from ...providers.hologram_socket import HologramSocketClient
+from ...providers.hologram_socket import CREDENTIAL_LENGTH, HologramSocketClient
 from ...providers.listener import (
     DEFAULT_ALLOWED_NETWORKS,
     DEFAULT_RATE_LIMIT,
@@ -59,6 +59,30 @@ class OnDeviceData(CellularIoTData):
     def available(self) -> bool:
         """The listener's entities are available while it serves."""
         return self.listener.listening
+
+
+def socket_client(data: Mapping[str, Any]) -> HologramSocketClient | None:
+    """Return the Socket API client of an entry's device key, if it has one.
+
+    A key migrated from the legacy credentials (``device_key_legacy``) keeps
+    sending the legacy frame with its two halves, the source ID and the key.
+    """
+    key = data.get(CONF_DEVICE_KEY)
+    if not isinstance(key, str) or not key:
+        return None
+    try:
+        if data.get(CONF_DEVICE_KEY_LEGACY):
+            return HologramSocketClient(
+                key[CREDENTIAL_LENGTH:], source_id=key[:CREDENTIAL_LENGTH]
+            )
+        return HologramSocketClient(key)
+    except ValueError:
+        # Only a hand-edited store gets here: the flow checks the key's form.
+        LOGGER.error(
+            "The stored Hologram device key is not 8 printable characters: "
+            "send_to_cloud and send_sms stay off until it is entered again"
+        )
+        return None
 
 
 def listener_options(options: Mapping[str, Any]) -> tuple[list[str], int]:
@@ -158,11 +182,7 @@ async def async_setup_on_device(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> OnDeviceData:
     """Start the listener; a port that cannot be bound retries later."""
-    socket: HologramSocketClient | None = None
-    if entry.data.get(CONF_SOURCE_ID) and entry.data.get(CONF_SOURCE_KEY):
-        socket = HologramSocketClient(
-            entry.data[CONF_SOURCE_ID], entry.data[CONF_SOURCE_KEY]
-        )
+    socket = socket_client(entry.data)
     runtime: OnDeviceData
 
     @callback
