@@ -411,31 +411,31 @@ async def test_polling_mode_has_no_webhook(
     assert events == []
 
 
-async def test_options_choose_the_mode_and_interval(
+async def test_options_choose_the_mode(
     hass: HomeAssistant, hologram: FakeHologram
 ) -> None:
     entry = await setup_entry(hass, _account(None))
     result = await hass.config_entries.options.async_init(entry.entry_id)
     fields = {str(key): key for key in result["data_schema"].schema}  # type: ignore[union-attr]
     assert fields["inbound_mode"].default() == "webhook"
-    assert fields["poll_interval"].default() == 60
+    # Polling is chosen by the integration, not the user (HA's rule for polling).
+    assert "poll_interval" not in fields
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
             "outbox_max_age": 24,
             "outbox_max_depth": 1000,
             "inbound_mode": "both",
-            "poll_interval": 120,
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()  # the mode changed: reloaded
     assert entry.state is ConfigEntryState.LOADED
     poller = _poller(entry)
-    assert poller.interval == timedelta(seconds=120)
+    assert poller.interval == timedelta(seconds=60)
     assert entry.runtime_data.webhook is not None  # type: ignore[attr-defined]
     assert len(hologram.calls("/csr/rdm")) == 1
-    # Out of bounds is refused by the form.
+    # A mode that is not one of the three is refused by the form.
     result = await hass.config_entries.options.async_init(entry.entry_id)
     with pytest.raises(InvalidData):
         await hass.config_entries.options.async_configure(
@@ -443,8 +443,7 @@ async def test_options_choose_the_mode_and_interval(
             {
                 "outbox_max_age": 24,
                 "outbox_max_depth": 1000,
-                "inbound_mode": "both",
-                "poll_interval": 5,
+                "inbound_mode": "sometimes",
             },
         )
 

@@ -29,7 +29,6 @@ from homeassistant.helpers.selector import (
 from .const import (
     CONF_INBOUND_MODE,
     CONF_KIND,
-    CONF_POLL_INTERVAL,
     CONF_ROTATE_SECRET,
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
@@ -250,10 +249,9 @@ def _sim_interval_field(entry: ConfigEntry) -> dict[vol.Marker, Any]:
 
 
 def _inbound_fields(entry: ConfigEntry) -> dict[vol.Marker, Any]:
-    """Return how inbound messages arrive and the polling interval (Hologram)."""
+    """Return how inbound messages arrive (Hologram: polling, webhook or both)."""
     kind = KINDS.get(entry.data.get(CONF_KIND, ""))
-    interval = getattr(kind, "poll_interval", None)
-    if interval is None:
+    if kind is None or not kind.inbound_modes:
         return {}
     return {
         vol.Required(
@@ -261,22 +259,6 @@ def _inbound_fields(entry: ConfigEntry) -> dict[vol.Marker, Any]:
             # An entry of before polling has no option: it takes its webhook only.
             default=entry.options.get(CONF_INBOUND_MODE, INBOUND_WEBHOOK),
         ): select(list(INBOUND_MODES), CONF_INBOUND_MODE),
-        vol.Required(
-            CONF_POLL_INTERVAL,
-            default=entry.options.get(CONF_POLL_INTERVAL, interval.default),
-        ): vol.All(
-            NumberSelector(
-                NumberSelectorConfig(
-                    min=interval.minimum,
-                    max=interval.maximum,
-                    step=1,
-                    mode=NumberSelectorMode.BOX,
-                    unit_of_measurement="s",
-                )
-            ),
-            vol.Coerce(int),
-            vol.Range(min=interval.minimum, max=interval.maximum),
-        ),
     }
 
 
@@ -301,7 +283,6 @@ class WebhookOptionsFlow(OptionsFlow):
                 self._options[CONF_SIM_INTERVAL] = int(user_input[CONF_SIM_INTERVAL])
             if CONF_INBOUND_MODE in user_input:
                 self._options[CONF_INBOUND_MODE] = user_input[CONF_INBOUND_MODE]
-                self._options[CONF_POLL_INTERVAL] = int(user_input[CONF_POLL_INTERVAL])
             if user_input.get(CONF_ROTATE_SECRET):
                 self._new_secret = new_webhook_secret()
                 return await self.async_step_new_secret()

@@ -112,7 +112,6 @@ def signal_state(entry_id: str) -> str:
 # Hologram accounts: how inbound messages arrive (options). Routes (webhooks) are
 # limited to certain legacy organizations; every account can be polled.
 CONF_INBOUND_MODE: Final = "inbound_mode"
-CONF_POLL_INTERVAL: Final = "poll_interval"
 INBOUND_WEBHOOK: Final = "webhook"
 INBOUND_POLLING: Final = "polling"
 INBOUND_BOTH: Final = "both"

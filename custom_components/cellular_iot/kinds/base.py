@@ -89,6 +89,8 @@ class Kind:
     operations: ClassVar[Mapping[str, Operation]] = {}
     # The subentry field holding a device's provider id (None: no devices).
     device_key: ClassVar[str | None] = None
+    # Whether the options choose how inbound messages arrive (polling, webhook, both).
+    inbound_modes: ClassVar[bool] = False
 
     async def async_setup_entry(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry

@@ -85,7 +85,7 @@ from ..base import (
 )
 from .data import HologramData
 from .flow import FLOW
-from .poller import POLL_INTERVAL, HologramPoller
+from .poller import HologramPoller
 
 HOLOGRAM_CLOUD_MESSAGE: Final = "hologram_cloud_message"
 HOLOGRAM_SMS: Final = "hologram_sms"
@@ -229,7 +229,7 @@ def inbound_mode(entry: CellularIoTConfigEntry) -> str:
 async def _async_options_updated(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> None:
-    """Reload when the inbound mode changed (the interval is read at each poll)."""
+    """Reload when the inbound mode changed."""
     runtime = getattr(entry, "runtime_data", None)
     if isinstance(runtime, HologramData) and runtime.inbound_mode != inbound_mode(
         entry
@@ -277,7 +277,7 @@ class HologramKind(AccountKind):
         HOLOGRAM_SMS: hologram_sms,
     }
 
-    poll_interval = POLL_INTERVAL
+    inbound_modes = True
 
     def webhook_enabled(self, entry: CellularIoTConfigEntry) -> bool:
         """Take deliveries on the webhook in the webhook and both modes."""

@@ -2,8 +2,8 @@
 
 Hologram Routes (webhooks) are limited to certain legacy organizations, so a
 Hologram account opened today has no way to push its devices' messages. The poller
-reads them instead: ``GET /api/1/csr/rdm`` every ``poll_interval`` seconds (options;
-60 by default, 30 to 3600), newest first, page after page until it reaches the last
+reads them instead: ``GET /api/1/csr/rdm`` every :data:`POLL_INTERVAL` (60 s, chosen by
+the integration within Hologram's rate limits, not by the user), newest first, page after page until it reaches the last
 record it handled (or the pages of one poll are used up: the walk then goes on at the
 next poll from where it stopped). Every record becomes the same
 ``cellular_iot_message_received`` event a route delivery does, with ``source:
@@ -25,10 +25,8 @@ re-authentication and stop the polling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
-import math
 from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -36,12 +34,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from ...const import (
-    CONF_POLL_INTERVAL,
-    DOMAIN,
-    INBOUND_BOTH,
-    SOURCE_POLL,
-)
+from ...const import DOMAIN, INBOUND_BOTH, SOURCE_POLL
 from ...events import async_fire_message, message_event
 from ...models import CellularIoTConfigEntry
 from ...providers.deliveries import InboundFormatError, parse_hologram
@@ -76,26 +69,9 @@ RECENT_SIZE: Final = 4096
 SAVE_DELAY: Final = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class PollInterval:
-    """The polling interval: default and bounds, in seconds."""
-
-    default: int = 60
-    minimum: int = 30
-    maximum: int = 3600
-
-    def bounded(self, seconds: Any) -> timedelta:
-        """Return ``seconds`` within the bounds (the default for garbage)."""
-        try:
-            value = float(seconds)
-        except (TypeError, ValueError):
-            value = float(self.default)
-        if math.isnan(value):
-            value = float(self.default)
-        return timedelta(seconds=min(max(value, self.minimum), self.maximum))
-
-
-POLL_INTERVAL: Final = PollInterval()
+# How often the account's messages are read: one request when nothing is new, so 60
+# requests an hour per account.
+POLL_INTERVAL: Final = timedelta(seconds=60)
 
 
 def storage_key(entry_id: str) -> str:
@@ -124,9 +100,9 @@ class HologramPoller:
         client: HologramClient,
         *,
         mode: str,
-        interval: PollInterval = POLL_INTERVAL,
+        interval: timedelta = POLL_INTERVAL,
     ) -> None:
-        """Poll ``client`` for ``entry`` (its options give the interval)."""
+        """Poll ``client`` for ``entry`` every ``interval``."""
         self._hass = hass
         self._entry = entry
         self._client = client
@@ -156,10 +132,8 @@ class HologramPoller:
 
     @property
     def interval(self) -> timedelta:
-        """The user's interval (options), within the bounds."""
-        return self._interval.bounded(
-            self._entry.options.get(CONF_POLL_INTERVAL, self._interval.default)
-        )
+        """The time between two polls that succeed."""
+        return self._interval
 
     # --- the cursor, stored ----------------------------------------------------------
 
