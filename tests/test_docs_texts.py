@@ -7,11 +7,12 @@ message column of error tables (a column "Text" or "Message" beside "When", "Cau
 must be one of the texts of strings.json (the action errors under ``exceptions``,
 the form errors and aborts, repair issues, labels …), matched as a whole:
 
-- a ``{placeholder}`` of strings.json stands for any text, so the docs may show an
-  example value ("got 70000") or a marker;
-- in a quote, "…" (or "...") and a `<marker>` stand for any text: for a placeholder,
-  or for a part the docs leave out ("… the provider failed (…)."); a quote that
-  leaves out the end of a message ends in "…";
+- a ``{placeholder}`` of strings.json stands for an example value in the quote
+  ("got 70000", "Hologram Fleet Ltd is an account …"), or for a marker;
+- in a quote, a `<marker>` and a "…" (or "...") inside it stand for one placeholder
+  ("(HTTP `<status>`)", "(…)"); a "…" at the start or the end leaves out the rest
+  of the message there ("… the provider failed (…)."), and a word or two next to
+  it must be the message's own words, not a value;
 - a final "." may be left out (a quote inside a sentence), whitespace is one space,
   and backticks in a quote are formatting, not text.
 
