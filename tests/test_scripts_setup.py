@@ -40,19 +40,24 @@ esac
 exec "$REAL_PYTHON" "$@"
 """
 
-# The fake PYTHON: `-m venv DIR` fails (FAKE_VENV=fail) or makes DIR as a venv
-# with the fake bin/python, an activate script and a pyvenv.cfg naming DIR.
+# The fake PYTHON: `-m venv [--prompt NAME] DIR` fails (FAKE_VENV=fail) or makes DIR
+# as a venv with the fake bin/python, and an activate script and a pyvenv.cfg that
+# name DIR (and the prompt, DIR's name unless given) as venv's do.
 _PYTHON = """#!/bin/sh
 if [ "$1 $2" = "-m venv" ]; then
   if [ "$FAKE_VENV" = fail ]; then
     echo "fake: ensurepip is not available" >&2
     exit 1
   fi
-  mkdir -p "$3/bin"
-  dir="$(cd "$3" && pwd)"
+  for last; do :; done
+  prompt="$(basename "$last")"
+  [ "$3" = --prompt ] && prompt="$4"
+  mkdir -p "$last/bin"
+  dir="$(cd "$last" && pwd)"
   cp "$FAKE_VENV_PYTHON" "$dir/bin/python"
   chmod +x "$dir/bin/python"
-  printf 'VIRTUAL_ENV=%s\\nexport VIRTUAL_ENV\\n' "$dir" >"$dir/bin/activate"
+  printf 'VIRTUAL_ENV=%s\\nexport VIRTUAL_ENV\\nVIRTUAL_ENV_PROMPT=%s\\n' "$dir" "$prompt" \\
+    >"$dir/bin/activate"
   printf 'home = /usr/bin\\ncommand = python -m venv %s\\n' "$dir" >"$dir/pyvenv.cfg"
   exit 0
 fi
@@ -143,9 +148,11 @@ def test_a_working_build_replaces_the_old_venv(tmp_path: Path, venv: Path) -> No
     # The scripts made in venv.new name the venv's own path after the swap.
     tool = (venv / "bin" / "tool").read_text()
     assert tool.splitlines()[0] == f"#!{venv}/bin/python"
-    assert f"VIRTUAL_ENV={venv}\n" in (venv / "bin" / "activate").read_text()
+    activate = (venv / "bin" / "activate").read_text()
+    assert f"VIRTUAL_ENV={venv}\n" in activate
+    assert "VIRTUAL_ENV_PROMPT=venv\n" in activate
     assert f"-m venv {venv}\n" in (venv / "pyvenv.cfg").read_text()
-    assert ".new" not in tool + (venv / "bin" / "activate").read_text()
+    assert ".new" not in tool + activate
 
     # Built once, it is reused as it is.
     (venv / "marker").write_text("the new venv\n")
