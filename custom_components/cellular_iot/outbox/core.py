@@ -28,6 +28,7 @@ from .policy import (
     OPERATIONS,
     OutboxItem,
     SendState,
+    WriteFailedError,
     _manifest_store,
     _Segment,
     is_transient,
@@ -68,6 +69,7 @@ class Outbox(_Worker):
         self._closed = False
         self._full_issue = False
         self._signal_pending = False
+        self._write_failing = False
         self._started = False
         self._unsub_final_write: CALLBACK_TYPE | None = None
         self.errors: list[dict[str, Any]] = []
@@ -201,7 +203,20 @@ class Outbox(_Worker):
                     self._place(item)
                 self._signal()
                 assert item.segment is not None
-                await self._persist(item.segment)
+                try:
+                    await self._persist(item.segment)
+                except WriteFailedError as err:
+                    # Not stored, so not queued: the caller is told, and the send
+                    # is forgotten (a later retry would surprise a caller told no).
+                    self._discard(item)
+                    raise HomeAssistantError(
+                        translation_domain=DOMAIN,
+                        translation_key="outbox_not_stored",
+                        translation_placeholders={
+                            "title": self._entry.title,
+                            "error": str(err),
+                        },
+                    ) from err
         finally:
             self._sending -= 1
             if not self._sending:

@@ -13,11 +13,13 @@ that something changed (``_signal``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Event, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store
+from homeassistant.helpers.storage import STORAGE_DIR, Store
 
 from ..const import DOMAIN, LOGGER, signal_state
 from . import policy
@@ -25,11 +27,31 @@ from .index import _Index
 from .policy import (
     OutboxItem,
     SendState,
+    WriteFailedError,
+    _save,
     _Segment,
     _segment_numbers,
     _segment_store,
+    _store_key,
     parse_item,
 )
+
+
+def _segment_files(storage_dir: str, entry_id: str) -> list[int]:
+    """Return the numbers of the entry's segment files on disk (in the executor)."""
+    prefix = f"{_store_key(entry_id)}."
+    try:
+        names = [path.name for path in Path(storage_dir).iterdir()]
+    except OSError:  # no storage directory yet: nothing stored
+        return []
+    return [
+        int(suffix)
+        for name in names
+        if name.startswith(prefix)
+        and (suffix := name[len(prefix) :]).isdecimal()
+        and suffix.isascii()
+        and len(suffix) <= 9
+    ]
 
 
 class _Storage(_Index):
@@ -44,6 +66,7 @@ class _Storage(_Index):
     _closed: bool
     _started: bool
     _signal_pending: bool
+    _write_failing: bool
     _unsub_final_write: CALLBACK_TYPE | None
 
     async def async_load(self) -> None:
@@ -51,42 +74,60 @@ class _Storage(_Index):
 
         HA moves a file that is not JSON aside and raises its own repair issue;
         records that are not sends are dropped with a warning; a segment that cannot
-        be read is left as it is (and named in the log), never overwritten.
+        be read is left as it is (and named in the log), never overwritten. The
+        segment files are also found on disk: a manifest that cannot be read (or
+        that does not name a segment) loses no send, and a segment number is never
+        given twice (the manifest keeps the next one).
         """
-        stored: Any = await self._manifest.store.async_load()
-        if stored is not None and not isinstance(stored, dict):
-            LOGGER.warning("%s: ignored an unreadable outbox file", self._entry.title)
-        numbers = _segment_numbers(stored)
+        stored = await self._async_load_manifest()
+        listed = _segment_numbers(stored)
         legacy = stored.get("items") if isinstance(stored, dict) else None
-        stores = [
-            _segment_store(self._hass, self._entry.entry_id, number)
-            for number in numbers
-        ]
-        # One file at a time: decoding many at once in executor threads would starve
-        # the event loop of the GIL.
-        loaded = [
-            await self._async_load_segment(number, store)
-            for number, store in zip(numbers, stores, strict=True)
-        ]
+        next_stored = stored.get("next") if isinstance(stored, dict) else None
+        on_disk = await self._hass.async_add_executor_job(
+            _segment_files, self._hass.config.path(STORAGE_DIR), self._entry.entry_id
+        )
+        unlisted = sorted(set(on_disk) - set(listed))
+        if unlisted:
+            LOGGER.warning(
+                "%s: found %s outbox segment files the outbox file does not list "
+                "(%s); their sends are kept",
+                self._entry.title,
+                len(unlisted),
+                ", ".join(map(str, unlisted[:10])),
+            )
+            self._manifest.changes += 1  # list them
+        numbers = sorted({*listed, *on_disk})
         found: list[OutboxItem] = []
         dropped = 0
-        for number, store, rows in zip(numbers, stores, loaded, strict=True):
+        # One file at a time, each parsed before the next is read: decoding many at
+        # once in executor threads would starve the event loop of the GIL.
+        for number in numbers:
+            store = _segment_store(self._hass, self._entry.entry_id, number)
+            rows = await self._async_load_segment(number, store)
             if rows is None:
                 continue
-            segment = _Segment(number, store, assigned=policy.SEGMENT_SIZE, listed=True)
+            segment = _Segment(
+                number,
+                store,
+                assigned=policy.SEGMENT_SIZE,
+                listed=number not in unlisted,
+            )
             self._segments[number] = segment
-            await asyncio.sleep(0)  # a deep queue loads without stalling the loop
             for raw in rows:
                 if (item := parse_item(raw)) is None:
                     dropped += 1
                     continue
                 item.segment = segment
                 found.append(item)
-        self._next_segment = max([*numbers, *self._unreadable, -1]) + 1
+            del rows
+            await asyncio.sleep(0)  # a deep queue loads without stalling the loop
+        highest = max([*numbers, *self._unreadable, -1])
+        if isinstance(next_stored, int) and not isinstance(next_stored, bool):
+            highest = max(highest, next_stored - 1)
+        self._next_segment = highest + 1
         found.sort(key=lambda item: item.seq)
         migrate: list[OutboxItem] = []
         if isinstance(legacy, list):  # 1.1: every send in the manifest file
-            self._manifest.changes += 1
             start = found[-1].seq + 1 if found else 0
             for offset, raw in enumerate(legacy):
                 if offset % policy.SEGMENT_SIZE == policy.SEGMENT_SIZE - 1:
@@ -129,11 +170,16 @@ class _Storage(_Index):
         if migrate:
             # The 1.1 file keeps the sends until the segments holding them are
             # written: segments first (they need not be listed yet), then the
-            # manifest. A crash in between migrates again on the next start.
-            for segment in list(self._segments.values()):
-                segment.listed = True
-                await self._persist(segment)
-            await self._persist(self._manifest)
+            # manifest. A crash in between migrates again on the next start; a
+            # write that fails leaves the 1.1 file as it is (start writes again).
+            try:
+                for segment in list(self._segments.values()):
+                    segment.listed = True
+                    await self._persist(segment)
+                self._manifest.changes += 1
+                await self._persist(self._manifest)
+            except WriteFailedError:
+                pass  # logged by _write
         # The repair issue outlives a reload: say again whether the queue is full.
         self._full_issue = True
         if self._queued >= self._max_depth():
@@ -141,6 +187,21 @@ class _Storage(_Index):
         self._update_full_issue()
         if self._queued:
             LOGGER.debug("%s: %s queued sends restored", self._entry.title, self.depth)
+
+    async def _async_load_manifest(self) -> Any:
+        """Return the manifest as stored, or None when it cannot be read."""
+        try:
+            stored: Any = await self._manifest.store.async_load()
+        except Exception:  # noqa: BLE001 - the segments are found on disk
+            LOGGER.exception(
+                "%s: cannot read the outbox file (%s); its segments are found on disk",
+                self._entry.title,
+                self._manifest.store.path,
+            )
+            return None
+        if stored is not None and not isinstance(stored, dict):
+            LOGGER.warning("%s: ignored an unreadable outbox file", self._entry.title)
+        return stored
 
     async def _async_load_segment(
         self, number: int, store: Store[dict[str, Any]]
@@ -217,15 +278,23 @@ class _Storage(_Index):
             )
 
     async def _persist(self, segment: _Segment) -> None:
-        """Return once the segment as it is now is on disk (sharing writes)."""
+        """Return once the segment as it is now is on disk (sharing writes).
+
+        Raises ``WriteFailedError`` when the write that should have stored it failed
+        (disk full, an I/O error): the change stays pending and is written again.
+        """
         target = segment.changes
         segment.wanted = max(segment.wanted, target)
         while segment.saved < target and not self._closed:
             self._start_writer(segment)
             assert segment.writer is not None
             await asyncio.shield(segment.writer)
+            if segment.saved < target and segment.failed >= target:
+                raise WriteFailedError(segment.error)
+            # (a write of an older state failed: the loop tries this one itself)
 
     async def _write(self, segment: _Segment) -> None:
+        target = segment.changes
         try:
             while segment.saved < segment.wanted:
                 if segment.timer is not None:
@@ -237,7 +306,10 @@ class _Storage(_Index):
                     numbers = sorted(
                         {s.number for s in listed} | self._unreadable,
                     )
-                    await segment.store.async_save({"segments": numbers})
+                    await _save(
+                        segment.store,
+                        {"segments": numbers, "next": self._next_segment},
+                    )
                     for written in listed:
                         written.listed = True
                 elif segment.retired and not segment.items:
@@ -249,13 +321,35 @@ class _Storage(_Index):
                     if not segment.listed:  # the manifest must name it first
                         self._manifest.changes += 1
                         await self._persist(self._manifest)
-                    await segment.store.async_save(
-                        {"items": [item.row() for item in segment.items.values()]}
+                    await _save(
+                        segment.store,
+                        {"items": [item.row() for item in segment.items.values()]},
                     )
                 segment.saved = target
-        except Exception:  # noqa: BLE001 - logged; the next change writes again
-            LOGGER.exception("%s: cannot write the outbox", self._entry.title)
-            segment.saved = segment.changes
+        except Exception as err:  # noqa: BLE001 - kept pending, written again
+            # The change stays unwritten (saved < changes): it is tried again in
+            # WRITE_RETRY seconds, or at once by the next caller that waits for it.
+            segment.failed = max(target, 1)
+            segment.error = str(err) or type(err).__name__
+            if not self._write_failing:
+                self._write_failing = True
+                LOGGER.error(
+                    "%s: cannot write the outbox (%s); the change is kept and "
+                    "written again, and sends are refused while it cannot be stored",
+                    self._entry.title,
+                    segment.error,
+                )
+            else:
+                LOGGER.debug(
+                    "%s: the outbox still cannot be written: %s",
+                    self._entry.title,
+                    segment.error,
+                )
+        else:
+            segment.failed = 0
+            if self._write_failing and segment.saved >= segment.changes:
+                self._write_failing = False
+                LOGGER.warning("%s: the outbox is written again", self._entry.title)
         finally:
             segment.writer = None
         if segment.saved < segment.changes and self._started:  # changed meanwhile
@@ -264,16 +358,24 @@ class _Storage(_Index):
     def _touch_again(self, segment: _Segment) -> None:
         if segment.timer is None and segment.writer is None and not self._closed:
             segment.timer = self._hass.loop.call_later(
-                policy.SAVE_DELAY, self._write_soon, segment
+                policy.WRITE_RETRY if segment.failed else policy.SAVE_DELAY,
+                self._write_soon,
+                segment,
             )
 
     async def _flush(self) -> None:
-        """Write every pending change now (unload, Home Assistant stopping)."""
+        """Write every pending change now (unload, Home Assistant stopping).
+
+        A write that fails is logged (by ``_write``) and left: nothing more can be
+        done for it once this outbox closes.
+        """
         for segment in [*self._segments.values(), *self._retiring.values()]:
             if segment.saved < segment.changes:
-                await self._persist(segment)
+                with contextlib.suppress(WriteFailedError):
+                    await self._persist(segment)
         if self._manifest.saved < self._manifest.changes:
-            await self._persist(self._manifest)
+            with contextlib.suppress(WriteFailedError):
+                await self._persist(self._manifest)
 
     async def _on_final_write(self, _event: Event) -> None:
         """Home Assistant is stopping: write everything, sends in progress included.

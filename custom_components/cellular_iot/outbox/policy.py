@@ -59,6 +59,8 @@ STOP_TIMEOUT: float = 35.0
 # Sends per stored segment, and how soon a change that no caller waits for is written.
 SEGMENT_SIZE: int = 500
 SAVE_DELAY: float = 1.0
+# How soon a write that failed (disk full, I/O error) is tried again.
+WRITE_RETRY: float = 30.0
 # Sends given up for age in one pass of the worker before it yields to the loop.
 EXPIRE_BATCH: Final = 500
 
@@ -205,6 +207,39 @@ type Operation = Callable[[ConfigEntry[Any], OutboxItem], Awaitable[dict[str, An
 OPERATIONS: dict[str, Operation] = {}
 
 
+class _OutboxStore(Store[dict[str, Any]]):
+    """A ``Store`` whose failed write is known to the outbox.
+
+    HA's ``Store.async_save`` logs a failed write (disk full, an I/O error) and
+    returns as if it had written; the write itself (``_async_write_data``, the step
+    that raises) is where the failure is seen, so it is kept here for ``_save``.
+    """
+
+    failure: BaseException | None = None
+
+    async def _async_write_data(self, *args: Any) -> None:
+        # (path, data) up to HA 2025.x, (data) since: passed on as they come.
+        try:
+            await super()._async_write_data(*args)
+        except Exception as err:
+            self.failure = err
+            raise
+
+
+class WriteFailedError(Exception):
+    """The outbox could not write one of its files (the change is kept, retried)."""
+
+
+async def _save(store: Store[dict[str, Any]], data: dict[str, Any]) -> None:
+    """Write ``data`` through ``store``; raise ``WriteFailedError`` when it failed."""
+    if isinstance(store, _OutboxStore):
+        store.failure = None
+    await store.async_save(data)
+    failure = getattr(store, "failure", None)
+    if failure is not None:
+        raise WriteFailedError(str(failure) or type(failure).__name__) from failure
+
+
 @dataclass(slots=True, eq=False)
 class _Segment:
     """One stored file: a segment of the queue, or (number -1) the manifest."""
@@ -218,6 +253,8 @@ class _Segment:
     changes: int = 0  # bumped by every change
     wanted: int = 0  # the change a caller waits to see on disk
     saved: int = 0  # the change that is on disk
+    failed: int = 0  # the change whose write failed last (0: the last write worked)
+    error: str = ""  # why it failed
     writer: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
 
@@ -227,7 +264,7 @@ def _store_key(entry_id: str) -> str:
 
 
 def _manifest_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    return Store(
+    return _OutboxStore(
         hass,
         STORAGE_VERSION,
         _store_key(entry_id),
@@ -239,7 +276,7 @@ def _manifest_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]
 def _segment_store(
     hass: HomeAssistant, entry_id: str, number: int
 ) -> Store[dict[str, Any]]:
-    return Store(
+    return _OutboxStore(
         hass, STORAGE_VERSION, f"{_store_key(entry_id)}.{number}", atomic_writes=True
     )
 

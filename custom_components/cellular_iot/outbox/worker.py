@@ -127,6 +127,8 @@ class _Worker(_Storage):
             self._signal()
 
     def _requeue(self, item: OutboxItem) -> None:
+        if self._items.get(item.id) is not item:
+            return  # forgotten while it was tried (its action could not store it)
         item.state = SendState.QUEUED
         self._schedule(item)
         if item.segment is not None:
