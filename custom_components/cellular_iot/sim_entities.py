@@ -284,9 +284,13 @@ class SimSwitch(SimEntity, SwitchEntity):
 
     @property
     def available(self) -> bool:
-        """Available while the SIM's present state can be changed."""
+        """Available while the SIM's state can be changed, or a change is under way."""
         sim = self.sim
-        return super().available and sim is not None and sim.can_pause
+        return (
+            super().available
+            and sim is not None
+            and (sim.can_pause or self._requested is not None)
+        )
 
     @property
     def is_on(self) -> bool | None:
