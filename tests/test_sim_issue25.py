@@ -16,6 +16,7 @@ from aiohttp import ClientSession
 import pytest
 
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.providers._parse import as_count
 from custom_components.cellular_iot.providers.emnify import EmnifyClient
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
@@ -135,12 +136,14 @@ class Script:
 
     def __init__(self) -> None:
         self.answers: list[Any] = []
+        self.data_used: int | None = None
 
     async def __call__(self, *args: Any) -> dict[str, SimStatus]:
         answer = self.answers.pop(0) if self.answers else None
         if isinstance(answer, Exception):
             raise answer
-        return {"123456": SimStatus(provider_id="123456", state="active")}
+        sim = SimStatus(provider_id="123456", state="active", data_used=self.data_used)
+        return {"123456": sim}
 
 
 @pytest.fixture
@@ -203,6 +206,33 @@ async def test_a_hologram_byte_count_of_400_digits_is_unknown(
     hass: HomeAssistant, hologram: FakeHologram
 ) -> None:
     hologram.add_devices(1, first_id=123456, cur_billing_data_used=10**400)
+    entry = await _gate(hass)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.sims.last_update_success
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "active"
+    assert _state(hass, "sensor.gate_tracker_data_used_this_period") == STATE_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("raw", "count"),
+    [
+        (10**400, None),
+        ("9" * 19, None),
+        (2**63 - 1, 2**63 - 1),
+        (1e303, None),
+        (float("inf"), None),
+        (-1, None),
+        (1_048_576, 1_048_576),
+    ],
+)
+def test_a_count_is_what_a_byte_count_can_be(raw: Any, count: int | None) -> None:
+    assert as_count(raw) == count
+
+
+async def test_a_byte_count_too_large_never_reaches_the_sensor(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    script.data_used = 10**400
     entry = await _gate(hass)
     await hass.async_block_till_done()
     assert entry.runtime_data.sims.last_update_success

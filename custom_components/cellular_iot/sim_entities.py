@@ -32,6 +32,7 @@ from .const import SUBENTRY_DEVICE
 from .entity import DeviceEntity
 from .kinds import AccountKind, kind_of
 from .models import AccountData, CellularIoTConfigEntry
+from .providers._parse import as_count
 from .providers.sim import (
     SIM_ACTIVE,
     SIM_PENDING,
@@ -46,6 +47,11 @@ from .sim_status import SimCoordinator
 # How long a SIM switch shows the state asked for while the provider reports the
 # SIM settled in the other one (a provider that is changing it, pending, holds it).
 CONFIRM_WITHIN: Final = timedelta(minutes=2)
+
+
+def _count(value: int | None) -> int | None:
+    """Return a count a sensor can show (0..2**63 - 1); anything else is unknown."""
+    return as_count(value) if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,7 @@ SIM_SENSORS: tuple[SimSensorKind, ...] = (
     ),
     SimSensorKind(
         "data_used",
-        lambda sim: sim.data_used,
+        lambda sim: _count(sim.data_used),
         device_class=SensorDeviceClass.DATA_SIZE,
         state_class=SensorStateClass.TOTAL,
         unit=UnitOfInformation.BYTES,
@@ -85,13 +91,13 @@ SIM_SENSORS: tuple[SimSensorKind, ...] = (
     ),
     SimSensorKind(
         "sms_sent",
-        lambda sim: sim.sms_sent,
+        lambda sim: _count(sim.sms_sent),
         state_class=SensorStateClass.TOTAL,
         enabled=False,
     ),
     SimSensorKind(
         "sms_received",
-        lambda sim: sim.sms_received,
+        lambda sim: _count(sim.sms_received),
         state_class=SensorStateClass.TOTAL,
         enabled=False,
     ),
