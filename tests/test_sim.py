@@ -104,7 +104,7 @@ class Script:
 def script(monkeypatch: pytest.MonkeyPatch) -> Script:
     fake = Script()
     monkeypatch.setattr(
-        HologramClient, "sim_statuses", lambda self: fake(), raising=False
+        HologramClient, "sim_statuses", lambda self, *ids: fake(), raising=False
     )
     return fake
 
@@ -273,7 +273,9 @@ async def test_refused_credentials_start_reauthentication(
 ) -> None:
     entry = await _gate_account(hass)
     script.answers = [ProviderAuthError("401", status=401)]
-    await _advance(hass, timedelta(minutes=15, seconds=1))
+    hologram.fail("/users/me", 401)  # the key itself is refused: /users/me says so
+    await entry.runtime_data.sims.async_refresh()  # type: ignore[attr-defined]
+    await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     assert entry.state is ConfigEntryState.LOADED

@@ -271,7 +271,7 @@ async def test_emnify_statuses_documented_shape(emnify: FakeEmnify) -> None:
     )
     (listing,) = emnify.calls("/endpoint")
     assert listing[0] == "GET"
-    assert listing[2] == {"page": "1", "per_page": "1000"}
+    assert listing[2] == {"page": "1", "per_page": "1000", "sort": "id"}
     assert len(emnify.calls("/endpoint/1001/connectivity")) == 1
     assert len(emnify.calls("/endpoint/1001/stats")) == 1
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -26,13 +26,32 @@ from homeassistant.components.switch import SwitchEntity
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory, UnitOfInformation
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .const import SUBENTRY_DEVICE
 from .entity import DeviceEntity
 from .kinds import AccountKind, kind_of
 from .models import AccountData, CellularIoTConfigEntry
-from .providers.sim import SIM_ACTIVE, SIM_STATES, SMS_PENDING, SMS_STATES, SimStatus
+from .providers._parse import as_count
+from .providers.sim import (
+    SIM_ACTIVE,
+    SIM_PENDING,
+    SIM_STATES,
+    SIM_SUSPENDED,
+    SMS_PENDING,
+    SMS_STATES,
+    SimStatus,
+)
 from .sim_status import SimCoordinator
+
+# How long a SIM switch shows the state asked for while the provider reports the
+# SIM settled in the other one (a provider that is changing it, pending, holds it).
+CONFIRM_WITHIN: Final = timedelta(minutes=2)
+
+
+def _count(value: int | None) -> int | None:
+    """Return a count a sensor can show (0..2**63 - 1); anything else is unknown."""
+    return as_count(value) if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +78,7 @@ SIM_SENSORS: tuple[SimSensorKind, ...] = (
     ),
     SimSensorKind(
         "data_used",
-        lambda sim: sim.data_used,
+        lambda sim: _count(sim.data_used),
         device_class=SensorDeviceClass.DATA_SIZE,
         state_class=SensorStateClass.TOTAL,
         unit=UnitOfInformation.BYTES,
@@ -72,13 +91,13 @@ SIM_SENSORS: tuple[SimSensorKind, ...] = (
     ),
     SimSensorKind(
         "sms_sent",
-        lambda sim: sim.sms_sent,
+        lambda sim: _count(sim.sms_sent),
         state_class=SensorStateClass.TOTAL,
         enabled=False,
     ),
     SimSensorKind(
         "sms_received",
-        lambda sim: sim.sms_received,
+        lambda sim: _count(sim.sms_received),
         state_class=SensorStateClass.TOTAL,
         enabled=False,
     ),
@@ -249,7 +268,14 @@ class SimOnlineBinarySensor(SimEntity, BinarySensorEntity):
 
 
 class SimSwitch(SimEntity, SwitchEntity):
-    """On: the SIM is active. Off pauses it (no data, no SMS) until turned on."""
+    """On: the SIM is active. Off pauses it (no data, no SMS) until turned on.
+
+    A change the provider took shows at once as the requested state (its
+    ``requested_state`` attribute says so), until a refresh reports the SIM in
+    that state, or reports it settled otherwise once a refresh after
+    :data:`CONFIRM_WITHIN` (a provider still changing it, ``pending``, keeps the
+    requested state).
+    """
 
     def __init__(
         self,
@@ -259,18 +285,47 @@ class SimSwitch(SimEntity, SwitchEntity):
     ) -> None:
         """Describe the switch of one device's SIM."""
         super().__init__(coordinator, entry, subentry, "sim_active")
+        # The state asked for and when, until the provider confirms it.
+        self._requested: tuple[bool, datetime] | None = None
 
     @property
     def available(self) -> bool:
-        """Available while the SIM's present state can be changed."""
+        """Available while the SIM's state can be changed, or a change is under way."""
         sim = self.sim
-        return super().available and sim is not None and sim.can_pause
+        return (
+            super().available
+            and sim is not None
+            and (sim.can_pause or self._requested is not None)
+        )
 
     @property
     def is_on(self) -> bool | None:
-        """Return whether the SIM is active."""
+        """Return whether the SIM is active (or asked to be, until confirmed)."""
+        if self._requested is not None:
+            return self._requested[0]
         sim = self.sim
         return sim.state == SIM_ACTIVE if sim is not None else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The state asked for, while the provider has not confirmed it."""
+        if self._requested is None:
+            return None
+        return {"requested_state": SIM_ACTIVE if self._requested[0] else SIM_SUSPENDED}
+
+    def _handle_coordinator_update(self) -> None:
+        """Drop the requested state once the provider confirms or settles it."""
+        if self._requested is not None:
+            active, since = self._requested
+            sim = self.sim
+            wanted = SIM_ACTIVE if active else SIM_SUSPENDED
+            settled = sim is not None and sim.state != SIM_PENDING
+            if sim is not None and (
+                sim.state == wanted
+                or (settled and dt_util.utcnow() - since >= CONFIRM_WITHIN)
+            ):
+                self._requested = None
+        super()._handle_coordinator_update()
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Resume the SIM."""
@@ -284,4 +339,7 @@ class SimSwitch(SimEntity, SwitchEntity):
         await self._kind.async_change_sim(
             self.hass, self._entry, self.provider_id, active
         )
+        # Sent: show it now (the refresh that confirms it comes after a debounce).
+        self._requested = (active, dt_util.utcnow())
+        self.async_write_ha_state()
         await self.coordinator.async_request_refresh()

@@ -14,9 +14,10 @@
   ``Location``; the SMS is listed by ``GET /api/v1/endpoint/{id}/sms`` (newest first)
   and ``GET …/sms/{sms_id}`` in the recorded shape (``get_all_device_sms.yaml``), with
   status 1 until ``set_sms_status``.
-- ``GET /api/v1/endpoint?page=&per_page=`` (per_page an int ≤ 1000) with the
-  ``X-Total-Pages`` and ``X-Total-Count`` headers, an endpoint without a SIM having no
-  ``sim`` key (``no_sim``); ``GET /endpoint/{id}/connectivity`` as recorded
+- ``GET /api/v1/endpoint?page=&per_page=&sort=id`` (per_page an int ≤ 1000; sorted
+  by id, emnify's default) with the ``X-Total-Pages`` and ``X-Total-Count`` headers,
+  an endpoint without a SIM having no ``sim`` key (``no_sim``); ``GET /endpoint/{id}``
+  (the same object, 404 for an unknown one); ``GET /endpoint/{id}/connectivity`` as recorded
   (``{"status": {"description": …}, "services": []}``) and ``/stats`` as the API
   reference shows it (volumes as decimal text, ``current_month`` only with traffic:
   ``NO_TRAFFIC_STATS``); ``PATCH /endpoint/{id}`` ``{"status": {"id": 0|1}}`` and
@@ -98,6 +99,7 @@ class FakeEmnify:
             f"{API}/endpoint/{{endpoint}}/sms/{{sms}}", self._sms_details
         )
         self.app.router.add_get(f"{API}/endpoint", self._endpoint_list)
+        self.app.router.add_get(f"{API}/endpoint/{{endpoint}}", self._endpoint_details)
         self.app.router.add_get(
             f"{API}/endpoint/{{endpoint}}/connectivity", self._connectivity
         )
@@ -273,6 +275,8 @@ class FakeEmnify:
             return self._violation("page/per_page must be integers")
         if not 1 <= per_page <= 1000 or page < 1:
             return self._violation(f"per_page {per_page} / page {page} out of range")
+        if request.query.get("sort", "id") not in ("id", "+id"):
+            return self._violation("the fake lists endpoints sorted by id only")
         ids = sorted(self.endpoints)
         chunk = ids[(page - 1) * per_page : page * per_page]
         return web.json_response(
@@ -282,6 +286,14 @@ class FakeEmnify:
                 "X-Total-Count": str(len(ids)),
             },
         )
+
+    async def _endpoint_details(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._refused(request)) is not None:
+            return refused
+        endpoint = self._known(request)
+        if endpoint is None:
+            return _not_found()
+        return web.json_response(self.endpoint(endpoint))
 
     async def _connectivity(self, request: web.Request) -> web.StreamResponse:
         if (refused := await self._refused(request)) is not None:

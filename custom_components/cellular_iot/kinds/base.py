@@ -168,6 +168,7 @@ class AccountKind(Kind):
                 provider_ids=partial(self.device_ids, entry),
                 fetch=partial(self.async_fetch_sims, runtime),
                 list_sms=self.sms_lister(runtime),
+                check_credentials=self.credential_check(runtime),
             )
             if runtime.webhook is not None and runtime.sims.sms is not None:
                 # Receipts the provider pushes update the SMS it follows at once.
@@ -243,6 +244,16 @@ class AccountKind(Kind):
         self, runtime: CellularIoTData
     ) -> Callable[[str], Awaitable[list[SmsDelivery]]] | None:
         """Return how to list a device's SMS with their delivery state, if any."""
+        return None
+
+    def credential_check(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[object]] | None:
+        """Return the cheapest call that proves the account's credentials.
+
+        Made only after a SIM read was refused (401/403): re-authentication starts
+        only if this call is refused too. None: every refusal counts.
+        """
         return None
 
     async def async_unload_entry(

@@ -9,6 +9,10 @@ from typing import Any, Final
 
 _MAX_TIME_CHARS: Final = 64
 _MAX_INT_DIGITS: Final = 19
+# The largest count (of bytes, SMS, pages) a provider's answer is taken to mean:
+# what a signed 64-bit integer holds (9.2 EB as bytes). Beyond it, a value is
+# garbage, not a count: it is unknown (None), never a number too large to show.
+MAX_COUNT: Final = 2**63 - 1
 
 
 def as_time(value: Any) -> datetime | None:
@@ -53,15 +57,16 @@ def month_start(timestamp: float) -> datetime | None:
 
 
 def as_count(value: Any) -> int | None:
-    """Return a non-negative whole number sent as int, integral float or digits."""
+    """Return a whole number 0..MAX_COUNT sent as int, integral float or digits."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return value if 0 <= value <= MAX_COUNT else None
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value >= 0 else None
+        return int(value) if math.isfinite(value) and 0 <= value <= MAX_COUNT else None
     if isinstance(value, str) and value.isascii() and value.isdecimal():
-        return int(value) if len(value) <= _MAX_INT_DIGITS else None
+        number = int(value) if len(value) <= _MAX_INT_DIGITS else None
+        return number if number is not None and number <= MAX_COUNT else None
     return None
 
 

@@ -39,7 +39,14 @@ from ._http import (
     exchange,
     provider_text,
 )
-from ._parse import as_count, as_number, as_short_text, as_time, month_start
+from ._parse import (
+    MAX_COUNT,
+    as_count,
+    as_number,
+    as_short_text,
+    as_time,
+    month_start,
+)
 from .errors import (
     ProviderAuthError,
     ProviderNotFoundError,
@@ -58,6 +65,8 @@ from .sim import (
     SMS_EXPIRED,
     SMS_FAILED,
     SMS_IN_PROGRESS,
+    SMS_MO,
+    SMS_MT,
     SMS_PENDING,
     SMS_UNKNOWN,
     SimStatus,
@@ -118,6 +127,9 @@ _SMS_TEXTS: Final = {
     "CANCELED": SMS_CANCELED,
     "CANCELLED": SMS_CANCELED,
 }
+# An SMS's sms_type: {"id": 1, "description": "MT"} (recorded), {"id": 2,
+# "description": "MO"} (1NCE's SMS list, the same platform).
+_SMS_TYPES: Final = {1: SMS_MT, 2: SMS_MO}
 _ONLINE: Final = {"ATTACHED": True, "ONLINE": True, "OFFLINE": False, "BLOCKED": False}
 # A volume as emnify writes it: decimal text ("0.848157") or a JSON number.
 _DECIMAL: Final = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
@@ -251,33 +263,56 @@ class EmnifyClient:
     async def sim_statuses(self, endpoint_ids: Sequence[int]) -> dict[str, SimStatus]:
         """Return the SIM of each of ``endpoint_ids`` that emnify knows, by endpoint id.
 
-        ``GET /endpoint`` page by page (up to 1000 a page; it stops once every
-        requested endpoint was seen), then for each endpoint found its
-        ``/connectivity`` and ``/stats``, at most :data:`MAX_IN_FLIGHT` at once. A
-        404 for one of those leaves its fields None.
+        ``GET /endpoint`` sorted by id, page by page (up to 1000 a page), for as
+        many pages as the requested endpoints fill (``ceil(n / 1000)``, what the
+        refresh's rate budget counts); it stops sooner once every requested
+        endpoint was seen or passed (an id it passed is not there: deleted). An
+        endpoint still ahead after those pages is read by itself
+        (``GET /endpoint/{id}``, a 404 leaves it out) when that is fewer requests
+        than the pages left, else the pages are read on: never more than
+        ``ceil(n / 1000) + n`` requests for the list. Then for each endpoint found
+        its ``/connectivity`` and ``/stats``, at most :data:`MAX_IN_FLIGHT` at
+        once. A 404 or 403 for one of those leaves its fields None.
         """
         wanted = {int(endpoint_id) for endpoint_id in endpoint_ids}
         if not wanted:
             return {}
         found: dict[int, SimStatus] = {}
+        budget = -(-len(wanted) // ENDPOINT_PAGE_SIZE)
+        passed = 0  # the highest id listed so far (sorted by id)
         for page in range(1, MAX_ENDPOINT_PAGES + 1):
             items, headers = await self._request_with_headers(
                 "GET",
                 "/endpoint",
-                params={"page": str(page), "per_page": str(ENDPOINT_PAGE_SIZE)},
+                params={
+                    "page": str(page),
+                    "per_page": str(ENDPOINT_PAGE_SIZE),
+                    "sort": "id",
+                },
             )
             if not isinstance(items, list):
                 raise ProviderResponseError("emnify returned no list for /endpoint")
             for item in items:
                 status = _parse_endpoint(item)
-                if status is not None and int(status.provider_id) in wanted:
+                if status is None:
+                    continue
+                passed = max(passed, int(status.provider_id))
+                if int(status.provider_id) in wanted:
                     found[int(status.provider_id)] = status
             total_pages = as_count(headers.get("X-Total-Pages"))
+            ahead = [i for i in wanted if i > passed and i not in found]
             if (
                 len(items) < ENDPOINT_PAGE_SIZE
                 or (total_pages is not None and page >= total_pages)
-                or len(found) == len(wanted)
+                or not ahead
             ):
+                break
+            pages_left = (
+                total_pages - page if total_pages is not None else MAX_ENDPOINT_PAGES
+            )
+            if page >= budget and len(ahead) <= pages_left:
+                for endpoint in await self._endpoints(sorted(ahead)):
+                    found[int(endpoint.provider_id)] = endpoint
                 break
         period_start = month_start(self._clock())
         limit = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -302,6 +337,19 @@ class EmnifyClient:
 
         results = await asyncio.gather(*(_one(status) for status in found.values()))
         return {status.provider_id: status for status in results}
+
+    async def _endpoints(self, endpoint_ids: list[int]) -> list[SimStatus]:
+        """``GET /endpoint/{id}`` for each (one at a time); a 404 leaves it out."""
+        found: list[SimStatus] = []
+        for endpoint_id in endpoint_ids:
+            try:
+                item = await self._request("GET", f"/endpoint/{endpoint_id}")
+            except ProviderNotFoundError:
+                continue
+            status = _parse_endpoint(item)
+            if status is not None and int(status.provider_id) == endpoint_id:
+                found.append(status)
+        return found
 
     async def endpoint_stats(
         self, endpoint_id: int
@@ -460,11 +508,20 @@ class EmnifyClient:
 async def _unless_missing(
     limit: asyncio.Semaphore, call: Callable[[], Awaitable[Any]]
 ) -> Any:
-    """Run one per-endpoint call under the concurrency limit; None on a 404."""
+    """Run one optional per-endpoint call under the concurrency limit.
+
+    None on a 404 (not there) and on a 403 (the token may not read it: the rest of
+    the SIM still shows, and no re-authentication starts for a read that is
+    optional).
+    """
     async with limit:
         try:
             return await call()
         except ProviderNotFoundError:
+            return None
+        except ProviderAuthError as err:
+            if err.status != 403:
+                raise
             return None
 
 
@@ -625,9 +682,7 @@ def _parse_stats(stats: Any) -> tuple[int | None, int | None, int | None]:
     if "data" in month:
         data = month["data"]
         volume = _volume(data.get("volume")) if isinstance(data, Mapping) else None
-        data_used = (
-            round(volume * BYTES_PER_VOLUME_UNIT) if volume is not None else None
-        )
+        data_used = _bytes(volume)
     sent: int | None = 0
     received: int | None = 0
     if "sms" in month:
@@ -648,12 +703,20 @@ def _volume(value: Any) -> float | None:
     return as_number(value)
 
 
+def _bytes(volume: float | None) -> int | None:
+    """Return a volume in MB as bytes; None beyond what a byte count can be."""
+    if volume is None:
+        return None
+    number = volume * BYTES_PER_VOLUME_UNIT
+    return round(number) if math.isfinite(number) and number <= MAX_COUNT else None
+
+
 def _sms_count(value: Any) -> int | None:
     """Return a count of SMS ("3.000000" as emnify writes it), whole numbers only."""
     volume = _volume(value)
-    if volume is None or not volume.is_integer():
-        return as_count(value)
-    return int(volume)
+    if volume is not None and volume.is_integer():
+        return as_count(volume)
+    return as_count(value)
 
 
 def _parse_sms(item: Any) -> SmsDelivery | None:
@@ -669,7 +732,21 @@ def _parse_sms(item: Any) -> SmsDelivery | None:
         payload=payload if isinstance(payload, str) else None,
         submitted=as_time(item.get("submit_date")),
         final=as_time(item.get("final_date")) or as_time(item.get("delivery_date")),
+        direction=sms_direction(item.get("sms_type")),
     )
+
+
+def sms_direction(sms_type: Any) -> str | None:
+    """Return ``MT`` or ``MO`` from an SMS's ``sms_type`` (its text, else its id)."""
+    if not isinstance(sms_type, Mapping):
+        return None
+    text = as_short_text(sms_type.get("description"))
+    if text is not None and text.upper() in (SMS_MT, SMS_MO):
+        return text.upper()
+    type_id = sms_type.get("id")
+    if isinstance(type_id, int) and not isinstance(type_id, bool):
+        return _SMS_TYPES.get(type_id)
+    return None
 
 
 def _keep_for(claims: Mapping[str, Any], now: float) -> float:

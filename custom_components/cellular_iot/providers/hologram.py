@@ -12,7 +12,7 @@ that a bounded number of times before raising :class:`ProviderRateLimitedError`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import random
@@ -70,6 +70,9 @@ MAX_WEBHOOK_ANSWER_BYTES: Final = 64 * 1024
 _ACCEPT_JSON: Final = {"Accept": "application/json"}
 _PAGE_SIZE: Final = 100
 _MAX_PAGES: Final = 50
+# The SIM refresh reads the device list until every device asked for was seen: up
+# to this many pages (100,000 devices), not the device picker's 50.
+MAX_SIM_PAGES: Final = 1000
 # What is kept of the fields of Hologram's answers (longer ones are dropped).
 _MAX_ID_DIGITS: Final = 19
 _MAX_NAME_CHARS: Final = 255
@@ -198,26 +201,42 @@ class HologramClient:
             params["startafter"] = str(devices[-1].device_id)
         return devices
 
-    async def sim_statuses(self) -> dict[str, SimStatus]:
-        """Return every device's SIM as ``GET /devices`` describes it, by device id.
+    async def sim_statuses(
+        self, device_ids: Collection[int] | None = None
+    ) -> dict[str, SimStatus]:
+        """Return the devices' SIMs as ``GET /devices`` describes them, by device id.
 
-        One request per page, paginated as :meth:`list_devices`; the state comes
-        from ``links.cellular[0].state``.
+        One request per page of 100, paginated as :meth:`list_devices` (the next
+        page starts after the last device id: the list runs in id order), up to
+        :data:`MAX_SIM_PAGES`. With ``device_ids``, only those are returned and the
+        reading stops once each was seen or passed (a passed id is not there);
+        without, every device is. The state and the usage come from the device's
+        current link (:func:`current_link`).
         """
+        wanted = {int(i) for i in device_ids} if device_ids is not None else None
         statuses: dict[str, SimStatus] = {}
         params: dict[str, str] = {"limit": str(_PAGE_SIZE)}
         if self._org_id is not None:
             params["orgid"] = str(self._org_id)
-        for _ in range(_MAX_PAGES):
+        after = -1
+        for _ in range(MAX_SIM_PAGES):
             page, continues = await self._request_page("/devices", params)
             last_id: int | None = None
             for item in page:
                 status = _parse_sim_status(item)
-                if status is not None:
+                if status is None:
+                    continue
+                last_id = int(status.provider_id)
+                if wanted is None or last_id in wanted:
                     statuses[status.provider_id] = status
-                    last_id = int(status.provider_id)
-            if not continues or last_id is None:
+            # (a page that does not move the cursor on would be read forever)
+            if not continues or last_id is None or last_id <= after:
                 break
+            if wanted is not None and all(
+                str(i) in statuses or i <= last_id for i in wanted
+            ):
+                break
+            after = last_id
             params["startafter"] = str(last_id)
         return statuses
 

@@ -279,6 +279,8 @@ class MonozClient:
                 except ProviderError as err:
                     if err.status in _NOT_OFFERED:
                         return None
+                    if best_effort and err.status == 403:
+                        return _UNREADABLE  # the key may not read the detail
                     if (
                         best_effort
                         and isinstance(err, ProviderResponseError)

@@ -50,6 +50,10 @@ SMS_STATES: Final = (
 )
 # The states after which an SMS does not change any more.
 SMS_FINAL: Final = frozenset({SMS_DELIVERED, SMS_FAILED, SMS_EXPIRED, SMS_CANCELED})
+# An SMS's direction (emnify's ``sms_type``): sent to the device (mobile
+# terminated) or sent by it (mobile originated).
+SMS_MT: Final = "MT"
+SMS_MO: Final = "MO"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +97,5 @@ class SmsDelivery:
     payload: str | None = None
     submitted: datetime | None = None
     final: datetime | None = None
+    direction: str | None = None
+    """``SMS_MT`` (sent to the device), ``SMS_MO`` (sent by it), None: not said."""

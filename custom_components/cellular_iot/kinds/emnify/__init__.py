@@ -161,11 +161,12 @@ class EmnifyKind(AccountKind):
         Platform.SWITCH,
     )
     flow = FLOW
-    # A refresh: GET /endpoint (1,000 a page) plus /connectivity and /stats per
+    # A refresh: GET /endpoint (1,000 a page; an endpoint further on than those
+    # pages may cost one read of its own) plus /connectivity and /stats per
     # endpoint. emnify allows 2,000 requests per IP in 5 minutes; the SIMs take at
     # most half of that, the rest is left for sending (see SimInterval.budget).
     sim_interval = SimInterval(
-        default=15, minimum=5, per_page=1000, per_device=2, budget=1000
+        default=15, minimum=5, per_page=1000, per_device=3, budget=1000
     )
     sim_entities = frozenset(
         {
@@ -248,6 +249,13 @@ class EmnifyKind(AccountKind):
             return await client.list_sms(int(device_id))
 
         return list_sms
+
+    def credential_check(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[object]] | None:
+        """``POST /authenticate``: the application token itself."""
+        assert isinstance(runtime, EmnifyData)
+        return runtime.client.reauthenticate
 
     def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
         """Return the organisation and how often the client authenticated."""

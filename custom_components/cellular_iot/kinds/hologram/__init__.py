@@ -13,7 +13,7 @@ webhook (no option stored: ``webhook``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, ClassVar, Final
 
@@ -362,11 +362,20 @@ class HologramKind(AccountKind):
     async def async_fetch_sims(
         self, runtime: CellularIoTData, provider_ids: list[str]
     ) -> dict[str, SimStatus]:
-        """Every device's SIM from the device list (one request per page)."""
+        """Read the devices' SIMs from the device list (one request per page of 100)."""
         assert isinstance(runtime, HologramData)
         wanted = set(provider_ids)
-        sims = await runtime.client.sim_statuses()
+        sims = await runtime.client.sim_statuses(
+            [int(i) for i in wanted if i.isdecimal()]
+        )
         return {key: sim for key, sim in sims.items() if key in wanted}
+
+    def credential_check(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[object]] | None:
+        """``GET /users/me``: the API key itself."""
+        assert isinstance(runtime, HologramData)
+        return runtime.client.get_me
 
     async def async_set_sim_active(
         self,

@@ -6,7 +6,7 @@ and its uplinks become events (``broker.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import json
 from typing import Any, ClassVar, Final
 
@@ -241,6 +241,13 @@ class MonozKind(AccountKind):
         """Sim/Enable and the SIM detail per SIM (an unknown or hidden SIM is left out)."""
         assert isinstance(runtime, MonozData)
         return await runtime.client.sim_statuses(provider_ids)
+
+    def credential_check(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[object]] | None:
+        """Use the setup's probe (the SIM detail of an ICCID no SIM has: 404 is good)."""
+        assert isinstance(runtime, MonozData)
+        return runtime.client.validate
 
     async def async_set_sim_active(
         self,
