@@ -125,20 +125,8 @@ def _timeouts(monkeypatch: pytest.MonkeyPatch, module: Any, fake: Any) -> None:
 
 
 @pytest.fixture
-def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the client's rate-limit waits instead of sleeping."""
-    waits: list[float] = []
-
-    async def _record(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(hologram_module, "_wait", _record)
-    return waits
-
-
-@pytest.fixture
 async def hologram(
-    socket_enabled: None, monkeypatch: pytest.MonkeyPatch, no_retry_wait: list[float]
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncGenerator[FakeHologram]:
     """Serve the fake Hologram API on 127.0.0.1 and point the client at it."""
     fake = FakeHologram()

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
 
@@ -15,6 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
+from custom_components.cellular_iot.kinds import monoz as monoz_kind
 from custom_components.cellular_iot.kinds.monoz import broker as monoz_glue
 from custom_components.cellular_iot.kinds.monoz.flow import monoz_mqtt_schema
 from custom_components.cellular_iot.providers import mqtt as mqtt_module
@@ -546,6 +548,43 @@ async def test_downlink_validation(
     with pytest.raises(ServiceValidationError) as err:
         await _downlink(hass, **{"iccid": ICCID, "message": "x", **data})
     assert err.value.translation_key == key
+    assert monoz.published == []
+
+
+async def test_downlink_deep_json_is_refused_by_size_before_parsing(
+    hass: HomeAssistant, monoz: FakeMonoz, rest_account: MockConfigEntry
+) -> None:
+    """Issue 25 item 3: 100,000 nested arrays are too large, not an HTTP 500.
+
+    The size was checked after ``json.loads``, which raised ``RecursionError``.
+    """
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ServiceValidationError) as err:
+        await _downlink(hass, iccid=ICCID, message=deep, format="json")
+    assert err.value.translation_key == "too_large"
+    # Within the cap a deep nesting is parsed and sent as it is.
+    within = "[" * 2048 + "]" * 2048
+    await _downlink(hass, iccid=ICCID, message=within, format="json")
+    assert [p["Message"] for p in monoz.published] == [within]
+
+
+async def test_downlink_any_parse_failure_is_invalid_json(
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    rest_account: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A parser that gives up (``RecursionError``) is the translated invalid_json."""
+
+    def give_up(text: str) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(
+        monoz_kind, "json", SimpleNamespace(loads=give_up, dumps=json.dumps)
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await _downlink(hass, iccid=ICCID, message="[[1]]", format="json")
+    assert err.value.translation_key == "invalid_json"
     assert monoz.published == []
 
 

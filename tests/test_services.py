@@ -272,38 +272,7 @@ async def test_cloud_message_passing_faults_are_queued(
     assert str(status) in response["error"]
 
 
-async def test_rate_limit_is_retried_after_5_to_10_seconds(
-    hass: HomeAssistant,
-    hologram: FakeHologram,
-    hologram_account: MockConfigEntry,
-    no_retry_wait: list[float],
-) -> None:
-    hologram.fail("/devices/messages", 429, times=2)
-    response = await _call(
-        hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
-    )
-    assert response["status"] == "sent"
-    assert len(hologram.calls("/devices/messages")) == 3
-    assert len(no_retry_wait) == 2
-    assert all(5 <= wait <= 10 for wait in no_retry_wait)
-
-
-async def test_rate_limit_honours_retry_after(
-    hass: HomeAssistant,
-    hologram: FakeHologram,
-    hologram_account: MockConfigEntry,
-    no_retry_wait: list[float],
-) -> None:
-    hologram.fail("/devices/messages", 429, headers={"Retry-After": "12"})
-    hologram.fail("/devices/messages", 429, headers={"Retry-After": "3600"})
-    hologram.fail("/devices/messages", 429, headers={"Retry-After": "soon"})
-    response = await _call(
-        hass, "send_cloud_message", {"device_ids": [123456], "port": 1, "data": "x"}
-    )
-    assert response["status"] == "queued"
-    assert no_retry_wait[0] == 12
-    assert 5 <= no_retry_wait[1] <= 10
-    assert len(hologram.calls("/devices/messages")) == 3
+# (HTTP 429: answered queued at once, retried at the provider's time: test_rate_limit.py)
 
 
 # --- entry selection --------------------------------------------------------------

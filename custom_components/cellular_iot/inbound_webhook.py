@@ -5,8 +5,12 @@ Assistant Cloud can relay it too: a relayed delivery arrives as HA's ``MockReque
 which the handler reads like a real request). Every request must carry the entry's
 shared secret (query parameter ``secret``, header ``X-Webhook-Secret`` / ``X-API-Key``,
 or the ``Authorization`` header as the bare secret, ``Bearer <secret>``, Basic auth
-whose password is the secret, or a JWT signed with it, as emnify sends). The body is
-read to its end (however it is split or chunked) up to the provider's cap (256 KB;
+whose password is the secret, or a JWT signed with it, as emnify sends). A secret in
+the query or a header is checked before a byte of the body is read: a request without
+one is refused at once (401), unless its body may carry the secret (a Hologram form's
+``key``); such a body is read only up to 64 KB and 10 s, and only a few at a time per
+webhook (429 beyond), so that nobody without the secret can make Home Assistant hold
+large bodies. The body is read to its end (however it is split or chunked) up to the provider's cap (256 KB;
 emnify's Data Streamer bulks 8 MB) and within a deadline; a large body is decoded and
 parsed in the executor, and its messages are fired in slices between which the event
 loop runs. The parts of a long SMS are put together before one event is fired for it
@@ -64,6 +68,7 @@ from .webhook_auth import (
     DeliveryRequest,
     RejectedError as _RejectedError,
     check_secret,
+    secret_presented,
 )
 
 # Deliveries are small (monoZ: 10 packets of 6 KB; an SMS), except emnify's Data
@@ -77,6 +82,12 @@ FIRE_SLICE: Final = 100
 BODY_TIMEOUT: Final = 30.0
 # A Hologram form has four fields; anything with many more is not one.
 MAX_FORM_FIELDS: Final = 16
+# A body read before its sender is known (a form that carries the secret as "key"):
+# at most this large (a 10 KB message, base64 and form-encoded, is under 42 KB), this
+# slow, and this many at a time per webhook.
+UNAUTHENTICATED_BODY_BYTES: Final = 64 * 1024
+UNAUTHENTICATED_BODY_TIMEOUT: Final = 10.0
+MAX_UNAUTHENTICATED_BODIES: Final = 4
 # Message ids remembered per entry to drop a delivery the provider retries (a few
 # of emnify's bulks of thousands of records).
 DEDUP_SIZE: Final = 16384
@@ -129,12 +140,16 @@ def _source(request: DeliveryRequest) -> str | None:
     return request.remote
 
 
-async def _read_raw(request: DeliveryRequest, limit: int = MAX_BODY_BYTES) -> bytes:
+async def _read_raw(
+    request: DeliveryRequest,
+    limit: int = MAX_BODY_BYTES,
+    deadline: float | None = None,
+) -> bytes:
     """Read the body to its end: it may come in many pieces, chunked, or compressed.
 
     The declared length is checked first; the cap (``limit`` bytes) holds for what
     arrives too (a chunked or compressed body declares none), and the whole body must
-    arrive within :data:`BODY_TIMEOUT`.
+    arrive within ``deadline`` seconds (:data:`BODY_TIMEOUT`).
     """
     if (
         not isinstance(request, MockRequest)
@@ -146,7 +161,7 @@ async def _read_raw(request: DeliveryRequest, limit: int = MAX_BODY_BYTES) -> by
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
+        async with asyncio.timeout(BODY_TIMEOUT if deadline is None else deadline):
             while chunk := await content.read(limit + 1 - size):
                 chunks.append(chunk)
                 size += len(chunk)
@@ -289,6 +304,8 @@ class InboundWebhook:
         # Takes the delivery receipts of a PATCH; returns how many it applied.
         self.receipt_sink: Callable[[list[SmsReceipt]], int] | None = None
         self.receipts = 0
+        # Bodies being read whose sender has not shown the secret yet.
+        self.unauthenticated_reads = 0
 
     @callback
     def register(self) -> None:
@@ -344,18 +361,8 @@ class InboundWebhook:
     ) -> web.Response:
         """Answer one delivery; never raise."""
         try:
-            raw = await _read_raw(request, self._delivery.max_body_bytes)
-            media_type = _media_type(request)
+            raw, media_type, form = await self._read_authenticated(request)
             accepted = self._delivery.content_types
-            # A Hologram form carries the secret in its "key" field.
-            form = (
-                _form_or_none(raw) if media_type == FORM and FORM in accepted else None
-            )
-            check_secret(
-                request,
-                self._entry.options.get(CONF_WEBHOOK_SECRET, ""),
-                form.get("key") if form is not None else None,
-            )
             _check_media_type(media_type, accepted)
             receipts: list[SmsReceipt] | None = None
             messages: list[InboundMessage] = []
@@ -404,6 +411,39 @@ class InboundWebhook:
         return web.json_response(
             {"accepted": new, "duplicates": len(messages) - new}, status=HTTPStatus.OK
         )
+
+    async def _read_authenticated(
+        self, request: DeliveryRequest
+    ) -> tuple[bytes, str, Form | None]:
+        """Check the secret, reading the body first only where it carries the secret.
+
+        Return the body, its media type and, for a form the provider posts, the form.
+        """
+        expected = self._entry.options.get(CONF_WEBHOOK_SECRET, "")
+        media_type = _media_type(request)
+        # A Hologram form carries the secret in its "key" field.
+        takes_form = media_type == FORM and FORM in self._delivery.content_types
+        if secret_presented(request, expected):
+            raw = await _read_raw(request, self._delivery.max_body_bytes)
+            return raw, media_type, _form_or_none(raw) if takes_form else None
+        if not takes_form:  # nothing in the body can authenticate it: not read
+            raise _RejectedError(HTTPStatus.UNAUTHORIZED, "missing or wrong secret")
+        if self.unauthenticated_reads >= MAX_UNAUTHENTICATED_BODIES:
+            raise _RejectedError(
+                HTTPStatus.TOO_MANY_REQUESTS, "busy: put the secret in the URL"
+            )
+        self.unauthenticated_reads += 1
+        try:
+            raw = await _read_raw(
+                request,
+                min(UNAUTHENTICATED_BODY_BYTES, self._delivery.max_body_bytes),
+                UNAUTHENTICATED_BODY_TIMEOUT,
+            )
+        finally:
+            self.unauthenticated_reads -= 1
+        form = _form_or_none(raw)
+        check_secret(request, expected, form.get("key") if form is not None else None)
+        return raw, media_type, form
 
     def _apply(self, receipts: list[SmsReceipt]) -> web.Response:
         """Hand delivery receipts to the SMS tracking; 200 whether or not it knew them."""

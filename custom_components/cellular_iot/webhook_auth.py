@@ -117,6 +117,18 @@ def check_secret(request: DeliveryRequest, expected: str, form_key: str | None) 
     raise RejectedError(HTTPStatus.UNAUTHORIZED, "missing or wrong secret")
 
 
+def secret_presented(request: DeliveryRequest, expected: str) -> bool:
+    """Tell whether the query or a header carries the secret (the body is not read).
+
+    The same values :func:`check_secret` takes, but a form's ``key``.
+    """
+    try:
+        check_secret(request, expected, None)
+    except RejectedError:
+        return False
+    return True
+
+
 class _BadTokenError(ValueError):
     """A JWT part that is not what the JWT rules allow."""
 

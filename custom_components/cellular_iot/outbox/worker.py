@@ -3,9 +3,11 @@
 Each turn gives up the sends past the age limit (``EXPIRE_BATCH`` at most, then it
 yields to the loop), then tries the next due send (see ``index``) or sleeps until one
 is due or something wakes it. A passing fault schedules a retry with backoff
-(``retry_delay``); a refusal or an unexpected error gives the send up and fires
-``cellular_iot_send_failed``; a refused credential pauses the queue, raises the repair
-issue and starts re-authentication. ``_Worker`` is this part of ``Outbox``.
+(``retry_delay``; a 429 at the provider's ``Retry-After``, and until then the worker
+tries no other send of the account, whose rate limit it is); a refusal or an
+unexpected error gives the send up and fires ``cellular_iot_send_failed``; a refused
+credential pauses the queue, raises the repair issue and starts re-authentication.
+``_Worker`` is this part of ``Outbox``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..const import LOGGER
 from ..providers.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderRateLimitedError,
 )
 from . import policy
 from .issues import raise_auth_issue
@@ -46,8 +49,14 @@ class _Worker(_Storage):
     errors: list[dict[str, Any]]
     delivered: int
     given_up: int
+    # The loop time before which the worker tries no send: the provider's rate limit
+    # is the account's, so after a 429 every send waits for its time, not one alone.
+    _rate_limited_until: float = 0.0
 
     def _note_error(self, item: OutboxItem, err: ProviderError) -> None:
+        """Keep the error (the last ten); a 429 holds the worker until the send's due."""
+        if isinstance(err, ProviderRateLimitedError):
+            self._rate_limited_until = max(self._rate_limited_until, item.due)
         self.errors.append(
             {
                 "time": policy.time.time(),
@@ -70,6 +79,11 @@ class _Worker(_Storage):
         if self._expire():
             await asyncio.sleep(0)  # more to give up: let the loop breathe
             return
+        if not self._paused:
+            hold = self._rate_limited_until - self._hass.loop.time()
+            if hold > 0:  # the provider said when: no request before that
+                await self._sleep(hold)
+                return
         item, wait = (None, None) if self._paused else self._next()
         if item is None:
             await self._sleep(wait)
@@ -97,11 +111,11 @@ class _Worker(_Storage):
         except ProviderError as err:
             item.attempts += 1
             item.last_error = str(err)
-            self._note_error(item, err)
             if is_transient(err):
                 delay = retry_delay(item.attempts, err)
                 item.next_attempt = policy.time.time() + delay
                 item.due = self._hass.loop.time() + delay
+                self._note_error(item, err)  # (after ``due``: a 429 holds until it)
                 LOGGER.debug(
                     "%s: %s %s failed (%s); retry %s",
                     self._entry.title,
@@ -112,6 +126,7 @@ class _Worker(_Storage):
                 )
                 self._requeue(item)
             else:
+                self._note_error(item, err)
                 self._give_up(item, str(err))
         except Exception as err:  # noqa: BLE001 - a bug must not stop the queue
             LOGGER.exception(

@@ -151,12 +151,16 @@ CONTENT_TYPES: dict[str, frozenset[str]] = {}
 # POST application/json, one object {"ICCID", "Timestamp", "Payload"} or, when several
 # packets arrive within a second, an array of up to 10. With a topic configured, the
 # "ICCID" key is named "Topic". "Payload" is the device's raw data as text. No message
-# id: the fingerprint of (ICCID/Topic, Timestamp, Payload) stands in for it.
+# id: the fingerprint of (ICCID/Topic, Timestamp, Payload) stands in for it, and of its
+# place among the equal packets of the batch: a device may send the same reading twice
+# within the second the Timestamp names (two packets, both delivered), while a retried
+# batch repeats every fingerprint (dropped).
 
 
 def parse_monoz(body: Any) -> list[InboundMessage]:
     """Parse a monoZ:Link webhook delivery."""
     messages: list[InboundMessage] = []
+    seen: dict[str, int] = {}  # fingerprint -> equal packets before it in this batch
     for item in _items(body):
         iccid = _text(item.get("ICCID"), "ICCID")
         topic = _text(item.get("Topic"), "Topic")
@@ -174,10 +178,15 @@ def parse_monoz(body: Any) -> list[InboundMessage]:
                 raw, separators=(",", ":"), ensure_ascii=False
             ).encode()
         timestamp = item.get("Timestamp")
+        message_id = _fingerprint("monoz", iccid, topic, timestamp, raw)
+        repeat = seen.get(message_id, 0)
+        seen[message_id] = repeat + 1
+        if repeat:  # the second equal packet of the batch (the first keeps its id)
+            message_id = _fingerprint("monoz", iccid, topic, timestamp, raw, repeat)
         messages.append(
             InboundMessage(
                 payload=payload,
-                message_id=_fingerprint("monoz", iccid, topic, timestamp, raw),
+                message_id=message_id,
                 iccid=iccid,
                 topics=[topic] if topic else [],
                 received_at=_time(timestamp),

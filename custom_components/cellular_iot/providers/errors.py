@@ -32,7 +32,7 @@ class ProviderBadRequestError(ProviderError):
 
 
 class ProviderRateLimitedError(ProviderError):
-    """The provider kept answering HTTP 429 after the bounded retries."""
+    """The provider answered HTTP 429 (too many requests); retry at its time."""
 
     def __init__(
         self,

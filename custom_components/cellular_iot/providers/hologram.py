@@ -5,17 +5,17 @@ cloud messages to devices (``POST /devices/messages``), SMS to devices
 (``POST /sms/incoming``) and a device's key-less inbound webhook URL.
 
 Authentication is HTTP Basic with the user name ``apikey`` and the API key as password.
-Hologram asks clients that get HTTP 429 to wait 5-10 seconds and retry: the client does
-that a bounded number of times before raising :class:`ProviderRateLimitedError`.
+Hologram asks clients that get HTTP 429 to wait 5-10 seconds and retry. The client never
+waits inside a call: it raises :class:`ProviderRateLimitedError` at once, with the
+answer's ``Retry-After``, and the caller schedules the retry (the outbox for a send, the
+poller and the SIM refresh for theirs), so no action is held while Hologram cools down.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-import random
 import re
 from typing import Any, Final
 
@@ -35,7 +35,6 @@ from ._http import (
 from ._parse import as_count, as_digits, as_time
 from .errors import (
     ProviderBadRequestError,
-    ProviderRateLimitedError,
     ProviderResponseError,
     error_for_status,
 )
@@ -52,11 +51,6 @@ DEFAULT_BASE_URL: Final = "https://dashboard.hologram.io/api/1"
 DEFAULT_TIMEOUT: Final = 15.0
 MAX_CLOUD_MESSAGE_BYTES: Final = 10 * 1024
 PROTOCOLS: Final = ("TCP", "UDP")
-# Hologram: "refrain from making requests for 5-10 seconds and then retry".
-RATE_LIMIT_DELAY: Final = (5.0, 10.0)
-RATE_LIMIT_RETRIES: Final = 2
-# A Retry-After larger than this is not waited for inside one call.
-MAX_RETRY_AFTER: Final = 60.0
 # The only origin a device inbound webhook URL may point to (scheme, host and port,
 # as written: the default port, no user info). A module global read at call time,
 # so that tests can point it at a local fake; nothing a caller passes can change it.
@@ -131,7 +125,6 @@ class HologramClient:
         org_id: int | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
-        rate_limit_retries: int = RATE_LIMIT_RETRIES,
     ) -> None:
         """Build a client on an existing session (the session is not closed here)."""
         if not api_key:
@@ -144,7 +137,6 @@ class HologramClient:
         self._org_id = org_id
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = timeout
-        self._retries = rate_limit_retries
         # Told after every request whether Hologram could be reached.
         self.observer: ReachabilityObserver | None = None
 
@@ -363,27 +355,23 @@ class HologramClient:
         json_body: Mapping[str, Any] | None = None,
         full: bool = False,
     ) -> Any:
-        """Call the API; return ``data`` of a successful answer (or all of it)."""
-        attempt = 0
-        while True:
-            try:
-                answer = await exchange(
-                    self._session,
-                    "Hologram",
-                    method,
-                    f"{self._base_url}{path}",
-                    headers=self._headers,
-                    timeout=client_timeout(self._timeout or DEFAULT_TIMEOUT),
-                    params=params,
-                    json_body=json_body,
-                    observer=self.observer,
-                )
-                return _interpret(answer, full=full, secrets=self._secrets)
-            except ProviderRateLimitedError as err:
-                if attempt >= self._retries:
-                    raise
-                attempt += 1
-                await _wait(_rate_limit_delay(err.retry_after))
+        """Call the API once; return ``data`` of a successful answer (or all of it).
+
+        A 429 is raised at once (:class:`ProviderRateLimitedError`, with its
+        ``Retry-After``): the caller retries at the provider's time, not this call.
+        """
+        answer = await exchange(
+            self._session,
+            "Hologram",
+            method,
+            f"{self._base_url}{path}",
+            headers=self._headers,
+            timeout=client_timeout(self._timeout or DEFAULT_TIMEOUT),
+            params=params,
+            json_body=json_body,
+            observer=self.observer,
+        )
+        return _interpret(answer, full=full, secrets=self._secrets)
 
 
 async def send_to_device_webhook(
@@ -489,21 +477,10 @@ def _interpret(
     return payload if full else payload.get("data")
 
 
-async def _wait(seconds: float) -> None:
-    """Wait before a retry (a seam for tests, which must not sleep)."""
-    await asyncio.sleep(seconds)
-
-
 def _error_text(payload: Any, secrets: tuple[str, ...]) -> str | None:
     if isinstance(payload, dict):
         return provider_text(payload.get("error"), secrets)
     return None
-
-
-def _rate_limit_delay(retry_after: float | None) -> float:
-    if retry_after is not None and retry_after <= MAX_RETRY_AFTER:
-        return max(retry_after, 0.0)
-    return random.uniform(*RATE_LIMIT_DELAY)
 
 
 def _check_device_ids(device_ids: Sequence[int]) -> list[int]:

@@ -96,11 +96,8 @@ def _downlink_payload(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[str
     else:
         text = message
         message_format = data.get(ATTR_FORMAT, "text")
-        if message_format == "json":
-            try:
-                json.loads(text)
-            except ValueError:
-                raise invalid("invalid_json") from None
+    # The size first: a text is parsed only when it may be sent (a deep nesting of
+    # 100 KB would otherwise reach the parser's recursion limit).
     size = len(text.encode())
     if not 1 <= size <= MAX_MESSAGE_BYTES:
         raise invalid(
@@ -109,6 +106,11 @@ def _downlink_payload(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[str
             size=size,
             max=MAX_MESSAGE_BYTES,
         )
+    if message_format == "json" and not isinstance(message, (dict, list)):
+        try:
+            json.loads(text)
+        except (ValueError, RecursionError):  # any parse failure is invalid JSON
+            raise invalid("invalid_json") from None
     return text, message_format
 
 
