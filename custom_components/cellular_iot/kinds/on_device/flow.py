@@ -41,8 +41,6 @@ from ...const import (
 )
 from ...providers.hologram_socket import validate_credentials, validate_device_key
 from ...providers.listener import (
-    SECRET_MAX_LENGTH,
-    SECRET_MIN_LENGTH,
     Listener,
     parse_networks,
     validate_secret,
@@ -334,8 +332,6 @@ class ListenerOptionsFlow(OptionsFlow):
                 **placeholders,
                 "title": entry.title,
                 "suggestion": suggested_secret(),
-                "min": str(SECRET_MIN_LENGTH),
-                "max": str(SECRET_MAX_LENGTH),
             },
         )
 
