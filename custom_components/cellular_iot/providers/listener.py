@@ -438,7 +438,7 @@ class Listener:
 
     # --- the shared secret ------------------------------------------------------------
 
-    def _prefix_ok(self, head: bytes) -> bool | None:
+    def _prefix_ok(self, head: bytes | bytearray) -> bool | None:
         """Whether a message's first bytes carry the secret (None: too few to tell).
 
         Compared in constant time: how long the comparison takes says nothing about
@@ -650,7 +650,7 @@ class _Connection(asyncio.Protocol):
         self._buffer += data[:room]
         if not self._vouched and listener._secret is not None:  # noqa: SLF001
             # Close a connection as soon as it shows it lacks the secret.
-            verdict = listener._prefix_ok(bytes(self._buffer[: SECRET_MAX_LENGTH + 1]))  # noqa: SLF001
+            verdict = listener._prefix_ok(self._buffer)  # noqa: SLF001
             if verdict is False:
                 self._buffer.clear()
                 listener._unauthenticated(self.remote)  # noqa: SLF001
