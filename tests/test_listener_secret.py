@@ -83,6 +83,10 @@ def test_the_form_of_a_secret() -> None:
     strings = json.loads(STRINGS.read_text())["options"]
     assert bounds in strings["error"]["invalid_listener_secret"]
     assert bounds in strings["step"]["listener"]["data_description"]["listener_secret"]
+    # docs/listener.md quotes the options errors of the secret as the form shows them.
+    listener_md = (STRINGS.parent.parent.parent / "docs" / "listener.md").read_text()
+    for key in ("invalid_listener_secret", "listener_secret_and_remove"):
+        assert f"| `{key}` | {strings['error'][key]} |" in listener_md
     for good in ("a" * 16, "x" * 128, "!#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~", SECRET):
         assert validate(good) == good
     for bad in ("a" * 15, "x" * 129, "sixteen chars ok", "é" * 16, "tab\there-1234567"):

@@ -40,11 +40,7 @@ from ...const import (
     EntryKind,
 )
 from ...providers.hologram_socket import validate_credentials, validate_device_key
-from ...providers.listener import (
-    Listener,
-    parse_networks,
-    validate_secret,
-)
+from ...providers.listener import Listener, parse_networks, validate_secret
 from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase
 from .wiring import (
     CONF_ALLOWED_NETWORKS,
@@ -246,25 +242,22 @@ class ListenerOptionsFlow(OptionsFlow):
         """Show the listener's options."""
         return await self.async_step_listener()
 
-    def _secret(
-        self, user_input: dict[str, Any], errors: dict[str, str]
-    ) -> tuple[bool, str | None]:
-        """Return whether the secret input is valid, and the secret to store."""
-        stored = listener_secret(self.config_entry.options)
+    def _secret(self, user_input: dict[str, Any], errors: dict[str, str]) -> str | None:
+        """Return the secret to store (None: none); a bad input adds an error."""
         entered = str(user_input.get(CONF_LISTENER_SECRET) or "").strip()
         remove = bool(user_input.get(CONF_REMOVE_LISTENER_SECRET))
         if entered and remove:
             errors[CONF_LISTENER_SECRET] = "listener_secret_and_remove"
-            return False, None
+            return None
         if remove:
-            return True, None
+            return None
         if not entered:
-            return True, stored
+            return listener_secret(self.config_entry.options)
         try:
-            return True, validate_secret(entered)
+            return validate_secret(entered)
         except ValueError:
             errors[CONF_LISTENER_SECRET] = "invalid_listener_secret"
-            return False, None
+            return None
 
     async def async_step_listener(
         self, user_input: dict[str, Any] | None = None
@@ -285,8 +278,8 @@ class ListenerOptionsFlow(OptionsFlow):
             else:
                 if not networks:
                     errors[CONF_ALLOWED_NETWORKS] = "no_network"
-            secret_ok, secret = self._secret(user_input, errors)
-            if not errors and secret_ok:
+            secret = self._secret(user_input, errors)
+            if not errors:
                 options = {
                     key: value
                     for key, value in entry.options.items()
