@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import voluptuous as vol
 
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.providers import hologram_socket
@@ -577,7 +578,11 @@ async def test_options_say_who_may_send_without_a_reload(
     listener = entry.runtime_data.listener
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    defaults = {str(k): k.default() for k in result["data_schema"].schema}
+    defaults = {
+        str(k): k.default()
+        for k in result["data_schema"].schema
+        if k.default is not vol.UNDEFINED
+    }
     assert defaults["allowed_networks"][0] == "127.0.0.0/8"
     assert defaults["rate_limit"] == 30
 

@@ -457,10 +457,35 @@ async def _options(
             ),
         )
         assert error in result["errors"].values()
+    listener = {"allowed_networks": ["10.0.0.0/8"], "rate_limit": 30}
     result = r.render(
         OPTIONS,
         await manager.async_configure(
-            result["flow_id"], {"allowed_networks": ["10.0.0.0/8"], "rate_limit": 30}
+            result["flow_id"], {**listener, "listener_secret": "short"}
+        ),
+    )
+    assert result["errors"] == {"listener_secret": "invalid_listener_secret"}
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"], {**listener, "listener_secret": "s" * 16}
+        ),
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # With a secret stored the form offers to remove it; not both at once.
+    result = r.render(OPTIONS, await manager.async_init(entries["on_device"].entry_id))
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"],
+            {**listener, "listener_secret": "t" * 16, "remove_listener_secret": True},
+        ),
+    )
+    assert result["errors"] == {"listener_secret": "listener_secret_and_remove"}
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"], {**listener, "remove_listener_secret": True}
         ),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -61,6 +61,9 @@ CONF_HOST: Final = "host"
 CONF_DEVICE_KEY: Final = "device_key"
 CONF_DEVICE_KEY_LEGACY: Final = "device_key_legacy"
 CONF_REMOVE_DEVICE_KEY: Final = "remove_device_key"
+# The on_device listener's shared secret (an option): every message starts with it.
+CONF_LISTENER_SECRET: Final = "listener_secret"  # noqa: S105 - a key name
+CONF_REMOVE_LISTENER_SECRET: Final = "remove_listener_secret"  # noqa: S105 - a key name
 CONF_SOURCE_ID: Final = "source_id"
 CONF_SOURCE_KEY: Final = "source_key"
 DEFAULT_LISTENER_PORT: Final = 4010

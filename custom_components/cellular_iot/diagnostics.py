@@ -13,6 +13,7 @@ from .const import (
     CONF_APPLICATION_TOKEN,
     CONF_DEVICE_KEY,
     CONF_KIND,
+    CONF_LISTENER_SECRET,
     CONF_PASSWORD,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
@@ -24,13 +25,15 @@ from .kinds import KINDS
 from .models import CellularIoTConfigEntry, CellularIoTData
 
 # The title can hold the account e-mail ("Hologram (owner@example.com)"). The Socket
-# API device key is a credential, and so were the legacy source ID and key. Like HA core's cellular integrations
+# API device key is a credential, and so were the legacy source ID and key; so is the
+# listener's shared secret. Like HA core's cellular integrations
 # (huawei_lte), SIM and subscriber identifiers are personal data: ICCID, IMSI, IMEI
 # and phone numbers (MSISDN) are redacted wherever they appear.
 TO_REDACT = {
     CONF_API_KEY,
     CONF_APPLICATION_TOKEN,
     CONF_DEVICE_KEY,
+    CONF_LISTENER_SECRET,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     CONF_PASSWORD,

@@ -9,6 +9,15 @@ Who may talk to it: only senders inside the allowed networks (loopback and the p
 ranges by default). A connection from anywhere else is closed before anything is read
 from it; a datagram from anywhere else is dropped.
 
+What that proves differs by protocol. A TCP sender's address is real: the handshake
+needs the sender to receive at it. A UDP datagram's source address is whatever the
+sender wrote into it: anyone who can reach the port can claim an allowed address.
+The optional shared ``secret`` authenticates the message itself: a message must start
+with the secret and one space (``<secret> <message>``), or it is refused before it
+can fire anything or use up a rate-limit token; the secret and the space are taken
+off what is delivered. It is a token, not a signature: whoever can read a message on
+its way (the provider, the local network) can reuse it.
+
 Bounded against slow, hostile or merely enthusiastic peers:
 
 - at most ``max_bytes`` per message (10 KB, the cloud's maximum; the rest is discarded
@@ -23,6 +32,9 @@ Bounded against slow, hostile or merely enthusiastic peers:
 - at most ``rate_limit`` messages a minute from one sender (a token bucket; a burst of
   that many, then one every ``60 / rate_limit`` seconds) and four times that from all
   senders together; the excess is dropped, counted and logged at WARNING once a minute.
+  Only messages that passed every check (allowed network, secret) take a token, so a
+  flood of forged datagrams without the secret cannot use up the share of real
+  senders. Without a secret nothing can tell a forged UDP source from a real one.
 
 Timers and the rate limit run on an injectable clock (the event loop by default), so
 tests can move time without waiting for it.
@@ -33,6 +45,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+import hmac
 import ipaddress
 import logging
 from typing import Any, Final, Literal, Protocol as TypingProtocol
@@ -59,6 +72,11 @@ DEFAULT_ALLOWED_NETWORKS: Final = (
     "100.64.0.0/10",
     "fc00::/7",
 )
+# A shared secret: printable ASCII without spaces (the space ends it in a message),
+# long enough that guessing it one datagram at a time is hopeless.
+SECRET_MIN_LENGTH: Final = 16
+SECRET_MAX_LENGTH: Final = 128
+SECRET_SEPARATOR: Final = b" "
 _LOGGER = logging.getLogger(__name__)
 
 type Protocol = Literal["TCP", "UDP"]
@@ -91,6 +109,22 @@ class ReceivedMessage:
     remote: str
     protocol: Protocol
     truncated: bool
+    # Whether the message started with the listener's secret (taken off ``data``).
+    authenticated: bool = False
+
+
+def validate_secret(secret: str) -> str:
+    """Return the secret if it has the form a listener takes; ValueError if not.
+
+    16 to 128 printable ASCII characters without spaces: what a device's firmware
+    can hold as a constant and write in front of a message, and what a cloud
+    message sent from the Hologram Dashboard or API can start with.
+    """
+    if not SECRET_MIN_LENGTH <= len(secret) <= SECRET_MAX_LENGTH or not all(
+        "!" <= char <= "~" for char in secret
+    ):
+        raise ValueError("not a listener secret")
+    return secret
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -208,10 +242,12 @@ class Listener:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
         clock: Clock | None = None,
+        secret: str | None = None,
     ) -> None:
         """Describe the server; :meth:`start` binds it.
 
-        ``allowed`` None lets every sender in; ``rate_limit`` None sets no rate limit.
+        ``allowed`` None lets every sender in; ``rate_limit`` None sets no rate limit;
+        ``secret`` None takes messages without a secret.
         """
         if protocol not in ("TCP", "UDP"):
             raise ValueError("protocol must be TCP or UDP")
@@ -234,6 +270,7 @@ class Listener:
         self._stopping = False
         self.allowed: tuple[Network, ...] | None = None
         self._rate_limit: int | None = None
+        self._secret: bytes | None = None
         self._buckets: dict[str, _Bucket] = {}
         # Per peer host: its display form, its sender key, whether it is allowed
         # (parsing the address for every datagram would cost more than the rest).
@@ -243,28 +280,39 @@ class Listener:
         self._dropped_since_warning = 0
         self._next_refusal_warning = 0.0
         self._refused_since_warning = 0
-        # Counters (diagnostics): senders outside the allowed networks; connections
+        self._next_secret_warning = 0.0
+        self._unauthenticated_since_warning = 0
+        # Counters (diagnostics): senders outside the allowed networks; messages
+        # without the secret (or with a wrong one); connections
         # over the per-sender cap; connections closed to make room for a new sender;
         # messages (or TCP senders) over the rate limit; connections closed at the
         # idle timeout or at the deadline; bytes read from allowed senders.
         self.refused = 0
+        self.unauthenticated = 0
         self.rejected = 0
         self.evicted = 0
         self.rate_limited = 0
         self.timed_out = 0
         self.cut_at_deadline = 0
         self.bytes_received = 0
-        self.configure(allowed=allowed, rate_limit=rate_limit)
+        self.configure(allowed=allowed, rate_limit=rate_limit, secret=secret)
 
     def configure(
-        self, *, allowed: Iterable[str] | None, rate_limit: int | None
+        self,
+        *,
+        allowed: Iterable[str] | None,
+        rate_limit: int | None,
+        secret: str | None = None,
     ) -> None:
-        """Change who may send and how often, without rebinding.
+        """Change who may send, how often and the secret, without rebinding.
 
-        Raises ValueError (naming the entry) when a network is not valid.
+        Raises ValueError (naming the entry) when a network is not valid. The
+        secret is taken as given (the flow checks its form): it is compared as a
+        fixed prefix, so even a hand-edited one with a space works.
         """
         self.allowed = None if allowed is None else parse_networks(allowed)
         self._rate_limit = rate_limit if rate_limit and rate_limit > 0 else None
+        self._secret = secret.encode() if secret else None
         self._buckets.clear()
         self._senders.clear()
         self._global_bucket = None
@@ -273,6 +321,11 @@ class Listener:
     def rate_limit(self) -> int | None:
         """Messages a minute one sender may send (None: no limit)."""
         return self._rate_limit
+
+    @property
+    def has_secret(self) -> bool:
+        """Whether every message must start with the shared secret."""
+        return self._secret is not None
 
     @property
     def listening(self) -> bool:
@@ -383,6 +436,47 @@ class Listener:
             self._refused_since_warning = 0
             self._next_refusal_warning = now + REFUSAL_WARNING_PERIOD
 
+    # --- the shared secret ------------------------------------------------------------
+
+    def _prefix_ok(self, head: bytes | bytearray) -> bool | None:
+        """Whether a message's first bytes carry the secret (None: too few to tell).
+
+        Compared in constant time: how long the comparison takes says nothing about
+        how much of a guess was right.
+        """
+        assert self._secret is not None
+        expected = self._secret + SECRET_SEPARATOR
+        if len(head) < len(expected):
+            return None
+        return hmac.compare_digest(head[: len(expected)], expected)
+
+    def _authenticate(self, data: bytes) -> bytes | None:
+        """Return the message without the secret, or None when it lacks the secret."""
+        if self._secret is None:
+            return data
+        if not self._prefix_ok(data):
+            return None
+        return data[len(self._secret) + len(SECRET_SEPARATOR) :]
+
+    def _unauthenticated(self, remote: str) -> None:
+        """Count and log a message refused for its secret (never logging its bytes)."""
+        self.unauthenticated += 1
+        self._unauthenticated_since_warning += 1
+        _LOGGER.debug(
+            "Refused a message from %s: it lacks the listener's secret", remote
+        )
+        now = self.clock.time()
+        if now >= self._next_secret_warning:
+            _LOGGER.warning(
+                "Refused %s message(s) that did not start with the listener's secret "
+                "(the last from %s); a sender of yours must start every message with "
+                "the secret and a space",
+                self._unauthenticated_since_warning,
+                remote,
+            )
+            self._unauthenticated_since_warning = 0
+            self._next_secret_warning = now + REFUSAL_WARNING_PERIOD
+
     # --- how often ------------------------------------------------------------------
 
     def _bucket(self, key: str, now: float) -> _Bucket:
@@ -439,6 +533,12 @@ class Listener:
             self._next_rate_warning = now + RATE_PERIOD
 
     def _deliver(self, data: bytes, remote: str, key: str, truncated: bool) -> None:
+        # The secret first: a message without it takes no rate-limit token, so
+        # forged senders cannot use up the share of the real ones.
+        body = self._authenticate(data)
+        if body is None:
+            self._unauthenticated(remote)
+            return
         if not self._take_token(key):
             self._drop(remote)
             return
@@ -449,7 +549,11 @@ class Listener:
                 self._max_bytes,
             )
         try:
-            self._on_message(ReceivedMessage(data, remote, self.protocol, truncated))
+            self._on_message(
+                ReceivedMessage(
+                    body, remote, self.protocol, truncated, self._secret is not None
+                )
+            )
         except Exception:
             _LOGGER.exception("Error while handling a message from %s", remote)
 
@@ -502,6 +606,8 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._truncated = False
+        # Whether the secret at the start was seen (or none is needed).
+        self._vouched = False
         self._done = False
         self._idle: TimerHandle | None = None
         self._deadline: TimerHandle | None = None
@@ -542,6 +648,15 @@ class _Connection(asyncio.Protocol):
         listener.bytes_received += len(data)
         room = listener._max_bytes - len(self._buffer)  # noqa: SLF001
         self._buffer += data[:room]
+        if not self._vouched and listener._secret is not None:  # noqa: SLF001
+            # Close a connection as soon as it shows it lacks the secret.
+            verdict = listener._prefix_ok(self._buffer)  # noqa: SLF001
+            if verdict is False:
+                self._buffer.clear()
+                listener._unauthenticated(self.remote)  # noqa: SLF001
+                self.finish("unauthenticated")
+                return
+            self._vouched = verdict is True
         if len(data) > room:
             self._truncated = True
             self.finish("too large")

@@ -152,6 +152,8 @@ class OnDeviceKind(Kind):
             "active_connections": listener.active_connections,
             "rejected_connections": listener.rejected,
             "refused_not_allowed": listener.refused,
+            "refused_without_secret": listener.unauthenticated,
+            "secret_required": listener.has_secret,
             "evicted_connections": listener.evicted,
             "closed_idle": listener.timed_out,
             "closed_at_deadline": listener.cut_at_deadline,

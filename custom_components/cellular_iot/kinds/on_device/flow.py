@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import secrets
 from typing import Any
 
 import voluptuous as vol
@@ -28,16 +29,18 @@ from ...const import (
     CONF_DEVICE_KEY_LEGACY,
     CONF_HOST,
     CONF_KIND,
+    CONF_LISTENER_SECRET,
     CONF_PORT,
     CONF_PROTOCOL,
     CONF_REMOVE_DEVICE_KEY,
+    CONF_REMOVE_LISTENER_SECRET,
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     DEFAULT_LISTENER_PORT,
     EntryKind,
 )
 from ...providers.hologram_socket import validate_credentials, validate_device_key
-from ...providers.listener import Listener, parse_networks
+from ...providers.listener import Listener, parse_networks, validate_secret
 from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase
 from .wiring import (
     CONF_ALLOWED_NETWORKS,
@@ -46,6 +49,7 @@ from .wiring import (
     async_apply_listener_options,
     default_listener_options,
     listener_options,
+    listener_secret,
 )
 
 ON_DEVICE_SCHEMA = vol.Schema(
@@ -220,8 +224,17 @@ class OnDeviceSteps(KindFlowBase):
         )
 
 
+def suggested_secret() -> str:
+    """Return a fresh secret the options form offers (24 URL-safe characters)."""
+    return secrets.token_urlsafe(18)
+
+
 class ListenerOptionsFlow(OptionsFlow):
-    """Who may send to the on-device listener, and how often (applied at once)."""
+    """Who may send to the on-device listener, how often, and the shared secret.
+
+    Applied at once. The secret is never shown back: an empty field keeps the
+    stored one, ``remove_listener_secret`` forgets it.
+    """
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -229,10 +242,27 @@ class ListenerOptionsFlow(OptionsFlow):
         """Show the listener's options."""
         return await self.async_step_listener()
 
+    def _secret(self, user_input: dict[str, Any], errors: dict[str, str]) -> str | None:
+        """Return the secret to store (None: none); a bad input adds an error."""
+        entered = str(user_input.get(CONF_LISTENER_SECRET) or "").strip()
+        remove = bool(user_input.get(CONF_REMOVE_LISTENER_SECRET))
+        if entered and remove:
+            errors[CONF_LISTENER_SECRET] = "listener_secret_and_remove"
+            return None
+        if remove:
+            return None
+        if not entered:
+            return listener_secret(self.config_entry.options)
+        try:
+            return validate_secret(entered)
+        except ValueError:
+            errors[CONF_LISTENER_SECRET] = "invalid_listener_secret"
+            return None
+
     async def async_step_listener(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Check every network; the running listener takes the options at once."""
+        """Check every network and the secret; the running listener takes them."""
         entry = self.config_entry
         errors: dict[str, str] = {}
         placeholders = {"network": ""}
@@ -248,39 +278,54 @@ class ListenerOptionsFlow(OptionsFlow):
             else:
                 if not networks:
                     errors[CONF_ALLOWED_NETWORKS] = "no_network"
-                else:
-                    options = {
-                        **entry.options,
-                        CONF_ALLOWED_NETWORKS: [str(n) for n in networks],
-                        CONF_RATE_LIMIT: rate,
-                    }
-                    async_apply_listener_options(self.hass, entry, options)
-                    return self.async_create_entry(data=options)
+            secret = self._secret(user_input, errors)
+            if not errors:
+                options = {
+                    key: value
+                    for key, value in entry.options.items()
+                    if key != CONF_LISTENER_SECRET
+                }
+                options[CONF_ALLOWED_NETWORKS] = [str(n) for n in networks]
+                options[CONF_RATE_LIMIT] = rate
+                if secret is not None:
+                    options[CONF_LISTENER_SECRET] = secret
+                async_apply_listener_options(self.hass, entry, options)
+                return self.async_create_entry(data=options)
             allowed = [str(value) for value in values]
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(CONF_ALLOWED_NETWORKS, default=allowed): TextSelector(
+                TextSelectorConfig(multiple=True)
+            ),
+            vol.Required(CONF_RATE_LIMIT, default=rate): vol.All(
+                NumberSelector(
+                    NumberSelectorConfig(
+                        min=1,
+                        max=RATE_LIMIT_MAX,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="messages/min",
+                    )
+                ),
+                vol.Coerce(int),
+                vol.Range(min=1, max=RATE_LIMIT_MAX),
+            ),
+            # Never filled in: the stored secret is not shown again.
+            vol.Optional(CONF_LISTENER_SECRET): SECRET,
+        }
+        has_secret = listener_secret(entry.options) is not None
+        if has_secret:
+            schema[vol.Optional(CONF_REMOVE_LISTENER_SECRET, default=False)] = (
+                BooleanSelector()
+            )
         return self.async_show_form(
             step_id="listener",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_ALLOWED_NETWORKS, default=allowed): TextSelector(
-                        TextSelectorConfig(multiple=True)
-                    ),
-                    vol.Required(CONF_RATE_LIMIT, default=rate): vol.All(
-                        NumberSelector(
-                            NumberSelectorConfig(
-                                min=1,
-                                max=RATE_LIMIT_MAX,
-                                step=1,
-                                mode=NumberSelectorMode.BOX,
-                                unit_of_measurement="messages/min",
-                            )
-                        ),
-                        vol.Coerce(int),
-                        vol.Range(min=1, max=RATE_LIMIT_MAX),
-                    ),
-                }
-            ),
+            data_schema=vol.Schema(schema),
             errors=errors,
-            description_placeholders={**placeholders, "title": entry.title},
+            description_placeholders={
+                **placeholders,
+                "title": entry.title,
+                "suggestion": suggested_secret(),
+            },
         )
 
 

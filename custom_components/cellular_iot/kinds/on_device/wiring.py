@@ -1,14 +1,20 @@
 """Wiring of an on_device entry: the listener's messages become HA events.
 
-Who may send (the allowed networks) and how often (messages a minute per sender) are
-the entry's options. An entry without them (created before they existed) gets the
-defaults: loopback and the private ranges, 30 messages a minute.
+Who may send (the allowed networks), how often (messages a minute per sender) and the
+optional shared secret every message must start with are the entry's options. An
+entry without them (created before they existed) gets the defaults: loopback and the
+private ranges, 30 messages a minute, no secret.
+
+Two repair issues: a listener beyond loopback that lets every address send, and a UDP
+listener beyond loopback without a secret (a datagram's source address can be forged,
+so its allowed networks prove nothing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
@@ -19,6 +25,7 @@ from ...const import (
     CONF_DEVICE_KEY,
     CONF_DEVICE_KEY_LEGACY,
     CONF_HOST,
+    CONF_LISTENER_SECRET,
     CONF_PORT,
     CONF_PROTOCOL,
     DOMAIN,
@@ -43,6 +50,7 @@ CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
 CONF_RATE_LIMIT: Final = "rate_limit"
 RATE_LIMIT_MAX: Final = 600
 ISSUE_OPEN_TO_ALL: Final = "listener_open_to_all"
+ISSUE_UDP_WITHOUT_SECRET: Final = "listener_udp_without_secret"  # noqa: S105 - an id
 
 
 @dataclass(slots=True)
@@ -96,6 +104,12 @@ def listener_options(options: Mapping[str, Any]) -> tuple[list[str], int]:
     return [str(network) for network in allowed], rate
 
 
+def listener_secret(options: Mapping[str, Any]) -> str | None:
+    """Return the entry's shared secret, or None when messages need none."""
+    secret = options.get(CONF_LISTENER_SECRET)
+    return secret if isinstance(secret, str) and secret else None
+
+
 def default_listener_options() -> dict[str, Any]:
     """Return the options a new on_device entry starts with."""
     return {
@@ -114,11 +128,12 @@ def message_event(entry_id: str, message: ReceivedMessage) -> dict[str, Any]:
         remote=message.remote,
         protocol=message.protocol,
         truncated=message.truncated,
+        authenticated=message.authenticated,
     )
 
 
-def _issue_id(entry: CellularIoTConfigEntry) -> str:
-    return f"{ISSUE_OPEN_TO_ALL}_{entry.entry_id}"
+def _issue_id(entry: CellularIoTConfigEntry, issue: str = ISSUE_OPEN_TO_ALL) -> str:
+    return f"{issue}_{entry.entry_id}"
 
 
 def _checked_options(
@@ -141,20 +156,17 @@ def _checked_options(
 
 
 @callback
-def async_update_open_issue(
-    hass: HomeAssistant, entry: CellularIoTConfigEntry, listener: Listener
+def _async_set_issue(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, issue: str, up: bool
 ) -> None:
-    """Raise the repair issue while anyone may send to a non-loopback address."""
-    if open_to_all(listener.allowed or ()) and not is_loopback_host(
-        entry.data.get(CONF_HOST, "")
-    ):
+    if up:
         ir.async_create_issue(
             hass,
             DOMAIN,
-            _issue_id(entry),
+            _issue_id(entry, issue),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_OPEN_TO_ALL,
+            translation_key=issue,
             translation_placeholders={
                 "title": entry.title,
                 "protocol": str(entry.data[CONF_PROTOCOL]),
@@ -162,7 +174,31 @@ def async_update_open_issue(
             },
         )
     else:
-        ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(entry, issue))
+
+
+@callback
+def async_update_open_issue(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, listener: Listener
+) -> None:
+    """Raise the repair issues of a listener reachable beyond loopback.
+
+    One while anyone may send; one while it takes UDP without a secret (a forged
+    source address passes any allowed networks).
+    """
+    beyond_loopback = not is_loopback_host(entry.data.get(CONF_HOST, ""))
+    _async_set_issue(
+        hass,
+        entry,
+        ISSUE_OPEN_TO_ALL,
+        beyond_loopback and open_to_all(listener.allowed or ()),
+    )
+    _async_set_issue(
+        hass,
+        entry,
+        ISSUE_UDP_WITHOUT_SECRET,
+        beyond_loopback and listener.protocol == "UDP" and not listener.has_secret,
+    )
 
 
 @callback
@@ -174,7 +210,9 @@ def async_apply_listener_options(
     if not isinstance(runtime, OnDeviceData):
         return
     allowed, rate = _checked_options(entry, options)
-    runtime.listener.configure(allowed=allowed, rate_limit=rate)
+    runtime.listener.configure(
+        allowed=allowed, rate_limit=rate, secret=listener_secret(options)
+    )
     async_update_open_issue(hass, entry, runtime.listener)
 
 
@@ -200,6 +238,7 @@ async def async_setup_on_device(
         on_message,
         allowed=allowed,
         rate_limit=rate,
+        secret=listener_secret(entry.options),
     )
     runtime = OnDeviceData(kind=EntryKind.ON_DEVICE, listener=listener, socket=socket)
     try:
@@ -215,7 +254,10 @@ async def async_setup_on_device(
             },
         ) from err
     async_update_open_issue(hass, entry, listener)
-    entry.async_on_unload(lambda: ir.async_delete_issue(hass, DOMAIN, _issue_id(entry)))
+    for issue in (ISSUE_OPEN_TO_ALL, ISSUE_UDP_WITHOUT_SECRET):
+        entry.async_on_unload(
+            partial(ir.async_delete_issue, hass, DOMAIN, _issue_id(entry, issue))
+        )
     LOGGER.debug(
         "Listening for cloud messages on %s port %s",
         entry.data[CONF_PROTOCOL],
