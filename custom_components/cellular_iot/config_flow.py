@@ -286,7 +286,7 @@ class WebhookOptionsFlow(OptionsFlow):
             if user_input.get(CONF_ROTATE_SECRET):
                 self._new_secret = new_webhook_secret()
                 return await self.async_step_new_secret()
-            return self.async_create_entry(data=self._options)
+            return self._finish(self._options)
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema(
@@ -337,14 +337,28 @@ class WebhookOptionsFlow(OptionsFlow):
             },
         )
 
+    def _finish(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Save the options; a new inbound mode (what is set up) reloads the entry.
+
+        The options are stored before the reload is scheduled, so the reload sets up
+        the new mode (no update listener: HA wants reauth and reconfigure to do their
+        own reload, which a listener would double).
+        """
+        entry = self.config_entry
+        before = entry.options.get(CONF_INBOUND_MODE, INBOUND_WEBHOOK)
+        if CONF_INBOUND_MODE in options and options[CONF_INBOUND_MODE] != before:
+            self.hass.config_entries.async_update_entry(entry, options=options)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_create_entry(data=options)
+
     async def async_step_new_secret(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show the new secret once; it replaces the old one when confirmed."""
         entry = self.config_entry
         if user_input is not None:
-            return self.async_create_entry(
-                data={**self._options, CONF_WEBHOOK_SECRET: self._new_secret}
+            return self._finish(
+                {**self._options, CONF_WEBHOOK_SECRET: self._new_secret}
             )
         url = webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID])
         return self.async_show_form(

@@ -226,17 +226,6 @@ def inbound_mode(entry: CellularIoTConfigEntry) -> str:
     return mode if mode in INBOUND_MODES else INBOUND_WEBHOOK
 
 
-async def _async_options_updated(
-    hass: HomeAssistant, entry: CellularIoTConfigEntry
-) -> None:
-    """Reload when the inbound mode changed."""
-    runtime = getattr(entry, "runtime_data", None)
-    if isinstance(runtime, HologramData) and runtime.inbound_mode != inbound_mode(
-        entry
-    ):
-        hass.config_entries.async_schedule_reload(entry.entry_id)
-
-
 # --- the kind --------------------------------------------------------------------------
 
 
@@ -311,7 +300,6 @@ class HologramKind(AccountKind):
     def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
         """Start the outbox and the SIM refresh, then the first poll."""
         super().async_start(hass, entry)
-        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
         runtime = entry.runtime_data
         if isinstance(runtime, HologramData) and runtime.poller is not None:
             runtime.poller.start()
