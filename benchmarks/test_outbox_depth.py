@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import gc
 import time
 from types import ModuleType
 from typing import Any
@@ -87,12 +88,10 @@ class _Disk:
         self.writes += 1
         self.files[store.key] = payload
         await asyncio.sleep(0)  # the file is written in the executor: the loop runs
-        self.storage[store.key] = {
-            "version": data["version"],
-            "minor_version": data.get("minor_version", 1),
-            "key": store.key,
-            "data": data["data"],
-        }
+        # Only the bytes are kept (the load reads them back): keeping the rows as
+        # written would hold ~4 GC-tracked objects per send that Home Assistant's
+        # Store does not keep, and their collection would be counted as a stall.
+        self.storage.pop(store.key, None)
         self.written.set()
 
 
@@ -210,6 +209,9 @@ async def _measure(
         assert box.depth == depth
         await hass.async_block_till_done()
 
+        # Each phase starts from a collected heap: the garbage of the benchmark's
+        # own set-up (100,000 stored rows built, a first load) is not the phase's.
+        gc.collect()
         # Enqueue: behind device 0's waiting send (no provider call), stored each.
         disk.bytes = disk.writes = 0
         async with _Meter(hass) as meter:
@@ -227,6 +229,7 @@ async def _measure(
         if dequeue:
             worst = 0.0
             written = 0
+            gc.collect()
             for round_ in range(DEQUEUES):
                 ident = f"q{depth - 1 - round_}"
                 provider.accept.add(ident)
@@ -256,6 +259,10 @@ async def _measure(
             return data["data"]
 
         patch.setattr(Store, "_async_load", load)
+        # A restart starts from a collected heap: the garbage of the phases before
+        # would otherwise be collected during the load, its pass counted as the load's.
+        hass_storage.clear()
+        gc.collect()
         again = impl.Outbox(hass, entry)
         async with _Meter(hass) as meter:
             await again.async_load()
@@ -350,15 +357,16 @@ async def test_outbox_at_depth(
     label = f"outbox {depth:,} queued:"
     for phase in ("load", "enqueue", "dequeue"):
         stall = ours[f"{phase}_stall"]
-        # Loading allocates an object graph the size of the queue: its worst stall
-        # is Python's full garbage collection pass, whoever allocates (info only).
+        # Loading once stalled for Python's full garbage collection passes (six
+        # tracked objects per send); a waiting send now holds one, and the load has
+        # the same goal as the rest (issue 25).
         _row(
             f"{label} worst stall, {phase}",
             stall,
             base[f"{phase}_stall"],
             _ms,
-            "info" if phase == "load" else f"<={STALL_GOAL * 1000:.0f} ms",
-            "-" if phase == "load" else stall <= STALL_GOAL,
+            f"<={STALL_GOAL * 1000:.0f} ms",
+            stall <= STALL_GOAL,
             depth=depth,
             estimated=estimated and phase == "dequeue",
         )

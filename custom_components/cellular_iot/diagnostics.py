@@ -82,7 +82,7 @@ async def async_get_config_entry_diagnostics(
             "waiting": [
                 {
                     "action": item.action,
-                    "targets": item.targets,
+                    "targets": list(item.targets),
                     "attempts": item.attempts,
                     "last_error": item.last_error,
                     "created": item.created,

@@ -56,8 +56,8 @@ class Outbox(_Worker):
         # A target's lane: its one send, or its sends in order (most lanes hold one:
         # a deque each would cost 100k deques, ~76 MiB, for 100k devices).
         self._lanes: dict[str, OutboxItem | deque[OutboxItem]] = {}
-        self._ready: list[tuple[float, int, int, OutboxItem]] = []
-        self._aging: list[tuple[float, int, OutboxItem]] = []
+        self._ready: list[tuple[float, int, int, str]] = []  # (due, seq, version, id)
+        self._aging: list[tuple[float, int, str]] = []  # (born, seq, id)
         self._queued = 0
         self._sending = 0
         self._idle = asyncio.Event()
@@ -177,8 +177,8 @@ class Outbox(_Worker):
             id=os.urandom(16).hex(),  # 32 hex digits, as uuid4().hex
             operation=operation,
             action=action,
-            targets=list(dict.fromkeys(targets)),
-            params=params,
+            targets=tuple(dict.fromkeys(targets)),
+            params_data=params,
             created=policy.time.time(),
             seq=self._seq,
             due=now,

@@ -30,8 +30,10 @@ class _Index(_FullIssue):
 
     _items: dict[str, OutboxItem]
     _lanes: dict[str, OutboxItem | deque[OutboxItem]]
-    _ready: list[tuple[float, int, int, OutboxItem]]
-    _aging: list[tuple[float, int, OutboxItem]]
+    # Heap entries name their send by id: a tuple of atomic values is not tracked
+    # by the garbage collector (one holding the send would be, two per send).
+    _ready: list[tuple[float, int, int, str]]
+    _aging: list[tuple[float, int, str]]
     _wake: asyncio.Event
     _open: _Segment | None
 
@@ -54,10 +56,10 @@ class _Index(_FullIssue):
     @property
     def oldest(self) -> OutboxItem | None:
         """Return the send that has waited longest (the top of the age heap)."""
-        aging = self._aging
-        while aging and self._items.get(aging[0][2].id) is not aging[0][2]:
+        aging, items = self._aging, self._items
+        while aging and aging[0][2] not in items:
             heapq.heappop(aging)  # a send that is gone
-        return aging[0][2] if aging else None
+        return items[aging[0][2]] if aging else None
 
     def _add(self, item: OutboxItem, state: SendState) -> None:
         item.state = state
@@ -78,7 +80,8 @@ class _Index(_FullIssue):
         """Count a held send as waiting: it ages and, at the head, is scheduled."""
         item.state = SendState.QUEUED
         self._queued += 1
-        heapq.heappush(self._aging, (item.born, item.seq, item))
+        item.pack()  # waiting: its params as text, not a tracked dict
+        heapq.heappush(self._aging, (item.born, item.seq, item.id))
         self._schedule(item)
 
     def _is_head(self, item: OutboxItem) -> bool:
@@ -88,7 +91,7 @@ class _Index(_FullIssue):
         if item.state is not SendState.QUEUED or not self._is_head(item):
             return
         item.version += 1
-        heapq.heappush(self._ready, (item.due, item.seq, item.version, item))
+        heapq.heappush(self._ready, (item.due, item.seq, item.version, item.id))
         self._wake.set()
 
     def _discard(self, item: OutboxItem) -> None:
@@ -127,29 +130,37 @@ class _Index(_FullIssue):
 
     def _compact(self) -> None:
         """Drop stale heap entries once they outnumber the sends (O(1) amortised)."""
-        limit = 2 * len(self._items) + 64
+        items = self._items
+        limit = 2 * len(items) + 64
         if len(self._ready) > limit:
             self._ready = [
                 entry
                 for entry in self._ready
-                if entry[3].version == entry[2] and entry[3].state is SendState.QUEUED
+                if (item := items.get(entry[3])) is not None
+                and item.version == entry[2]
+                and item.state is SendState.QUEUED
             ]
             heapq.heapify(self._ready)
         if len(self._aging) > limit:
             self._aging = [
                 entry
                 for entry in self._aging
-                if self._items.get(entry[2].id) is entry[2]
-                and entry[2].state is not SendState.DIRECT
+                if (item := items.get(entry[2])) is not None
+                and item.state is not SendState.DIRECT
             ]
             heapq.heapify(self._aging)
 
     def _next(self) -> tuple[OutboxItem | None, float | None]:
         """Return the send to try now, or the seconds until one is due."""
-        ready = self._ready
+        ready, items = self._ready, self._items
         while ready:
-            due, _, version, item = ready[0]
-            if item.version != version or item.state is not SendState.QUEUED:
+            due, _, version, ident = ready[0]
+            item = items.get(ident)
+            if (
+                item is None
+                or item.version != version
+                or item.state is not SendState.QUEUED
+            ):
                 heapq.heappop(ready)
                 continue
             now = self._hass.loop.time()

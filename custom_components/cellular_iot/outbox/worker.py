@@ -158,8 +158,9 @@ class _Worker(_Storage):
         for _ in range(EXPIRE_BATCH):
             if not aging or aging[0][0] > limit:
                 return False
-            _, _, item = heapq.heappop(aging)
-            if self._items.get(item.id) is item and item.state is SendState.QUEUED:
+            _, _, ident = heapq.heappop(aging)
+            item = self._items.get(ident)
+            if item is not None and item.state is SendState.QUEUED:
                 self._give_up(item, item.last_error or "expired", expired=True)
         return bool(aging) and aging[0][0] <= limit
 
@@ -181,7 +182,7 @@ class _Worker(_Storage):
                 "config_entry_id": self._entry.entry_id,
                 "outbox_id": item.id,
                 "action": item.action,
-                "targets": item.targets,
+                "targets": list(item.targets),
                 "reason": "expired" if expired else "refused",
                 "error": error,
                 "attempts": item.attempts,
