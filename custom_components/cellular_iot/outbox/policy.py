@@ -129,7 +129,9 @@ class OutboxItem:
     attempts: int = 0
     next_attempt: float = 0.0
     last_error: str | None = None
-    progress: dict[str, Any] = field(default_factory=dict)
+    # What an operation recorded of a send made in parts (None: nothing; an empty
+    # dict per send would be one more tracked object, as Python 3.14 tracks them).
+    progress: dict[str, Any] | None = None
     seq: int = 0
     # Not stored: state, times on the loop's clock, segment, heap entry version.
     state: SendState = SendState.QUEUED
@@ -146,6 +148,12 @@ class OutboxItem:
             decoded: dict[str, Any] = json_loads_object(data)
             return decoded
         return data
+
+    def progress_record(self) -> dict[str, Any]:
+        """Return the send's progress record, made on first use."""
+        if self.progress is None:
+            self.progress = {}
+        return self.progress
 
     def pack(self) -> None:
         """Keep the params as JSON text while the send waits (not a tracked dict)."""
@@ -192,7 +200,7 @@ def parse_item(raw: Any) -> OutboxItem | None:
     created = _number(raw.get("created"))
     attempts, seq = raw.get("attempts", 0), raw.get("seq", 0)
     next_attempt = _number(raw.get("next_attempt", 0.0))
-    last_error, progress = raw.get("last_error"), raw.get("progress") or {}
+    last_error, progress = raw.get("last_error"), raw.get("progress") or None
     if not (
         isinstance(ident, str)
         and ident
@@ -209,7 +217,7 @@ def parse_item(raw: Any) -> OutboxItem | None:
         and isinstance(seq, int)
         and not isinstance(seq, bool)
         and (last_error is None or isinstance(last_error, str))
-        and isinstance(progress, dict)
+        and (progress is None or isinstance(progress, dict))
     ):
         return None
     try:

@@ -76,7 +76,7 @@ async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[st
     """Send the parts not sent yet, one request each; progress is kept on the item."""
     runtime = loaded_runtime(entry, EmnifyData)
     params = item.params
-    sent: list[dict[str, Any]] = item.progress.setdefault("sent", [])
+    sent: list[dict[str, Any]] = item.progress_record().setdefault("sent", [])
     parts = params["parts"]
     for number in range(len(sent) + 1, len(parts) + 1):
         raw = parts[number - 1]
