@@ -120,3 +120,18 @@ def test_hacs_minimum_is_the_oldest_tested_release() -> None:
     legs = _workflow("ci.yml")["jobs"]["test"]["strategy"]["matrix"]["include"]
     oldest = min(tuple(int(p) for p in leg["ha"].split(".")) for leg in legs)
     assert hacs["homeassistant"] == f"{oldest[0]}.{oldest[1]}.0"
+
+
+def test_bug_report_asks_for_what_an_answer_needs() -> None:
+    """Diagnostics, Home Assistant and integration versions and the provider, required."""
+    form = yaml.safe_load((ROOT / ".github/ISSUE_TEMPLATE/bug_report.yml").read_text())
+    fields = {field["id"]: field for field in form["body"] if "id" in field}
+    for field_id in ("diagnostics", "ha_version", "integration_version", "provider"):
+        assert fields[field_id]["validations"]["required"] is True, field_id
+    assert "Download" in fields["diagnostics"]["attributes"]["description"]
+    # The provider choices name every entry kind of the config flow.
+    options = " ".join(fields["provider"]["attributes"]["options"])
+    for kind in ("Hologram", "emnify", "monoZ", "This device"):
+        assert kind in options
+    config = yaml.safe_load((ROOT / ".github/ISSUE_TEMPLATE/config.yml").read_text())
+    assert config["blank_issues_enabled"] is False
