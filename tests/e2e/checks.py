@@ -30,11 +30,11 @@ RAW_KEY = re.compile(
 )
 # A number validator's own English (voluptuous), with the float HA's number selector
 # makes of a whole number: "Value 70000.0 is too large".
-VALUE_N0 = re.compile(r"\bValue -?\d+\.0\b[^\n]{0,40}")
+VALUE_N0 = re.compile(r"\bValue -?\d+\.0\b(?: is too (?:large|small))?")
 # Other untranslated voluptuous messages that reach a form as its error.
 VOLUPTUOUS = re.compile(
     r"\b(?:expected (?:int|float|str|bool|a dictionary)|for dictionary value"
-    r"|extra keys not allowed|required key not provided|not a valid value)\b[^\n]{0,40}"
+    r"|extra keys not allowed|required key not provided|not a valid value)\b"
 )
 # A bare snake_case word in a dialog: an abort or error reason shown as its key
 # ("already_in_progress"), or a field shown by its name. Words that the translations

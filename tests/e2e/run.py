@@ -51,6 +51,7 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 import websocket  # noqa: E402  (websocket-client, a dependency of selenium)
 
+from tests.e2e import standins  # noqa: E402
 from tests.e2e.checks import (  # noqa: E402
     LOGGER_NAME,
     dialog_problems,
@@ -58,10 +59,8 @@ from tests.e2e.checks import (  # noqa: E402
     log_problems,
     page_problems,
 )
-from tests.e2e.fake_hologram_tls import TLSFakeHologram  # noqa: E402
-from tests.e2e.more_steps import MoreSteps  # noqa: E402
+from tests.e2e.more_steps import KindSteps  # noqa: E402
 
-HOLOGRAM_HOST = "dashboard.hologram.io"
 WAIT = 60.0
 FINISH = ("Finish", "Skip and finish")
 
@@ -214,54 +213,6 @@ class Phases:
         print(f"  {time.monotonic() - self.start:7.1f} s  total (driver)", flush=True)
 
 
-# --- certificates -------------------------------------------------------------------
-
-
-def make_certificates(workdir: Path, ha_python: str) -> tuple[Path, Path, Path]:
-    """A throwaway CA, a server certificate for dashboard.hologram.io, and a CA bundle.
-
-    The bundle is certifi's (as HA's venv has it) plus the test CA; only the HA process
-    gets it (REQUESTS_CA_BUNDLE, which HA's client SSL context reads before certifi).
-    """
-    tls = workdir / "tls"
-    tls.mkdir()
-
-    def openssl(*args: str) -> None:
-        subprocess.run(
-            ["openssl", *args], cwd=tls, check=True, capture_output=True, text=True
-        )
-
-    openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", "/CN=cellular_iot e2e throwaway CA", "-keyout", "ca.key",
-        "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    )  # fmt: skip
-    openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={HOLOGRAM_HOST}",
-        "-keyout", "server.key", "-out", "server.csr",
-    )  # fmt: skip
-    (tls / "ext.cnf").write_text(
-        f"subjectAltName=DNS:{HOLOGRAM_HOST}\n"
-        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-    )
-    openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem",
-    )  # fmt: skip
-    certifi_bundle = subprocess.run(
-        [ha_python, "-c", "import certifi; print(certifi.where())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    bundle = tls / "bundle.pem"
-    bundle.write_text(
-        Path(certifi_bundle).read_text() + "\n" + (tls / "ca.pem").read_text()
-    )
-    return tls / "server.pem", tls / "server.key", bundle
-
-
 # --- Home Assistant -----------------------------------------------------------------
 
 
@@ -303,7 +254,9 @@ class HomeAssistant:
 
     def restart(self) -> None:
         """Stop HA and start it again on the same configuration (issue 26 A1)."""
-        self.stop()
+        # HA writes its stores in its stop's first stages; what can be left after 30 s
+        # is executor threads blocked on lookups the namespace cannot answer.
+        self.stop(30)
         self.launch()
 
     def launch(self) -> None:
@@ -351,11 +304,11 @@ class HomeAssistant:
                     raise
                 time.sleep(0.5)  # polling for the server to come up, not a timing test
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(60)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -613,7 +566,7 @@ class Browser:
 # --- the scenario -------------------------------------------------------------------
 
 
-class Run(MoreSteps):
+class Run(KindSteps):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.workdir = Path(args.workdir)
@@ -623,7 +576,8 @@ class Run(MoreSteps):
         self.secrets: dict[str, str] = {}
         self.ha: HomeAssistant | None = None
         self.browser: Browser | None = None
-        self.fake_server: TLSFakeHologram | None = None
+        self.fake_server: standins.StandIns | None = None
+        self.stack = contextlib.ExitStack()
         self.username = "owner"
         self.password = f"pw-{secrets.token_urlsafe(12)}"
         self.api_key = f"e2e-key-{secrets.token_urlsafe(16)}"
@@ -638,14 +592,17 @@ class Run(MoreSteps):
     # -- phases --
 
     def setup(self) -> None:
-        with self.phase("certificates and the HTTPS fake of dashboard.hologram.io"):
-            cert, key, bundle = make_certificates(
-                self.workdir, str(Path(self.args.venv) / "bin" / "python")
+        with self.phase("the stand-ins of every provider (tests/e2e/standins.py)"):
+            stand_ins = self.stack.enter_context(
+                standins.running(
+                    self.workdir / "stand-ins",
+                    ha_python=str(Path(self.args.venv) / "bin" / "python"),
+                )
             )
-            self.fake_server = TLSFakeHologram(str(cert), str(key), "127.0.0.1", 443)
-            fake = self.fake_server.start()
-            self.fake_server.call(lambda: fake.api_keys.update({self.api_key: 1001}))
-            self.fake = fake
+            self.fake_server = stand_ins
+            self.fake = stand_ins.hologram
+            stand_ins.call(lambda: self.fake.api_keys.update({self.api_key: 1001}))
+            bundle = stand_ins.ca_bundle
         with self.phase("start Home Assistant"):
             self.packages = self.installed()
             self.ha = HomeAssistant(Path(self.args.venv), self.workdir, bundle)
@@ -754,7 +711,7 @@ class Run(MoreSteps):
         b.wait("the config flow's menu", menu_or_add)
         b.checkpoint("add integration menu")
 
-    def finish_flow(self, name: str) -> str:
+    def finish_flow(self, name: str, labels: tuple[str, ...] = FINISH) -> str:
         """Wait for the flow's success dialog; check it; close it; return its text."""
         b = self.browser
         assert b is not None
@@ -763,7 +720,7 @@ class Run(MoreSteps):
             lambda: next(
                 (
                     found
-                    for label in FINISH
+                    for label in labels
                     if (found := b.find_text(label, dialog=True, exact=True))
                 ),
                 None,
@@ -775,7 +732,7 @@ class Run(MoreSteps):
         b.wait(
             "the dialog to close",
             lambda: all(
-                b.find_text(label, dialog=True, exact=True) is None for label in FINISH
+                b.find_text(label, dialog=True, exact=True) is None for label in labels
             ),
         )
         return text
@@ -1216,9 +1173,8 @@ class Run(MoreSteps):
             self.browser.quit()
         if self.ha is not None:
             self.ha.stop()
-        if self.fake_server is not None:
-            with contextlib.suppress(Exception):
-                self.fake_server.stop()
+        with contextlib.suppress(Exception):
+            self.stack.close()
 
 
 def main() -> int:
