@@ -198,7 +198,10 @@ class MoreSteps:
             "let el = E.byText(arguments[0], null, true);"
             "while (el) { const t = E.text(el);"
             " if (arguments[2].some((o) => t.includes(o))) return null;"
-            " const f = E.byText(arguments[1], el, true); if (f) return f;"
+            " const f = E.byText(arguments[1], el, true) || E.all(el).find((e) =>"
+            " (e.label === arguments[1] || (e.getAttribute('label') ||"
+            " e.getAttribute('aria-label')) === arguments[1]) && E.visible(e));"
+            " if (f) return f;"
             " el = el.parentNode && el.parentNode.nodeType === 11 ?"
             " el.parentNode.host : el.parentNode;"
             " if (el && el.nodeType !== 1) el = null; } return null;",
@@ -398,7 +401,7 @@ class MoreSteps:
     def sim_switch_ui(self) -> None:
         """The SIM switch clicked on the device page pauses the SIM at Hologram."""
         b, ha = self._b(), self._ha()
-        self.device_page("Hologram", "Van tracker")
+        device_id = self.device_page("Hologram", "Van tracker")
         for text in ("SIM status", "Data used this period", "SIM active"):
             try:
                 b.wait_text(text)
@@ -408,15 +411,14 @@ class MoreSteps:
         status = next(
             e["entity_id"]
             for e in ha.entities()
-            if e["platform"] == "cellular_iot"
-            and e["entity_id"].endswith("_sim_status")
+            if e["device_id"] == device_id and e["entity_id"].endswith("_sim_status")
         )
         if ha.state(status)["state"] != "active":
             self.failures.add(f"{status} is {ha.state(status)['state']!r}, not active")
         switch = next(
             e["entity_id"]
             for e in ha.entities()
-            if e["platform"] == "cellular_iot" and e["entity_id"].startswith("switch.")
+            if e["device_id"] == device_id and e["entity_id"].startswith("switch.")
         )
         toggle = b.wait(
             "the SIM switch's toggle",

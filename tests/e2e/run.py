@@ -932,7 +932,7 @@ class Run(KindSteps):
         entity = next(
             e["entity_id"]
             for e in ha.entities()
-            if e["platform"] == "cellular_iot" and e["entity_id"].startswith("notify.")
+            if e["entity_id"].startswith("notify.van_tracker")
         )
         text = "notify e2e"
         b.driver.get(
@@ -1048,9 +1048,7 @@ class Run(KindSteps):
             sentences / "cellular_iot.yaml",
         )
         entity = next(
-            e
-            for e in ha.entities()
-            if e["platform"] == "cellular_iot" and e["entity_id"].startswith("notify.")
+            e for e in ha.entities() if e["entity_id"].startswith("notify.van_tracker")
         )
         ha.ws(
             {
@@ -1109,6 +1107,12 @@ class Run(KindSteps):
             ),
             ("add a Hologram account through the UI", self.add_hologram, True),
             ("add a device (subentry) through the UI", self.add_device, True),
+            ("emnify: a refused token, the account, a device", self.add_emnify, False),
+            (
+                "monoZ with MQTT: a refused key, a device, an uplink",
+                self.add_monoz,
+                False,
+            ),
             (
                 "send_cloud_message from Developer tools → Actions",
                 self.action_ui,
