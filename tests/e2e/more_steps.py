@@ -126,8 +126,14 @@ class MoreSteps:
 
         b.click(b.wait(f"the option {label!r}", option, 30))
 
-    def submit_expecting_error(self, what: str, expected: str) -> None:
-        """Submit the form; it must stay open and show the (translated) error."""
+    def submit_expecting_error(
+        self, what: str, expected: str, kept: tuple[str, str] | None = None
+    ) -> None:
+        """Submit the form; it must stay open and show the (translated) error.
+
+        ``kept``: a field and what was typed in it, which the form must still hold
+        (issue 26 A11: the API key was emptied after every form error).
+        """
         b = self._b()
         b.click_text("Submit", dialog=True, exact=True)
         try:
@@ -138,6 +144,13 @@ class MoreSteps:
                 f"(it shows {self.dialog_text()[:300]!r})"
             )
         b.checkpoint(f"{what} form error")
+        if kept is not None:
+            value = b.field(kept[0]).get_property("value")
+            if value != kept[1]:
+                self.failures.add(
+                    f"{what}: the form emptied {kept[0]} after the error "
+                    f"(it holds {value!r})"
+                )
 
     def submit_for_error(self, what: str) -> None:
         """Submit; the form must stay open and show something new (its error)."""
@@ -288,7 +301,9 @@ class MoreSteps:
         b.click_text("Hologram account", dialog=True, exact=True)
         b.wait_text("Create an API key in the Hologram Dashboard", dialog=True)
         b.fill("api_key", "not-a-key-e2e")
-        self.submit_expecting_error("hologram wrong key", "refused this")
+        self.submit_expecting_error(
+            "hologram wrong key", "refused this", ("api_key", "not-a-key-e2e")
+        )
         text = self.dialog_text()
         if "Hologram account" not in text:
             self.failures.add("hologram wrong key: the form closed")
@@ -712,7 +727,11 @@ class KindSteps(MoreSteps):
         b.click_text("emnify account", dialog=True, exact=True)
         b.wait_text("Create an application token", dialog=True)
         b.fill("application_token", "not-a-token-e2e")
-        self.submit_expecting_error("emnify refused token", "refused this")
+        self.submit_expecting_error(
+            "emnify refused token",
+            "refused this",
+            ("application_token", "not-a-token-e2e"),
+        )
         b.fill("application_token", token)
         b.checkpoint("emnify form")
         b.click_text("Submit", dialog=True, exact=True)
@@ -732,7 +751,9 @@ class KindSteps(MoreSteps):
         b.wait_text("Enter your monoZ:Link organization ID", dialog=True)
         b.fill("org_id", str(creds["org_id"]))
         b.fill("api_key", "not-a-key-e2e")
-        self.submit_expecting_error("monoZ refused key", "refused this")
+        self.submit_expecting_error(
+            "monoZ refused key", "refused this", ("api_key", "not-a-key-e2e")
+        )
         b.fill("api_key", str(creds["api_key"]))
         self.tick("use_mqtt")
         b.checkpoint("monoz form")
