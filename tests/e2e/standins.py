@@ -267,7 +267,10 @@ def _start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
     )
     log = (directory / "mosquitto.log").open("wb")
     process = subprocess.Popen(
-        [mosquitto_binary(), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=log
+        [mosquitto_binary(), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        process_group=0,  # not stopped by Ctrl+C before HA: stopped when the block ends
     )
     deadline = time.monotonic() + 30
     while True:
@@ -399,6 +402,14 @@ async def _forward(listener: socket.socket, port: int) -> None:
         await server.serve_forever()
 
 
+async def _cancel_tasks() -> None:
+    """Cancel every other task of the running loop and wait for them."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the stand-ins, run a command with their CA, stop them when it exits."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -422,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
                 _forward(listener, args.forward_port), forwarder.loop
             )
         env = dict(os.environ, REQUESTS_CA_BUNDLE=str(stand_ins.ca_bundle))
-        child = subprocess.Popen(command, env=env)
+        # A process group of its own: Ctrl+C reaches it once, passed on from here
+        # (a second SIGINT would interrupt Home Assistant's own shutdown).
+        child = subprocess.Popen(command, env=env, process_group=0)
 
         def pass_on(signum: int, _frame: Any) -> None:
             child.send_signal(signum)
@@ -431,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, pass_on)
         status = child.wait()
         if forwarder is not None:
+            forwarder.run(_cancel_tasks())
             forwarder.stop()
     return status
 
