@@ -26,6 +26,7 @@ from custom_components.cellular_iot.discovery import (
     new_devices_issue_id,
     stale_device_issue_id,
 )
+from custom_components.cellular_iot.kinds import hologram as hologram_kind
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
@@ -364,3 +365,57 @@ async def test_listing_at_setup_and_every_interval(
     async_fire_time_changed(hass, dt_util.utcnow() + DISCOVERY_INTERVAL)
     await hass.async_block_till_done()
     assert len(listings) == 2
+
+
+async def test_listing_cut_short_proves_nothing_gone(
+    hass: HomeAssistant, hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing that stopped at its page limit may miss a device: no removal repair."""
+    monkeypatch.setattr(hologram_kind, "MAX_LISTED_DEVICES", 1)
+    entry = await _hologram_account(hass)
+    (subentry,) = entry.subentries.values()
+    del hologram.devices[123456]
+
+    await next_listing(hass)
+
+    assert (
+        _issue(hass, stale_device_issue_id(entry.entry_id, subentry.subentry_id))
+        is None
+    )
+
+
+async def test_deleted_emnify_endpoint_is_gone(
+    hass: HomeAssistant, emnify: FakeEmnify
+) -> None:
+    """An endpoint emnify lists as Deleted is not offered, and a device of it is gone."""
+    emnify.endpoint(1002)["status"] = {"id": 2, "description": "Deleted"}
+    entry = await setup_entry(hass, emnify_pump_account(emnify, SECRET))
+    assert _issue(hass, new_devices_issue_id(entry.entry_id)) is None
+
+    emnify.endpoint(1001)["status"] = {"id": 2, "description": "Deleted"}
+    await next_listing(hass)
+
+    (subentry,) = entry.subentries.values()
+    assert _issue(hass, stale_device_issue_id(entry.entry_id, subentry.subentry_id))
+
+
+async def test_fix_flows_when_the_account_changed_meanwhile(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    """An unloaded account cannot add; a device removed meanwhile is not removed twice."""
+    entry = await _hologram_account(hass)
+    (subentry,) = entry.subentries.values()
+    del hologram.devices[123456]
+    await next_listing(hass)
+    stale = stale_device_issue_id(entry.entry_id, subentry.subentry_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    result = await _fix(hass, new_devices_issue_id(entry.entry_id), None)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "account_not_loaded"
+
+    hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    result = await _fix(hass, stale, None)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "device_already_removed"
