@@ -35,6 +35,7 @@ from homeassistant.util import dt as dt_util
 
 from .conftest import (
     GATE_TRACKER,
+    ISSUE_STRINGS,
     emnify_pump_account,
     hologram_entry,
     setup_entry,
@@ -42,6 +43,7 @@ from .conftest import (
 )
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .texts import icu_format
 
 SECRET = "discovery-test-secret-0123456789"
 
@@ -73,6 +75,14 @@ async def next_listing(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
 
 
+def _renders(issue_id: str, form: Any) -> None:
+    """The fix flow's form texts render with the placeholders the flow gives."""
+    key = next(k for k in ("new_devices", "stale_device") if issue_id.startswith(k))
+    step = ISSUE_STRINGS[key]["fix_flow"]["step"][form["step_id"]]  # type: ignore[index]
+    for text in (step["title"], step["description"]):
+        icu_format(text, dict(form["description_placeholders"]))
+
+
 async def _fix(
     hass: HomeAssistant, issue_id: str, user_input: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -80,6 +90,8 @@ async def _fix(
     assert await async_setup_component(hass, "repairs", {})
     manager = hass.data["repairs"]["flow_manager"]
     result = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    if result["type"] is FlowResultType.FORM:
+        _renders(issue_id, result)
     if user_input is None or result["type"] is not FlowResultType.FORM:
         return dict(result)
     result = await manager.async_configure(result["flow_id"], user_input)
@@ -121,6 +133,7 @@ async def test_fix_flow_adds_the_device_with_one_click(
         "title": "Hologram Fleet Ltd",
         "provider": "Hologram",
     }
+    _renders(issue_id, form)
     # Every offered device is ticked: one click adds them.
     defaults = form["data_schema"]({})
     assert defaults == {"devices": ["234567"]}
