@@ -13,6 +13,7 @@ from aiohttp import web
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.cellular_iot import discovery as discovery_module
 from custom_components.cellular_iot.const import (
     CONF_API_KEY,
     CONF_KIND,
@@ -88,7 +89,10 @@ def repair_issues_render(hass: HomeAssistant) -> Generator[None]:
             return
         try:
             texts = ISSUE_STRINGS[str(issue.translation_key)]
-            for key in ("title", "description"):
+            # (A fixable issue has a fix flow instead of a description.)
+            for key in (
+                ("title", "description") if issue.is_fixable is False else ("title",)
+            ):
                 icu_format(texts[key], dict(issue.translation_placeholders or {}))
         except (AssertionError, KeyError) as err:
             problems.append(f"{issue.issue_id}: {err!r}")
@@ -115,6 +119,27 @@ def no_deprecated_ha_usage(caplog: pytest.LogCaptureFixture) -> Generator[None]:
         and record.levelno >= logging.WARNING
     ]
     assert not reports, reports
+
+
+@pytest.fixture(autouse=True)
+def device_discovery_off(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accounts list their devices (discovery.py) only in the tests that ask for it.
+
+    The listing is requests of its own, at setup and every six hours: the other
+    tests count the requests they cause and the repair issues they raise. A test
+    asks with the ``device_discovery`` fixture (test_discovery.py).
+    """
+    if "device_discovery" not in request.fixturenames:
+        monkeypatch.setattr(
+            discovery_module, "async_start_discovery", lambda *args: None
+        )
+
+
+@pytest.fixture
+def device_discovery() -> None:
+    """Let the accounts of this test list their devices (see device_discovery_off)."""
 
 
 def _timeouts(monkeypatch: pytest.MonkeyPatch, module: Any, fake: Any) -> None:

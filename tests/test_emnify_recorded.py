@@ -425,3 +425,22 @@ async def test_a_compressed_answer_that_cannot_be_read_is_refused(
             headers={"Content-Encoding": "deflate", "Content-Type": "application/json"},
         )
         assert await client.list_sms(1001) == []
+
+
+# --- discovery: the organisation's endpoints -------------------------------------------
+
+
+async def test_list_endpoints_names_every_endpoint(
+    replay: Callable[..., Awaitable[recorded.RecordedServer]],
+) -> None:
+    """get_all_devices.yaml: the listing discovery.py offers new endpoints from."""
+    server = await replay(*_replay("get_all_devices.yaml"))
+    async with ClientSession() as session:
+        listing = await _client(session, server).list_endpoints()
+    assert dict(listing.devices) == {
+        "11379224": "Luboi",
+        "11379818": "no sms 1",
+        "11379819": "sms experiment 2",
+    }
+    assert listing.complete
+    assert server.unmatched == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from homeassistant.components import webhook
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
@@ -21,6 +21,7 @@ from .const import (
     DOMAIN,
     EntryKind,
 )
+from .discovery import async_remove_device, async_remove_discovery
 from .inbound_webhook import new_webhook_secret
 from .kinds import KINDS
 from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
@@ -73,11 +74,19 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> None:
-    """Delete what the entry stored: its outbox, its message cursor; its repair issue."""
+    """Delete what the entry stored: outbox, message cursor, discovery; its issues."""
     await async_remove_outbox(hass, entry.entry_id)
     if entry.data.get(CONF_KIND) == "hologram":
         await async_remove_poll_state(hass, entry.entry_id)
     clear_auth_issue(hass, entry)
+    await async_remove_discovery(hass, entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Delete a device of an account from its device page (with its subentry)."""
+    return await async_remove_device(hass, entry, device)
 
 
 async def async_migrate_entry(

@@ -24,6 +24,7 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType
 
+from .. import discovery
 from ..action_errors import invalid, provider_error
 from ..const import (
     ATTR_DEVICE_ID,
@@ -42,6 +43,7 @@ from ..providers.errors import (
     ProviderConnectionError,
     ProviderError,
 )
+from ..providers.listing import AccountDevices
 from ..providers.sim import SIM_ACTIVE, SimStatus, SmsDelivery
 from ..sim_status import SimCoordinator, SimInterval
 from .flow import KindFlow
@@ -190,6 +192,7 @@ class AccountKind(Kind):
             entry.async_create_task(
                 hass, runtime.sims.async_refresh(), f"{entry.title} SIM refresh"
             )
+        discovery.async_start_discovery(hass, entry, self)
 
     def webhook_enabled(self, entry: CellularIoTConfigEntry) -> bool:
         """Whether the entry's inbound webhook takes deliveries (its options may say no)."""
@@ -244,6 +247,15 @@ class AccountKind(Kind):
         self, runtime: CellularIoTData
     ) -> Callable[[str], Awaitable[list[SmsDelivery]]] | None:
         """Return how to list a device's SMS with their delivery state, if any."""
+        return None
+
+    def device_lister(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[AccountDevices]] | None:
+        """Return how to list every device of the account (discovery.py), if any.
+
+        None: the provider lists no devices (they are typed when added).
+        """
         return None
 
     def credential_check(

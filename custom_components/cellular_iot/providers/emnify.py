@@ -53,6 +53,7 @@ from .errors import (
     ProviderResponseError,
     error_for_status,
 )
+from .listing import AccountDevices
 from .sim import (
     SIM_ACTIVE,
     SIM_INACTIVE,
@@ -93,6 +94,8 @@ MAX_ENDPOINT_PAGES: Final = 100
 # requests per second and organisation, which 5 in flight stay well below.
 MAX_IN_FLIGHT: Final = 5
 MAX_SMS_ITEMS: Final = 1000
+# The longest endpoint name kept (a longer one is named by its id).
+_MAX_NAME_CHARS: Final = 100
 # emnify's stats volumes: the daily stats are documented in MB; that the
 # current_month volume is MB (10^6 bytes) too is inferred.
 BYTES_PER_VOLUME_UNIT: Final = 1_000_000
@@ -350,6 +353,41 @@ class EmnifyClient:
             if status is not None and int(status.provider_id) == endpoint_id:
                 found.append(status)
         return found
+
+    async def list_endpoints(self) -> AccountDevices:
+        """Return every endpoint of the organisation (not deleted) with its name.
+
+        ``GET /endpoint`` sorted by id, 1000 a page, up to
+        :data:`MAX_ENDPOINT_PAGES` pages (the listing is incomplete beyond them).
+        An endpoint without a name is named by its id.
+        """
+        devices: dict[str, str] = {}
+        for page in range(1, MAX_ENDPOINT_PAGES + 1):
+            items, headers = await self._request_with_headers(
+                "GET",
+                "/endpoint",
+                params={
+                    "page": str(page),
+                    "per_page": str(ENDPOINT_PAGE_SIZE),
+                    "sort": "id",
+                },
+            )
+            if not isinstance(items, list):
+                raise ProviderResponseError("emnify returned no list for /endpoint")
+            for item in items:
+                status = _parse_endpoint(item)
+                if status is None or _status_id(item) == _ENDPOINT_DELETED:
+                    continue
+                devices[status.provider_id] = (
+                    as_short_text(item.get("name"), _MAX_NAME_CHARS)
+                    or f"Endpoint {status.provider_id}"
+                )
+            total_pages = as_count(headers.get("X-Total-Pages"))
+            if len(items) < ENDPOINT_PAGE_SIZE or (
+                total_pages is not None and page >= total_pages
+            ):
+                return AccountDevices(devices, complete=True)
+        return AccountDevices(devices, complete=False)
 
     async def endpoint_stats(
         self, endpoint_id: int

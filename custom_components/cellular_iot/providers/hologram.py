@@ -64,6 +64,8 @@ MAX_WEBHOOK_ANSWER_BYTES: Final = 64 * 1024
 _ACCEPT_JSON: Final = {"Accept": "application/json"}
 _PAGE_SIZE: Final = 100
 _MAX_PAGES: Final = 50
+# The most devices list_devices returns (a list this long may be cut short).
+MAX_LISTED_DEVICES: Final = _PAGE_SIZE * _MAX_PAGES
 # The SIM refresh reads the device list until every device asked for was seen: up
 # to this many pages (100,000 devices), not the device picker's 50.
 MAX_SIM_PAGES: Final = 1000

@@ -39,6 +39,7 @@ from ...providers.deliveries import (
 )
 from ...providers.emnify import EmnifyClient
 from ...providers.errors import ProviderError
+from ...providers.listing import AccountDevices
 from ...providers.sim import SimStatus, SmsDelivery
 from ...providers.sms import (
     PHONE_NUMBER,
@@ -249,6 +250,13 @@ class EmnifyKind(AccountKind):
             return await client.list_sms(int(device_id))
 
         return list_sms
+
+    def device_lister(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[AccountDevices]] | None:
+        """``GET /endpoint``, every page: the organisation's endpoints."""
+        assert isinstance(runtime, EmnifyData)
+        return runtime.client.list_endpoints
 
     def credential_check(
         self, runtime: CellularIoTData

@@ -64,11 +64,13 @@ from ...providers.errors import (
     ProviderRateLimitedError,
 )
 from ...providers.hologram import (
+    MAX_LISTED_DEVICES,
     CloudMessageResult,
     HologramClient,
     is_system_pause,
     send_to_device_webhook,
 )
+from ...providers.listing import AccountDevices
 from ...providers.sim import SimStatus
 from ...providers.sms import PHONE_NUMBER
 from ...sim_status import SimInterval
@@ -357,6 +359,22 @@ class HologramKind(AccountKind):
             [int(i) for i in wanted if i.isdecimal()]
         )
         return {key: sim for key, sim in sims.items() if key in wanted}
+
+    def device_lister(
+        self, runtime: CellularIoTData
+    ) -> Callable[[], Awaitable[AccountDevices]] | None:
+        """``GET /devices``, every page (up to the picker's 5,000 devices)."""
+        assert isinstance(runtime, HologramData)
+        client = runtime.client
+
+        async def list_devices() -> AccountDevices:
+            devices = await client.list_devices()
+            return AccountDevices(
+                {str(device.device_id): device.name for device in devices},
+                complete=len(devices) < MAX_LISTED_DEVICES,
+            )
+
+        return list_devices
 
     def credential_check(
         self, runtime: CellularIoTData
