@@ -145,7 +145,7 @@ def device_discovery() -> None:
 def _timeouts(monkeypatch: pytest.MonkeyPatch, module: Any, fake: Any) -> None:
     """A client timeout no busy machine reaches, shortened when a test asks the fake
     to hang (a test waits for that timeout; every other test only has a hang guard)."""
-    monkeypatch.setattr(module, "DEFAULT_TIMEOUT", 10.0)
+    monkeypatch.setattr(module, "DEFAULT_TIMEOUT", 60.0)
     fake.on_hang = lambda: monkeypatch.setattr(module, "DEFAULT_TIMEOUT", 0.5)
 
 

@@ -18,6 +18,8 @@ import socket
 import subprocess
 import time
 
+from .guards import HANG_GUARD
+
 HOST = "127.0.0.1"
 
 
@@ -103,7 +105,7 @@ class Mosquitto:
                 stderr=log,
             )
         self.starts += 1
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_GUARD
         while True:
             if self.process.poll() is not None:
                 log = (self.directory / f"broker-{self.starts - 1}.log").read_text()
@@ -132,7 +134,7 @@ class Mosquitto:
         if self.process is None:
             return
         self.process.terminate()
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=HANG_GUARD)
         self.process = None
 
 
@@ -179,7 +181,7 @@ class Subscriber:
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read())
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(HANG_GUARD):
             await self._subscribed.wait()
 
     async def _read(self) -> None:
@@ -195,7 +197,7 @@ class Subscriber:
                     Received(int(qos), retain == "1", topic, bytes.fromhex(payload))
                 )
 
-    async def next(self, timeout: float = 10) -> Received:
+    async def next(self, timeout: float = HANG_GUARD) -> Received:
         """The next message (fails the test after ``timeout`` seconds)."""
         async with asyncio.timeout(timeout):
             return await self.messages.get()
@@ -205,10 +207,10 @@ class Subscriber:
         if self.process is not None and self.process.returncode is None:
             # SIGKILL: the broker keeps the persistent session all the same.
             self.process.kill()
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(HANG_GUARD):
                 await self.process.wait()
         if self._reader is not None:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(HANG_GUARD):
                 await self._reader
         self.process = None
 

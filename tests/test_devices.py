@@ -32,6 +32,7 @@ from .conftest import (
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .guards import HANG_GUARD
 from .mosquitto import Mosquitto, publish
 
 SECRET = "device-test-secret-0123456789"
@@ -432,11 +433,11 @@ async def test_mqtt_uplink_reaches_the_sim_device(
 
     hass.bus.async_listen("state_changed", _changed)
     runtime = entry.runtime_data
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_GUARD):
         while not runtime.mqtt.connected:  # type: ignore[attr-defined]
             await asyncio.sleep(0.01)
     await publish(mosquitto, f"/mti/{ICCID}/pub/v", b"42 kWh")
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_GUARD):
         await state_changed.wait()
     assert hass.states.get("sensor.meter_last_message").state == "42 kWh"  # type: ignore[union-attr]
     assert hass.states.get("event.meter_message").attributes["data"] == "42 kWh"  # type: ignore[union-attr]

@@ -24,9 +24,9 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .conftest import emnify_entry
 from .fakes.emnify import FakeEmnify, make_jwt
+from .guards import HANG_GUARD
 
 # A client timeout that only guards against a hang: no test waits for it.
-HANG_GUARD = 60.0
 
 
 async def _form(hass: HomeAssistant) -> str:

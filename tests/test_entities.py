@@ -55,6 +55,7 @@ from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
 from .fakes.mqtt_broker import FakeBroker, MqttSession
+from .guards import HANG_GUARD
 from .mosquitto import Mosquitto
 from .restore import restore_cache, stored_state
 from .test_devices import BOAT, SECRET, VAN, WEBHOOK_IDS
@@ -73,7 +74,7 @@ def hold_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _wait_for(condition: Callable[[], bool]) -> None:
     """Wait for a state the code reaches by itself (sockets, a broker)."""
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_GUARD):
         while not condition():
             await asyncio.sleep(0.01)
 
@@ -123,7 +124,7 @@ async def test_last_message_survives_a_restart(
     prefix = f"sensor.listener_tcp_{port}"
     waiting = await _next_event(hass)
     await _nc("-N", "127.0.0.1", str(port), data=b"hello\r\n")
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert event.data["data"] == "hello\r\n"  # the event keeps what came
     shown = hass.states.get(f"{prefix}_last_message")
@@ -159,7 +160,7 @@ async def test_last_message_survives_a_restart(
     # The next message replaces it.
     waiting = await _next_event(hass)
     await _nc("-N", "127.0.0.1", str(port), data=b"second\n\n")
-    await asyncio.wait_for(waiting, 5)
+    await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert _state(hass, f"{prefix}_last_message") == "second"
     assert _state(hass, f"{prefix}_messages_received") == "2"

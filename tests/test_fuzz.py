@@ -55,6 +55,7 @@ from homeassistant.util.aiohttp import MockRequest
 
 from .conftest import monoz_entry, with_webhook
 from .fakes.monoz import FakeMonoz
+from .guards import HANG_GUARD
 from .test_hassfest import STRINGS
 
 FUZZ = settings(
@@ -232,7 +233,7 @@ async def _roundtrip_tcp(chunks: list[bytes]) -> list[ReceivedMessage]:
         end.write(b"END")
         end.close()
         messages: list[ReceivedMessage] = []
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(HANG_GUARD):
             while not any(m.data == b"END" for m in messages) or (
                 b"".join(chunks) and len(messages) < 2
             ):
@@ -269,7 +270,7 @@ async def _roundtrip_udp(datagram: bytes) -> ReceivedMessage:
         )
         transport.sendto(datagram)
         transport.close()
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(HANG_GUARD):
             return await received.get()
     finally:
         await listener.stop()
@@ -317,7 +318,7 @@ async def _post_raw(client: Any, target: bytes, headers: list[bytes]) -> int:
             + b"\r\n"
             + BODY
         )
-        async with asyncio.timeout(30):  # hang guard only
+        async with asyncio.timeout(HANG_GUARD):  # hang guard only
             status_line = await reader.readline()
             await reader.read()
     finally:

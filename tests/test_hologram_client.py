@@ -26,9 +26,9 @@ from custom_components.cellular_iot.providers.hologram import (
 
 from .conftest import API_KEY
 from .fakes.hologram import FakeHologram
+from .guards import HANG_GUARD
 
 # A client timeout that only guards against a hang: no test waits for it.
-HANG_GUARD = 60.0
 
 
 async def test_list_devices_pages_through_all(hologram: FakeHologram) -> None:

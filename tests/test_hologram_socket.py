@@ -10,7 +10,7 @@ frames themselves are replayed in test_hologram_socket_recorded.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 import contextlib
 import json
 import socket
@@ -47,13 +47,24 @@ class FakeCloudSocket:
     """A fake cloudsocket.hologram.io: records requests, answers per ``mode``."""
 
     def __init__(self) -> None:
-        self.mode = "ok-json"
+        self._mode = "ok-json"
+        self.on_hang: Callable[[], None] = lambda: None
         self.error_answer = b"[3,0]"
         self.requests: list[bytes] = []
         self.server = LoopbackServer(self._handle)
         self.port = 0
         self._release = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        self._mode = mode
+        if mode == "hang":
+            self.on_hang()
 
     async def start(self) -> None:
         self.port = await self.server.start()
@@ -96,7 +107,10 @@ async def cloudsocket(
     await fake.start()
     monkeypatch.setattr(socket_module, "DEFAULT_HOST", "127.0.0.1")
     monkeypatch.setattr(socket_module, "DEFAULT_PORT", fake.port)
-    monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 0.3)
+    # A timeout no busy machine reaches (the fake answers and closes), shortened
+    # only when a test makes the fake hang and waits for that timeout.
+    monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 60.0)
+    fake.on_hang = lambda: monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 0.3)
     yield fake
     await fake.stop()
 
@@ -225,8 +239,8 @@ async def test_send_to_cloud_timeout(cloudsocket: FakeCloudSocket) -> None:
 async def test_explicit_timeout_overrides_default(
     cloudsocket: FakeCloudSocket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 60.0)
     cloudsocket.mode = "hang"
+    monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 60.0)
     client = HologramSocketClient(KEY, timeout=0.2)
     with pytest.raises(ProviderTimeoutError, match=r"0\.2 s"):
         await client.send_to_cloud("Hello, World!")
@@ -405,7 +419,7 @@ def _closed_port() -> int:
 async def test_connection_refused(
     socket_enabled: None, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
-    monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 5.0)
+    monkeypatch.setattr(socket_module, "DEFAULT_TIMEOUT", 60.0)
     port = _closed_port()
     client = HologramSocketClient(KEY, host="127.0.0.1", port=port)
     call = (

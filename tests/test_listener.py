@@ -20,6 +20,8 @@ from custom_components.cellular_iot.providers.listener import (
     ReceivedMessage,
 )
 
+from .guards import HANG_GUARD
+
 NC = shutil.which("nc")
 
 
@@ -67,7 +69,7 @@ async def _connect_from(
 
 async def _until(condition: Callable[[], bool]) -> None:
     """Let the loop run until the condition holds (a hang guard, not a budget)."""
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(HANG_GUARD):
         while not condition():
             await asyncio.sleep(0)
 
@@ -82,7 +84,7 @@ class Inbox:
         self.queue.put_nowait(message)
 
     async def get(self) -> ReceivedMessage:
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(HANG_GUARD):
             return await self.queue.get()
 
 
@@ -276,7 +278,7 @@ async def test_handler_errors_do_not_stop_the_listener(
         transport.sendto(b"one")
         transport.sendto(b"")
         transport.sendto(b"two")
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(HANG_GUARD):
             await two.wait()
         transport.close()
     finally:

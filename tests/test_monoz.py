@@ -46,6 +46,7 @@ from homeassistant.helpers import (
 from .conftest import broker_data, monoz_entry, record_events
 from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
 from .fakes.mqtt_broker import FakeBroker, MqttSession
+from .guards import HANG_GUARD
 from .mosquitto import (
     Mosquitto,
     Subscriber,
@@ -440,7 +441,7 @@ async def _wait_connected(
     unsub = hass.bus.async_listen("state_changed", _check)
     try:
         _check()
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(HANG_GUARD):
             await changed.wait()
     finally:
         unsub()
@@ -722,7 +723,7 @@ def _record_events(hass: HomeAssistant) -> list[Event]:
 
 
 async def _wait_for(condition: Any) -> None:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_GUARD):
         while not condition():
             await asyncio.sleep(0.01)
 

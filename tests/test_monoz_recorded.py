@@ -36,6 +36,7 @@ from .conftest import (
     with_webhook,
 )
 from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
+from .guards import HANG_GUARD
 from .mosquitto import Mosquitto, publish
 
 pytestmark = pytest.mark.usefixtures("fast_reconnect")
@@ -106,7 +107,7 @@ async def _publish_documented(broker: Mosquitto) -> None:
 
 
 async def _wait_for_marker(events: list[Event]) -> list[dict[str, Any]]:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_GUARD):
         while not any(e.data["data"] == "marker" for e in events):
             await asyncio.sleep(0.01)
     return [e.data for e in events if e.data["data"] != "marker"]
@@ -152,7 +153,7 @@ async def test_documented_topics_are_heard_with_the_default_filters(
 
 
 async def _wait_subscribed(entry: MockConfigEntry | Any) -> None:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_GUARD):
         while entry.runtime_data.mqtt is None or not entry.runtime_data.mqtt.connected:
             await asyncio.sleep(0.01)
 

@@ -34,6 +34,7 @@ from custom_components.cellular_iot.providers.mqtt import (
 
 from .fakes.mqtt_broker import CONNECT, FakeBroker, MqttSession
 from .fakes.tcp import LoopbackServer
+from .guards import HANG_GUARD
 from .mosquitto import (
     HOST,
     Mosquitto,
@@ -60,11 +61,11 @@ class Inbox:
         self.states.put_nowait(connected)
 
     async def message(self) -> MqttMessage:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(HANG_GUARD):
             return await self.messages.get()
 
     async def state(self) -> bool:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(HANG_GUARD):
             return await self.states.get()
 
 
@@ -823,7 +824,7 @@ async def test_stop_while_connecting_leaves_no_connection_behind(
         assert await loop.run_in_executor(None, entered.wait, 10)
         await client.stop()
         gate.set()  # the connect goes on after the stop
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(HANG_GUARD):
             await closed.wait()
         assert broker.connections == 1
         assert not client.connected

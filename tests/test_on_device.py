@@ -30,6 +30,7 @@ from homeassistant.setup import async_setup_component
 
 from .conftest import setup_entry
 from .fakes.tcp import LoopbackServer
+from .guards import HANG_GUARD
 
 NC = shutil.which("nc")
 
@@ -235,7 +236,7 @@ async def test_nc_message_becomes_event_and_entities(
     assert listening.state == "on"
     waiting = await _next_event(hass)
     await _nc("-N", "127.0.0.1", str(port), data=b"hello\n")
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert event.data["provider"] == "on_device"
     assert event.data["source"] == "listener"
@@ -263,7 +264,7 @@ async def test_nc_message_becomes_event_and_entities(
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"\xff\x00\xfe")
     writer.close()
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert event.data["data"] is None
     assert base64.b64decode(event.data["data_base64"]) == b"\xff\x00\xfe"
@@ -285,7 +286,7 @@ async def test_nc_udp_message(hass: HomeAssistant, socket_enabled: None) -> None
     await setup_entry(hass, listener_entry(port, "UDP"))
     waiting = await _next_event(hass)
     await _nc("-u", "-w1", "127.0.0.1", str(port), data=b"hello udp")
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     assert event.data["data"] == "hello udp"
     assert event.data["protocol"] == "UDP"
 
@@ -322,7 +323,9 @@ async def cloudsocket(socket_enabled: None, monkeypatch: pytest.MonkeyPatch) -> 
     server = LoopbackServer(handle)
     monkeypatch.setattr(hologram_socket, "DEFAULT_HOST", "127.0.0.1")
     monkeypatch.setattr(hologram_socket, "DEFAULT_PORT", await server.start())
-    monkeypatch.setattr(hologram_socket, "DEFAULT_TIMEOUT", 1.0)
+    monkeypatch.setattr(
+        hologram_socket, "DEFAULT_TIMEOUT", 60.0
+    )  # the fake answers and closes
     yield state
     await server.stop()
 
@@ -453,7 +456,7 @@ async def test_big_messages_fit_the_recorder(
     text = "é" + "x" * 10_238  # 10,240 bytes of UTF-8
     waiting = await _next_event(hass)
     await _send_tcp(port, text.encode())
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert event.data["data"] == text
     assert "data_base64" not in event.data
@@ -468,7 +471,7 @@ async def test_big_messages_fit_the_recorder(
     payload = bytes(range(256)) * 40  # 10 KB, not UTF-8
     waiting = await _next_event(hass)
     await _send_tcp(port, payload)
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert event.data["data"] is None
     assert base64.b64decode(event.data["data_base64"]) == payload
@@ -484,7 +487,7 @@ async def test_big_messages_fit_the_recorder(
     # JSON (61 KB, over the recorder's 32 KB for event data); as base64 it fits.
     waiting = await _next_event(hass)
     await _send_tcp(port, bytes(10_240))
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     await hass.async_block_till_done()
     assert event.data["data"] is None
     assert base64.b64decode(event.data["data_base64"]) == bytes(10_240)
@@ -492,7 +495,7 @@ async def test_big_messages_fit_the_recorder(
     # Tabs and line ends are text.
     waiting = await _next_event(hass)
     await _send_tcp(port, b"a\tb\r\n")
-    event = await asyncio.wait_for(waiting, 5)
+    event = await asyncio.wait_for(waiting, HANG_GUARD)
     assert event.data["data"] == "a\tb\r\n"
     await hass.async_block_till_done()
 
@@ -544,7 +547,7 @@ async def test_entries_from_before_the_options_get_the_defaults(
     assert listener.rate_limit == 30
     waiting = await _next_event(hass)
     await _send_tcp(listener.port, b"still works")
-    assert (await asyncio.wait_for(waiting, 5)).data["data"] == "still works"
+    assert (await asyncio.wait_for(waiting, HANG_GUARD)).data["data"] == "still works"
 
     broken = listener_entry(free_port())
     broken = MockConfigEntry(
@@ -609,7 +612,7 @@ async def test_options_say_who_may_send_without_a_reload(
     events: list[Event] = []
     hass.bus.async_listen(EVENT_MESSAGE_RECEIVED, events.append)
     await _send_tcp(listener.port, b"open")
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(HANG_GUARD):
         while listener.refused < 1:
             await asyncio.sleep(0)
     await hass.async_block_till_done()
@@ -677,7 +680,7 @@ async def test_udp_listener_reloads_without_a_retry(
     waiting = await _next_event(hass)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(b"after reload", ("127.0.0.1", port))
-    assert (await asyncio.wait_for(waiting, 5)).data["data"] == "after reload"
+    assert (await asyncio.wait_for(waiting, HANG_GUARD)).data["data"] == "after reload"
 
 
 def test_entity_preview_of_any_event() -> None:

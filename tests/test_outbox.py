@@ -37,6 +37,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from .conftest import API_KEY, hologram_entry, record_events
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .guards import HANG_GUARD
 
 
 @pytest.fixture(autouse=True)
@@ -382,14 +383,14 @@ async def _held_send(
     hologram.held.clear()
     hologram.fail("/devices/messages", 503, hold=gate)
     call = hass.async_create_task(_cloud(hass, device_id, data))
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(HANG_GUARD):
         await hologram.held.wait()
     return gate, call
 
 
 async def _until_true(condition: Callable[[], bool]) -> None:
     """Yield to the event loop until ``condition`` holds (a hang guard)."""
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(HANG_GUARD):
         while not condition():
             await asyncio.sleep(0)
 

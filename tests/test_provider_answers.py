@@ -18,9 +18,9 @@ from custom_components.cellular_iot.providers.errors import (
 from custom_components.cellular_iot.providers.monoz import MonozClient
 
 from .fakes.monoz import API_KEY, ICCID, ORG_ID, FakeMonoz
+from .guards import HANG_GUARD
 
 # A client timeout that only guards against a hang: no test waits for it.
-HANG_GUARD = 60.0
 
 
 @pytest.mark.parametrize(

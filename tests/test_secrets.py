@@ -302,7 +302,9 @@ async def test_on_device_paths_leak_no_secret(
     server = LoopbackServer(handle)
     monkeypatch.setattr(hologram_socket, "DEFAULT_HOST", "127.0.0.1")
     monkeypatch.setattr(hologram_socket, "DEFAULT_PORT", await server.start())
-    monkeypatch.setattr(hologram_socket, "DEFAULT_TIMEOUT", 0.5)
+    monkeypatch.setattr(
+        hologram_socket, "DEFAULT_TIMEOUT", 60.0
+    )  # the fake answers and closes
     try:
         entry = MockConfigEntry(
             domain=DOMAIN,

@@ -35,8 +35,8 @@ from .conftest import API_KEY
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import DROP, FakeHologram
 from .fakes.monoz import API_KEY as MONOZ_KEY, ICCID, ORG_ID, FakeMonoz
+from .guards import HANG_GUARD
 
-HANG_GUARD = 60.0
 OTHER_ICCID = "8981100005819480001"
 
 

@@ -47,10 +47,10 @@ from .conftest import (
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .guards import HANG_GUARD
 
 SECRET = "sim-issue25-secret-0123456789"
 DOCS = Path(__file__).parent.parent / "docs"
-HANG_GUARD = 60.0
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> str:
