@@ -422,7 +422,7 @@ async def test_mqtt_uplink_reaches_the_sim_device(
 
     @callback
     def _changed(event: Any) -> None:
-        # The sensor also changes when the broker connects (unavailable → unknown).
+        # Only the message below counts (no other state of the sensor is awaited).
         new_state = event.data["new_state"]
         if (
             event.data["entity_id"] == "sensor.meter_last_message"

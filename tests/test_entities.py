@@ -255,7 +255,7 @@ async def test_count_statistics_lose_the_old_unit(
 # --- item 12: availability -------------------------------------------------------------
 
 
-async def test_listener_entities_follow_the_listener(
+async def test_listener_entities_keep_what_arrived_when_it_stops(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:
     port = free_port()
@@ -266,24 +266,32 @@ async def test_listener_entities_follow_the_listener(
     # Whatever writes the states next shows it (here: the connection signal).
     async_dispatcher_send(hass, signal_state(entry.entry_id))
     await hass.async_block_till_done()
+    # What arrived stays shown (issue 26: an inbound entity is available while its
+    # entry is loaded); the connectivity sensor says the listener stopped.
     for entity_id in (
         f"sensor.{prefix}_messages_received",
         f"sensor.{prefix}_last_message",
         f"event.{prefix}_message",
     ):
-        assert _state(hass, entity_id) == STATE_UNAVAILABLE, entity_id
-    # The connectivity sensor says why, and stays available to say it.
+        assert _state(hass, entity_id) != STATE_UNAVAILABLE, entity_id
     assert _state(hass, f"binary_sensor.{prefix}_listening") == STATE_OFF
 
 
+# The SIM entities follow the API; what arrived (inbound) stays (issue 26).
 HOLOGRAM_FOLLOWING = (
+    "sensor.van_tracker_sim_status",
+    "switch.van_tracker_sim_active",
+    "sensor.boat_sensor_sim_status",
+)
+HOLOGRAM_STAYING = (
+    "notify.van_tracker",
+    "sensor.hologram_fleet_ltd_outbox",
     "event.van_tracker_message",
     "sensor.van_tracker_last_message",
     "sensor.van_tracker_last_heard",
     "event.boat_sensor_message",
     "event.hologram_fleet_ltd_message",
 )
-HOLOGRAM_STAYING = ("notify.van_tracker", "sensor.hologram_fleet_ltd_outbox")
 
 
 async def test_hologram_unreachable_and_back(
@@ -328,7 +336,7 @@ async def test_hologram_unreachable_and_back(
     )
     await _wait_for(lambda: len(hologram.calls("/users/me")) > checks)
     await hass.async_block_till_done()
-    assert _state(hass, "event.van_tracker_message") == STATE_UNAVAILABLE
+    assert _state(hass, "sensor.van_tracker_sim_status") == STATE_UNAVAILABLE
     assert len(_logged(caplog, LOST)) == 1
     assert _logged(caplog, BACK) == []
 
@@ -372,7 +380,7 @@ async def test_an_answer_below_500_is_not_an_outage(
     with pytest.raises(ProviderError):
         await entry.runtime_data.client.get_me()
     await hass.async_block_till_done()
-    for entity_id in ("event.van_tracker_message", "sensor.van_tracker_last_message"):
+    for entity_id in ("event.van_tracker_message", "sensor.van_tracker_sim_status"):
         assert _state(hass, entity_id) != STATE_UNAVAILABLE
     assert _logged(caplog, LOST) == []
 
@@ -392,7 +400,7 @@ async def test_emnify_timeout_and_back(
             device_subentry("Meter", device_id="1001"),
         ),
     )
-    entity_id = "event.meter_message"
+    entity_id = "sensor.meter_sim_status"
     assert _state(hass, entity_id) != STATE_UNAVAILABLE
     emnify.fail("/endpoint/1001/sms", 500, hang=True)
     await _queued(
@@ -401,6 +409,7 @@ async def test_emnify_timeout_and_back(
         {"config_entry_id": entry.entry_id, "device_id": 1001, "message": "hi"},
     )
     assert _state(hass, entity_id) == STATE_UNAVAILABLE
+    assert _state(hass, "event.meter_message") != STATE_UNAVAILABLE
     lost = _logged(caplog, LOST)
     assert len(lost) == 1
     assert "the emnify API" in lost[0].getMessage()
@@ -430,7 +439,7 @@ async def test_monoz_rest_unreachable_and_back(
             device_subentry("Tank", iccid=ICCID),
         ),
     )
-    entity_id = "sensor.tank_last_message"
+    entity_id = "sensor.tank_sim_status"
     monoz.fail(
         "/Publish/Message", 502, {"Error": True, "StatusCode": 502, "Message": "down"}
     )
@@ -440,6 +449,7 @@ async def test_monoz_rest_unreachable_and_back(
         {"config_entry_id": entry.entry_id, "iccid": ICCID, "message": "x"},
     )
     assert _state(hass, entity_id) == STATE_UNAVAILABLE
+    assert _state(hass, "sensor.tank_last_message") != STATE_UNAVAILABLE
     assert len(_logged(caplog, LOST)) == 1
     async_fire_time_changed(
         hass, dt_util.utcnow() + timedelta(seconds=availability.PROBE_DELAYS[0] + 1)
@@ -455,7 +465,11 @@ async def test_broker_stopped_and_back(
     fast_reconnect: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A real broker goes away and returns: unavailable while it is gone."""
+    """A real broker goes away and returns: the sensor says so, logged once each way.
+
+    What arrived stays available (issue 26); the SIM entities follow the REST API,
+    not the broker.
+    """
     caplog.set_level(logging.DEBUG, logger="custom_components.cellular_iot")
     entry = await setup_entry(
         hass,
@@ -467,15 +481,15 @@ async def test_broker_stopped_and_back(
         ),
     )
     connected = _by_key(hass, entry, "binary_sensor", "broker_connected")
-    following = ("sensor.tank_last_message", "event.tank_message")
+    staying = ("sensor.tank_last_message", "event.tank_message")
     await _wait_for(lambda: _state(hass, connected) == STATE_ON)
-    for entity_id in following:
+    for entity_id in staying:
         assert _state(hass, entity_id) != STATE_UNAVAILABLE
 
     mosquitto.stop()
     await _wait_for(lambda: _state(hass, connected) == STATE_OFF)
-    for entity_id in following:
-        assert _state(hass, entity_id) == STATE_UNAVAILABLE
+    for entity_id in staying:
+        assert _state(hass, entity_id) != STATE_UNAVAILABLE
     # The client keeps trying: several failed attempts, one line.
     await _wait_for(lambda: len(_logged(caplog, "Cannot reach the MQTT broker")) >= 3)
     lost = _logged(caplog, LOST)
@@ -491,7 +505,7 @@ async def test_broker_stopped_and_back(
 
     mosquitto.start()
     await _wait_for(lambda: _state(hass, connected) == STATE_ON)
-    for entity_id in following:
+    for entity_id in staying:
         assert _state(hass, entity_id) != STATE_UNAVAILABLE
     back = _logged(caplog, BACK)
     assert len(back) == 1
@@ -510,7 +524,7 @@ async def test_broker_down_at_start(
     fast_reconnect: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A broker that is down when HA starts: unavailable from the start, logged."""
+    """A broker that is down when HA starts: off from the start, logged."""
     mosquitto.stop()
     entry = await setup_entry(
         hass,
@@ -523,9 +537,11 @@ async def test_broker_down_at_start(
     )
     await _wait_for(lambda: len(_logged(caplog, LOST)) == 1)
     await hass.async_block_till_done()
-    assert _state(hass, "event.tank_message") == STATE_UNAVAILABLE
+    connected = _by_key(hass, entry, "binary_sensor", "broker_connected")
+    assert _state(hass, connected) == STATE_OFF
+    assert _state(hass, "event.tank_message") != STATE_UNAVAILABLE
     mosquitto.start()
-    await _wait_for(lambda: _state(hass, "event.tank_message") != STATE_UNAVAILABLE)
+    await _wait_for(lambda: _state(hass, connected) == STATE_ON)
     assert len(_logged(caplog, BACK)) == 1
     assert len(_logged(caplog, LOST)) == 1
     await hass.config_entries.async_unload(entry.entry_id)
@@ -537,7 +553,11 @@ async def test_broker_drops_the_connection(
     fast_reconnect: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A broker that closes an accepted connection: unavailable until reconnected."""
+    """A broker that closes an accepted connection: the event entity never changes.
+
+    (Issue 26: it went unavailable and back, and the logbook read "Message detected
+    an event" although nothing arrived.)
+    """
     drop = asyncio.Event()
 
     async def script(session: MqttSession) -> None:
@@ -588,7 +608,7 @@ async def test_broker_drops_the_connection(
         await _wait_for(lambda: broker.connections == 2 and mqtt.connected)
         await hass.async_block_till_done()
         assert _state(hass, "event.tank_message") != STATE_UNAVAILABLE
-        assert STATE_UNAVAILABLE in changes
+        assert changes == []
         assert len(_logged(caplog, LOST)) == 1
         assert "connection lost" in _logged(caplog, LOST)[0].getMessage()
         assert len(_logged(caplog, BACK)) == 1
@@ -630,7 +650,7 @@ async def test_a_refused_send_is_an_answer(
             return_response=True,
         )
     await hass.async_block_till_done()
-    assert _state(hass, "event.van_tracker_message") != STATE_UNAVAILABLE
+    assert _state(hass, "sensor.van_tracker_sim_status") != STATE_UNAVAILABLE
     assert _logged(caplog, LOST) == []
 
 
@@ -646,10 +666,10 @@ async def test_an_answer_that_is_refused_is_still_an_answer(
     with pytest.raises(ProviderError):
         await client.get_me()
     await hass.async_block_till_done()
-    assert _state(hass, "event.van_tracker_message") == STATE_UNAVAILABLE
+    assert _state(hass, "sensor.van_tracker_sim_status") == STATE_UNAVAILABLE
     hologram.fail("/users/me", 302, headers={"Location": "http://127.0.0.1:9/"})
     with pytest.raises(ProviderError, match="redirect"):
         await client.get_me()
     await hass.async_block_till_done()
-    assert _state(hass, "event.van_tracker_message") != STATE_UNAVAILABLE
+    assert _state(hass, "sensor.van_tracker_sim_status") != STATE_UNAVAILABLE
     assert len(_logged(caplog, BACK)) == 1

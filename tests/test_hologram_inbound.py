@@ -35,6 +35,7 @@ from custom_components.cellular_iot.providers.hologram import HologramClient
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from . import recorded
@@ -528,6 +529,8 @@ async def test_refused_key_starts_reauth_and_stops_polling(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == ["reauth"]
+    # The one repair (issue 26): no issue of ours beside the reauth.
+    assert [k for k in ir.async_get(hass).issues if k[0] == DOMAIN] == []
     calls = len(hologram.calls("/csr/rdm"))
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=2))
     await hass.async_block_till_done()

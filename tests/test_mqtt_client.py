@@ -518,7 +518,7 @@ async def test_same_client_id_flapping_is_reported_once_and_cleared(
         assert problems_a.reports == [flapping]
         assert problems_b.reports == [flapping]
         # The client logs lost connections at debug level only: the integration
-        # says it once, at info, with its entities going unavailable.
+        # says it once, at info (its Broker connected sensor turns off).
         lost = [r for r in caplog.records if "Lost the connection" in r.getMessage()]
         assert lost
         assert not [r for r in lost if r.levelno > logging.DEBUG]

@@ -254,10 +254,11 @@ async def test_refused_credentials_pause_the_queue_and_ask_for_new_ones(
         if f["context"]["source"] == SOURCE_REAUTH
     ]
     assert len(flows) == 1
+    # Re-authentication is the one repair: no issue of ours on top (issue 26).
     issue_id = f"auth_failed_{hologram_account.entry_id}"
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert outbox.depth == 1  # kept, not retried forever, not dropped
-    # New credentials: the entry reloads, the issue goes, the send goes out.
+    # New credentials: the entry reloads, the send goes out.
     result = await hass.config_entries.flow.async_configure(
         flows[0]["flow_id"], {"api_key": "test-api-key"}
     )

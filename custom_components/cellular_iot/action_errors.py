@@ -18,7 +18,6 @@ from homeassistant.helpers.translation import async_get_cached_translations
 
 from .const import DOMAIN
 from .models import CellularIoTConfigEntry
-from .outbox import raise_auth_issue
 from .providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -162,7 +161,6 @@ def provider_error(
     if isinstance(err, ProviderAuthError):
         if entry is not None:
             entry.async_start_reauth(hass)
-            raise_auth_issue(hass, entry)
         key = "provider_auth"
     elif isinstance(err, ProviderNotFoundError):
         key = "provider_not_found"

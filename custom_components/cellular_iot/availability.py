@@ -1,8 +1,12 @@
 """Whether an account's provider (and its MQTT broker) can be reached.
 
 Each account entry has one :class:`Reachability` with a link per connection: ``api``
-(the provider's REST API) and, for a monoZ account with a broker, ``broker``. The
-entities of the account are available while every link is up (``entity.py``).
+(the provider's REST API) and, for a monoZ account with a broker, ``broker``. What
+an entity shows decides what its availability follows (``entity.py``): the SIM
+entities, read from the provider's API, are unavailable while ``api`` is down; the
+inbound entities (what arrived: the last message, when the device was last heard, the
+message events) stay available whatever the links, and the **Broker connected**
+sensor shows ``broker`` itself.
 
 What takes a link down, and what brings it back:
 
@@ -82,6 +86,11 @@ class Reachability:
         """Return whether every link is up."""
         return all(self._up(link) for link in self._links.values())
 
+    def link_up(self, key: str) -> bool:
+        """Return whether one link is up (a link the entry does not have: yes)."""
+        link = self._links.get(key)
+        return link is None or self._up(link)
+
     @staticmethod
     def _up(link: _Link) -> bool:
         if link.is_up is not None:
@@ -98,8 +107,8 @@ class Reachability:
         link.reason = reason
         if reason is not None and not was_down:
             LOGGER.info(
-                "%s: cannot reach %s (%s); its entities are unavailable until it "
-                "answers again",
+                "%s: cannot reach %s (%s); what depends on it is unavailable until "
+                "it answers again",
                 self._title,
                 link.name,
                 reason,
@@ -107,7 +116,7 @@ class Reachability:
             self._schedule_probe(link)
         elif reason is None and was_down:
             LOGGER.info(
-                "%s: %s can be reached again; its entities are available",
+                "%s: %s can be reached again",
                 self._title,
                 link.name,
             )

@@ -44,7 +44,6 @@ class ListeningBinarySensor(ListenerEntity, BinarySensorEntity):
 
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
-    _follows_connection = False
 
     @property
     def is_on(self) -> bool:
@@ -58,7 +57,6 @@ class BrokerConnectedBinarySensor(AccountEntity, BinarySensorEntity):
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _follows_messages = False
-    _follows_connection = False
 
     @property
     def is_on(self) -> bool:

@@ -24,9 +24,14 @@ class CellularIoTEntity(Entity):
     _attr_should_poll = False
     # Entities whose state does not depend on inbound messages skip their signal.
     _follows_messages = True
-    # Entities that stay available while the provider, broker or listener is down:
-    # those that report that state themselves, or keep working without it.
-    _follows_connection = True
+    # Entities whose state comes from the provider's API (the SIM entities): they are
+    # unavailable while it cannot be reached. Every other entity shows what arrived
+    # (messages, when a device was last heard) or what the integration itself knows
+    # (the outbox, a connection), and is available as long as its entry is loaded:
+    # an outage of the API (or of a broker, or a stopped listener) does not change
+    # what was received, and an event entity that went unavailable and came back
+    # would read "detected an event" in the logbook although nothing arrived.
+    _follows_api = False
 
     def __init__(self, entry: CellularIoTConfigEntry, key: str) -> None:
         """Name the entity by its translation key; tie it to the entry's device."""
@@ -40,15 +45,10 @@ class CellularIoTEntity(Entity):
 
     @property
     def available(self) -> bool:
-        """Return whether the entry's provider, broker or listener is up.
-
-        Accounts: every link of the entry's reachability is up (``availability``).
-        The on-device listener: it is serving.
-        """
-        if not self._follows_connection:
+        """Return True, or for an entity of the API whether the API can be reached."""
+        if not self._follows_api:
             return True
-        runtime: CellularIoTData | None = getattr(self._entry, "runtime_data", None)
-        return runtime is None or runtime.available
+        return api_reachable(self._entry)
 
     async def async_added_to_hass(self) -> None:
         """Follow the entry's messages and connection state."""
@@ -127,6 +127,12 @@ class DeviceEntity(CellularIoTEntity):
     @callback
     def _on_device_message(self, event: dict[str, Any]) -> None:
         self.async_write_ha_state()
+
+
+def api_reachable(entry: CellularIoTConfigEntry) -> bool:
+    """Return whether the entry's provider API can be reached (``availability``)."""
+    runtime: CellularIoTData | None = getattr(entry, "runtime_data", None)
+    return runtime is None or runtime.api_reachable
 
 
 def _as_device_info(fields: DeviceFields) -> DeviceInfo:

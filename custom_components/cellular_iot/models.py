@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
-from .availability import Reachability
+from .availability import LINK_API, Reachability
 from .providers.mqtt import MqttClient
 
 if TYPE_CHECKING:
@@ -30,9 +30,9 @@ class CellularIoTData:
     reachability: Reachability | None = field(default=None, kw_only=True)
 
     @property
-    def available(self) -> bool:
-        """Whether the entry's entities are available (its connections are up)."""
-        return self.reachability is None or self.reachability.available
+    def api_reachable(self) -> bool:
+        """Whether the provider's API can be reached (an entry without one: yes)."""
+        return self.reachability is None or self.reachability.link_up(LINK_API)
 
     @property
     def broker(self) -> MqttClient | None:

@@ -44,7 +44,6 @@ class DeviceNotifyEntity(DeviceEntity, NotifyEntity):
     """
 
     _attr_name = None
-    _follows_connection = False
 
     def service_call(self, message: str) -> tuple[str, dict[str, Any]]:
         """Return the action and its data that deliver ``message``."""

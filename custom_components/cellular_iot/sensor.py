@@ -188,7 +188,6 @@ class OutboxSensor(AccountEntity, SensorEntity):
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _follows_messages = False
-    _follows_connection = False
 
     @property
     def native_value(self) -> int:

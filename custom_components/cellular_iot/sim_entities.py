@@ -2,8 +2,11 @@
 
 Every one reads its account's :class:`~.sim_status.SimCoordinator`. Which ones a
 device gets is its provider's (``AccountKind.sim_entities``): what that API
-documents. They are unavailable while the last refresh failed, or while the
-provider says nothing of this device's SIM.
+documents. They are unavailable while the last refresh failed, while the provider's
+API cannot be reached (``availability``: a send or a check got no answer or a 5xx),
+and while the provider says nothing of this device's SIM: what they would show is the
+last refresh's word, which the provider can no longer confirm (a SIM paused
+meanwhile must not read "Active"). The next refresh that works brings them back.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .const import SUBENTRY_DEVICE
-from .entity import DeviceEntity
+from .entity import DeviceEntity, api_reachable
 from .kinds import AccountKind, kind_of
 from .models import AccountData, CellularIoTConfigEntry
 from .providers._parse import as_count
@@ -145,6 +148,7 @@ class SimEntity(CoordinatorEntity[SimCoordinator], DeviceEntity):
     """An entity of a device's SIM, read from the account's coordinator."""
 
     _follows_messages = False
+    _follows_api = True
 
     def __init__(
         self,
@@ -164,8 +168,13 @@ class SimEntity(CoordinatorEntity[SimCoordinator], DeviceEntity):
 
     @property
     def available(self) -> bool:
-        """Available while the last refresh worked and it described this SIM."""
-        return super().available and self.sim is not None
+        """Available while the last refresh worked, the API answers, the SIM listed."""
+        return self._refreshed and self.sim is not None
+
+    @property
+    def _refreshed(self) -> bool:
+        """Whether the last refresh worked and the API still answers since."""
+        return self.coordinator.last_update_success and api_reachable(self._entry)
 
 
 class SimSensor(SimEntity, SensorEntity):
@@ -234,7 +243,7 @@ class SmsDeliverySensor(SimEntity, SensorEntity):
     @property
     def available(self) -> bool:
         """Available while the refreshes work (a device that got no SMS: unknown)."""
-        return self.coordinator.last_update_success
+        return self._refreshed
 
     @property
     def native_value(self) -> str | None:
@@ -275,7 +284,13 @@ class SimSwitch(SimEntity, SwitchEntity):
     that state, or reports it settled otherwise once a refresh after
     :data:`CONFIRM_WITHIN` (a provider still changing it, ``pending``, keeps the
     requested state).
+
+    A configuration entity: HA does not expose those to voice assistants by default,
+    so "turn off all switches" does not pause every SIM (a user may expose it by
+    name, under Settings → Voice assistants → Expose).
     """
+
+    _attr_entity_category = EntityCategory.CONFIG
 
     def __init__(
         self,

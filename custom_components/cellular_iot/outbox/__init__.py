@@ -6,8 +6,8 @@ the send is kept in a persistent queue (HA's ``Store``, written before the actio
 answers ``queued``) and retried with exponential backoff and jitter, honouring
 ``Retry-After``, until it succeeds or the entry's age limit passes; then
 ``cellular_iot_send_failed`` is fired. Refused sends (400, 404, validation) are not
-retried. A refused credential pauses the queue, starts re-authentication and raises a
-repair issue: the sends wait for the new credentials (the entry reloads).
+retried. A refused credential pauses the queue and starts re-authentication (the one
+repair for it): the sends wait for the new credentials (the entry reloads).
 
 Order: sends to the same target (device, endpoint, ICCID) leave in the order the
 actions were called. A send holds its place from the moment the action is called: a
@@ -33,7 +33,7 @@ Semantics are at least once: a send the provider accepted but whose answer was l
 """
 
 from .core import Outbox
-from .issues import async_remove_outbox, clear_auth_issue, raise_auth_issue
+from .issues import async_remove_outbox, clear_auth_issue
 from .policy import (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_DEPTH,
@@ -93,6 +93,5 @@ __all__ = [
     "clear_auth_issue",
     "is_transient",
     "parse_item",
-    "raise_auth_issue",
     "retry_delay",
 ]

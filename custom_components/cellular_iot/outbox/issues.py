@@ -1,9 +1,10 @@
 """The outbox's repair issues, and what removing an entry does to its stored queue.
 
-Two issues: the account's credentials were refused (``auth_failed``: raised by the
-retry worker and by the actions, cleared once the entry sets up again), and the
-outbox is full (``outbox_full``: raised when a send is refused for the depth cap,
-deleted once the queue is below it again). ``_FullIssue`` is the part of ``Outbox``
+One issue: the outbox is full (``outbox_full``: raised when a send is refused for
+the depth cap, deleted once the queue is below it again). Refused credentials raise
+none: they start HA's re-authentication, the one repair for them (an issue of ours
+next to it said the same thing twice); ``clear_auth_issue`` deletes the one earlier
+versions raised. ``_FullIssue`` is the part of ``Outbox``
 that keeps the second (see ``core``). ``async_remove_outbox`` deletes a removed
 entry's stored files and its full issue, and says how many sends were lost.
 """
@@ -86,22 +87,11 @@ class _FullIssue:
 
 
 @callback
-def raise_auth_issue(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
-    """Create the repair issue that says the account's credentials were refused."""
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        f"auth_failed_{entry.entry_id}",
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="auth_failed",
-        translation_placeholders={"title": entry.title},
-    )
-
-
-@callback
 def clear_auth_issue(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
-    """Remove the repair issue once the credentials work again."""
+    """Remove the "credentials refused" issue earlier versions raised.
+
+    Refused credentials now start re-authentication only (one repair, not two).
+    """
     ir.async_delete_issue(hass, DOMAIN, f"auth_failed_{entry.entry_id}")
 
 

@@ -25,7 +25,6 @@ from ..providers.errors import (
     ProviderRateLimitedError,
 )
 from . import policy
-from .issues import raise_auth_issue
 from .persistence import _Storage
 from .policy import (
     CONF_OUTBOX_MAX_AGE,
@@ -195,7 +194,9 @@ class _Worker(_Storage):
 
     @callback
     def _auth_failed(self) -> None:
-        """Stop retrying; ask for new credentials (the reload restarts the queue)."""
+        """Stop retrying; ask for new credentials (the reload restarts the queue).
+
+        Re-authentication is the one repair HA shows for it; no issue of ours.
+        """
         self._paused = True
-        raise_auth_issue(self._hass, self._entry)
         self._entry.async_start_reauth(self._hass)

@@ -63,11 +63,6 @@ class OnDeviceData(CellularIoTData):
     received: int = 0
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def available(self) -> bool:
-        """The listener's entities are available while it serves."""
-        return self.listener.listening
-
 
 def socket_client(data: Mapping[str, Any]) -> HologramSocketClient | None:
     """Return the Socket API client of an entry's device key, if it has one.
