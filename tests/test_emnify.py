@@ -549,6 +549,11 @@ async def test_unknown_endpoint_and_timeout(
     with pytest.raises(HomeAssistantError) as err:
         await _sms(hass, device_id=999, message="hi")
     assert err.value.translation_key == "provider_not_found"
+    # One sentence: the kind of failure once, then who answered what (issue 26 A9).
+    assert str(err.value) == (
+        f"{emnify_account.title}: the provider does not know the target "
+        "(emnify, HTTP 404: Endpoint with Id '999' not found.)"
+    )
     emnify.fail("/endpoint/1001/sms", 201, hang=True)
     response = await _sms(hass, device_id=1001, message="hi")
     assert response["status"] == "queued"
