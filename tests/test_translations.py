@@ -34,6 +34,7 @@ from custom_components.cellular_iot.providers.mqtt import (
     MqttClientIdRejectedError,
     MqttTlsError,
 )
+from homeassistant.components.cloud import CloudNotConnected
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -227,6 +228,7 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
             await hass.config_entries.async_unload(entry.entry_id)
 
 
+CLOUD = "homeassistant.components.cloud"
 CONFIG = ("config",)
 OPTIONS = ("options",)
 DEVICE = ("config_subentries", "device")
@@ -321,6 +323,8 @@ async def _add_accounts(
     result = await _config(hass, r, flow, broker)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
+    await _add_accounts_reachable(hass, r, mocks)
+
     # This device: TCP and UDP listeners (each with its own create message).
     flow = await _start(hass, r, "on_device")
     listener = {"protocol": "TCP", "port": 4010}
@@ -334,6 +338,44 @@ async def _add_accounts(
     flow = await _start(hass, r, "on_device")
     result = await _config(hass, r, flow, {"protocol": "UDP", "port": 4010})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def _add_accounts_reachable(
+    hass: HomeAssistant, r: Renderer, mocks: dict[str, AsyncMock]
+) -> None:
+    """The messages of a webhook the provider can reach: HA Cloud or an external URL."""
+    mocks["authenticate"].return_value = EmnifyAccount("4343", "Cloud GmbH")
+    hass.config.components.add("cloud")
+    with (
+        patch(f"{CLOUD}.async_active_subscription", return_value=True),
+        patch(f"{CLOUD}.async_is_connected", return_value=True),
+        patch(
+            f"{CLOUD}.async_create_cloudhook",
+            side_effect=[CloudNotConnected(), "https://hooks.nabu.casa/x"],
+        ),
+    ):
+        for reason in ("cloud_not_connected", None):
+            flow = await _start(hass, r, "emnify")
+            menu = await _config(hass, r, flow, {"application_token": "t"})
+            assert menu["step_id"] == "webhook"
+            result = await _config(hass, r, flow, {"next_step_id": "cloudhook"})
+            if reason is not None:
+                assert result["reason"] == reason
+        assert result["description"] == "emnify"
+    hass.config.components.remove("cloud")
+    await hass.config.async_update(external_url="https://ha.example.com")
+    mocks["get_me"].return_value = HologramUser(3003, None, "b@example.com", None)
+    flow = await _start(hass, r, "hologram")
+    result = await _config(hass, r, flow, {"api_key": "k3"})
+    assert result["description"] == "hologram"
+    flow = await _start(hass, r, "monoz")
+    result = await _config(
+        hass, r, flow, {"org_id": "mt2", "api_key": "k", "use_mqtt": False}
+    )
+    assert result["description"] == "monoz"
+    await hass.config.async_update(external_url=None)
+    mocks["get_me"].return_value = USER
+    mocks["authenticate"].return_value = EmnifyAccount("4242", "Fleet GmbH")
 
 
 def _entries() -> dict[str, MockConfigEntry]:
@@ -582,7 +624,7 @@ async def test_every_flow_text_renders_with_the_placeholders_passed(
 
 def test_on_device_create_message_would_fail_with_the_account_one() -> None:
     """The defect of issue 15: the listener's success dialog used the account text."""
-    account = STRINGS["config"]["create_entry"]["account"]
+    account = STRINGS["config"]["create_entry"]["hologram"]
     with pytest.raises(MissingPlaceholderError, match="url_with_secret"):
         icu_format(account, {"protocol": "TCP", "port": "4010"})
 

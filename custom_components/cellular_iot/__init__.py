@@ -13,6 +13,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
+    CONF_CLOUDHOOK_URL,
     CONF_KIND,
     CONF_MQTT,
     CONF_ORG_ID,
@@ -21,7 +22,7 @@ from .const import (
     DOMAIN,
     EntryKind,
 )
-from .inbound_webhook import new_webhook_secret
+from .inbound_webhook import async_delete_cloudhook, new_webhook_secret
 from .kinds import KINDS
 from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
 from .kinds.monoz.settings import migrate_broker
@@ -73,7 +74,12 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> None:
-    """Delete what the entry stored: its outbox, its message cursor; its repair issue."""
+    """Delete what the entry stored: its outbox, its message cursor; its repair issue.
+
+    And its webhook's Home Assistant Cloud URL, when it had one.
+    """
+    if entry.data.get(CONF_CLOUDHOOK_URL):
+        await async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     await async_remove_outbox(hass, entry.entry_id)
     if entry.data.get(CONF_KIND) == "hologram":
         await async_remove_poll_state(hass, entry.entry_id)

@@ -92,8 +92,9 @@ class KindFlow:
     # The {provider}, {credential} and {account} of the account forms' texts.
     placeholders: Mapping[str, str] = field(default_factory=dict)
     # Accounts get an inbound webhook when created, and the webhook options flow:
-    # this says where to paste its URL at the provider. None: no webhook.
-    webhook_hint: str | None = None
+    # this is the docs page (and anchor, in docs/) of pasting its URL at the
+    # provider. None: no webhook.
+    webhook_docs: str | None = None
     # The secret that reauth_confirm (and reconfigure, see below) replaces.
     secret: SecretCheck | None = None
     # The kind's own reconfigure step; None: the shared form replacing the secret.

@@ -38,11 +38,9 @@ PLACEHOLDERS = {
     "credential": "application token",
     "account": "emnify organization",
 }
-# Where to paste the webhook URL (one line, shown with the URL).
-WEBHOOK_HINT = (
-    "emnify Portal → Integrations → Data Streamer (Webhook) or a service "
-    "profile's API callback URL; give the secret as the API secret"
-)
+# The docs of the webhook at the provider (the forms link it; their texts say
+# where to paste the URL).
+WEBHOOK_DOCS = "webhooks.md#emnify"
 
 EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): SECRET})
 
@@ -132,7 +130,7 @@ class EmnifyDeviceFlow(DeviceSubentryFlow):
 FLOW = KindFlow(
     steps=EmnifySteps,
     placeholders=PLACEHOLDERS,
-    webhook_hint=WEBHOOK_HINT,
+    webhook_docs=WEBHOOK_DOCS,
     secret=SecretCheck(CONF_APPLICATION_TOKEN, _async_account_id),
     subentries={SUBENTRY_DEVICE: EmnifyDeviceFlow},
 )

@@ -49,14 +49,9 @@ PLACEHOLDERS = {
     "credential": "API key",
     "account": "Hologram account",
 }
-# Where to paste the webhook URL (one line, shown with the URL).
-WEBHOOK_HINT = (
-    "only for an organization with Hologram Routes (limited to certain legacy "
-    "organizations; without them the account's messages are read from the API, "
-    "see Inbound below): Hologram Dashboard → Routes → New route → Advanced Webhook "
-    "Builder: paste the URL with the secret and use the JSON template from the "
-    "README, then choose Inbound webhook or both"
-)
+# The docs of the webhook at the provider (the forms link it; their texts say
+# where to paste the URL).
+WEBHOOK_DOCS = "webhooks.md#hologram"
 DEFAULT_DEVICE_PORT = 4010
 
 HOLOGRAM_SCHEMA = vol.Schema(
@@ -239,7 +234,7 @@ class HologramDeviceFlow(DeviceSubentryFlow):
 FLOW = KindFlow(
     steps=HologramSteps,
     placeholders=PLACEHOLDERS,
-    webhook_hint=WEBHOOK_HINT,
+    webhook_docs=WEBHOOK_DOCS,
     secret=SecretCheck(CONF_API_KEY, _async_account_id),
     subentries={SUBENTRY_DEVICE: HologramDeviceFlow},
     # Routes are limited to certain legacy organizations: a new account polls.

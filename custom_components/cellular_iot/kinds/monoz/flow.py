@@ -77,11 +77,9 @@ PLACEHOLDERS = {
     "credential": "API key",
     "account": "monoZ organization",
 }
-# Where to paste the webhook URL (one line, shown with the URL).
-WEBHOOK_HINT = (
-    "monoZ:Link → Configuration → Add Configuration → Webhook: paste the URL, "
-    "Authorization Bearer Token = the secret"
-)
+# The docs of the webhook at the provider (the forms link it; their texts say
+# where to paste the URL).
+WEBHOOK_DOCS = "webhooks.md#monoz"
 
 FILTERS = TextSelector(TextSelectorConfig(multiple=True))
 
@@ -371,7 +369,7 @@ class MonozDeviceFlow(DeviceSubentryFlow):
 FLOW = KindFlow(
     steps=MonozSteps,
     placeholders=PLACEHOLDERS,
-    webhook_hint=WEBHOOK_HINT,
+    webhook_docs=WEBHOOK_DOCS,
     secret=SecretCheck(CONF_API_KEY, _async_account_id),
     reconfigure_step="reconfigure_monoz",
     subentries={SUBENTRY_DEVICE: MonozDeviceFlow},
