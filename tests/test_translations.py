@@ -617,9 +617,87 @@ async def test_every_flow_text_renders_with_the_placeholders_passed(
     for entry in entries.values():
         entry.add_to_hass(hass)
     await _reauth_and_reconfigure(hass, renderer, providers, entries)
+    await _number_errors(hass, renderer, entries)
     await _options(hass, renderer, entries)
     await _devices(hass, renderer, entries)
     assert renderer.expected() - renderer.seen == set()
+
+
+async def test_out_of_range_numbers_are_translated_form_errors(
+    hass: HomeAssistant, providers: dict[str, AsyncMock]
+) -> None:
+    """Issue 26 A8: no "Value 70000.0 is too large"; the limits as whole numbers."""
+    entries = _entries()
+    for entry in entries.values():
+        entry.add_to_hass(hass)
+    renderer = Renderer()
+    await _number_errors(hass, renderer, entries)
+    texts = "\n".join(renderer.texts)
+    assert "The port is a whole number from 1 to 65535." in texts
+    assert "Give a whole number of hours from 1 to 720." in texts
+    assert "Give a whole number of messages from 1 to " in texts
+    errors = [text for text in renderer.texts if "whole number" in text]
+    assert len(errors) == 8
+    assert not [text for text in errors if ".0" in text]  # not "Value 70000.0"
+
+
+async def _number_errors(
+    hass: HomeAssistant, r: Renderer, entries: dict[str, MockConfigEntry]
+) -> None:
+    """Every whole-number field out of range (or not whole): its translated error."""
+    port_error = {"port": "port_out_of_range"}
+    flow = await _start(hass, r, "on_device")
+    for port in (70000, 0):
+        result = await _config(hass, r, flow, {"protocol": "TCP", "port": port})
+        assert result.get("errors") == port_error, result
+    hass.config_entries.flow.async_abort(flow)
+
+    flow = await _start(hass, r, "monoz")
+    monoz = {"org_id": "mt9", "api_key": "k", "use_mqtt": True}
+    result = await _config(hass, r, flow, monoz)
+    assert result["step_id"] == "monoz_mqtt"
+    for port in (70000, 1883.5):
+        result = await _config(hass, r, flow, {"host": "127.0.0.1", "port": port})
+        assert result["errors"] == port_error
+    hass.config_entries.flow.async_abort(flow)
+
+    manager = hass.config_entries.options
+    result = r.render(OPTIONS, await manager.async_init(entries["emnify"].entry_id))
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"], {"outbox_max_age": 0, "outbox_max_depth": 10**9}
+        ),
+    )
+    assert result["errors"] == {
+        "outbox_max_age": "outbox_max_age_out_of_range",
+        "outbox_max_depth": "outbox_max_depth_out_of_range",
+    }
+    manager.async_abort(result["flow_id"])
+    result = r.render(OPTIONS, await manager.async_init(entries["on_device"].entry_id))
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"], {"allowed_networks": ["10.0.0.0/8"], "rate_limit": 0}
+        ),
+    )
+    assert result["errors"] == {"rate_limit": "rate_limit_out_of_range"}
+    manager.async_abort(result["flow_id"])
+
+    subentries = hass.config_entries.subentries
+    result = r.render(
+        DEVICE,
+        await subentries.async_init(
+            (entries["hologram"].entry_id, "device"), context={"source": SOURCE_USER}
+        ),
+    )
+    device = {"device_id": "123", "send_as": "sms", "protocol": "TCP"}
+    result = r.render(
+        DEVICE,
+        await subentries.async_configure(result["flow_id"], {**device, "port": 70000}),
+    )
+    assert result["errors"] == port_error
+    subentries.async_abort(result["flow_id"])
 
 
 def test_on_device_create_message_would_fail_with_the_account_one() -> None:

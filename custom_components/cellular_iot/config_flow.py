@@ -46,7 +46,7 @@ from .inbound_webhook import (
     url_with_secret,
 )
 from .kinds import KINDS
-from .kinds.flow import SECRET, KindFlow, KindFlowBase, select
+from .kinds.flow import SECRET, KindFlow, KindFlowBase, WholeNumber, select
 from .outbox import (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_DEPTH,
@@ -279,6 +279,11 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         )
 
 
+# The outbox's limits (whole numbers, checked by the step: translated errors).
+OUTBOX_MAX_AGE_FIELD = WholeNumber(CONF_OUTBOX_MAX_AGE, 1, 720, "h")
+OUTBOX_MAX_DEPTH_FIELD = WholeNumber(CONF_OUTBOX_MAX_DEPTH, *MAX_DEPTH_RANGE)
+
+
 def _sim_interval_field(entry: ConfigEntry) -> dict[vol.Marker, Any]:
     """Return the SIM refresh interval field, for providers with a SIM API."""
     kind = KINDS.get(entry.data.get(CONF_KIND, ""))
@@ -330,11 +335,15 @@ class WebhookOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Show the URL; on request, make a new secret."""
         entry = self.config_entry
+        errors: dict[str, str] = {}
         if user_input is not None:
+            max_age = OUTBOX_MAX_AGE_FIELD.check(user_input, errors)
+            max_depth = OUTBOX_MAX_DEPTH_FIELD.check(user_input, errors)
+        if user_input is not None and not errors:
             self._options = {
                 **entry.options,
-                CONF_OUTBOX_MAX_AGE: int(user_input[CONF_OUTBOX_MAX_AGE]),
-                CONF_OUTBOX_MAX_DEPTH: int(user_input[CONF_OUTBOX_MAX_DEPTH]),
+                CONF_OUTBOX_MAX_AGE: max_age,
+                CONF_OUTBOX_MAX_DEPTH: max_depth,
             }
             if CONF_SIM_INTERVAL in user_input:
                 self._options[CONF_SIM_INTERVAL] = int(user_input[CONF_SIM_INTERVAL])
@@ -353,43 +362,23 @@ class WebhookOptionsFlow(OptionsFlow):
                         default=entry.options.get(
                             CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
                         ),
-                    ): vol.All(
-                        NumberSelector(
-                            NumberSelectorConfig(
-                                min=1,
-                                max=720,
-                                step=1,
-                                mode=NumberSelectorMode.BOX,
-                                unit_of_measurement="h",
-                            )
-                        ),
-                        vol.Coerce(int),
-                        vol.Range(min=1, max=720),
-                    ),
+                    ): OUTBOX_MAX_AGE_FIELD.selector,
                     vol.Required(
                         CONF_OUTBOX_MAX_DEPTH,
                         default=entry.options.get(
                             CONF_OUTBOX_MAX_DEPTH, DEFAULT_MAX_DEPTH
                         ),
-                    ): vol.All(
-                        NumberSelector(
-                            NumberSelectorConfig(
-                                min=MAX_DEPTH_RANGE[0],
-                                max=MAX_DEPTH_RANGE[1],
-                                step=1,
-                                mode=NumberSelectorMode.BOX,
-                            )
-                        ),
-                        vol.Coerce(int),
-                        vol.Range(min=MAX_DEPTH_RANGE[0], max=MAX_DEPTH_RANGE[1]),
-                    ),
+                    ): OUTBOX_MAX_DEPTH_FIELD.selector,
                     **_sim_interval_field(entry),
                     **_inbound_fields(entry),
                     vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
                 }
             ),
+            errors=errors,
             description_placeholders={
                 **_webhook_placeholders(entry.data),
+                **OUTBOX_MAX_AGE_FIELD.placeholders,
+                **OUTBOX_MAX_DEPTH_FIELD.placeholders,
                 "webhook_url": account_webhook_url(self.hass, entry.data)[0],
             },
         )

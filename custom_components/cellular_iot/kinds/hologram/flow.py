@@ -39,7 +39,16 @@ from ...const import (
 from ...providers.errors import ProviderAuthError, ProviderError, ProviderNotFoundError
 from ...providers.hologram import HologramClient, HologramUser
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow, numeric_id
-from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck, select
+from ..flow import (
+    PORT,
+    PORT_FIELD,
+    SECRET,
+    TEXT,
+    KindFlow,
+    KindFlowBase,
+    SecretCheck,
+    select,
+)
 from .data import HologramData
 
 # Form texts name the provider: the {provider}, {credential} and {account}
@@ -190,7 +199,7 @@ def _clean_defaults(
 ) -> dict[str, Any]:
     return {
         CONF_SEND_AS: user_input[CONF_SEND_AS],
-        ATTR_PORT: int(user_input[ATTR_PORT]),
+        ATTR_PORT: PORT_FIELD.check(user_input, errors),
         ATTR_PROTOCOL: user_input[ATTR_PROTOCOL],
     }
 
@@ -218,7 +227,10 @@ class HologramDeviceFlow(DeviceSubentryFlow):
         key=ATTR_DEVICE_ID,
         invalid_id="invalid_device_id",
         clean_id=numeric_id,
-        placeholders=lambda entry: {"id_name": "Hologram device ID"},
+        placeholders=lambda entry: {
+            "id_name": "Hologram device ID",
+            **PORT_FIELD.placeholders,
+        },
         defaults=_defaults_schema,
         clean_defaults=_clean_defaults,
         choices=_async_device_choices,

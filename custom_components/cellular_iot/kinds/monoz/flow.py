@@ -61,7 +61,16 @@ from ...providers.mqtt import (
     valid_topic_filter,
 )
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow
-from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck, select
+from ..flow import (
+    PORT,
+    PORT_FIELD,
+    SECRET,
+    TEXT,
+    KindFlow,
+    KindFlowBase,
+    SecretCheck,
+    select,
+)
 from .settings import (
     async_client_id,
     mqtt_settings,
@@ -227,7 +236,7 @@ class MonozSteps(KindFlowBase):
                 {k: v for k, v in suggested.items() if k != CONF_PASSWORD},
             ),
             errors=errors,
-            description_placeholders={"org_id": org_id},
+            description_placeholders={"org_id": org_id, **PORT_FIELD.placeholders},
         )
 
     async def _async_validate_broker(
@@ -237,9 +246,12 @@ class MonozSteps(KindFlowBase):
         errors: dict[str, str],
     ) -> dict[str, Any] | None:
         """Check the uplink filter, then connect with the settings (and disconnect)."""
+        port = PORT_FIELD.check(user_input, errors)
+        if port is None:
+            return None
         broker: dict[str, Any] = {
             CONF_HOST: str(user_input[CONF_HOST]).strip(),
-            CONF_PORT: int(user_input[CONF_PORT]),
+            CONF_PORT: port,
             CONF_TLS: bool(user_input.get(CONF_TLS)),
             CONF_VERIFY_TLS: bool(user_input.get(CONF_VERIFY_TLS, True)),
             CONF_USERNAME: (user_input.get(CONF_USERNAME) or "").strip(),
