@@ -94,6 +94,9 @@ async def test_flow_errors(
         flow_id, {"application_token": token or emnify.application_token}
     )
     assert result["errors"] == error
+    # The token typed stays in the (masked) field (issue 26 A11: it was emptied).
+    (marker,) = result["data_schema"].schema
+    assert marker.description == {"suggested_value": token or emnify.application_token}
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"application_token": emnify.application_token}
     )

@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.kinds.on_device.flow import LISTENER_DOCS_URL
 from custom_components.cellular_iot.providers.emnify import EmnifyAccount
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
@@ -41,10 +42,12 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.selector import SelectSelector
 
 from .conftest import API_KEY, emnify_entry, hologram_entry, monoz_entry, with_webhook
+from .test_docs_links import anchors
 from .texts import MissingPlaceholderError, icu_format
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
+ROOT = INTEGRATION.parent.parent
 FLOW = "custom_components.cellular_iot.config_flow"
 ON_DEVICE_FLOW = "custom_components.cellular_iot.kinds.on_device.flow"
 BUSY_PORT = 4999
@@ -746,3 +749,26 @@ async def test_forms_speak_of_their_own_provider(
         if other != kind:
             for word in words:
                 assert word not in texts, (kind, word)
+
+
+def test_names_titles_and_spelling_are_consistent() -> None:
+    """Issue 26 A11: the proper name, a title for what the options hold, US spelling,
+    and a short listener options text (the detail is in docs/listener.md)."""
+    raw = (INTEGRATION / "strings.json").read_text()
+    assert STRINGS["config"]["step"]["user"]["title"] == "Add Cellular IoT"
+    assert "cellular IoT" not in raw
+    # The options hold the outbox and the inbound mode too, not only the webhook.
+    assert STRINGS["options"]["step"]["init"]["title"] == "Account options"
+    listener = STRINGS["options"]["step"]["listener"]["description"]
+    assert len(listener.split()) <= 70
+    page, anchor = LISTENER_DOCS_URL.rsplit("/", 1)[1].split("#")
+    assert anchor in anchors((ROOT / "docs" / page).read_text())
+    # US English, as Home Assistant writes: emnify's own field and texts aside.
+    quoted = ('"organisation"', "Organisation blocked", "Organisation Name")
+    pages = [INTEGRATION / "strings.json", *sorted((ROOT / "docs").glob("*.md"))]
+    pages += sorted(INTEGRATION.rglob("*.py"))
+    for page in pages:
+        for number, line in enumerate(page.read_text().splitlines(), 1):
+            if any(text in line for text in quoted):
+                continue
+            assert "organis" not in line.lower(), f"{page.name}:{number}: {line}"

@@ -273,7 +273,10 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         marker = vol.Required(key) if required else vol.Optional(key)
         return self.async_show_form(
             step_id=step_id,
-            data_schema=vol.Schema({marker: SECRET}),
+            # What was typed stays after an error (masked).
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({marker: SECRET}), user_input or {}
+            ),
             errors=errors,
             description_placeholders={**flow.placeholders, "title": entry.title},
         )

@@ -46,7 +46,7 @@ EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): SECRET})
 
 
 def emnify_unique_id(account: EmnifyAccount, token: str) -> str:
-    """One emnify account per organisation (or per token when it names none)."""
+    """One emnify account per organization (or per token when it names none)."""
     if account.org_id:
         return f"emnify-org-{account.org_id}"
     return "emnify-token-" + hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -76,7 +76,7 @@ async def async_validate_emnify(
 async def _async_account_id(
     hass: HomeAssistant, entry: ConfigEntry, token: str, errors: dict[str, str]
 ) -> str | None:
-    """Prove a new application token; the account is the organisation it opens."""
+    """Prove a new application token; the account is the organization it opens."""
     account = await async_validate_emnify(hass, token, errors)
     return emnify_unique_id(account, token) if account is not None else None
 
@@ -104,7 +104,10 @@ class EmnifySteps(KindFlowBase):
                 )
         return self.async_show_form(
             step_id="emnify",
-            data_schema=EMNIFY_SCHEMA,
+            # What was typed stays after an error, the token too (masked).
+            data_schema=self.add_suggested_values_to_schema(
+                EMNIFY_SCHEMA, user_input or {}
+            ),
             errors=errors,
             description_placeholders=PLACEHOLDERS,
         )

@@ -69,7 +69,7 @@ HOLOGRAM_SCHEMA = vol.Schema(
 
 
 class _InvalidOrgIdError(Exception):
-    """The organisation id typed into the form is not a positive integer."""
+    """The organization id typed into the form is not a positive integer."""
 
 
 def _parse_org_id(value: Any) -> int | None:
@@ -82,7 +82,7 @@ def _parse_org_id(value: Any) -> int | None:
 
 
 def hologram_unique_id(user: HologramUser, org_id: int | None) -> str:
-    """One Hologram account per organisation, or per user when no org is given."""
+    """One Hologram account per organization, or per user when no org is given."""
     return f"org-{org_id}" if org_id is not None else f"user-{user.user_id}"
 
 
@@ -128,7 +128,7 @@ async def async_validate_hologram(
 async def _async_account_id(
     hass: HomeAssistant, entry: ConfigEntry, api_key: str, errors: dict[str, str]
 ) -> str | None:
-    """Prove a new API key for the entry's organisation (or user)."""
+    """Prove a new API key for the entry's organization (or user)."""
     org_id = entry.data.get(CONF_ORG_ID)
     user, _ = await async_validate_hologram(hass, api_key, org_id, errors)
     # The reauth and reconfigure forms have no org id field.
@@ -172,7 +172,8 @@ class HologramSteps(KindFlowBase):
             step_id="hologram",
             data_schema=self.add_suggested_values_to_schema(
                 HOLOGRAM_SCHEMA,
-                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+                # What was typed stays after an error, the key too (masked).
+                user_input or {},
             ),
             errors=errors,
             description_placeholders=PLACEHOLDERS,

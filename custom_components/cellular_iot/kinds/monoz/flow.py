@@ -132,7 +132,7 @@ def monoz_mqtt_schema(org_id: str) -> vol.Schema:
 
 
 def monoz_unique_id(org_id: str) -> str:
-    """One monoZ account per organisation."""
+    """One monoZ account per organization."""
     return f"monoz-org-{org_id}"
 
 
@@ -162,7 +162,7 @@ async def async_validate_monoz(
 async def _async_account_id(
     hass: HomeAssistant, entry: ConfigEntry, api_key: str, errors: dict[str, str]
 ) -> str | None:
-    """Prove a new API key for the entry's organisation."""
+    """Prove a new API key for the entry's organization."""
     org = entry.data[CONF_ORG_ID]
     if await async_validate_monoz(hass, org, api_key, errors):
         return monoz_unique_id(org)
@@ -202,7 +202,8 @@ class MonozSteps(KindFlowBase):
             step_id="monoz",
             data_schema=self.add_suggested_values_to_schema(
                 MONOZ_SCHEMA,
-                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+                # What was typed stays after an error, the key too (masked).
+                user_input or {},
             ),
             errors=errors,
             description_placeholders=PLACEHOLDERS,
@@ -328,7 +329,8 @@ class MonozSteps(KindFlowBase):
             step_id="reconfigure_monoz",
             data_schema=self.add_suggested_values_to_schema(
                 MONOZ_RECONFIGURE_SCHEMA,
-                {CONF_USE_MQTT: bool(entry.data.get(CONF_MQTT))},
+                # What was typed stays after an error, the key too (masked).
+                user_input or {CONF_USE_MQTT: bool(entry.data.get(CONF_MQTT))},
             ),
             errors=errors,
             description_placeholders={**PLACEHOLDERS, "title": entry.title},

@@ -34,6 +34,7 @@ from ...const import (
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     DEFAULT_LISTENER_PORT,
+    DOCS_URL,
     EntryKind,
 )
 from ...providers.hologram_socket import validate_credentials, validate_device_key
@@ -224,6 +225,8 @@ class OnDeviceSteps(KindFlowBase):
         )
 
 
+# The details the listener's options form leaves to the docs.
+LISTENER_DOCS_URL = f"{DOCS_URL}/listener.md#who-may-send-allowed-networks"
 RATE_LIMIT_FIELD = WholeNumber(CONF_RATE_LIMIT, 1, RATE_LIMIT_MAX, "messages/min")
 
 
@@ -316,6 +319,7 @@ class ListenerOptionsFlow(OptionsFlow):
             description_placeholders={
                 **placeholders,
                 **RATE_LIMIT_FIELD.placeholders,
+                "docs_url": LISTENER_DOCS_URL,
                 "title": entry.title,
                 "suggestion": suggested_secret(),
             },
