@@ -35,12 +35,12 @@ from custom_components.cellular_iot.providers.mqtt import (
     MqttClientIdRejectedError,
     MqttTlsError,
 )
-from homeassistant.components.cloud import CloudNotConnected
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.selector import SelectSelector
 
+from .cloud_stub import CloudNotConnected, stub_cloud
 from .conftest import API_KEY, emnify_entry, hologram_entry, monoz_entry, with_webhook
 from .test_docs_links import anchors
 from .texts import MissingPlaceholderError, icu_format
@@ -231,7 +231,6 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
             await hass.config_entries.async_unload(entry.entry_id)
 
 
-CLOUD = "homeassistant.components.cloud"
 CONFIG = ("config",)
 OPTIONS = ("options",)
 DEVICE = ("config_subentries", "device")
@@ -349,14 +348,13 @@ async def _add_accounts_reachable(
     """The messages of a webhook the provider can reach: HA Cloud or an external URL."""
     mocks["authenticate"].return_value = EmnifyAccount("4343", "Cloud GmbH")
     hass.config.components.add("cloud")
-    with (
-        patch(f"{CLOUD}.async_active_subscription", return_value=True),
-        patch(f"{CLOUD}.async_is_connected", return_value=True),
-        patch(
-            f"{CLOUD}.async_create_cloudhook",
-            side_effect=[CloudNotConnected(), "https://hooks.nabu.casa/x"],
-        ),
-    ):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        stub_cloud(
+            monkeypatch,
+            create=AsyncMock(
+                side_effect=[CloudNotConnected(), "https://hooks.nabu.casa/x"]
+            ),
+        )
         for reason in ("cloud_not_connected", None):
             flow = await _start(hass, r, "emnify")
             menu = await _config(hass, r, flow, {"application_token": "t"})

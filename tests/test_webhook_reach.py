@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import AsyncMock
 
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.cellular_iot.const import DOMAIN
@@ -18,6 +19,7 @@ from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
+from .cloud_stub import stub_cloud
 from .conftest import API_KEY, hologram_entry
 from .fakes.hologram import FakeHologram
 from .test_docs_links import anchors
@@ -28,7 +30,6 @@ STRINGS = json.loads(
     (ROOT / "custom_components" / "cellular_iot" / "strings.json").read_text()
 )
 DOCS = "https://github.com/cellular-iot/cellular_iot/blob/main/docs/"
-CLOUD = "homeassistant.components.cloud"
 CLOUDHOOK = "https://hooks.nabu.casa/abcdef"
 
 
@@ -47,15 +48,6 @@ async def _add_hologram(hass: HomeAssistant) -> Any:
 def _message(result: Any) -> str:
     text = STRINGS["config"]["create_entry"][result["description"]]
     return icu_format(text, result["description_placeholders"])
-
-
-def _cloud(**create: Any) -> Any:
-    """Home Assistant Cloud logged in and connected, as core's tests mock it."""
-    return (
-        patch(f"{CLOUD}.async_active_subscription", return_value=True),
-        patch(f"{CLOUD}.async_is_connected", return_value=True),
-        patch(f"{CLOUD}.async_create_cloudhook", AsyncMock(**create)),
-    )
 
 
 async def test_external_url_is_shown(
@@ -117,22 +109,21 @@ async def test_hints_are_translated_and_link_the_template(
 
 
 async def test_cloudhook_offered_and_created(
-    hass: HomeAssistant, hologram: FakeHologram
+    hass: HomeAssistant, hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hass.config.components.add("cloud")
-    active, connected, create = _cloud(return_value=CLOUDHOOK)
-    with active, connected, create as create_mock:
-        result = await _add_hologram(hass)
-        assert result["type"] is FlowResultType.MENU
-        assert result["step_id"] == "webhook"
-        assert result["menu_options"] == ["cloudhook", "own_url"]
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "cloudhook"}
-        )
-        await hass.async_block_till_done()
+    cloud = stub_cloud(monkeypatch, create=AsyncMock(return_value=CLOUDHOOK))
+    result = await _add_hologram(hass)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "webhook"
+    assert result["menu_options"] == ["cloudhook", "own_url"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "cloudhook"}
+    )
+    await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     webhook_id = result["data"]["webhook_id"]
-    create_mock.assert_awaited_once_with(hass, webhook_id)
+    cloud.async_create_cloudhook.assert_awaited_once_with(hass, webhook_id)
     assert result["data"]["cloudhook_url"] == CLOUDHOOK
     assert result["description"] == "hologram"
     assert result["description_placeholders"]["webhook_url"] == CLOUDHOOK
@@ -143,52 +134,52 @@ async def test_cloudhook_offered_and_created(
 
 
 async def test_own_url_instead_of_cloudhook(
-    hass: HomeAssistant, hologram: FakeHologram
+    hass: HomeAssistant, hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hass.config.components.add("cloud")
-    active, connected, create = _cloud(return_value=CLOUDHOOK)
-    with active, connected, create as create_mock:
-        result = await _add_hologram(hass)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "own_url"}
-        )
-        await hass.async_block_till_done()
+    cloud = stub_cloud(monkeypatch, create=AsyncMock(return_value=CLOUDHOOK))
+    result = await _add_hologram(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "own_url"}
+    )
+    await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    create_mock.assert_not_awaited()
+    cloud.async_create_cloudhook.assert_not_awaited()
     assert "cloudhook_url" not in result["data"]
     assert result["description"] == "hologram_local"
 
 
 async def test_no_cloudhook_offered_when_cloud_is_not_connected(
-    hass: HomeAssistant, hologram: FakeHologram
+    hass: HomeAssistant, hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hass.config.components.add("cloud")
-    with (
-        patch(f"{CLOUD}.async_active_subscription", return_value=True),
-        patch(f"{CLOUD}.async_is_connected", return_value=False),
-    ):
-        result = await _add_hologram(hass)
-        await hass.async_block_till_done()
+    stub_cloud(monkeypatch, connected=False)
+    result = await _add_hologram(hass)
+    await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_cloudhook_deleted_when_entry_removed(hass: HomeAssistant) -> None:
+async def test_cloudhook_deleted_when_entry_removed(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hass.config.components.add("cloud")
+    cloud = stub_cloud(monkeypatch)
     entry = hologram_entry()
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
         entry,
         data={**entry.data, "webhook_id": "w" * 64, "cloudhook_url": CLOUDHOOK},
     )
-    with patch(f"{CLOUD}.async_delete_cloudhook") as delete:
-        await hass.config_entries.async_remove(entry.entry_id)
-    delete.assert_awaited_once_with(hass, "w" * 64)
+    await hass.config_entries.async_remove(entry.entry_id)
+    cloud.async_delete_cloudhook.assert_awaited_once_with(hass, "w" * 64)
 
 
-async def test_no_cloudhook_no_delete(hass: HomeAssistant) -> None:
+async def test_no_cloudhook_no_delete(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hass.config.components.add("cloud")
+    cloud = stub_cloud(monkeypatch)
     entry: MockConfigEntry = hologram_entry()
     entry.add_to_hass(hass)
-    with patch(f"{CLOUD}.async_delete_cloudhook") as delete:
-        await hass.config_entries.async_remove(entry.entry_id)
-    delete.assert_not_called()
+    await hass.config_entries.async_remove(entry.entry_id)
+    cloud.async_delete_cloudhook.assert_not_called()
