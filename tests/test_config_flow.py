@@ -104,12 +104,13 @@ async def test_user_flow_errors_then_recovers(
     result = await hass.config_entries.flow.async_configure(flow_id, user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
-    # The key is never put back into the form; the other fields are.
+    # What was typed stays, the key too (issue 26 A11: it was emptied).
+    suggested = {
+        str(k): k.description.get("suggested_value") if k.description else None
+        for k in result["data_schema"].schema
+    }
+    assert suggested["api_key"] == user_input["api_key"]
     if "org_id" in user_input:
-        suggested = {
-            str(k): k.description.get("suggested_value") if k.description else None
-            for k in result["data_schema"].schema
-        }
         assert suggested["org_id"] == user_input["org_id"]
 
     result = await hass.config_entries.flow.async_configure(
@@ -156,6 +157,9 @@ async def test_reauth(hass: HomeAssistant, hologram: FakeHologram) -> None:
         result["flow_id"], {"api_key": "still-wrong"}
     )
     assert result["errors"] == {"base": "invalid_auth"}
+    # The key typed stays in the (masked) field.
+    (marker,) = result["data_schema"].schema
+    assert marker.description == {"suggested_value": "still-wrong"}
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"api_key": "new-key"}

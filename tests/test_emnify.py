@@ -94,6 +94,9 @@ async def test_flow_errors(
         flow_id, {"application_token": token or emnify.application_token}
     )
     assert result["errors"] == error
+    # The token typed stays in the (masked) field (issue 26 A11: it was emptied).
+    (marker,) = result["data_schema"].schema
+    assert marker.description == {"suggested_value": token or emnify.application_token}
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"application_token": emnify.application_token}
     )
@@ -549,6 +552,11 @@ async def test_unknown_endpoint_and_timeout(
     with pytest.raises(HomeAssistantError) as err:
         await _sms(hass, device_id=999, message="hi")
     assert err.value.translation_key == "provider_not_found"
+    # One sentence: the kind of failure once, then who answered what (issue 26 A9).
+    assert str(err.value) == (
+        f"{emnify_account.title}: the provider does not know the target "
+        "(emnify, HTTP 404: Endpoint with Id '999' not found.)"
+    )
     emnify.fail("/endpoint/1001/sms", 201, hang=True)
     response = await _sms(hass, device_id=1001, message="hi")
     assert response["status"] == "queued"

@@ -189,6 +189,12 @@ async def test_flow_errors_then_recover(
     result = await hass.config_entries.flow.async_configure(flow_id, data)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
+    # What was typed stays, the key too (issue 26 A11: it was emptied).
+    suggested = {
+        str(k): (k.description or {}).get("suggested_value")
+        for k in result["data_schema"].schema
+    }
+    assert suggested["api_key"] == data["api_key"]
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": False}
     )

@@ -29,7 +29,7 @@ from custom_components.cellular_iot.providers.errors import (
 )
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -559,10 +559,11 @@ async def test_full_outbox_refuses_with_an_error_and_a_repair_issue(
 ) -> None:
     """At the limit a send that would be queued fails loudly; the issue clears."""
     result = await hass.config_entries.options.async_init(hologram_account.entry_id)
-    with pytest.raises(InvalidData):  # below the smallest limit
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {"outbox_max_age": 24, "outbox_max_depth": 5}
-        )
+    # Below the smallest limit: the field's translated error (issue 26 A8).
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"outbox_max_age": 24, "outbox_max_depth": 5}
+    )
+    assert result["errors"] == {"outbox_max_depth": "outbox_max_depth_out_of_range"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"outbox_max_age": 24, "outbox_max_depth": 10}
     )

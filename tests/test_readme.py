@@ -14,6 +14,7 @@ import tomllib
 
 from custom_components.cellular_iot.config_flow import PROVIDER_PLACEHOLDERS
 from custom_components.cellular_iot.const import DOMAIN, EntryKind
+from custom_components.cellular_iot.kinds.flow import PORT_FIELD
 
 from .texts import icu_format
 
@@ -59,7 +60,9 @@ def _error_tables() -> list[tuple[str, str, str]]:
 def _placeholders(section: str) -> dict[str, str]:
     assert section in SECTIONS, f"an error table under {section!r}: which provider?"
     kind = SECTIONS[section]
-    return PROVIDER_PLACEHOLDERS[kind] if kind is not None else {}
+    # A port field's limits, as its out-of-range error shows them.
+    ports = PORT_FIELD.placeholders
+    return {**PROVIDER_PLACEHOLDERS[kind], **ports} if kind is not None else ports
 
 
 def test_readme_error_tables_match_the_forms() -> None:

@@ -340,7 +340,7 @@ async def test_emnify_reads_no_page_past_a_missing_endpoint(
         statuses = await client.sim_statuses([1001, 1500, 10**9])
     assert set(statuses) == {"1001"}
     # One page (what the rate budget counts for 3 endpoints) and one direct read of
-    # the endpoint still ahead: not the 21 pages of the organisation.
+    # the endpoint still ahead: not the 21 pages of the organization.
     assert len(emnify.calls("/endpoint")) == 1
     assert len(emnify.calls(f"/endpoint/{10**9}")) == 1
     assert emnify.violations == []

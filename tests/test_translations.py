@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.kinds.on_device.flow import LISTENER_DOCS_URL
 from custom_components.cellular_iot.providers.emnify import EmnifyAccount
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
@@ -39,11 +40,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.selector import SelectSelector
 
+from .cloud_stub import CloudNotConnected, stub_cloud
 from .conftest import API_KEY, emnify_entry, hologram_entry, monoz_entry, with_webhook
+from .test_docs_links import anchors
 from .texts import MissingPlaceholderError, icu_format
 
 INTEGRATION = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
+ROOT = INTEGRATION.parent.parent
 FLOW = "custom_components.cellular_iot.config_flow"
 ON_DEVICE_FLOW = "custom_components.cellular_iot.kinds.on_device.flow"
 BUSY_PORT = 4999
@@ -321,6 +325,8 @@ async def _add_accounts(
     result = await _config(hass, r, flow, broker)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
+    await _add_accounts_reachable(hass, r, mocks)
+
     # This device: TCP and UDP listeners (each with its own create message).
     flow = await _start(hass, r, "on_device")
     listener = {"protocol": "TCP", "port": 4010}
@@ -334,6 +340,43 @@ async def _add_accounts(
     flow = await _start(hass, r, "on_device")
     result = await _config(hass, r, flow, {"protocol": "UDP", "port": 4010})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def _add_accounts_reachable(
+    hass: HomeAssistant, r: Renderer, mocks: dict[str, AsyncMock]
+) -> None:
+    """The messages of a webhook the provider can reach: HA Cloud or an external URL."""
+    mocks["authenticate"].return_value = EmnifyAccount("4343", "Cloud GmbH")
+    hass.config.components.add("cloud")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        stub_cloud(
+            monkeypatch,
+            create=AsyncMock(
+                side_effect=[CloudNotConnected(), "https://hooks.nabu.casa/x"]
+            ),
+        )
+        for reason in ("cloud_not_connected", None):
+            flow = await _start(hass, r, "emnify")
+            menu = await _config(hass, r, flow, {"application_token": "t"})
+            assert menu["step_id"] == "webhook"
+            result = await _config(hass, r, flow, {"next_step_id": "cloudhook"})
+            if reason is not None:
+                assert result["reason"] == reason
+        assert result["description"] == "emnify"
+    hass.config.components.remove("cloud")
+    await hass.config.async_update(external_url="https://ha.example.com")
+    mocks["get_me"].return_value = HologramUser(3003, None, "b@example.com", None)
+    flow = await _start(hass, r, "hologram")
+    result = await _config(hass, r, flow, {"api_key": "k3"})
+    assert result["description"] == "hologram"
+    flow = await _start(hass, r, "monoz")
+    result = await _config(
+        hass, r, flow, {"org_id": "mt2", "api_key": "k", "use_mqtt": False}
+    )
+    assert result["description"] == "monoz"
+    await hass.config.async_update(external_url=None)
+    mocks["get_me"].return_value = USER
+    mocks["authenticate"].return_value = EmnifyAccount("4242", "Fleet GmbH")
 
 
 def _entries() -> dict[str, MockConfigEntry]:
@@ -575,14 +618,92 @@ async def test_every_flow_text_renders_with_the_placeholders_passed(
     for entry in entries.values():
         entry.add_to_hass(hass)
     await _reauth_and_reconfigure(hass, renderer, providers, entries)
+    await _number_errors(hass, renderer, entries)
     await _options(hass, renderer, entries)
     await _devices(hass, renderer, entries)
     assert renderer.expected() - renderer.seen == set()
 
 
+async def test_out_of_range_numbers_are_translated_form_errors(
+    hass: HomeAssistant, providers: dict[str, AsyncMock]
+) -> None:
+    """Issue 26 A8: no "Value 70000.0 is too large"; the limits as whole numbers."""
+    entries = _entries()
+    for entry in entries.values():
+        entry.add_to_hass(hass)
+    renderer = Renderer()
+    await _number_errors(hass, renderer, entries)
+    texts = "\n".join(renderer.texts)
+    assert "The port is a whole number from 1 to 65535." in texts
+    assert "Give a whole number of hours from 1 to 720." in texts
+    assert "Give a whole number of messages from 1 to " in texts
+    errors = [text for text in renderer.texts if "whole number" in text]
+    assert len(errors) == 8
+    assert not [text for text in errors if ".0" in text]  # not "Value 70000.0"
+
+
+async def _number_errors(
+    hass: HomeAssistant, r: Renderer, entries: dict[str, MockConfigEntry]
+) -> None:
+    """Every whole-number field out of range (or not whole): its translated error."""
+    port_error = {"port": "port_out_of_range"}
+    flow = await _start(hass, r, "on_device")
+    for port in (70000, 0):
+        result = await _config(hass, r, flow, {"protocol": "TCP", "port": port})
+        assert result.get("errors") == port_error, result
+    hass.config_entries.flow.async_abort(flow)
+
+    flow = await _start(hass, r, "monoz")
+    monoz = {"org_id": "mt9", "api_key": "k", "use_mqtt": True}
+    result = await _config(hass, r, flow, monoz)
+    assert result["step_id"] == "monoz_mqtt"
+    for port in (70000, 1883.5):
+        result = await _config(hass, r, flow, {"host": "127.0.0.1", "port": port})
+        assert result["errors"] == port_error
+    hass.config_entries.flow.async_abort(flow)
+
+    manager = hass.config_entries.options
+    result = r.render(OPTIONS, await manager.async_init(entries["emnify"].entry_id))
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"], {"outbox_max_age": 0, "outbox_max_depth": 10**9}
+        ),
+    )
+    assert result["errors"] == {
+        "outbox_max_age": "outbox_max_age_out_of_range",
+        "outbox_max_depth": "outbox_max_depth_out_of_range",
+    }
+    manager.async_abort(result["flow_id"])
+    result = r.render(OPTIONS, await manager.async_init(entries["on_device"].entry_id))
+    result = r.render(
+        OPTIONS,
+        await manager.async_configure(
+            result["flow_id"], {"allowed_networks": ["10.0.0.0/8"], "rate_limit": 0}
+        ),
+    )
+    assert result["errors"] == {"rate_limit": "rate_limit_out_of_range"}
+    manager.async_abort(result["flow_id"])
+
+    subentries = hass.config_entries.subentries
+    result = r.render(
+        DEVICE,
+        await subentries.async_init(
+            (entries["hologram"].entry_id, "device"), context={"source": SOURCE_USER}
+        ),
+    )
+    device = {"device_id": "123", "send_as": "sms", "protocol": "TCP"}
+    result = r.render(
+        DEVICE,
+        await subentries.async_configure(result["flow_id"], {**device, "port": 70000}),
+    )
+    assert result["errors"] == port_error
+    subentries.async_abort(result["flow_id"])
+
+
 def test_on_device_create_message_would_fail_with_the_account_one() -> None:
     """The defect of issue 15: the listener's success dialog used the account text."""
-    account = STRINGS["config"]["create_entry"]["account"]
+    account = STRINGS["config"]["create_entry"]["hologram"]
     with pytest.raises(MissingPlaceholderError, match="url_with_secret"):
         icu_format(account, {"protocol": "TCP", "port": "4010"})
 
@@ -626,3 +747,26 @@ async def test_forms_speak_of_their_own_provider(
         if other != kind:
             for word in words:
                 assert word not in texts, (kind, word)
+
+
+def test_names_titles_and_spelling_are_consistent() -> None:
+    """Issue 26 A11: the proper name, a title for what the options hold, US spelling,
+    and a short listener options text (the detail is in docs/listener.md)."""
+    raw = (INTEGRATION / "strings.json").read_text()
+    assert STRINGS["config"]["step"]["user"]["title"] == "Add Cellular IoT"
+    assert "cellular IoT" not in raw
+    # The options hold the outbox and the inbound mode too, not only the webhook.
+    assert STRINGS["options"]["step"]["init"]["title"] == "Account options"
+    listener = STRINGS["options"]["step"]["listener"]["description"]
+    assert len(listener.split()) <= 70
+    page, anchor = LISTENER_DOCS_URL.rsplit("/", 1)[1].split("#")
+    assert anchor in anchors((ROOT / "docs" / page).read_text())
+    # US English, as Home Assistant writes: emnify's own field and texts aside.
+    quoted = ('"organisation"', "Organisation blocked", "Organisation Name")
+    pages = [INTEGRATION / "strings.json", *sorted((ROOT / "docs").glob("*.md"))]
+    pages += sorted(INTEGRATION.rglob("*.py"))
+    for page in pages:
+        for number, line in enumerate(page.read_text().splitlines(), 1):
+            if any(text in line for text in quoted):
+                continue
+            assert "organis" not in line.lower(), f"{page.name}:{number}: {line}"

@@ -13,6 +13,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
+    CONF_CLOUDHOOK_URL,
     CONF_KIND,
     CONF_MQTT,
     CONF_ORG_ID,
@@ -22,7 +23,7 @@ from .const import (
     EntryKind,
 )
 from .discovery import async_remove_device, async_remove_discovery
-from .inbound_webhook import new_webhook_secret
+from .inbound_webhook import async_delete_cloudhook, new_webhook_secret
 from .kinds import KINDS
 from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
 from .kinds.monoz.settings import migrate_broker
@@ -74,7 +75,12 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: CellularIoTConfigEntry
 ) -> None:
-    """Delete what the entry stored: outbox, message cursor, discovery; its issues."""
+    """Delete what the entry stored: outbox, message cursor, discovery; its issues.
+
+    And its webhook's Home Assistant Cloud URL, when it had one.
+    """
+    if entry.data.get(CONF_CLOUDHOOK_URL):
+        await async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     await async_remove_outbox(hass, entry.entry_id)
     if entry.data.get(CONF_KIND) == "hologram":
         await async_remove_poll_state(hass, entry.entry_id)

@@ -157,7 +157,8 @@ def provider_error(
 ) -> HomeAssistantError:
     """Translate a provider client error; start re-authentication on auth errors."""
     title = title or (entry.title if entry is not None else "Hologram device webhook")
-    placeholders = {"title": title, "error": str(err)}
+    # The text names the kind of failure; the placeholder only what was answered.
+    placeholders = {"title": title, "error": err.reason}
     if isinstance(err, ProviderAuthError):
         if entry is not None:
             entry.async_start_reauth(hass)

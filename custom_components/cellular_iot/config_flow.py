@@ -27,18 +27,26 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import (
+    CONF_CLOUDHOOK_URL,
     CONF_INBOUND_MODE,
     CONF_KIND,
     CONF_ROTATE_SECRET,
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
+    DOCS_URL,
     DOMAIN,
     INBOUND_MODES,
     INBOUND_WEBHOOK,
 )
-from .inbound_webhook import new_webhook_secret, url_with_secret, webhook_url
+from .inbound_webhook import (
+    account_webhook_url,
+    async_create_cloudhook,
+    cloud_offers_webhooks,
+    new_webhook_secret,
+    url_with_secret,
+)
 from .kinds import KINDS
-from .kinds.flow import SECRET, KindFlow, KindFlowBase, select
+from .kinds.flow import SECRET, KindFlow, KindFlowBase, WholeNumber, select
 from .outbox import (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_DEPTH,
@@ -82,11 +90,14 @@ def _kind_flow(entry: ConfigEntry) -> KindFlow | None:
     return FLOWS.get(str(kind))
 
 
-def _webhook_hint(data: Mapping[str, Any]) -> str:
-    """Where to paste the webhook URL of an account entry at its provider."""
-    hint = FLOWS[data[CONF_KIND]].webhook_hint
-    assert hint is not None, "only kinds with a webhook hint have a webhook"
-    return hint
+def _webhook_placeholders(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return the provider's name and the docs of pasting the webhook URL at it."""
+    flow = FLOWS[data[CONF_KIND]]
+    assert flow.webhook_docs is not None, "only kinds with webhook docs have one"
+    return {
+        "provider": flow.placeholders["provider"],
+        "docs_url": f"{DOCS_URL}/{flow.webhook_docs}",
+    }
 
 
 # Every kind's steps in one base, in the menu's order: HA calls
@@ -128,30 +139,76 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         """Account entries have a webhook; listeners say who may send."""
         flow = _kind_flow(config_entry)
         return flow is not None and (
-            flow.options_flow is not None or flow.webhook_hint is not None
+            flow.options_flow is not None or flow.webhook_docs is not None
         )
+
+    _account: tuple[str, dict[str, Any]]
 
     def _async_create_account_entry(
         self, *, title: str, data: dict[str, Any]
     ) -> ConfigFlowResult:
-        """Create an account entry with its inbound webhook; show the URL once."""
-        webhook_id = webhook.async_generate_id()
+        """Create an account entry with its inbound webhook; show the URL once.
+
+        With Home Assistant Cloud connected, first offer a Cloud URL for the webhook.
+        """
+        data = {**data, CONF_WEBHOOK_ID: webhook.async_generate_id()}
+        self._account = (title, data)
+        if cloud_offers_webhooks(self.hass):
+            return self._async_show_webhook_menu()
+        return self._async_finish_account()
+
+    async def async_step_webhook(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer a Home Assistant Cloud URL for the account's webhook, or its own."""
+        return self._async_show_webhook_menu()
+
+    def _async_show_webhook_menu(self) -> ConfigFlowResult:
+        data = self._account[1]
+        return self.async_show_menu(
+            step_id="webhook",
+            menu_options=["cloudhook", "own_url"],
+            description_placeholders={
+                **_webhook_placeholders(data),
+                "webhook_url": account_webhook_url(self.hass, data)[0],
+            },
+        )
+
+    async def async_step_cloudhook(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Give the account's webhook a Home Assistant Cloud URL."""
+        data = self._account[1]
+        url = await async_create_cloudhook(self.hass, data[CONF_WEBHOOK_ID])
+        if url is None:
+            return self.async_abort(reason="cloud_not_connected")
+        data[CONF_CLOUDHOOK_URL] = url
+        return self._async_finish_account()
+
+    async def async_step_own_url(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Use this Home Assistant's own URL for the account's webhook."""
+        return self._async_finish_account()
+
+    def _async_finish_account(self) -> ConfigFlowResult:
+        """Create the account entry; its message says where the URL goes, once."""
+        title, data = self._account
         secret = new_webhook_secret()
-        url = webhook_url(self.hass, webhook_id)
+        url, reachable = account_webhook_url(self.hass, data)
+        kind = data[CONF_KIND]
         return self.async_create_entry(
             title=title,
-            data={**data, CONF_WEBHOOK_ID: webhook_id},
-            options={
-                CONF_WEBHOOK_SECRET: secret,
-                **FLOWS[data[CONF_KIND]].new_entry_options,
-            },
-            # config.create_entry.account: the URL and secret, shown only now.
-            description="account",
+            data=data,
+            options={CONF_WEBHOOK_SECRET: secret, **FLOWS[kind].new_entry_options},
+            # config.create_entry.<kind>: the URL and secret, shown only now;
+            # <kind>_local also warns that the provider cannot reach the URL.
+            description=kind if reachable else f"{kind}_local",
             description_placeholders={
+                **_webhook_placeholders(data),
                 "webhook_url": url,
                 "secret": secret,
                 "url_with_secret": url_with_secret(url, secret),
-                "hint": _webhook_hint(data),
             },
         )
 
@@ -216,10 +273,18 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         marker = vol.Required(key) if required else vol.Optional(key)
         return self.async_show_form(
             step_id=step_id,
-            data_schema=vol.Schema({marker: SECRET}),
+            # What was typed stays after an error (masked).
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({marker: SECRET}), user_input or {}
+            ),
             errors=errors,
             description_placeholders={**flow.placeholders, "title": entry.title},
         )
+
+
+# The outbox's limits (whole numbers, checked by the step: translated errors).
+OUTBOX_MAX_AGE_FIELD = WholeNumber(CONF_OUTBOX_MAX_AGE, 1, 720, "h")
+OUTBOX_MAX_DEPTH_FIELD = WholeNumber(CONF_OUTBOX_MAX_DEPTH, *MAX_DEPTH_RANGE)
 
 
 def _sim_interval_field(entry: ConfigEntry) -> dict[vol.Marker, Any]:
@@ -273,11 +338,15 @@ class WebhookOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Show the URL; on request, make a new secret."""
         entry = self.config_entry
+        errors: dict[str, str] = {}
         if user_input is not None:
+            max_age = OUTBOX_MAX_AGE_FIELD.check(user_input, errors)
+            max_depth = OUTBOX_MAX_DEPTH_FIELD.check(user_input, errors)
+        if user_input is not None and not errors:
             self._options = {
                 **entry.options,
-                CONF_OUTBOX_MAX_AGE: int(user_input[CONF_OUTBOX_MAX_AGE]),
-                CONF_OUTBOX_MAX_DEPTH: int(user_input[CONF_OUTBOX_MAX_DEPTH]),
+                CONF_OUTBOX_MAX_AGE: max_age,
+                CONF_OUTBOX_MAX_DEPTH: max_depth,
             }
             if CONF_SIM_INTERVAL in user_input:
                 self._options[CONF_SIM_INTERVAL] = int(user_input[CONF_SIM_INTERVAL])
@@ -296,44 +365,24 @@ class WebhookOptionsFlow(OptionsFlow):
                         default=entry.options.get(
                             CONF_OUTBOX_MAX_AGE, DEFAULT_MAX_AGE_HOURS
                         ),
-                    ): vol.All(
-                        NumberSelector(
-                            NumberSelectorConfig(
-                                min=1,
-                                max=720,
-                                step=1,
-                                mode=NumberSelectorMode.BOX,
-                                unit_of_measurement="h",
-                            )
-                        ),
-                        vol.Coerce(int),
-                        vol.Range(min=1, max=720),
-                    ),
+                    ): OUTBOX_MAX_AGE_FIELD.selector,
                     vol.Required(
                         CONF_OUTBOX_MAX_DEPTH,
                         default=entry.options.get(
                             CONF_OUTBOX_MAX_DEPTH, DEFAULT_MAX_DEPTH
                         ),
-                    ): vol.All(
-                        NumberSelector(
-                            NumberSelectorConfig(
-                                min=MAX_DEPTH_RANGE[0],
-                                max=MAX_DEPTH_RANGE[1],
-                                step=1,
-                                mode=NumberSelectorMode.BOX,
-                            )
-                        ),
-                        vol.Coerce(int),
-                        vol.Range(min=MAX_DEPTH_RANGE[0], max=MAX_DEPTH_RANGE[1]),
-                    ),
+                    ): OUTBOX_MAX_DEPTH_FIELD.selector,
                     **_sim_interval_field(entry),
                     **_inbound_fields(entry),
                     vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
                 }
             ),
+            errors=errors,
             description_placeholders={
-                "webhook_url": webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID]),
-                "hint": _webhook_hint(entry.data),
+                **_webhook_placeholders(entry.data),
+                **OUTBOX_MAX_AGE_FIELD.placeholders,
+                **OUTBOX_MAX_DEPTH_FIELD.placeholders,
+                "webhook_url": account_webhook_url(self.hass, entry.data)[0],
             },
         )
 
@@ -360,7 +409,7 @@ class WebhookOptionsFlow(OptionsFlow):
             return self._finish(
                 {**self._options, CONF_WEBHOOK_SECRET: self._new_secret}
             )
-        url = webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID])
+        url = account_webhook_url(self.hass, entry.data)[0]
         return self.async_show_form(
             step_id="new_secret",
             data_schema=vol.Schema({}),

@@ -88,6 +88,10 @@ ATTR_VIA: Final = "via"
 # (rotating it from the options flow needs no reload).
 CONF_WEBHOOK_ID: Final = "webhook_id"
 CONF_WEBHOOK_SECRET: Final = "webhook_secret"  # noqa: S105 - a key name
+# The Home Assistant Cloud URL of the webhook, when the account was given one.
+CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
+# The documentation pages, as the forms link them.
+DOCS_URL: Final = "https://github.com/cellular-iot/cellular_iot/blob/main/docs"
 CONF_ROTATE_SECRET: Final = "rotate_secret"  # noqa: S105 - a key name
 
 # Devices under an account: config subentries of type "device".

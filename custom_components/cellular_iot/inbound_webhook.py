@@ -51,7 +51,14 @@ from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.util.aiohttp import MockRequest
 from homeassistant.util.hass_dict import HassKey
 
-from .const import CONF_KIND, CONF_WEBHOOK_ID, CONF_WEBHOOK_SECRET, DOMAIN, LOGGER
+from .const import (
+    CONF_CLOUDHOOK_URL,
+    CONF_KIND,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    DOMAIN,
+    LOGGER,
+)
 from .events import async_fire_message, message_event
 from .providers.deliveries import (
     FORM,
@@ -126,6 +133,65 @@ def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
         return webhook.async_generate_url(hass, webhook_id)
     except NoURLAvailableError:
         return webhook.async_generate_path(webhook_id)
+
+
+def external_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the webhook's URL on HA's external URL; None when HA has none."""
+    try:
+        return webhook.async_generate_url(hass, webhook_id, allow_internal=False)
+    except NoURLAvailableError:
+        return None
+
+
+def account_webhook_url(
+    hass: HomeAssistant, data: Mapping[str, Any]
+) -> tuple[str, bool]:
+    """Return the URL to paste at the provider, and whether the internet reaches it.
+
+    The Home Assistant Cloud URL when the account has one, else the URL on HA's
+    external URL, else the local one (which no provider can reach).
+    """
+    if cloudhook := data.get(CONF_CLOUDHOOK_URL):
+        return str(cloudhook), True
+    webhook_id = data[CONF_WEBHOOK_ID]
+    if (external := external_webhook_url(hass, webhook_id)) is not None:
+        return external, True
+    return webhook_url(hass, webhook_id), False
+
+
+# Home Assistant Cloud stays optional ("cloud" is an after-dependency): its module is
+# imported only once the cloud integration is loaded.
+
+
+def cloud_offers_webhooks(hass: HomeAssistant) -> bool:
+    """Return whether Home Assistant Cloud can give a webhook an internet URL now."""
+    if "cloud" not in hass.config.components:
+        return False
+    from homeassistant.components import cloud  # noqa: PLC0415 - optional
+
+    return cloud.async_active_subscription(hass) and cloud.async_is_connected(hass)
+
+
+async def async_create_cloudhook(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return a new Home Assistant Cloud URL for the webhook; None if cloud is gone."""
+    from homeassistant.components import cloud  # noqa: PLC0415 - optional
+
+    try:
+        return await cloud.async_create_cloudhook(hass, webhook_id)
+    except cloud.CloudNotAvailable:
+        return None
+
+
+async def async_delete_cloudhook(hass: HomeAssistant, webhook_id: str) -> None:
+    """Delete the webhook's Home Assistant Cloud URL (a removed entry's)."""
+    if "cloud" not in hass.config.components:
+        return
+    from homeassistant.components import cloud  # noqa: PLC0415 - optional
+
+    try:
+        await cloud.async_delete_cloudhook(hass, webhook_id)
+    except (cloud.CloudNotAvailable, ValueError) as err:
+        LOGGER.debug("Cannot delete the cloudhook of webhook %s: %r", webhook_id, err)
 
 
 def url_with_secret(url: str, secret: str) -> str:

@@ -453,5 +453,5 @@ def raise_setup_error(err: ProviderError) -> NoReturn:
     raise ConfigEntryNotReady(
         translation_domain=DOMAIN,
         translation_key="cannot_connect",
-        translation_placeholders={"error": str(err)},
+        translation_placeholders={"error": err.reason},
     ) from err

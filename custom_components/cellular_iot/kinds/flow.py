@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import voluptuous as vol
-
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -35,14 +33,54 @@ from homeassistant.helpers.selector import (
 
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 TEXT = TextSelector()
-# A port field (1-65535): the listener, the broker and the devices' defaults.
-PORT = vol.All(
-    NumberSelector(
-        NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
-    ),
-    vol.Coerce(int),
-    vol.Range(min=1, max=65535),
-)
+
+
+@dataclass(frozen=True, slots=True)
+class WholeNumber:
+    """A whole-number form field whose limits the step checks, not the schema.
+
+    A limit in the schema (the selector's min/max, ``vol.Range``) fails the form
+    before the step runs, with voluptuous' untranslated "Value 70000.0 is too
+    large". The step calls :meth:`check` instead: out of range, or not whole, is
+    the translated error ``<key>_out_of_range`` on the field, whose text takes the
+    limits from the placeholders ``<key>_min`` and ``<key>_max``.
+    """
+
+    key: str
+    minimum: int
+    maximum: int
+    unit: str | None = None
+
+    @property
+    def selector(self) -> NumberSelector:
+        """Return the field's selector: a box of whole numbers, no limits."""
+        config = NumberSelectorConfig(step=1, mode=NumberSelectorMode.BOX)
+        if self.unit is not None:
+            config["unit_of_measurement"] = self.unit
+        return NumberSelector(config)
+
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """Return the limits, as the field's error text shows them."""
+        return {
+            f"{self.key}_min": str(self.minimum),
+            f"{self.key}_max": str(self.maximum),
+        }
+
+    def check(
+        self, user_input: Mapping[str, Any], errors: dict[str, str]
+    ) -> int | None:
+        """Return the field's whole number; None with the field's error when not one."""
+        value = float(user_input[self.key])
+        if value.is_integer() and self.minimum <= value <= self.maximum:
+            return int(value)
+        errors[self.key] = f"{self.key}_out_of_range"
+        return None
+
+
+# A port field: the listener, the broker and the devices' defaults.
+PORT_FIELD = WholeNumber("port", 1, 65535)
+PORT = PORT_FIELD.selector
 
 
 def select(options: list[str], translation_key: str | None) -> SelectSelector:
@@ -92,8 +130,9 @@ class KindFlow:
     # The {provider}, {credential} and {account} of the account forms' texts.
     placeholders: Mapping[str, str] = field(default_factory=dict)
     # Accounts get an inbound webhook when created, and the webhook options flow:
-    # this says where to paste its URL at the provider. None: no webhook.
-    webhook_hint: str | None = None
+    # this is the docs page (and anchor, in docs/) of pasting its URL at the
+    # provider. None: no webhook.
+    webhook_docs: str | None = None
     # The secret that reauth_confirm (and reconfigure, see below) replaces.
     secret: SecretCheck | None = None
     # The kind's own reconfigure step; None: the shared form replacing the secret.

@@ -134,10 +134,14 @@ async def exchange(
         raise
     except (TimeoutError, aiohttp.ClientError) as err:
         failure: ProviderConnectionError = (
-            ProviderTimeoutError(f"{provider} did not answer in time")
+            ProviderTimeoutError(
+                f"{provider} did not answer in time",
+                reason=f"{provider}: no answer in time",
+            )
             if isinstance(err, TimeoutError)
             else ProviderConnectionError(
-                f"Cannot reach {provider}: {type(err).__name__}"
+                f"Cannot reach {provider}: {type(err).__name__}",
+                reason=f"{provider}: {type(err).__name__}",
             )
         )
         if observer is not None:

@@ -91,7 +91,7 @@ MAX_TOKEN_CHARS: Final = 16 * 1024
 ENDPOINT_PAGE_SIZE: Final = 1000
 MAX_ENDPOINT_PAGES: Final = 100
 # Per-endpoint calls in flight at once: emnify allows 50 connectivity and 100 stats
-# requests per second and organisation, which 5 in flight stay well below.
+# requests per second and organization, which 5 in flight stay well below.
 MAX_IN_FLIGHT: Final = 5
 MAX_SMS_ITEMS: Final = 1000
 # The longest endpoint name kept (a longer one is named by its id).
@@ -153,7 +153,7 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class EmnifyAccount:
-    """The organisation an application token belongs to (from its JWT claims)."""
+    """The organization an application token belongs to (from its JWT claims)."""
 
     org_id: str | None
     org_name: str | None
@@ -197,7 +197,7 @@ class EmnifyClient:
 
     @property
     def account(self) -> EmnifyAccount:
-        """The organisation named in the application token or the auth token."""
+        """The organization named in the application token or the auth token."""
         claims = jwt_claims(self._auth_token or "") or jwt_claims(
             self._application_token
         )

@@ -1,7 +1,9 @@
 """One error hierarchy for every provider client.
 
 Messages never contain credentials: they carry the HTTP status and the provider's own
-error text (``detail``) only.
+error text (``detail``) only. The message is a whole sentence (for the log); ``reason``
+is what the provider answered without the kind of failure (``emnify, HTTP 404: Endpoint
+not found``), for a translated text that names the kind itself (once).
 """
 
 from __future__ import annotations
@@ -11,12 +13,19 @@ class ProviderError(Exception):
     """Base class of every error raised by a provider client."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, detail: str | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Keep the HTTP status and the provider's error text beside the message."""
         super().__init__(message)
         self.status = status
         self.detail = detail
+        # What a translated text quotes in parentheses (the message when not given).
+        self.reason: str = reason if reason is not None else message
 
 
 class ProviderAuthError(ProviderError):
@@ -40,10 +49,11 @@ class ProviderRateLimitedError(ProviderError):
         *,
         status: int | None = 429,
         detail: str | None = None,
+        reason: str | None = None,
         retry_after: float | None = None,
     ) -> None:
         """Keep the provider's Retry-After hint (seconds), when it sent one."""
-        super().__init__(message, status=status, detail=detail)
+        super().__init__(message, status=status, detail=detail, reason=reason)
         self.retry_after = retry_after
 
 
@@ -79,22 +89,27 @@ def error_for_status(
     message. Credentials never reach this function.
     """
     reason = detail or "no reason given"
+    # What a translated text quotes: who answered what (its kind is in the text).
+    answer = f"{provider}, HTTP {status}" + (f": {detail}" if detail else "")
     if status in (401, 403):
         return ProviderAuthError(
             f"{provider} refused the credentials (HTTP {status}): {reason}",
             status=status,
             detail=detail,
+            reason=answer,
         )
     if status == 404:
         return ProviderNotFoundError(
             f"{provider} does not know the target (HTTP 404): {reason}",
             status=status,
             detail=detail,
+            reason=answer,
         )
     if status == 429:
         return ProviderRateLimitedError(
             f"{provider} rate limit (HTTP 429): {reason}",
             detail=detail,
+            reason=answer,
             retry_after=parse_retry_after(retry_after),
         )
     if 400 <= status < 500:
@@ -102,7 +117,11 @@ def error_for_status(
             f"{provider} rejected the request (HTTP {status}): {reason}",
             status=status,
             detail=detail,
+            reason=answer,
         )
     return ProviderResponseError(
-        f"{provider} failed (HTTP {status}): {reason}", status=status, detail=detail
+        f"{provider} failed (HTTP {status}): {reason}",
+        status=status,
+        detail=detail,
+        reason=answer,
     )

@@ -144,7 +144,7 @@ class HologramClient:
 
     @property
     def org_id(self) -> int | None:
-        """The organisation the client is scoped to, if any."""
+        """The organization the client is scoped to, if any."""
         return self._org_id
 
     async def get_me(self) -> HologramUser:
@@ -168,15 +168,15 @@ class HologramClient:
         )
 
     async def get_organization(self, org_id: int) -> str | None:
-        """Return the name of an organisation the key can access (404/403 if not)."""
+        """Return the name of an organization the key can access (404/403 if not)."""
         data = await self._request("GET", f"/organizations/{int(org_id)}")
         if not isinstance(data, Mapping):
-            raise ProviderResponseError("Hologram returned no organisation")
+            raise ProviderResponseError("Hologram returned no organization")
         name = data.get("name")
         return name if isinstance(name, str) and name else None
 
     async def list_devices(self, *, limit: int | None = None) -> list[HologramDevice]:
-        """Return the account's devices (filtered by the organisation when set)."""
+        """Return the account's devices (filtered by the organization when set)."""
         devices: list[HologramDevice] = []
         page_size = _PAGE_SIZE if limit is None else max(1, min(limit, _PAGE_SIZE))
         params: dict[str, str] = {"limit": str(page_size)}
@@ -312,7 +312,7 @@ class HologramClient:
     ) -> messages_api.MessagePage:
         """Return one page of the messages the account's devices sent, newest first.
 
-        ``GET /csr/rdm`` (see :mod:`.hologram_messages`), within the organisation
+        ``GET /csr/rdm`` (see :mod:`.hologram_messages`), within the organization
         when the client has one, from ``timestart`` (UNIX seconds) on, older than
         the record ``startafter``, from ``device_ids`` only when given.
         """

@@ -124,10 +124,13 @@ def error_for_code(code: int | None, what: str, detail: str) -> ProviderError:
         return ProviderAuthError(
             f"{PROVIDER} refused the device key for the {what}: {meaning} ({code})",
             detail=detail,
+            reason=f"{meaning} ({code})",
         )
     if code in _REQUEST_CODES:
         return ProviderBadRequestError(
-            f"{PROVIDER} refused the {what}: {meaning} ({code})", detail=detail
+            f"{PROVIDER} refused the {what}: {meaning} ({code})",
+            detail=detail,
+            reason=f"{PROVIDER}: {meaning} ({code})",
         )
     if code is None:
         return ProviderResponseError(
@@ -295,7 +298,8 @@ class HologramSocketClient:
         except OSError as err:
             raise ProviderConnectionError(
                 f"Cannot reach the {PROVIDER} at {host}:{port}: "
-                f"{err.strerror or type(err).__name__}"
+                f"{err.strerror or type(err).__name__}",
+                reason=f"{host}:{port}: {err.strerror or type(err).__name__}",
             ) from err
         answer = bytes(received)
         if not answer.strip():

@@ -1,6 +1,6 @@
 """Async client for the monoZ:Link REST API (https://link.monoz.io/api/v1/{Org-Id}/...).
 
-Covers what the integration needs: proving an organisation id and API key, and the
+Covers what the integration needs: proving an organization id and API key, and the
 downlink ``POST /{Org-Id}/Publish/Message`` with ``{ICCID, Topic, Message, QoS,
 Format}``. Every call sends the API key in the ``X-API-Key`` header. monoZ answers
 ``{"Error": bool, "StatusCode": int, "Message": str}``; an ``Error: true`` body is an
@@ -110,7 +110,7 @@ class UplinkTopic:
 
     iccid: str
     before: tuple[str, ...]
-    """The levels before the organisation id (monoZ's "Level1")."""
+    """The levels before the organization id (monoZ's "Level1")."""
     after: tuple[str, ...]
     """The levels after the ICCID (monoZ's "Level4" and any below it)."""
 
@@ -123,8 +123,8 @@ class UplinkTopic:
 def parse_uplink_topic(org_id: str, topic: str) -> UplinkTopic | None:
     """Find ``<org>/<iccid>`` in an uplink topic (``[level1/]<org>/<iccid>[/level4…]``).
 
-    The first level equal to the organisation id that an ICCID follows; None when
-    there is none, or when the topic is the organisation's downlink topic
+    The first level equal to the organization id that an ICCID follows; None when
+    there is none, or when the topic is the organization's downlink topic
     ``/<org>/<iccid>/sub[/…]`` (what the devices subscribe to, not an uplink).
     """
     levels = topic.split("/")
@@ -139,7 +139,7 @@ def parse_uplink_topic(org_id: str, topic: str) -> UplinkTopic | None:
 
 
 def is_downlink_topic(org_id: str, topic: str) -> bool:
-    """Return whether ``topic`` is the organisation's downlink topic ``/<org>/<iccid>/sub…``."""
+    """Return whether ``topic`` is the organization's downlink topic ``/<org>/<iccid>/sub…``."""
     levels = topic.split("/")
     return (
         len(levels) >= 4
@@ -181,7 +181,7 @@ class MonozClient:
         base_url: str | None = None,
         timeout: float | None = None,
     ) -> None:
-        """Keep the session (HA's), the organisation and its API key."""
+        """Keep the session (HA's), the organization and its API key."""
         self._session = session
         self._org_id = org_id
         self._api_key = api_key
@@ -195,7 +195,7 @@ class MonozClient:
 
     @property
     def org_id(self) -> str:
-        """Return the organisation id the client calls for."""
+        """Return the organization id the client calls for."""
         return self._org_id
 
     def _url(self, *parts: str) -> URL:
@@ -237,7 +237,7 @@ class MonozClient:
         return body
 
     async def validate(self) -> None:
-        """Prove the organisation id and API key with the cheapest read-only call.
+        """Prove the organization id and API key with the cheapest read-only call.
 
         ``GET /{org}/Device/Sim/Detail/{PROBE_ICCID}``: 401 means the key (or org) is
         refused; 404 means the key was accepted and the probe ICCID is unknown, as it

@@ -150,7 +150,7 @@ async def _async_send_sms(
 
 
 class EmnifyKind(AccountKind):
-    """emnify organisations."""
+    """emnify organizations."""
 
     key = EntryKind.EMNIFY.value
     provider = "emnify"
@@ -183,7 +183,7 @@ class EmnifyKind(AccountKind):
         }
     )
     sim_can_pause = True
-    account_model = "emnify organisation"
+    account_model = "emnify organization"
     device_model = "emnify endpoint"
     device_key = ATTR_DEVICE_ID
     # Data Streamer bulks are larger than any other delivery; SMS delivery receipts
@@ -266,7 +266,7 @@ class EmnifyKind(AccountKind):
         return runtime.client.reauthenticate
 
     def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
-        """Return the organisation and how often the client authenticated."""
+        """Return the organization and how often the client authenticated."""
         assert isinstance(runtime, EmnifyData)
         return {
             "org_id": runtime.client.account.org_id,

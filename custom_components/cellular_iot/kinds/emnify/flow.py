@@ -38,17 +38,15 @@ PLACEHOLDERS = {
     "credential": "application token",
     "account": "emnify organization",
 }
-# Where to paste the webhook URL (one line, shown with the URL).
-WEBHOOK_HINT = (
-    "emnify Portal → Integrations → Data Streamer (Webhook) or a service "
-    "profile's API callback URL; give the secret as the API secret"
-)
+# The docs of the webhook at the provider (the forms link it; their texts say
+# where to paste the URL).
+WEBHOOK_DOCS = "webhooks.md#emnify"
 
 EMNIFY_SCHEMA = vol.Schema({vol.Required(CONF_APPLICATION_TOKEN): SECRET})
 
 
 def emnify_unique_id(account: EmnifyAccount, token: str) -> str:
-    """One emnify account per organisation (or per token when it names none)."""
+    """One emnify account per organization (or per token when it names none)."""
     if account.org_id:
         return f"emnify-org-{account.org_id}"
     return "emnify-token-" + hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -78,7 +76,7 @@ async def async_validate_emnify(
 async def _async_account_id(
     hass: HomeAssistant, entry: ConfigEntry, token: str, errors: dict[str, str]
 ) -> str | None:
-    """Prove a new application token; the account is the organisation it opens."""
+    """Prove a new application token; the account is the organization it opens."""
     account = await async_validate_emnify(hass, token, errors)
     return emnify_unique_id(account, token) if account is not None else None
 
@@ -106,7 +104,10 @@ class EmnifySteps(KindFlowBase):
                 )
         return self.async_show_form(
             step_id="emnify",
-            data_schema=EMNIFY_SCHEMA,
+            # What was typed stays after an error, the token too (masked).
+            data_schema=self.add_suggested_values_to_schema(
+                EMNIFY_SCHEMA, user_input or {}
+            ),
             errors=errors,
             description_placeholders=PLACEHOLDERS,
         )
@@ -132,7 +133,7 @@ class EmnifyDeviceFlow(DeviceSubentryFlow):
 FLOW = KindFlow(
     steps=EmnifySteps,
     placeholders=PLACEHOLDERS,
-    webhook_hint=WEBHOOK_HINT,
+    webhook_docs=WEBHOOK_DOCS,
     secret=SecretCheck(CONF_APPLICATION_TOKEN, _async_account_id),
     subentries={SUBENTRY_DEVICE: EmnifyDeviceFlow},
 )

@@ -337,7 +337,7 @@ class HologramKind(AccountKind):
         return runtime
 
     def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
-        """Return the user and organisation the key belongs to."""
+        """Return the user and organization the key belongs to."""
         assert isinstance(runtime, HologramData)
         return {
             "user_id": runtime.user.user_id,

@@ -39,7 +39,16 @@ from ...const import (
 from ...providers.errors import ProviderAuthError, ProviderError, ProviderNotFoundError
 from ...providers.hologram import HologramClient, HologramUser
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow, numeric_id
-from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck, select
+from ..flow import (
+    PORT,
+    PORT_FIELD,
+    SECRET,
+    TEXT,
+    KindFlow,
+    KindFlowBase,
+    SecretCheck,
+    select,
+)
 from .data import HologramData
 
 # Form texts name the provider: the {provider}, {credential} and {account}
@@ -49,14 +58,9 @@ PLACEHOLDERS = {
     "credential": "API key",
     "account": "Hologram account",
 }
-# Where to paste the webhook URL (one line, shown with the URL).
-WEBHOOK_HINT = (
-    "only for an organization with Hologram Routes (limited to certain legacy "
-    "organizations; without them the account's messages are read from the API, "
-    "see Inbound below): Hologram Dashboard → Routes → New route → Advanced Webhook "
-    "Builder: paste the URL with the secret and use the JSON template from the "
-    "README, then choose Inbound webhook or both"
-)
+# The docs of the webhook at the provider (the forms link it; their texts say
+# where to paste the URL).
+WEBHOOK_DOCS = "webhooks.md#hologram"
 DEFAULT_DEVICE_PORT = 4010
 
 HOLOGRAM_SCHEMA = vol.Schema(
@@ -65,7 +69,7 @@ HOLOGRAM_SCHEMA = vol.Schema(
 
 
 class _InvalidOrgIdError(Exception):
-    """The organisation id typed into the form is not a positive integer."""
+    """The organization id typed into the form is not a positive integer."""
 
 
 def _parse_org_id(value: Any) -> int | None:
@@ -78,7 +82,7 @@ def _parse_org_id(value: Any) -> int | None:
 
 
 def hologram_unique_id(user: HologramUser, org_id: int | None) -> str:
-    """One Hologram account per organisation, or per user when no org is given."""
+    """One Hologram account per organization, or per user when no org is given."""
     return f"org-{org_id}" if org_id is not None else f"user-{user.user_id}"
 
 
@@ -124,7 +128,7 @@ async def async_validate_hologram(
 async def _async_account_id(
     hass: HomeAssistant, entry: ConfigEntry, api_key: str, errors: dict[str, str]
 ) -> str | None:
-    """Prove a new API key for the entry's organisation (or user)."""
+    """Prove a new API key for the entry's organization (or user)."""
     org_id = entry.data.get(CONF_ORG_ID)
     user, _ = await async_validate_hologram(hass, api_key, org_id, errors)
     # The reauth and reconfigure forms have no org id field.
@@ -168,7 +172,8 @@ class HologramSteps(KindFlowBase):
             step_id="hologram",
             data_schema=self.add_suggested_values_to_schema(
                 HOLOGRAM_SCHEMA,
-                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+                # What was typed stays after an error, the key too (masked).
+                user_input or {},
             ),
             errors=errors,
             description_placeholders=PLACEHOLDERS,
@@ -195,7 +200,7 @@ def _clean_defaults(
 ) -> dict[str, Any]:
     return {
         CONF_SEND_AS: user_input[CONF_SEND_AS],
-        ATTR_PORT: int(user_input[ATTR_PORT]),
+        ATTR_PORT: PORT_FIELD.check(user_input, errors),
         ATTR_PROTOCOL: user_input[ATTR_PROTOCOL],
     }
 
@@ -223,7 +228,10 @@ class HologramDeviceFlow(DeviceSubentryFlow):
         key=ATTR_DEVICE_ID,
         invalid_id="invalid_device_id",
         clean_id=numeric_id,
-        placeholders=lambda entry: {"id_name": "Hologram device ID"},
+        placeholders=lambda entry: {
+            "id_name": "Hologram device ID",
+            **PORT_FIELD.placeholders,
+        },
         defaults=_defaults_schema,
         clean_defaults=_clean_defaults,
         choices=_async_device_choices,
@@ -239,7 +247,7 @@ class HologramDeviceFlow(DeviceSubentryFlow):
 FLOW = KindFlow(
     steps=HologramSteps,
     placeholders=PLACEHOLDERS,
-    webhook_hint=WEBHOOK_HINT,
+    webhook_docs=WEBHOOK_DOCS,
     secret=SecretCheck(CONF_API_KEY, _async_account_id),
     subentries={SUBENTRY_DEVICE: HologramDeviceFlow},
     # Routes are limited to certain legacy organizations: a new account polls.

@@ -161,7 +161,7 @@ def _split_topic(data: Mapping[str, Any], topic: str) -> tuple[str | None, list[
 
 
 class MonozKind(AccountKind):
-    """monoZ:Link organisations."""
+    """monoZ:Link organizations."""
 
     key = EntryKind.MONOZ.value
     provider = "monoZ"
@@ -179,7 +179,7 @@ class MonozKind(AccountKind):
     sim_interval = SimInterval(default=30, minimum=10, per_device=2)
     sim_entities = frozenset({"sim_state"})
     sim_can_pause = True
-    account_model = "monoZ:Link organisation"
+    account_model = "monoZ:Link organization"
     device_model = "monoZ SIM"
     device_key = ATTR_ICCID
     delivery = DeliveryFormat(
@@ -209,7 +209,7 @@ class MonozKind(AccountKind):
             await runtime.broker.stop()
 
     def account_diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
-        """Return the organisation, the uplinks received and the broker connection."""
+        """Return the organization, the uplinks received and the broker connection."""
         assert isinstance(runtime, MonozData)
         state: dict[str, Any] = {
             "org_id": runtime.client.org_id,

@@ -61,7 +61,16 @@ from ...providers.mqtt import (
     valid_topic_filter,
 )
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow
-from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck, select
+from ..flow import (
+    PORT,
+    PORT_FIELD,
+    SECRET,
+    TEXT,
+    KindFlow,
+    KindFlowBase,
+    SecretCheck,
+    select,
+)
 from .settings import (
     async_client_id,
     mqtt_settings,
@@ -77,11 +86,9 @@ PLACEHOLDERS = {
     "credential": "API key",
     "account": "monoZ organization",
 }
-# Where to paste the webhook URL (one line, shown with the URL).
-WEBHOOK_HINT = (
-    "monoZ:Link → Configuration → Add Configuration → Webhook: paste the URL, "
-    "Authorization Bearer Token = the secret"
-)
+# The docs of the webhook at the provider (the forms link it; their texts say
+# where to paste the URL).
+WEBHOOK_DOCS = "webhooks.md#monoz"
 
 FILTERS = TextSelector(TextSelectorConfig(multiple=True))
 
@@ -125,7 +132,7 @@ def monoz_mqtt_schema(org_id: str) -> vol.Schema:
 
 
 def monoz_unique_id(org_id: str) -> str:
-    """One monoZ account per organisation."""
+    """One monoZ account per organization."""
     return f"monoz-org-{org_id}"
 
 
@@ -155,7 +162,7 @@ async def async_validate_monoz(
 async def _async_account_id(
     hass: HomeAssistant, entry: ConfigEntry, api_key: str, errors: dict[str, str]
 ) -> str | None:
-    """Prove a new API key for the entry's organisation."""
+    """Prove a new API key for the entry's organization."""
     org = entry.data[CONF_ORG_ID]
     if await async_validate_monoz(hass, org, api_key, errors):
         return monoz_unique_id(org)
@@ -195,7 +202,8 @@ class MonozSteps(KindFlowBase):
             step_id="monoz",
             data_schema=self.add_suggested_values_to_schema(
                 MONOZ_SCHEMA,
-                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+                # What was typed stays after an error, the key too (masked).
+                user_input or {},
             ),
             errors=errors,
             description_placeholders=PLACEHOLDERS,
@@ -229,7 +237,7 @@ class MonozSteps(KindFlowBase):
                 {k: v for k, v in suggested.items() if k != CONF_PASSWORD},
             ),
             errors=errors,
-            description_placeholders={"org_id": org_id},
+            description_placeholders={"org_id": org_id, **PORT_FIELD.placeholders},
         )
 
     async def _async_validate_broker(
@@ -239,9 +247,12 @@ class MonozSteps(KindFlowBase):
         errors: dict[str, str],
     ) -> dict[str, Any] | None:
         """Check the uplink filter, then connect with the settings (and disconnect)."""
+        port = PORT_FIELD.check(user_input, errors)
+        if port is None:
+            return None
         broker: dict[str, Any] = {
             CONF_HOST: str(user_input[CONF_HOST]).strip(),
-            CONF_PORT: int(user_input[CONF_PORT]),
+            CONF_PORT: port,
             CONF_TLS: bool(user_input.get(CONF_TLS)),
             CONF_VERIFY_TLS: bool(user_input.get(CONF_VERIFY_TLS, True)),
             CONF_USERNAME: (user_input.get(CONF_USERNAME) or "").strip(),
@@ -318,7 +329,8 @@ class MonozSteps(KindFlowBase):
             step_id="reconfigure_monoz",
             data_schema=self.add_suggested_values_to_schema(
                 MONOZ_RECONFIGURE_SCHEMA,
-                {CONF_USE_MQTT: bool(entry.data.get(CONF_MQTT))},
+                # What was typed stays after an error, the key too (masked).
+                user_input or {CONF_USE_MQTT: bool(entry.data.get(CONF_MQTT))},
             ),
             errors=errors,
             description_placeholders={**PLACEHOLDERS, "title": entry.title},
@@ -371,7 +383,7 @@ class MonozDeviceFlow(DeviceSubentryFlow):
 FLOW = KindFlow(
     steps=MonozSteps,
     placeholders=PLACEHOLDERS,
-    webhook_hint=WEBHOOK_HINT,
+    webhook_docs=WEBHOOK_DOCS,
     secret=SecretCheck(CONF_API_KEY, _async_account_id),
     reconfigure_step="reconfigure_monoz",
     subentries={SUBENTRY_DEVICE: MonozDeviceFlow},

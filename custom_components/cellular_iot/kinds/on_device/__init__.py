@@ -69,7 +69,7 @@ def _socket_error(
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="socket_key_refused",
-            translation_placeholders={"title": entry.title, "error": str(err)},
+            translation_placeholders={"title": entry.title, "error": err.reason},
         )
     return provider_error(hass, None, err, title=entry.title)
 

@@ -14,9 +14,6 @@ import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
 from homeassistant.helpers.selector import (
     BooleanSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -37,11 +34,12 @@ from ...const import (
     CONF_SOURCE_ID,
     CONF_SOURCE_KEY,
     DEFAULT_LISTENER_PORT,
+    DOCS_URL,
     EntryKind,
 )
 from ...providers.hologram_socket import validate_credentials, validate_device_key
 from ...providers.listener import Listener, parse_networks, validate_secret
-from ..flow import PORT, SECRET, TEXT, KindFlow, KindFlowBase
+from ..flow import PORT, PORT_FIELD, SECRET, TEXT, KindFlow, KindFlowBase, WholeNumber
 from .wiring import (
     CONF_ALLOWED_NETWORKS,
     CONF_RATE_LIMIT,
@@ -137,6 +135,7 @@ class OnDeviceSteps(KindFlowBase):
                 },
             ),
             errors=errors,
+            description_placeholders=PORT_FIELD.placeholders,
         )
 
     async def _async_validate_on_device(
@@ -151,7 +150,9 @@ class OnDeviceSteps(KindFlowBase):
         legacy) unless ``remove_device_key`` is ticked; a key entered replaces it.
         """
         protocol = user_input[CONF_PROTOCOL]
-        port = int(user_input[CONF_PORT])
+        port = PORT_FIELD.check(user_input, errors)
+        if port is None:
+            return None
         host = (user_input.get(CONF_HOST) or "").strip()
         device_key = (user_input.get(CONF_DEVICE_KEY) or "").strip()
         data: dict[str, Any] = {
@@ -220,8 +221,13 @@ class OnDeviceSteps(KindFlowBase):
                 RECONFIGURE_ON_DEVICE_SCHEMA, suggested
             ),
             errors=errors,
-            description_placeholders={"title": entry.title},
+            description_placeholders={"title": entry.title, **PORT_FIELD.placeholders},
         )
+
+
+# The details the listener's options form leaves to the docs.
+LISTENER_DOCS_URL = f"{DOCS_URL}/listener.md#who-may-send-allowed-networks"
+RATE_LIMIT_FIELD = WholeNumber(CONF_RATE_LIMIT, 1, RATE_LIMIT_MAX, "messages/min")
 
 
 def suggested_secret() -> str:
@@ -269,7 +275,7 @@ class ListenerOptionsFlow(OptionsFlow):
         allowed, rate = listener_options(entry.options)
         if user_input is not None:
             values = user_input.get(CONF_ALLOWED_NETWORKS) or []
-            rate = int(user_input[CONF_RATE_LIMIT])
+            checked = RATE_LIMIT_FIELD.check(user_input, errors)
             try:
                 networks = parse_networks(values)
             except ValueError as err:
@@ -279,7 +285,8 @@ class ListenerOptionsFlow(OptionsFlow):
                 if not networks:
                     errors[CONF_ALLOWED_NETWORKS] = "no_network"
             secret = self._secret(user_input, errors)
-            if not errors:
+            if checked is not None and not errors:
+                rate = checked
                 options = {
                     key: value
                     for key, value in entry.options.items()
@@ -296,19 +303,7 @@ class ListenerOptionsFlow(OptionsFlow):
             vol.Required(CONF_ALLOWED_NETWORKS, default=allowed): TextSelector(
                 TextSelectorConfig(multiple=True)
             ),
-            vol.Required(CONF_RATE_LIMIT, default=rate): vol.All(
-                NumberSelector(
-                    NumberSelectorConfig(
-                        min=1,
-                        max=RATE_LIMIT_MAX,
-                        step=1,
-                        mode=NumberSelectorMode.BOX,
-                        unit_of_measurement="messages/min",
-                    )
-                ),
-                vol.Coerce(int),
-                vol.Range(min=1, max=RATE_LIMIT_MAX),
-            ),
+            vol.Required(CONF_RATE_LIMIT, default=rate): RATE_LIMIT_FIELD.selector,
             # Never filled in: the stored secret is not shown again.
             vol.Optional(CONF_LISTENER_SECRET): SECRET,
         }
@@ -323,6 +318,8 @@ class ListenerOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders={
                 **placeholders,
+                **RATE_LIMIT_FIELD.placeholders,
+                "docs_url": LISTENER_DOCS_URL,
                 "title": entry.title,
                 "suggestion": suggested_secret(),
             },
