@@ -1,6 +1,6 @@
 """The SIM behind each device: sensors, the online binary sensor, the pause switch.
 
-Every one reads its account's :class:`~.sim_status.SimCoordinator`. Which ones a
+Every one reads its account's :class:`~.coordinator.SimCoordinator`. Which ones a
 device gets is its provider's (``AccountKind.sim_entities``): what that API
 documents. They are unavailable while the last refresh failed, or while the
 provider says nothing of this device's SIM.
@@ -29,6 +29,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .const import SUBENTRY_DEVICE
+from .coordinator import SimCoordinator
 from .entity import DeviceEntity
 from .kinds import AccountKind, kind_of
 from .models import AccountData, CellularIoTConfigEntry
@@ -42,7 +43,6 @@ from .providers.sim import (
     SMS_STATES,
     SimStatus,
 )
-from .sim_status import SimCoordinator
 
 # How long a SIM switch shows the state asked for while the provider reports the
 # SIM settled in the other one (a provider that is changing it, pending, holds it).
