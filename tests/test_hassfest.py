@@ -1,8 +1,8 @@
-"""hassfest's rules for translations, icons, services and the manifest.
+"""hassfest's rules: translations, icons, services, manifest, quality_scale.yaml.
 
 hassfest lives in Home Assistant core's ``script/hassfest``, which neither the wheel
 nor the sdist on PyPI ships, so these are its validators re-implemented from its
-source (translations.py, icons.py, services.py, manifest.py), with HA's own
+source (translations.py, icons.py, services.py, manifest.py, quality_scale.py), with HA's own
 ``cv.string_with_no_html``, ``cv.slug`` and ``selector.validate_selector`` from the
 installed wheel. Where releases differ, the rule of the oldest supported one wins:
 HA 2025.4 knows no range icons (they came in 2025.5).
@@ -10,6 +10,7 @@ HA 2025.4 knows no range icons (they came in 2025.5).
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 import json
 from pathlib import Path
@@ -415,3 +416,205 @@ def test_hacs_minimum_is_a_release_we_test() -> None:
     hacs = json.loads((ROOT / "hacs.json").read_text())
     assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion("2025.4.4")
     assert hacs["name"] == MANIFEST["name"]
+
+
+# --- quality_scale.py ------------------------------------------------------------------------
+
+# ALL_RULES of script/hassfest/quality_scale.py (HA 2025.x/2026.x), with their tiers.
+QUALITY_SCALE_RULES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "action-setup",
+            "appropriate-polling",
+            "brands",
+            "common-modules",
+            "config-flow",
+            "config-flow-test-coverage",
+            "dependency-transparency",
+            "docs-actions",
+            "docs-conditions",
+            "docs-high-level-description",
+            "docs-installation-instructions",
+            "docs-removal-instructions",
+            "docs-triggers",
+            "entity-event-setup",
+            "entity-unique-id",
+            "has-entity-name",
+            "runtime-data",
+            "test-before-configure",
+            "test-before-setup",
+            "unique-config-entry",
+        ),
+        "bronze",
+    ),
+    **dict.fromkeys(
+        (
+            "action-exceptions",
+            "config-entry-unloading",
+            "docs-configuration-parameters",
+            "docs-installation-parameters",
+            "entity-unavailable",
+            "integration-owner",
+            "log-when-unavailable",
+            "parallel-updates",
+            "reauthentication-flow",
+            "test-coverage",
+        ),
+        "silver",
+    ),
+    **dict.fromkeys(
+        (
+            "devices",
+            "diagnostics",
+            "discovery",
+            "discovery-update-info",
+            "docs-data-update",
+            "docs-examples",
+            "docs-known-limitations",
+            "docs-supported-devices",
+            "docs-supported-functions",
+            "docs-troubleshooting",
+            "docs-use-cases",
+            "dynamic-devices",
+            "entity-category",
+            "entity-device-class",
+            "entity-disabled-by-default",
+            "entity-translations",
+            "exception-translations",
+            "icon-translations",
+            "reconfiguration-flow",
+            "repair-issues",
+            "stale-devices",
+        ),
+        "gold",
+    ),
+    **dict.fromkeys(
+        ("async-dependency", "inject-websession", "strict-typing"), "platinum"
+    ),
+}
+
+QUALITY_SCALE_SCHEMA = vol.Schema(
+    {
+        vol.Required("rules"): vol.Schema(
+            {
+                vol.Optional(rule): vol.Any(
+                    vol.In(["todo", "done"]),
+                    vol.Schema(
+                        {
+                            vol.Required("status"): vol.In(["todo", "done"]),
+                            vol.Required("comment"): str,
+                        }
+                    ),
+                    vol.Schema(
+                        {
+                            vol.Required("status"): "exempt",
+                            vol.Required("comment"): str,
+                        }
+                    ),
+                )
+                for rule in QUALITY_SCALE_RULES
+            }
+        )
+    }
+)
+
+CONFIG_ENTRY_EXCEPTIONS = {
+    "ConfigEntryNotReady",
+    "ConfigEntryAuthFailed",
+    "ConfigEntryError",
+}
+
+
+def quality_scale() -> dict[str, Any]:
+    """The integration's quality_scale.yaml."""
+    data = yaml.safe_load((INTEGRATION / "quality_scale.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def rule_status(value: Any) -> str:
+    """A rule's status, written short (``done``) or long (``status: done``)."""
+    return str(value["status"] if isinstance(value, dict) else value)
+
+
+def _raised_name(node: ast.expr | None) -> str:
+    while isinstance(node, ast.Call | ast.Attribute):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _module(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+def _hassfest_rule_errors(rule: str) -> list[str]:
+    """The validators hassfest runs for a rule marked done (those of them that apply
+    outside core: strict-typing's reads core's .strict-typing, see test_quality_scale)."""
+    init = _module(INTEGRATION / "__init__.py")
+    setup_entry = next(
+        node
+        for node in init.body
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "async_setup_entry"
+    )
+    if rule == "config-flow":
+        return [] if MANIFEST.get("config_flow") else ["no config_flow in manifest"]
+    if rule == "test-before-setup":
+        first_refresh = any(
+            isinstance(node, ast.Attribute)
+            and node.attr == "async_config_entry_first_refresh"
+            for node in ast.walk(setup_entry)
+        )
+        raises = any(
+            isinstance(node, ast.Raise)
+            and _raised_name(node.exc) in CONFIG_ENTRY_EXCEPTIONS
+            for path in INTEGRATION.rglob("*.py")
+            for node in ast.walk(_module(path))
+        )
+        return [] if first_refresh or raises else ["raises no ConfigEntry exception"]
+    if rule == "runtime-data":
+        assigns = any(
+            isinstance(node, ast.Attribute)
+            and node.attr == "runtime_data"
+            and isinstance(node.ctx, ast.Store)
+            for node in ast.walk(setup_entry)
+        )
+        return [] if assigns else ["async_setup_entry sets no entry.runtime_data"]
+    if rule == "unique-config-entry":
+        calls = {
+            node.attr
+            for path in [INTEGRATION / "config_flow.py", *INTEGRATION.rglob("flow.py")]
+            for node in ast.walk(_module(path))
+            if isinstance(node, ast.Attribute)
+        }
+        wanted = {"async_set_unique_id", "_async_abort_entries_match"}
+        return [] if calls & wanted else ["the config flow sets no unique id"]
+    if rule == "reconfiguration-flow":
+        steps = {
+            node.name
+            for node in ast.walk(_module(INTEGRATION / "config_flow.py"))
+            if isinstance(node, ast.AsyncFunctionDef)
+        }
+        return [] if "async_step_reconfigure" in steps else ["no reconfigure step"]
+    return []
+
+
+def test_quality_scale_passes_hassfest() -> None:
+    data = quality_scale()
+    QUALITY_SCALE_SCHEMA(data)
+    done = [
+        rule for rule, value in data["rules"].items() if rule_status(value) == "done"
+    ]
+    errors = {rule: _hassfest_rule_errors(rule) for rule in done}
+    assert not {rule: error for rule, error in errors.items() if error}
+
+
+def test_quality_scale_schema_refuses_what_hassfest_refuses() -> None:
+    for bad in (
+        {"rules": {"no-such-rule": "done"}},
+        {"rules": {"brands": "exempt"}},  # exempt needs its reason
+        {"rules": {"brands": {"status": "exempt"}}},
+        {"rules": {"brands": "finished"}},
+        {},
+    ):
+        with pytest.raises(vol.Invalid):
+            QUALITY_SCALE_SCHEMA(bad)

@@ -183,7 +183,7 @@ async def test_an_entry_with_the_old_default_is_migrated_and_hears_them(
     await _wait_subscribed(entry)
     await _publish_documented(mosquitto)
     _assert_documented_events(await _wait_for_marker(events))
-    assert (entry.version, entry.minor_version) == (1, 3)
+    assert (entry.version, entry.minor_version) == (1, 4)
     assert entry.data["mqtt"]["uplink_topic"] == [f"{ORG_ID}/+/#", f"+/{ORG_ID}/+/#"]
     assert await hass.config_entries.async_unload(entry.entry_id)
 

@@ -109,7 +109,7 @@ async def test_flow_creates_listener(hass: HomeAssistant, socket_enabled: None) 
     assert result["result"].unique_id == f"tcp-{port}"
     assert result["data"]["device_key"] == "ABCDWXYZ"
     assert "device_key_legacy" not in result["data"]
-    assert result["result"].minor_version == 3
+    assert result["result"].minor_version == 4
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
     listener = entry.runtime_data.listener
@@ -759,7 +759,7 @@ async def test_legacy_entry_is_migrated_and_keeps_its_frame(
         free_port(), minor_version, source_id="ABCD", source_key="WXYZ"
     )
     await setup_entry(hass, entry)
-    assert entry.minor_version == 3
+    assert entry.minor_version == 4
     assert {k: v for k, v in entry.data.items() if "key" in k or "source" in k} == {
         "device_key": "ABCDWXYZ",
         "device_key_legacy": True,
@@ -814,7 +814,7 @@ async def test_migration_of_entries_without_a_usable_pair(
     """A pair the old flow could not have stored never sent anything: dropped."""
     entry = _legacy_entry(free_port(), **data)
     await setup_entry(hass, entry)
-    assert entry.minor_version == 3
+    assert entry.minor_version == 4
     assert not {"source_id", "source_key", "device_key"} & set(entry.data)
     assert entry.runtime_data.socket is None
 

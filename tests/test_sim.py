@@ -18,6 +18,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.coordinator import MAX_BACKOFF
+from custom_components.cellular_iot.kinds import KINDS
 from custom_components.cellular_iot.providers.emnify import EmnifyClient
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
@@ -32,18 +34,14 @@ from custom_components.cellular_iot.providers.sim import (
     SimStatus,
     SmsDelivery,
 )
-from custom_components.cellular_iot.sim_status import (
-    CONF_SIM_INTERVAL,
-    EVENT_SMS_STATUS,
-    MAX_BACKOFF,
-    SimInterval,
-)
+from custom_components.cellular_iot.sim_status import EVENT_SMS_STATUS, SimInterval
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
 from .conftest import (
@@ -200,34 +198,79 @@ async def test_a_sim_the_provider_does_not_describe_is_unavailable(
 # --- polling: interval, errors, back-off, stale data ------------------------------
 
 
-async def test_refresh_interval_follows_the_options_within_bounds(
+async def test_the_integration_chooses_the_interval_per_provider(
     hass: HomeAssistant, hologram: FakeHologram, script: Script
 ) -> None:
     entry = await _gate_account(hass)
     coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    assert coordinator.interval is KINDS["hologram"].sim_interval  # type: ignore[attr-defined]
     assert coordinator.update_interval == timedelta(minutes=15)
-    hass.config_entries.async_update_entry(entry, options={CONF_SIM_INTERVAL: 1})
-    assert coordinator.base_interval == timedelta(minutes=5)  # Hologram's fastest
-    hass.config_entries.async_update_entry(entry, options={CONF_SIM_INTERVAL: 60})
-    assert coordinator.base_interval == timedelta(minutes=60)
-    await _advance(hass, timedelta(minutes=16))
+    # An option left by an earlier version is not read (the migration drops it).
+    hass.config_entries.async_update_entry(entry, options={"sim_interval": 60})
+    await _advance(hass, timedelta(minutes=15, seconds=1))
     assert script.calls == 2
-    assert coordinator.update_interval == timedelta(minutes=60)
+    assert coordinator.update_interval == timedelta(minutes=15)
 
 
-def test_emnify_interval_keeps_within_its_rate_limit() -> None:
-    emnify = SimInterval(
-        default=15, minimum=5, per_page=1000, per_device=2, budget=1000
-    )
-    assert emnify.requests(500) == 1 + 1000
-    assert emnify.requests(1001) == 2 + 2002
-    # 1,001 requests: two 5-minute budgets of 1,000.
-    assert emnify.bounded(5, 500) == timedelta(minutes=10)
-    assert emnify.bounded(5, 100) == timedelta(minutes=5)
-    assert emnify.bounded(5, 5000) == timedelta(minutes=55)
-    hologram = SimInterval(default=15, minimum=5, per_page=100)
+def _interval(kind: str) -> SimInterval:
+    interval = KINDS[kind].sim_interval  # type: ignore[attr-defined]
+    assert isinstance(interval, SimInterval)
+    return interval
+
+
+def test_each_provider_is_read_within_its_rate_budget() -> None:
+    """The intervals docs/sim.md#polling gives, with the reasoning's numbers."""
+    hologram, emnify, monoz = (_interval(k) for k in ("hologram", "emnify", "monoz"))
     assert hologram.requests(500) == 5
-    assert hologram.bounded(2000, 500) == timedelta(minutes=1440)
+    assert hologram.for_devices(1) == hologram.for_devices(100_000)
+    assert hologram.for_devices(100) == timedelta(minutes=15)
+    assert monoz.requests(10) == 20
+    assert monoz.for_devices(1000) == timedelta(minutes=30)
+    # emnify: at most 1,000 requests per 5 minutes (half of its 2,000 per IP).
+    assert emnify.requests(999) == 1 + 2997
+    assert emnify.requests(1001) == 2 + 3003
+    assert emnify.for_devices(1) == timedelta(minutes=15)
+    assert emnify.for_devices(999) == timedelta(minutes=15)
+    assert emnify.for_devices(1000) == timedelta(minutes=20)
+    assert emnify.for_devices(5000) == timedelta(minutes=80)
+    for devices in (1, 999, 1000, 1001, 5000, 40_000):
+        windows = emnify.for_devices(devices) / timedelta(minutes=5)
+        assert emnify.requests(devices) <= 1000 * windows
+
+
+async def test_emnify_and_monoz_poll_at_their_own_interval(
+    hass: HomeAssistant, emnify: FakeEmnify, monoz: FakeMonoz
+) -> None:
+    pump = await setup_entry(hass, emnify_pump_account(emnify, SECRET))
+    meter = await setup_entry(
+        hass,
+        with_webhook(
+            monoz_entry(), "e" * 64, SECRET, device_subentry("Meter", iccid=ICCID)
+        ),
+    )
+    await hass.async_block_till_done()
+    assert pump.runtime_data.sims.update_interval == timedelta(minutes=15)  # type: ignore[attr-defined]
+    assert meter.runtime_data.sims.update_interval == timedelta(minutes=30)  # type: ignore[attr-defined]
+    assert pump.runtime_data.sims.interval is _interval("emnify")  # type: ignore[attr-defined]
+    assert meter.runtime_data.sims.interval is _interval("monoz")  # type: ignore[attr-defined]
+
+
+async def test_update_entity_refreshes_the_sims_at_once(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    await _gate_account(hass)
+    assert script.calls == 1
+    script.answers = [{"123456": _sim(state="suspended", provider_state="PAUSED-USER")}]
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": "sensor.gate_tracker_sim_status"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    assert script.calls == 2
+    assert _state(hass, "sensor.gate_tracker_sim_status") == "suspended"
 
 
 async def test_errors_make_sims_unavailable_back_off_and_recover(
@@ -513,33 +556,39 @@ async def test_monoz_through_the_fake_and_hidden_pages(
     assert entry.state is ConfigEntryState.LOADED
 
 
-async def test_the_options_set_the_refresh_interval_within_bounds(
+async def test_the_options_have_no_interval_field(
     hass: HomeAssistant, hologram: FakeHologram, script: Script
 ) -> None:
     entry = await _gate_account(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    fields = {str(key): key for key in result["data_schema"].schema}  # type: ignore[union-attr]
-    assert fields[CONF_SIM_INTERVAL].default() == 15
-    with pytest.raises(InvalidData):  # faster than Hologram's 429 rules allow
-        await hass.config_entries.options.async_configure(
-            result["flow_id"],
-            {"outbox_max_age": 24, "outbox_max_depth": 1000, CONF_SIM_INTERVAL: 1},
-        )
+    fields = {str(key) for key in result["data_schema"].schema}  # type: ignore[union-attr]
+    assert "sim_interval" not in fields
+    assert not {field for field in fields if "interval" in field}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {"outbox_max_age": 24, "outbox_max_depth": 1000, CONF_SIM_INTERVAL: 30},
+        result["flow_id"], {"outbox_max_age": 24, "outbox_max_depth": 1000}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options[CONF_SIM_INTERVAL] == 30
-    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
-    assert coordinator.base_interval == timedelta(minutes=30)
+    assert "sim_interval" not in entry.options
 
 
-async def test_the_interval_field_shows_before_any_device(
-    hass: HomeAssistant, hologram: FakeHologram
+async def test_the_migration_drops_the_stored_interval(
+    hass: HomeAssistant, hologram: FakeHologram, script: Script
 ) -> None:
-    entry = await setup_entry(hass, hologram_entry())
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    # Hologram has a SIM API: the field is there even before a device is added.
-    assert CONF_SIM_INTERVAL in {str(k) for k in result["data_schema"].schema}  # type: ignore[union-attr]
+    old = with_webhook(hologram_entry(), "a" * 64, SECRET, GATE)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=old.title,
+        data=dict(old.data),
+        options={**old.options, "sim_interval": 60, "outbox_max_age": 12},
+        unique_id=old.unique_id,
+        minor_version=3,
+        subentries_data=[GATE],
+    )
+    await setup_entry(hass, entry)
+    await hass.async_block_till_done()
+    assert entry.minor_version == 4
+    assert "sim_interval" not in entry.options
+    assert entry.options["outbox_max_age"] == 12  # the others stay
+    assert entry.options["webhook_secret"] == SECRET
+    assert entry.runtime_data.sims.update_interval == timedelta(minutes=15)  # type: ignore[attr-defined]

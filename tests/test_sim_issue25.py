@@ -16,6 +16,7 @@ from aiohttp import ClientSession
 import pytest
 
 from custom_components.cellular_iot.const import DOMAIN
+from custom_components.cellular_iot.coordinator import MAX_BACKOFF
 from custom_components.cellular_iot.providers._parse import as_count
 from custom_components.cellular_iot.providers.emnify import EmnifyClient
 from custom_components.cellular_iot.providers.errors import (
@@ -29,7 +30,7 @@ from custom_components.cellular_iot.providers.sim import (
     SMS_STATES,
     SimStatus,
 )
-from custom_components.cellular_iot.sim_status import EVENT_SMS_STATUS, MAX_BACKOFF
+from custom_components.cellular_iot.sim_status import EVENT_SMS_STATUS
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant

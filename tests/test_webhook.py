@@ -624,7 +624,9 @@ async def test_old_entries_get_a_webhook_by_migration(
     entry = monoz_entry()  # version 1.1, as created before webhooks existed
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.minor_version == 3  # 1.2 the webhook; 1.3 the broker filters
+    assert (
+        entry.minor_version == 4
+    )  # 1.2 the webhook; 1.3 the broker filters; 1.4 no SIM interval
     assert len(entry.data["webhook_id"]) == 64
     assert len(entry.options["webhook_secret"]) >= 32
     assert entry.runtime_data.webhook is not None  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from .const import (
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_SECRET,
     DOMAIN,
+    LEGACY_CONF_SIM_INTERVAL,
     EntryKind,
 )
 from .discovery import async_remove_device, async_remove_discovery
@@ -105,6 +106,8 @@ async def async_migrate_entry(
     ``/<org>/+/pub/#`` the filters of every documented topic shape; an on_device
     entry's legacy Socket API source ID and key become its device key (marked legacy:
     it keeps sending the legacy frame).
+    1.3 -> 1.4: the SIM refresh interval the user chose (options) is dropped: the
+    integration chooses it per provider.
     """
     if entry.version > 1:
         return False
@@ -125,4 +128,11 @@ async def async_migrate_entry(
         if data.get(CONF_KIND) == EntryKind.ON_DEVICE.value:
             data = migrate_socket_credentials(data)
         hass.config_entries.async_update_entry(entry, data=data, minor_version=3)
+    if entry.minor_version < 4:
+        options = {
+            key: value
+            for key, value in entry.options.items()
+            if key != LEGACY_CONF_SIM_INTERVAL
+        }
+        hass.config_entries.async_update_entry(entry, options=options, minor_version=4)
     return True

@@ -61,7 +61,6 @@ from .providers.emnify import EmnifyClient
 from .providers.hologram import HologramClient
 from .providers.monoz import MonozClient
 from .providers.mqtt import MqttClient
-from .sim_status import CONF_SIM_INTERVAL
 
 __all__ = [
     "FLOWS",
@@ -113,7 +112,7 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
     """Add a Hologram, emnify or monoZ account, or the on-device listener."""
 
     VERSION = 1
-    MINOR_VERSION = 3
+    MINOR_VERSION = 4
 
     @staticmethod
     @callback
@@ -287,32 +286,6 @@ OUTBOX_MAX_AGE_FIELD = WholeNumber(CONF_OUTBOX_MAX_AGE, 1, 720, "h")
 OUTBOX_MAX_DEPTH_FIELD = WholeNumber(CONF_OUTBOX_MAX_DEPTH, *MAX_DEPTH_RANGE)
 
 
-def _sim_interval_field(entry: ConfigEntry) -> dict[vol.Marker, Any]:
-    """Return the SIM refresh interval field, for providers with a SIM API."""
-    kind = KINDS.get(entry.data.get(CONF_KIND, ""))
-    interval = getattr(kind, "sim_interval", None)
-    if interval is None:
-        return {}
-    return {
-        vol.Required(
-            CONF_SIM_INTERVAL,
-            default=entry.options.get(CONF_SIM_INTERVAL, interval.default),
-        ): vol.All(
-            NumberSelector(
-                NumberSelectorConfig(
-                    min=interval.minimum,
-                    max=interval.maximum,
-                    step=1,
-                    mode=NumberSelectorMode.BOX,
-                    unit_of_measurement="min",
-                )
-            ),
-            vol.Coerce(int),
-            vol.Range(min=interval.minimum, max=interval.maximum),
-        )
-    }
-
-
 def _inbound_fields(entry: ConfigEntry) -> dict[vol.Marker, Any]:
     """Return how inbound messages arrive (Hologram: polling, webhook or both)."""
     kind = KINDS.get(entry.data.get(CONF_KIND, ""))
@@ -348,8 +321,6 @@ class WebhookOptionsFlow(OptionsFlow):
                 CONF_OUTBOX_MAX_AGE: max_age,
                 CONF_OUTBOX_MAX_DEPTH: max_depth,
             }
-            if CONF_SIM_INTERVAL in user_input:
-                self._options[CONF_SIM_INTERVAL] = int(user_input[CONF_SIM_INTERVAL])
             if CONF_INBOUND_MODE in user_input:
                 self._options[CONF_INBOUND_MODE] = user_input[CONF_INBOUND_MODE]
             if user_input.get(CONF_ROTATE_SECRET):
@@ -372,7 +343,6 @@ class WebhookOptionsFlow(OptionsFlow):
                             CONF_OUTBOX_MAX_DEPTH, DEFAULT_MAX_DEPTH
                         ),
                     ): OUTBOX_MAX_DEPTH_FIELD.selector,
-                    **_sim_interval_field(entry),
                     **_inbound_fields(entry),
                     vol.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
                 }

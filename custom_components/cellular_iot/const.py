@@ -125,3 +125,7 @@ INBOUND_BOTH: Final = "both"
 INBOUND_MODES: Final = (INBOUND_POLLING, INBOUND_WEBHOOK, INBOUND_BOTH)
 # The event's ``source`` for a message read from the provider's REST API.
 SOURCE_POLL: Final = "poll"
+
+# Until 1.4, accounts stored a SIM refresh interval chosen by the user (options);
+# the integration chooses it now, and the migration to 1.4 drops the stored one.
+LEGACY_CONF_SIM_INTERVAL: Final = "sim_interval"

@@ -15,9 +15,9 @@ from .availability import LINK_API, Reachability
 from .providers.mqtt import MqttClient
 
 if TYPE_CHECKING:
+    from .coordinator import SimCoordinator
     from .inbound_webhook import InboundWebhook
     from .outbox import Outbox
-    from .sim_status import SimCoordinator
 
 
 @dataclass(slots=True)

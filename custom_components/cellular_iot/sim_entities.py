@@ -1,6 +1,6 @@
 """The SIM behind each device: sensors, the online binary sensor, the pause switch.
 
-Every one reads its account's :class:`~.sim_status.SimCoordinator`. Which ones a
+Every one reads its account's :class:`~.coordinator.SimCoordinator`. Which ones a
 device gets is its provider's (``AccountKind.sim_entities``): what that API
 documents. They are unavailable while the last refresh failed, while the provider's
 API cannot be reached (``availability``: a send or a check got no answer or a 5xx),
@@ -32,6 +32,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .const import SUBENTRY_DEVICE
+from .coordinator import SimCoordinator
 from .entity import DeviceEntity, api_reachable
 from .kinds import AccountKind, kind_of
 from .models import AccountData, CellularIoTConfigEntry
@@ -45,7 +46,6 @@ from .providers.sim import (
     SMS_STATES,
     SimStatus,
 )
-from .sim_status import SimCoordinator
 
 # How long a SIM switch shows the state asked for while the provider reports the
 # SIM settled in the other one (a provider that is changing it, pending, holds it).

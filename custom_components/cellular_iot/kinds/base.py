@@ -35,6 +35,7 @@ from ..const import (
     CONF_WEBHOOK_ID,
     DOMAIN,
 )
+from ..coordinator import SimCoordinator
 from ..inbound_webhook import DeliveryFormat, InboundWebhook
 from ..models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ..outbox import Outbox, OutboxItem, clear_auth_issue
@@ -45,7 +46,7 @@ from ..providers.errors import (
 )
 from ..providers.listing import AccountDevices
 from ..providers.sim import SIM_ACTIVE, SimStatus, SmsDelivery
-from ..sim_status import SimCoordinator, SimInterval
+from ..sim_status import SimInterval
 from .flow import KindFlow
 
 # An action the kind serves for one of its entries: (hass, entry, validated data) ->
@@ -141,7 +142,7 @@ class AccountKind(Kind):
     device_key: ClassVar[str | None]
     delivery: ClassVar[DeliveryFormat]
 
-    # The SIM API: the refresh interval's default and bounds (None: no SIM API),
+    # The SIM API: how often the SIMs are read (None: no SIM API),
     # the SIM entities a device gets, and whether the SIM can be paused.
     sim_interval: ClassVar[SimInterval | None] = None
     sim_entities: ClassVar[frozenset[str]] = frozenset()

@@ -165,10 +165,9 @@ class EmnifyKind(AccountKind):
     # A refresh: GET /endpoint (1,000 a page; an endpoint further on than those
     # pages may cost one read of its own) plus /connectivity and /stats per
     # endpoint. emnify allows 2,000 requests per IP in 5 minutes; the SIMs take at
-    # most half of that, the rest is left for sending (see SimInterval.budget).
-    sim_interval = SimInterval(
-        default=15, minimum=5, per_page=1000, per_device=3, budget=1000
-    )
+    # most half of that, the rest is left for sending (see SimInterval.budget):
+    # every 15 minutes up to 999 endpoints, longer beyond (docs/sim.md#polling).
+    sim_interval = SimInterval(minutes=15, per_page=1000, per_device=3, budget=1000)
     sim_entities = frozenset(
         {
             "sim_state",

@@ -244,9 +244,9 @@ class HologramKind(AccountKind):
         Platform.SWITCH,
     )
     flow = FLOW
-    # One GET /devices page per refresh for every device (Hologram publishes no
-    # numeric rate limit; its 429 rules apply, so 5 minutes at the fastest).
-    sim_interval = SimInterval(default=15, minimum=5, per_page=100)
+    # One GET /devices page per 100 devices a refresh: every 15 minutes (Hologram
+    # publishes no numeric rate limit; docs/sim.md#polling says why 15).
+    sim_interval = SimInterval(minutes=15, per_page=100)
     sim_entities = frozenset(
         {"sim_state", "online", "data_used", "last_session", "iccid", "msisdn"}
     )

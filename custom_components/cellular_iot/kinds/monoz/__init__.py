@@ -175,8 +175,8 @@ class MonozKind(AccountKind):
     flow = FLOW
     # Two reads per SIM, Sim/Enable and the SIM detail (monoZ lists no SIMs and
     # publishes no limits; its SIM pages were hidden in 2025, so they may answer 404:
-    # then nothing shows).
-    sim_interval = SimInterval(default=30, minimum=10, per_device=2)
+    # then nothing shows): every 30 minutes, the SIM's state being all it shows.
+    sim_interval = SimInterval(minutes=30, per_device=2)
     sim_entities = frozenset({"sim_state"})
     sim_can_pause = True
     account_model = "monoZ:Link organization"
