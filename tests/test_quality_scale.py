@@ -26,7 +26,7 @@ import custom_components.cellular_iot as integration
 from custom_components.cellular_iot.config_flow import CellularIoTConfigFlow
 from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.coordinator import SimCoordinator
-from custom_components.cellular_iot.kinds import KINDS
+from custom_components.cellular_iot.kinds import KINDS, AccountKind
 from custom_components.cellular_iot.sim_status import SimInterval
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -355,6 +355,29 @@ def _docs_use_cases() -> None:
 @check("docs-supported-devices")
 def _docs_supported_devices() -> None:
     assert "### Supported devices" in (ROOT / "README.md").read_text()
+
+
+@check("dynamic-devices")
+def _dynamic_devices() -> None:
+    # Every kind whose provider lists an account's devices offers new ones (a fixable
+    # repair whose fix flow adds a subentry; tests/test_discovery.py drives it).
+    listing = {
+        name
+        for name, kind in KINDS.items()
+        if isinstance(kind, AccountKind)
+        and type(kind).device_lister is not AccountKind.device_lister
+    }
+    assert listing == {"hologram", "emnify"}, listing
+    discovery = (INTEGRATION / "discovery.py").read_text()
+    assert "async_add_subentry(" in discovery
+    assert "is_fixable=True" in discovery
+
+
+@check("stale-devices")
+def _stale_devices() -> None:
+    assert callable(getattr(integration, "async_remove_config_entry_device", None))
+    strings = json.loads((INTEGRATION / "strings.json").read_text())
+    assert "fix_flow" in strings["issues"]["stale_device"]
 
 
 def test_every_check_names_a_rule_of_the_scale() -> None:
