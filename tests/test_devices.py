@@ -143,6 +143,40 @@ async def test_add_hologram_device_from_the_list(
     assert result["reason"] == "already_configured"
 
 
+async def test_device_list_leaves_out_the_devices_added(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    """Issue 26 A10: the list offered the devices already added; picking one ended
+    in "already added". It offers the others; with none left the form says so."""
+    entry = await setup_entry(hass, _account(hologram_entry(), VAN))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    schema = result["data_schema"].schema  # type: ignore[union-attr]
+    options = next(v for k, v in schema.items() if k == "device_id").config["options"]
+    offered = {option["value"] for option in options}
+    assert "123456" not in offered
+    assert "234567" in offered
+    for device_id in sorted(offered):
+        entry = hass.config_entries.async_get_entry(entry.entry_id)
+        assert entry is not None
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "device"), context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {"device_id": device_id, "send_as": "sms", "port": 1, "protocol": "TCP"},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "all_devices_added"
+    assert result["description_placeholders"] == {"title": entry.title}
+
+
 async def _add(
     hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
 ) -> dict[str, Any]:
@@ -172,6 +206,38 @@ async def test_add_emnify_endpoint(hass: HomeAssistant, emnify: FakeEmnify) -> N
     assert result["title"] == "Pump"
     await hass.async_block_till_done()
     assert hass.states.get("notify.pump") is not None
+
+
+async def test_emnify_endpoint_of_another_organisation_is_refused(
+    hass: HomeAssistant, emnify: FakeEmnify
+) -> None:
+    """Issue 26 A5: an endpoint id the organisation does not have was added ("Created
+    configuration for Pump"), and every SIM entity of it stayed unavailable without a
+    word. The form reads the endpoint (GET /endpoint/{id}) before adding it.
+    """
+    entry = await setup_entry(hass, _account(emnify_entry(emnify.application_token)))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    # emnify's 404 for an endpoint it does not know (as recorded).
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "4242", "name": "Pump"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"device_id": "device_not_found"}
+    assert emnify.calls("/endpoint/4242")
+    # emnify failing: the form cannot tell, and says so.
+    emnify.fail("/endpoint/1001", 500)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "1001", "name": "Pump"}
+    )
+    assert result["errors"] == {"base": "cannot_check_device"}
+    assert not entry.subentries
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "1001", "name": "Pump"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert [s.data["device_id"] for s in entry.subentries.values()] == ["1001"]
 
 
 async def test_add_monoz_sim(hass: HomeAssistant, monoz: FakeMonoz) -> None:
