@@ -177,6 +177,75 @@ async def test_device_list_leaves_out_the_devices_added(
     assert result["description_placeholders"] == {"title": entry.title}
 
 
+async def test_adding_a_device_does_not_reload_the_account(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    """Issue 26 A11: adding one device reloaded the whole account: every entity of it
+    went unavailable and came back ("became unknown" all over the logbook). The new
+    device's entities are added beside the others, which stay as they were.
+    """
+    entry = await setup_entry(hass, _account(hologram_entry(), VAN))
+    await hass.async_block_till_done()
+    kept = [
+        "notify.van_tracker",
+        "event.van_tracker_message",
+        "sensor.van_tracker_last_message",
+        "sensor.van_tracker_sim_status",
+    ]
+    before = {entity_id: hass.states.get(entity_id) for entity_id in kept}
+    assert all(before.values()), before
+    assert before["sensor.van_tracker_sim_status"].state == "active"  # type: ignore[union-attr]
+    runtime = entry.runtime_data
+    changes: list[tuple[str, str | None]] = []
+
+    @callback
+    def _changed(event: Any) -> None:
+        new = event.data["new_state"]
+        changes.append((event.data["entity_id"], new.state if new else None))
+
+    hass.bus.async_listen("state_changed", _changed)
+    result = await _add(
+        hass,
+        entry,
+        {"device_id": "234567", "send_as": "sms", "port": 4010, "protocol": "TCP"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # Not reloaded: the same runtime data, the same state objects, no transition.
+    assert entry.runtime_data is runtime
+    assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
+    assert not [
+        c for c in changes if "van_tracker" in c[0] and c[1] in ("unavailable", None)
+    ]
+    # The new device: its registry device under the account, its entities, its SIM.
+    subentry = next(s for s in entry.subentries.values() if s.title == "Boat sensor")
+    device = _registry_device(
+        hass, entry.entry_id, f"{entry.entry_id}_{subentry.subentry_id}"
+    )
+    account = _registry_device(hass, entry.entry_id, entry.entry_id)
+    assert device is not None
+    assert account is not None
+    assert device.via_device_id == account.id
+    for entity_id in (
+        "notify.boat_sensor",
+        "event.boat_sensor_message",
+        "sensor.boat_sensor_last_heard",
+    ):
+        assert hass.states.get(entity_id) is not None, entity_id
+    sim_state = hass.states.get("sensor.boat_sensor_sim_status")
+    assert sim_state is not None
+    assert sim_state.state == "active"
+    entity = er.async_get(hass).async_get("sensor.boat_sensor_sim_status")
+    assert entity is not None
+    assert entity.config_subentry_id == subentry.subentry_id
+    # And removed again: its entities go, the others stay, still no reload.
+    assert hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.boat_sensor") is None
+    assert entry.runtime_data is runtime
+    assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
+
+
 async def _add(
     hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
 ) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import AccountEntity, ListenerEntity
+from .entity import AccountEntity, ListenerEntity, async_add_device_entities
 from .kinds import AccountKind, kind_of
 from .models import CellularIoTConfigEntry
-from .sim_entities import SimOnlineBinarySensor, device_subentries, sim_coordinator
+from .sim_entities import SimOnlineBinarySensor, sim_coordinator
 
 PARALLEL_UPDATES = 0
 
@@ -30,11 +30,13 @@ async def async_setup_entry(
             async_add_entities([BrokerConnectedBinarySensor(entry, "broker_connected")])
         coordinator = sim_coordinator(entry)
         if coordinator is not None and "online" in kind.sim_entities:
-            for subentry in device_subentries(entry):
-                async_add_entities(
-                    [SimOnlineBinarySensor(coordinator, entry, subentry, "online")],
-                    config_subentry_id=subentry.subentry_id,
-                )
+            async_add_device_entities(
+                entry,
+                async_add_entities,
+                lambda subentry: [
+                    SimOnlineBinarySensor(coordinator, entry, subentry, "online")
+                ],
+            )
         return
     async_add_entities([ListeningBinarySensor(entry, "listening")])
 

@@ -143,7 +143,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 name = (user_input.get(CONF_NAME) or "").strip() or labels.get(
                     device_id, f"{kind} {device_id}"
                 ).rsplit(" (", 1)[0]
-                self.hass.config_entries.async_schedule_reload(self._entry_id)
+                # The loaded account sets up the new device itself (no reload).
                 return self.async_create_entry(
                     title=name,
                     data={key: device_id, **defaults},

@@ -5,9 +5,10 @@ from __future__ import annotations
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .entity import async_add_device_entities
 from .kinds import AccountKind, kind_of
 from .models import CellularIoTConfigEntry
-from .sim_entities import SimSwitch, device_subentries, sim_coordinator
+from .sim_entities import SimSwitch, sim_coordinator
 
 PARALLEL_UPDATES = 1
 
@@ -26,8 +27,8 @@ async def async_setup_entry(
         or not kind.sim_can_pause
     ):
         return
-    for subentry in device_subentries(entry):
-        async_add_entities(
-            [SimSwitch(coordinator, entry, subentry)],
-            config_subentry_id=subentry.subentry_id,
-        )
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        lambda subentry: [SimSwitch(coordinator, entry, subentry)],
+    )
