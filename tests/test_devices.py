@@ -246,6 +246,29 @@ async def test_adding_a_device_does_not_reload_the_account(
     assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
 
 
+async def test_the_first_device_starts_the_sim_polling_without_a_reload(
+    hass: HomeAssistant, emnify: FakeEmnify
+) -> None:
+    """An account without devices polls no SIM; its first device starts the polling
+    (the SIM entities read at once) and the account is not reloaded."""
+    entry = await setup_entry(hass, _account(emnify_entry(emnify.application_token)))
+    runtime = entry.runtime_data
+    assert runtime.sims is None  # type: ignore[attr-defined]
+    outbox = hass.states.get("sensor.emnify_fleet_gmbh_outbox")
+    assert outbox is not None
+    result = await _add(hass, entry, {"device_id": "1001", "name": "Pump"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data is runtime
+    assert runtime.sims is not None  # type: ignore[attr-defined]
+    assert hass.states.get("sensor.emnify_fleet_gmbh_outbox") is outbox
+    sim_state = hass.states.get("sensor.pump_sim_status")
+    assert sim_state is not None
+    assert sim_state.state == "active"
+    assert hass.states.get("switch.pump_sim_active") is not None
+    assert hass.states.get("binary_sensor.pump_online") is not None
+
+
 async def _add(
     hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
 ) -> dict[str, Any]:

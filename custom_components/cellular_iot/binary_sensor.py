@@ -28,13 +28,15 @@ async def async_setup_entry(
     if isinstance(kind, AccountKind):
         if entry.runtime_data.broker is not None:
             async_add_entities([BrokerConnectedBinarySensor(entry, "broker_connected")])
-        coordinator = sim_coordinator(entry)
-        if coordinator is not None and "online" in kind.sim_entities:
+        if kind.sim_interval is not None and "online" in kind.sim_entities:
+            # The coordinator of the SIM polling: made with the account's first device.
             async_add_device_entities(
                 entry,
                 async_add_entities,
                 lambda subentry: [
                     SimOnlineBinarySensor(coordinator, entry, subentry, "online")
+                    for coordinator in (sim_coordinator(entry),)
+                    if coordinator is not None
                 ],
             )
         return

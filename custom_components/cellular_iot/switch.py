@@ -20,15 +20,19 @@ async def async_setup_entry(
 ) -> None:
     """Add a SIM switch for every device, where the provider can pause SIMs."""
     kind = kind_of(entry)
-    coordinator = sim_coordinator(entry)
     if (
         not isinstance(kind, AccountKind)
-        or coordinator is None
+        or kind.sim_interval is None
         or not kind.sim_can_pause
     ):
         return
+    # The coordinator of the SIM polling: made with the account's first device.
     async_add_device_entities(
         entry,
         async_add_entities,
-        lambda subentry: [SimSwitch(coordinator, entry, subentry)],
+        lambda subentry: [
+            SimSwitch(coordinator, entry, subentry)
+            for coordinator in (sim_coordinator(entry),)
+            if coordinator is not None
+        ],
     )

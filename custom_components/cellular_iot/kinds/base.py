@@ -172,21 +172,30 @@ class AccountKind(Kind):
             for subentry in entry.subentries.values()
             if subentry.subentry_type == SUBENTRY_DEVICE
         }
-        if self.sim_interval is not None and self.device_ids(entry):
-            # An account without devices polls nothing.
-            runtime.sims = SimCoordinator(
-                hass,
-                entry,
-                provider=self.provider,
-                interval=self.sim_interval,
-                provider_ids=partial(self.device_ids, entry),
-                fetch=partial(self.async_fetch_sims, runtime),
-                list_sms=self.sms_lister(runtime),
-                check_credentials=self.credential_check(runtime),
-            )
-            if runtime.webhook is not None and runtime.sims.sms is not None:
-                # Receipts the provider pushes update the SMS it follows at once.
-                runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
+        if self.device_ids(entry):
+            # An account without devices polls nothing (until one is added).
+            self._async_start_sims(hass, entry, runtime)
+
+    @callback
+    def _async_start_sims(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry, runtime: AccountData
+    ) -> None:
+        """Make the account's SIM coordinator, where the provider has a SIM API."""
+        if self.sim_interval is None:
+            return
+        runtime.sims = SimCoordinator(
+            hass,
+            entry,
+            provider=self.provider,
+            interval=self.sim_interval,
+            provider_ids=partial(self.device_ids, entry),
+            fetch=partial(self.async_fetch_sims, runtime),
+            list_sms=self.sms_lister(runtime),
+            check_credentials=self.credential_check(runtime),
+        )
+        if runtime.webhook is not None and runtime.sims.sms is not None:
+            # Receipts the provider pushes update the SMS it follows at once.
+            runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
 
     @callback
     def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
@@ -225,7 +234,7 @@ class AccountKind(Kind):
         Its device is registered and linked to the account, each platform adds its
         entities, and its SIM is read. The entities of a device removed go with its
         subentry (HA clears them from the registries). The first device of an account
-        with a SIM API reloads it: the SIM polling starts with a device.
+        with a SIM API starts its SIM polling.
         """
         if (
             changed is not entry
@@ -244,9 +253,8 @@ class AccountKind(Kind):
         runtime.devices_set_up = set(devices)
         if not added:
             return
-        if self.sim_interval is not None and runtime.sims is None:
-            hass.config_entries.async_schedule_reload(entry.entry_id)
-            return
+        if runtime.sims is None:
+            self._async_start_sims(hass, entry, runtime)
         self.async_register_devices(hass, entry)
         for subentry in added:
             LOGGER.debug("Adding device %s to %s", subentry.title, entry.title)
