@@ -144,6 +144,132 @@ async def test_add_hologram_device_from_the_list(
     assert result["reason"] == "already_configured"
 
 
+async def test_device_list_leaves_out_the_devices_added(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    """Issue 26 A10: the list offered the devices already added; picking one ended
+    in "already added". It offers the others; with none left the form says so."""
+    entry = await setup_entry(hass, _account(hologram_entry(), VAN))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    schema = result["data_schema"].schema  # type: ignore[union-attr]
+    options = next(v for k, v in schema.items() if k == "device_id").config["options"]
+    offered = {option["value"] for option in options}
+    assert "123456" not in offered
+    assert "234567" in offered
+    for device_id in sorted(offered):
+        entry = hass.config_entries.async_get_entry(entry.entry_id)
+        assert entry is not None
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "device"), context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {"device_id": device_id, "send_as": "sms", "port": 1, "protocol": "TCP"},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "all_devices_added"
+    assert result["description_placeholders"] == {"title": entry.title}
+
+
+async def test_adding_a_device_does_not_reload_the_account(
+    hass: HomeAssistant, hologram: FakeHologram
+) -> None:
+    """Issue 26 A11: adding one device reloaded the whole account: every entity of it
+    went unavailable and came back ("became unknown" all over the logbook). The new
+    device's entities are added beside the others, which stay as they were.
+    """
+    entry = await setup_entry(hass, _account(hologram_entry(), VAN))
+    await hass.async_block_till_done()
+    kept = [
+        "notify.van_tracker",
+        "event.van_tracker_message",
+        "sensor.van_tracker_last_message",
+        "sensor.van_tracker_sim_status",
+    ]
+    before = {entity_id: hass.states.get(entity_id) for entity_id in kept}
+    assert all(before.values()), before
+    assert before["sensor.van_tracker_sim_status"].state == "active"  # type: ignore[union-attr]
+    runtime = entry.runtime_data
+    changes: list[tuple[str, str | None]] = []
+
+    @callback
+    def _changed(event: Any) -> None:
+        new = event.data["new_state"]
+        changes.append((event.data["entity_id"], new.state if new else None))
+
+    hass.bus.async_listen("state_changed", _changed)
+    result = await _add(
+        hass,
+        entry,
+        {"device_id": "234567", "send_as": "sms", "port": 4010, "protocol": "TCP"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # Not reloaded: the same runtime data, the same state objects, no transition.
+    assert entry.runtime_data is runtime
+    assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
+    assert not [
+        c for c in changes if "van_tracker" in c[0] and c[1] in ("unavailable", None)
+    ]
+    # The new device: its registry device under the account, its entities, its SIM.
+    subentry = next(s for s in entry.subentries.values() if s.title == "Boat sensor")
+    device = _registry_device(
+        hass, entry.entry_id, f"{entry.entry_id}_{subentry.subentry_id}"
+    )
+    account = _registry_device(hass, entry.entry_id, entry.entry_id)
+    assert device is not None
+    assert account is not None
+    assert device.via_device_id == account.id
+    for entity_id in (
+        "notify.boat_sensor",
+        "event.boat_sensor_message",
+        "sensor.boat_sensor_last_heard",
+    ):
+        assert hass.states.get(entity_id) is not None, entity_id
+    sim_state = hass.states.get("sensor.boat_sensor_sim_status")
+    assert sim_state is not None
+    assert sim_state.state == "active"
+    entity = er.async_get(hass).async_get("sensor.boat_sensor_sim_status")
+    assert entity is not None
+    assert entity.config_subentry_id == subentry.subentry_id
+    # And removed again: its entities go, the others stay, still no reload.
+    assert hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.boat_sensor") is None
+    assert entry.runtime_data is runtime
+    assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
+
+
+async def test_the_first_device_starts_the_sim_polling_without_a_reload(
+    hass: HomeAssistant, emnify: FakeEmnify
+) -> None:
+    """An account without devices polls no SIM; its first device starts the polling
+    (the SIM entities read at once) and the account is not reloaded."""
+    entry = await setup_entry(hass, _account(emnify_entry(emnify.application_token)))
+    runtime = entry.runtime_data
+    assert runtime.sims is None  # type: ignore[attr-defined]
+    outbox = hass.states.get("sensor.emnify_fleet_gmbh_outbox")
+    assert outbox is not None
+    result = await _add(hass, entry, {"device_id": "1001", "name": "Pump"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data is runtime
+    assert runtime.sims is not None  # type: ignore[attr-defined]
+    assert hass.states.get("sensor.emnify_fleet_gmbh_outbox") is outbox
+    sim_state = hass.states.get("sensor.pump_sim_status")
+    assert sim_state is not None
+    assert sim_state.state == "active"
+    assert hass.states.get("switch.pump_sim_active") is not None
+    assert hass.states.get("binary_sensor.pump_online") is not None
+
+
 async def _add(
     hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
 ) -> dict[str, Any]:
@@ -173,6 +299,38 @@ async def test_add_emnify_endpoint(hass: HomeAssistant, emnify: FakeEmnify) -> N
     assert result["title"] == "Pump"
     await hass.async_block_till_done()
     assert hass.states.get("notify.pump") is not None
+
+
+async def test_emnify_endpoint_of_another_organisation_is_refused(
+    hass: HomeAssistant, emnify: FakeEmnify
+) -> None:
+    """Issue 26 A5: an endpoint id the organisation does not have was added ("Created
+    configuration for Pump"), and every SIM entity of it stayed unavailable without a
+    word. The form reads the endpoint (GET /endpoint/{id}) before adding it.
+    """
+    entry = await setup_entry(hass, _account(emnify_entry(emnify.application_token)))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    # emnify's 404 for an endpoint it does not know (as recorded).
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "4242", "name": "Pump"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"device_id": "device_not_found"}
+    assert emnify.calls("/endpoint/4242")
+    # emnify failing: the form cannot tell, and says so.
+    emnify.fail("/endpoint/1001", 500)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "1001", "name": "Pump"}
+    )
+    assert result["errors"] == {"base": "cannot_check_device"}
+    assert not entry.subentries
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"device_id": "1001", "name": "Pump"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert [s.data["device_id"] for s in entry.subentries.values()] == ["1001"]
 
 
 async def test_add_monoz_sim(hass: HomeAssistant, monoz: FakeMonoz) -> None:

@@ -216,6 +216,21 @@ async def test_endpoints_without_a_sim_show_no_sim(
     assert server.unmatched == []
 
 
+async def test_one_endpoint_read_as_recorded(
+    replay: Callable[..., Awaitable[recorded.RecordedServer]],
+) -> None:
+    """test_update_device.yaml: ``GET /endpoint/11898581`` (gzip), the read the device
+    form makes to check the organisation has the endpoint (issue 26 A5)."""
+    server = await replay(*_replay("test_update_device.yaml"))
+    async with ClientSession() as session:
+        endpoint = await _client(session, server).endpoint(11898581)
+    assert endpoint.provider_id == "11898581"
+    # Disabled, and without a ``sim`` key.
+    assert endpoint.state == SIM_NO_SIM
+    assert server.unmatched == []
+    assert [r.path for r in server.received][-1] == "/api/v1/endpoint/11898581"
+
+
 # --- row 9: stats ------------------------------------------------------------------
 
 

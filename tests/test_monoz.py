@@ -230,6 +230,26 @@ async def _mqtt_form(hass: HomeAssistant) -> str:
     return flow_id
 
 
+async def test_a_broker_form_left_open_does_not_hold_the_account(
+    hass: HomeAssistant, monoz: FakeMonoz
+) -> None:
+    """Issue 26 A7: the account form set its unique id before the broker form, so
+    one left at the broker form made every new try abort (raw
+    ``already_in_progress``) until HA restarted."""
+    left = await _mqtt_form(hass)
+    flow_id = await _monoz_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"org_id": ORG_ID, "api_key": API_KEY, "use_mqtt": False}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # HA ends the form left open for the same account.
+    assert left not in {
+        flow["flow_id"]
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    }
+
+
 async def test_flow_with_broker(
     hass: HomeAssistant, monoz: FakeMonoz, mosquitto: Mosquitto
 ) -> None:

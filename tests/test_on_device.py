@@ -152,6 +152,35 @@ async def test_flow_errors(hass: HomeAssistant, socket_enabled: None) -> None:
     assert result["reason"] == "already_configured"
 
 
+async def test_a_form_left_after_an_error_does_not_hold_the_address(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Issue 26 A7: a form left after an error kept its protocol/port "in progress":
+    adding the listener again aborted with the raw key ``already_in_progress`` until
+    HA restarted. The form left open holds nothing; the first to finish adds it.
+    """
+    port = free_port()
+    left = await _form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        left,
+        {"protocol": "TCP", "port": port, "host": "127.0.0.1", "device_key": "AB"},
+    )
+    assert result["errors"] == {"device_key": "invalid_device_key"}
+    # The user closes nothing: the form stays in progress, and starts again.
+    again = await _form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        again, {"protocol": "TCP", "port": port, "host": "127.0.0.1"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # HA ends the form left open with the same address.
+    assert left not in {
+        flow["flow_id"]
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    }
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
 async def test_reconfigure_moves_the_listener(
     hass: HomeAssistant, socket_enabled: None
 ) -> None:

@@ -13,6 +13,7 @@ translation for each option.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import yaml
 
 from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.kinds.on_device.flow import LISTENER_DOCS_URL
+from custom_components.cellular_iot.kinds.hologram.flow import HologramDeviceFlow
 from custom_components.cellular_iot.providers.emnify import EmnifyAccount
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
@@ -38,7 +40,7 @@ from custom_components.cellular_iot.providers.mqtt import (
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers.selector import SelectSelector
+from homeassistant.helpers.selector import SelectOptionDict, SelectSelector
 
 from .cloud_stub import CloudNotConnected, stub_cloud
 from .conftest import API_KEY, emnify_entry, hologram_entry, monoz_entry, with_webhook
@@ -211,6 +213,7 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         "get_organization": AsyncMock(return_value="Fleet Ltd"),
         "authenticate": AsyncMock(return_value=EmnifyAccount("4242", "Fleet GmbH")),
         "validate": AsyncMock(return_value=None),
+        "endpoint": AsyncMock(return_value=None),
         "start": AsyncMock(return_value=None),
         "stop": AsyncMock(return_value=None),
     }
@@ -218,6 +221,7 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         patch(f"{FLOW}.HologramClient.get_me", mocks["get_me"]),
         patch(f"{FLOW}.HologramClient.get_organization", mocks["get_organization"]),
         patch(f"{FLOW}.EmnifyClient.authenticate", mocks["authenticate"]),
+        patch(f"{FLOW}.EmnifyClient.endpoint", mocks["endpoint"]),
         patch(f"{FLOW}.MonozClient.validate", mocks["validate"]),
         patch(f"{FLOW}.MqttClient.start", mocks["start"]),
         patch(f"{FLOW}.MqttClient.stop", mocks["stop"]),
@@ -535,9 +539,29 @@ async def _options(
 
 
 async def _devices(
-    hass: HomeAssistant, r: Renderer, entries: dict[str, MockConfigEntry]
+    hass: HomeAssistant,
+    r: Renderer,
+    entries: dict[str, MockConfigEntry],
+    mocks: dict[str, AsyncMock],
 ) -> None:
     manager = hass.config_entries.subentries
+    # An emnify endpoint the organisation does not have, or cannot be asked about.
+    for fault, errors in (
+        (ProviderNotFoundError("no"), {"device_id": "device_not_found"}),
+        (ProviderConnectionError("down"), {"base": "cannot_check_device"}),
+    ):
+        mocks["endpoint"].side_effect = fault
+        result = r.render(
+            DEVICE,
+            await manager.async_init(
+                (entries["emnify"].entry_id, "device"), context={"source": SOURCE_USER}
+            ),
+        )
+        result = r.render(
+            DEVICE, await manager.async_configure(result["flow_id"], {"device_id": "9"})
+        )
+        assert result["errors"] == errors
+    mocks["endpoint"].side_effect = None
     cases = {
         "hologram": ({"device_id": "x"}, "invalid_device_id", {"device_id": "123"}),
         "emnify": ({"device_id": "-1"}, "invalid_device_id", {"device_id": "77"}),
@@ -607,6 +631,22 @@ async def _devices(
         )
         assert result["reason"] == "reconfigure_successful"
         await hass.async_block_till_done()
+    # Every device the account lists is added already.
+    flow = HologramDeviceFlow
+    added = next(iter(entries["hologram"].subentries.values())).data["device_id"]
+
+    async def listed(entry: Any) -> list[SelectOptionDict]:
+        return [SelectOptionDict(value=added, label=f"Van ({added})")]
+
+    with patch.object(flow, "form", replace(flow.form, choices=listed)):
+        result = r.render(
+            DEVICE,
+            await manager.async_init(
+                (entries["hologram"].entry_id, "device"),
+                context={"source": SOURCE_USER},
+            ),
+        )
+    assert result["reason"] == "all_devices_added"
 
 
 async def test_every_flow_text_renders_with_the_placeholders_passed(
@@ -620,7 +660,7 @@ async def test_every_flow_text_renders_with_the_placeholders_passed(
     await _reauth_and_reconfigure(hass, renderer, providers, entries)
     await _number_errors(hass, renderer, entries)
     await _options(hass, renderer, entries)
-    await _devices(hass, renderer, entries)
+    await _devices(hass, renderer, entries, providers)
     assert renderer.expected() - renderer.seen == set()
 
 

@@ -10,10 +10,10 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import AccountEntity, ListenerEntity
+from .entity import AccountEntity, ListenerEntity, async_add_device_entities
 from .kinds import AccountKind, kind_of
 from .models import CellularIoTConfigEntry
-from .sim_entities import SimOnlineBinarySensor, device_subentries, sim_coordinator
+from .sim_entities import SimOnlineBinarySensor, sim_coordinator
 
 PARALLEL_UPDATES = 0
 
@@ -28,13 +28,17 @@ async def async_setup_entry(
     if isinstance(kind, AccountKind):
         if entry.runtime_data.broker is not None:
             async_add_entities([BrokerConnectedBinarySensor(entry, "broker_connected")])
-        coordinator = sim_coordinator(entry)
-        if coordinator is not None and "online" in kind.sim_entities:
-            for subentry in device_subentries(entry):
-                async_add_entities(
-                    [SimOnlineBinarySensor(coordinator, entry, subentry, "online")],
-                    config_subentry_id=subentry.subentry_id,
-                )
+        if kind.sim_interval is not None and "online" in kind.sim_entities:
+            # The coordinator of the SIM polling: made with the account's first device.
+            async_add_device_entities(
+                entry,
+                async_add_entities,
+                lambda subentry: [
+                    SimOnlineBinarySensor(coordinator, entry, subentry, "online")
+                    for coordinator in (sim_coordinator(entry),)
+                    if coordinator is not None
+                ],
+            )
         return
     async_add_entities([ListeningBinarySensor(entry, "listening")])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
@@ -9,12 +10,13 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import signal_message, signal_state
+from .const import SUBENTRY_DEVICE, signal_message, signal_state
 from .kinds import AccountKind, kind_of
 from .kinds.base import DeviceFields
 from .kinds.on_device import OnDeviceData, listener_runtime
-from .models import CellularIoTConfigEntry, CellularIoTData
+from .models import AccountData, CellularIoTConfigEntry, CellularIoTData
 
 
 class CellularIoTEntity(Entity):
@@ -133,6 +135,31 @@ def api_reachable(entry: CellularIoTConfigEntry) -> bool:
     """Return whether the entry's provider API can be reached (``availability``)."""
     runtime: CellularIoTData | None = getattr(entry, "runtime_data", None)
     return runtime is None or runtime.api_reachable
+
+
+@callback
+def async_add_device_entities(
+    entry: CellularIoTConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities_of: Callable[[ConfigSubentry], Sequence[Entity]],
+) -> None:
+    """Add the entities of each device of the account, now and when one is added.
+
+    A device added later gets its entities from the kind (``AccountKind``), through
+    this platform, without the account reloading.
+    """
+
+    @callback
+    def add(subentry: ConfigSubentry) -> None:
+        if subentry.subentry_type != SUBENTRY_DEVICE:
+            return
+        if entities := entities_of(subentry):
+            async_add_entities(entities, config_subentry_id=subentry.subentry_id)
+
+    for subentry in entry.subentries.values():
+        add(subentry)
+    if isinstance(entry.runtime_data, AccountData):
+        entry.runtime_data.device_adders.append(add)
 
 
 def _as_device_info(fields: DeviceFields) -> DeviceInfo:

@@ -12,8 +12,13 @@ from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SUBENTRY_DEVICE
-from .entity import AccountEntity, CellularIoTEntity, DeviceEntity, ListenerEntity
+from .entity import (
+    AccountEntity,
+    CellularIoTEntity,
+    DeviceEntity,
+    ListenerEntity,
+    async_add_device_entities,
+)
 from .events import preview
 from .kinds import kind_of
 from .models import CellularIoTConfigEntry
@@ -32,12 +37,11 @@ async def async_setup_entry(
         async_add_entities([ListenerEventEntity(entry, "message")])
         return
     async_add_entities([AccountEventEntity(entry, "message")])
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_DEVICE:
-            async_add_entities(
-                [DeviceEventEntity(entry, subentry, "message")],
-                config_subentry_id=subentry.subentry_id,
-            )
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        lambda subentry: [DeviceEventEntity(entry, subentry, "message")],
+    )
 
 
 class _MessageEventEntity(CellularIoTEntity, EventEntity):

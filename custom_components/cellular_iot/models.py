@@ -6,10 +6,11 @@ runtime data (its clients, counters) subclasses these in its module under ``kind
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 
 from .availability import LINK_API, Reachability
 from .providers.mqtt import MqttClient
@@ -48,6 +49,12 @@ class AccountData(CellularIoTData):
     outbox: Outbox | None = field(default=None, kw_only=True)
     # The SIMs' coordinator (None: the provider has no SIM API, or no devices).
     sims: SimCoordinator | None = field(default=None, kw_only=True)
+    # The devices (subentry ids) whose entities are set up, and how each platform
+    # adds the entities of a device added later (without reloading the account).
+    devices_set_up: set[str] = field(default_factory=set, kw_only=True)
+    device_adders: list[Callable[[ConfigSubentry], None]] = field(
+        default_factory=list, kw_only=True
+    )
 
 
 type CellularIoTConfigEntry = ConfigEntry[CellularIoTData]

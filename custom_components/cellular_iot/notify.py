@@ -14,8 +14,8 @@ from homeassistant.components.notify import NotifyEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, SUBENTRY_DEVICE
-from .entity import DeviceEntity
+from .const import DOMAIN
+from .entity import DeviceEntity, async_add_device_entities
 from .models import CellularIoTConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -27,12 +27,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a notify entity for every device of the account."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_DEVICE:
-            async_add_entities(
-                [DeviceNotifyEntity(entry, subentry, "send")],
-                config_subentry_id=subentry.subentry_id,
-            )
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        lambda subentry: [DeviceNotifyEntity(entry, subentry, "send")],
+    )
 
 
 class DeviceNotifyEntity(DeviceEntity, NotifyEntity):

@@ -21,8 +21,12 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
-from .const import SUBENTRY_DEVICE
-from .entity import AccountEntity, DeviceEntity, ListenerEntity
+from .entity import (
+    AccountEntity,
+    DeviceEntity,
+    ListenerEntity,
+    async_add_device_entities,
+)
 from .events import preview
 from .kinds import kind_of
 from .models import CellularIoTConfigEntry
@@ -42,17 +46,15 @@ async def async_setup_entry(
     """Add the listener's sensors, or an account's outbox sensor."""
     if kind_of(entry).account:
         async_add_entities([OutboxSensor(entry, "outbox")])
-        for subentry in entry.subentries.values():
-            if subentry.subentry_type == SUBENTRY_DEVICE:
-                async_add_entities(
-                    [
-                        DeviceLastMessageSensor(entry, subentry, "last_message"),
-                        DeviceLastHeardSensor(entry, subentry, "last_heard"),
-                    ],
-                    config_subentry_id=subentry.subentry_id,
-                )
-        for subentry, sensor in sim_sensors(entry):
-            async_add_entities([sensor], config_subentry_id=subentry.subentry_id)
+        async_add_device_entities(
+            entry,
+            async_add_entities,
+            lambda subentry: [
+                DeviceLastMessageSensor(entry, subentry, "last_message"),
+                DeviceLastHeardSensor(entry, subentry, "last_heard"),
+                *sim_sensors(entry, subentry),
+            ],
+        )
         return
     async_add_entities(
         [

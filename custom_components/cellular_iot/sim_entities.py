@@ -125,22 +125,22 @@ def device_subentries(entry: CellularIoTConfigEntry) -> list[ConfigSubentry]:
     ]
 
 
-def sim_sensors(entry: CellularIoTConfigEntry) -> list[tuple[ConfigSubentry, Any]]:
-    """Return the SIM sensors of every device of the account, with their subentry."""
+def sim_sensors(
+    entry: CellularIoTConfigEntry, subentry: ConfigSubentry
+) -> list[SensorEntity]:
+    """Return the SIM sensors of one device of the account."""
     coordinator = sim_coordinator(entry)
     if coordinator is None:
         return []
     kind = kind_of(entry)
     assert isinstance(kind, AccountKind)
-    found: list[tuple[ConfigSubentry, Any]] = []
-    for subentry in device_subentries(entry):
-        found.extend(
-            (subentry, SimSensor(coordinator, entry, subentry, description))
-            for description in SIM_SENSORS
-            if description.key in kind.sim_entities
-        )
-        if "sms_delivery" in kind.sim_entities:
-            found.append((subentry, SmsDeliverySensor(coordinator, entry, subentry)))
+    found: list[SensorEntity] = [
+        SimSensor(coordinator, entry, subentry, description)
+        for description in SIM_SENSORS
+        if description.key in kind.sim_entities
+    ]
+    if "sms_delivery" in kind.sim_entities:
+        found.append(SmsDeliverySensor(coordinator, entry, subentry))
     return found
 
 

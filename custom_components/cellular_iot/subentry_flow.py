@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -66,6 +67,14 @@ class DeviceForm:
     )
     # The account's devices to choose from; None: the id is typed.
     choices: Callable[[ConfigEntry], Awaitable[list[SelectOptionDict]]] | None = None
+    # Whether the account has a device with this id: None when it has, else the
+    # error to show as (field, error key): on the id field when the provider says
+    # the account has no such device, on the form when it could not tell. None:
+    # the provider has no read that tells.
+    check: (
+        Callable[[HomeAssistant, ConfigEntry, str], Awaitable[tuple[str, str] | None]]
+        | None
+    ) = None
 
 
 class DeviceSubentryFlow(ConfigSubentryFlow):
@@ -96,28 +105,45 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     async def _async_add_device(
         self, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
-        """Add a device by its provider id (picked from a list where possible)."""
+        """Add a device by its provider id (picked from a list where possible).
+
+        The list leaves out the devices already added; when it leaves none, the
+        form says so instead of showing an empty list.
+        """
         kind = self._kind
         form = self.form
         key = form.key
-        choices = await self._device_choices()
+        entry = self._get_entry()
+        added = {
+            str(sub.data[key]) for sub in entry.subentries.values() if key in sub.data
+        }
+        listed = await self._device_choices()
+        choices = [choice for choice in listed if choice["value"] not in added]
+        if listed and not choices:
+            return self.async_abort(
+                reason="all_devices_added",
+                description_placeholders={"title": entry.title},
+            )
         errors: dict[str, str] = {}
         if user_input is not None:
             device_id = form.clean_id(user_input.get(key))
             defaults = form.clean_defaults(user_input, errors)
             if device_id is None:
                 errors[key] = form.invalid_id
-            elif any(
-                sub.data.get(key) == device_id
-                for sub in self._get_entry().subentries.values()
-            ):
+            elif device_id in added:
                 return self.async_abort(reason="already_configured")
+            elif (
+                not errors
+                and form.check is not None
+                and (refused := await form.check(self.hass, entry, device_id))
+            ):
+                errors[refused[0]] = refused[1]
             if not errors and device_id is not None:
                 labels = {c["value"]: c["label"] for c in choices}
                 name = (user_input.get(CONF_NAME) or "").strip() or labels.get(
                     device_id, f"{kind} {device_id}"
                 ).rsplit(" (", 1)[0]
-                self.hass.config_entries.async_schedule_reload(self._entry_id)
+                # The loaded account sets up the new device itself (no reload).
                 return self.async_create_entry(
                     title=name,
                     data={key: device_id, **defaults},
@@ -145,7 +171,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             step_id=kind,
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
-            description_placeholders=form.placeholders(self._get_entry()),
+            description_placeholders=form.placeholders(entry),
         )
 
     async def async_step_reconfigure(

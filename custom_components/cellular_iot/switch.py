@@ -5,9 +5,10 @@ from __future__ import annotations
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .entity import async_add_device_entities
 from .kinds import AccountKind, kind_of
 from .models import CellularIoTConfigEntry
-from .sim_entities import SimSwitch, device_subentries, sim_coordinator
+from .sim_entities import SimSwitch, sim_coordinator
 
 PARALLEL_UPDATES = 1
 
@@ -19,15 +20,19 @@ async def async_setup_entry(
 ) -> None:
     """Add a SIM switch for every device, where the provider can pause SIMs."""
     kind = kind_of(entry)
-    coordinator = sim_coordinator(entry)
     if (
         not isinstance(kind, AccountKind)
-        or coordinator is None
+        or kind.sim_interval is None
         or not kind.sim_can_pause
     ):
         return
-    for subentry in device_subentries(entry):
-        async_add_entities(
-            [SimSwitch(coordinator, entry, subentry)],
-            config_subentry_id=subentry.subentry_id,
-        )
+    # The coordinator of the SIM polling: made with the account's first device.
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        lambda subentry: [
+            SimSwitch(coordinator, entry, subentry)
+            for coordinator in (sim_coordinator(entry),)
+            if coordinator is not None
+        ],
+    )

@@ -17,12 +17,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, ClassVar, NoReturn, NotRequired, TypedDict
 
-from homeassistant.config_entries import ConfigSubentry
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntryChange,
+    ConfigEntryState,
+    ConfigSubentry,
+)
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 from .. import discovery
 from ..action_errors import invalid, provider_error
@@ -34,6 +40,8 @@ from ..const import (
     CONF_ORG_ID,
     CONF_WEBHOOK_ID,
     DOMAIN,
+    LOGGER,
+    SUBENTRY_DEVICE,
 )
 from ..coordinator import SimCoordinator
 from ..inbound_webhook import DeliveryFormat, InboundWebhook
@@ -161,21 +169,36 @@ class AccountKind(Kind):
             runtime.webhook = InboundWebhook(hass, entry, self.delivery)
             runtime.webhook.register()
         self.async_register_devices(hass, entry)
-        if self.sim_interval is not None and self.device_ids(entry):
-            # An account without devices polls nothing.
-            runtime.sims = SimCoordinator(
-                hass,
-                entry,
-                provider=self.provider,
-                interval=self.sim_interval,
-                provider_ids=partial(self.device_ids, entry),
-                fetch=partial(self.async_fetch_sims, runtime),
-                list_sms=self.sms_lister(runtime),
-                check_credentials=self.credential_check(runtime),
-            )
-            if runtime.webhook is not None and runtime.sims.sms is not None:
-                # Receipts the provider pushes update the SMS it follows at once.
-                runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
+        # The platforms set up the entities of these devices; the others come later.
+        runtime.devices_set_up = {
+            subentry.subentry_id
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_DEVICE
+        }
+        if self.device_ids(entry):
+            # An account without devices polls nothing (until one is added).
+            self._async_start_sims(hass, entry, runtime)
+
+    @callback
+    def _async_start_sims(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry, runtime: AccountData
+    ) -> None:
+        """Make the account's SIM coordinator, where the provider has a SIM API."""
+        if self.sim_interval is None:
+            return
+        runtime.sims = SimCoordinator(
+            hass,
+            entry,
+            provider=self.provider,
+            interval=self.sim_interval,
+            provider_ids=partial(self.device_ids, entry),
+            fetch=partial(self.async_fetch_sims, runtime),
+            list_sms=self.sms_lister(runtime),
+            check_credentials=self.credential_check(runtime),
+        )
+        if runtime.webhook is not None and runtime.sims.sms is not None:
+            # Receipts the provider pushes update the SMS it follows at once.
+            runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
 
     @callback
     def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
@@ -187,6 +210,13 @@ class AccountKind(Kind):
         stay unavailable until it answers).
         """
         runtime = entry.runtime_data
+        entry.async_on_unload(
+            async_dispatcher_connect(
+                hass,
+                SIGNAL_CONFIG_ENTRY_CHANGED,
+                partial(self._async_entry_changed, hass, entry),
+            )
+        )
         if isinstance(runtime, AccountData) and runtime.outbox is not None:
             runtime.outbox.start()
         if isinstance(runtime, AccountData) and runtime.sims is not None:
@@ -194,6 +224,50 @@ class AccountKind(Kind):
                 hass, runtime.sims.async_refresh(), f"{entry.title} SIM refresh"
             )
         discovery.async_start_discovery(hass, entry, self)
+
+    @callback
+    def _async_entry_changed(
+        self,
+        hass: HomeAssistant,
+        entry: CellularIoTConfigEntry,
+        change: ConfigEntryChange,
+        changed: CellularIoTConfigEntry,
+    ) -> None:
+        """Set up a device added to the loaded account, without reloading it.
+
+        Its device is registered and linked to the account, each platform adds its
+        entities, and its SIM is read. The entities of a device removed go with its
+        subentry (HA clears them from the registries). The first device of an account
+        with a SIM API starts its SIM polling.
+        """
+        if (
+            changed is not entry
+            or change is not ConfigEntryChange.UPDATED
+            or entry.state is not ConfigEntryState.LOADED
+        ):
+            return
+        runtime = entry.runtime_data
+        assert isinstance(runtime, AccountData)
+        devices = {
+            subentry.subentry_id: subentry
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_DEVICE
+        }
+        added = [s for i, s in devices.items() if i not in runtime.devices_set_up]
+        runtime.devices_set_up = set(devices)
+        if not added:
+            return
+        if runtime.sims is None:
+            self._async_start_sims(hass, entry, runtime)
+        self.async_register_devices(hass, entry)
+        for subentry in added:
+            LOGGER.debug("Adding device %s to %s", subentry.title, entry.title)
+            for add in runtime.device_adders:
+                add(subentry)
+        if runtime.sims is not None:
+            entry.async_create_task(
+                hass, runtime.sims.async_request_refresh(), f"{entry.title} SIM refresh"
+            )
 
     def webhook_enabled(self, entry: CellularIoTConfigEntry) -> bool:
         """Whether the entry's inbound webhook takes deliveries (its options may say no)."""

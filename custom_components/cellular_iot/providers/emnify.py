@@ -341,6 +341,20 @@ class EmnifyClient:
         results = await asyncio.gather(*(_one(status) for status in found.values()))
         return {status.provider_id: status for status in results}
 
+    async def endpoint(self, endpoint_id: int) -> SimStatus:
+        """``GET /endpoint/{id}``: one endpoint of the organisation, with its SIM.
+
+        ``ProviderNotFoundError`` (HTTP 404) when the organisation has no such
+        endpoint; ``ProviderResponseError`` when the answer is not that endpoint.
+        """
+        endpoint = _positive_id(endpoint_id)
+        status = _parse_endpoint(await self._request("GET", f"/endpoint/{endpoint}"))
+        if status is None or int(status.provider_id) != endpoint:
+            raise ProviderResponseError(
+                f"emnify answered /endpoint/{endpoint} without that endpoint"
+            )
+        return status
+
     async def _endpoints(self, endpoint_ids: list[int]) -> list[SimStatus]:
         """``GET /endpoint/{id}`` for each (one at a time); a 404 leaves it out."""
         found: list[SimStatus] = []

@@ -27,7 +27,7 @@ from ...const import (
     EntryKind,
 )
 from ...providers.emnify import EmnifyAccount, EmnifyClient
-from ...providers.errors import ProviderAuthError, ProviderError
+from ...providers.errors import ProviderAuthError, ProviderError, ProviderNotFoundError
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow, numeric_id
 from ..flow import SECRET, KindFlow, KindFlowBase, SecretCheck
 
@@ -113,6 +113,28 @@ class EmnifySteps(KindFlowBase):
         )
 
 
+async def _async_check_endpoint(
+    hass: HomeAssistant, entry: ConfigEntry, device_id: str
+) -> tuple[str, str] | None:
+    """Read the endpoint (``GET /endpoint/{id}``): the organisation must have it.
+
+    With the loaded account's client (its token cached), else a client of its own.
+    """
+    client = getattr(getattr(entry, "runtime_data", None), "client", None)
+    if not isinstance(client, EmnifyClient):
+        client = EmnifyClient(
+            async_get_clientsession(hass), entry.data[CONF_APPLICATION_TOKEN]
+        )
+    try:
+        await client.endpoint(int(device_id))
+    except ProviderNotFoundError:
+        return ATTR_DEVICE_ID, "device_not_found"
+    except ProviderError as err:
+        LOGGER.debug("Cannot check emnify endpoint %s: %s", device_id, err)
+        return "base", "cannot_check_device"
+    return None
+
+
 class EmnifyDeviceFlow(DeviceSubentryFlow):
     """Add or reconfigure a device (an endpoint) of an emnify account."""
 
@@ -121,6 +143,7 @@ class EmnifyDeviceFlow(DeviceSubentryFlow):
         invalid_id="invalid_device_id",
         clean_id=numeric_id,
         placeholders=lambda entry: {"id_name": "emnify endpoint ID"},
+        check=_async_check_endpoint,
     )
 
     async def async_step_emnify(

@@ -186,7 +186,11 @@ class MonozSteps(KindFlowBase):
             if not valid_org_id(org_id):
                 errors[CONF_ORG_ID] = "invalid_monoz_org_id"
             elif await async_validate_monoz(self.hass, org_id, api_key, errors):
-                await self.async_set_unique_id(monoz_unique_id(org_id))
+                # The broker form may follow: one left open there does not hold
+                # the organisation (the first form to finish creates the entry).
+                await self.async_set_unique_id(
+                    monoz_unique_id(org_id), raise_on_progress=False
+                )
                 self._abort_if_unique_id_configured()
                 self._monoz = {
                     CONF_KIND: EntryKind.MONOZ.value,

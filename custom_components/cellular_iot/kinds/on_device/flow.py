@@ -109,7 +109,11 @@ class OnDeviceSteps(KindFlowBase):
         errors: dict[str, str] = {}
         if user_input is not None:
             # A listener already configured holds its port: say so, not "cannot bind".
-            await self.async_set_unique_id(on_device_unique_id(user_input))
+            # Another form for the same address (one left open, or left after an
+            # error) does not hold it: the first to finish creates the entry.
+            await self.async_set_unique_id(
+                on_device_unique_id(user_input), raise_on_progress=False
+            )
             self._abort_if_unique_id_configured()
             data = await self._async_validate_on_device(user_input, errors, None)
             if data is not None:
@@ -202,7 +206,7 @@ class OnDeviceSteps(KindFlowBase):
             if data is not None:
                 unique_id = on_device_unique_id(data)
                 if unique_id != entry.unique_id:
-                    await self.async_set_unique_id(unique_id)
+                    await self.async_set_unique_id(unique_id, raise_on_progress=False)
                     self._abort_if_unique_id_configured()
                 return self.async_update_reload_and_abort(
                     entry,
