@@ -29,7 +29,11 @@ from custom_components.cellular_iot.discovery import (
 from custom_components.cellular_iot.kinds import hologram as hologram_kind
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
@@ -123,6 +127,7 @@ async def test_fix_flow_adds_the_device_with_one_click(
 ) -> None:
     """Submitting the form as shown adds the device, as the add-device form would."""
     entry = await _hologram_account(hass)
+    runtime = entry.runtime_data
     issue_id = new_devices_issue_id(entry.entry_id)
     assert await async_setup_component(hass, "repairs", {})
     manager = hass.data["repairs"]["flow_manager"]
@@ -152,12 +157,15 @@ async def test_fix_flow_adds_the_device_with_one_click(
     }
     assert added[0].unique_id == "hologram-234567"
     assert _issue(hass, issue_id) is None
-    # The account reloaded with it: its device is there.
+    # The account set it up without a reload: its device is there, and the account
+    # kept its runtime data.
+    assert entry.runtime_data is runtime
     device = dr.async_get(hass).async_get_device(
         identifiers={(DOMAIN, f"{entry.entry_id}_{added[0].subentry_id}")}
     )
     assert device is not None
     assert device.serial_number == "234567"
+    assert er.async_entries_for_device(er.async_get(hass), device.id)
     # And the next listing offers nothing.
     discovery = get_discovery(hass, entry.entry_id)
     assert discovery is not None

@@ -24,8 +24,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.cellular_iot.const import DOMAIN
-from custom_components.cellular_iot.kinds.on_device.flow import LISTENER_DOCS_URL
 from custom_components.cellular_iot.kinds.hologram.flow import HologramDeviceFlow
+from custom_components.cellular_iot.kinds.on_device.flow import LISTENER_DOCS_URL
 from custom_components.cellular_iot.providers.emnify import EmnifyAccount
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,

@@ -264,7 +264,8 @@ class DeviceDiscovery:
         """Add these offered devices as the add-device form would; the ids added.
 
         Each gets the form's defaults (how notify reaches it) and the name the
-        provider lists; the account reloads once to set them up.
+        provider lists; the account sets each one up as it is added, without a
+        reload (as the add-device form does).
         """
         form = device_form(self.kind)
         assert form is not None
@@ -285,8 +286,6 @@ class DeviceDiscovery:
                 ),
             )
             done.append(provider_id)
-        if done:
-            self.hass.config_entries.async_schedule_reload(self.entry.entry_id)
         return done
 
     @callback
