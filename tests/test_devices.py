@@ -301,10 +301,10 @@ async def test_add_emnify_endpoint(hass: HomeAssistant, emnify: FakeEmnify) -> N
     assert hass.states.get("notify.pump") is not None
 
 
-async def test_emnify_endpoint_of_another_organisation_is_refused(
+async def test_emnify_endpoint_of_another_organization_is_refused(
     hass: HomeAssistant, emnify: FakeEmnify
 ) -> None:
-    """Issue 26 A5: an endpoint id the organisation does not have was added ("Created
+    """Issue 26 A5: an endpoint id the organization does not have was added ("Created
     configuration for Pump"), and every SIM entity of it stayed unavailable without a
     word. The form reads the endpoint (GET /endpoint/{id}) before adding it.
     """

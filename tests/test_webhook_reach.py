@@ -183,3 +183,18 @@ async def test_no_cloudhook_no_delete(
     entry.add_to_hass(hass)
     await hass.config_entries.async_remove(entry.entry_id)
     cloud.async_delete_cloudhook.assert_not_called()
+
+
+async def test_webhook_menu_without_a_choice_shows_it_again(
+    hass: HomeAssistant, hologram: FakeHologram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Cloud menu's own step (reached when nothing was chosen) shows the menu."""
+    hass.config.components.add("cloud")
+    stub_cloud(monkeypatch, create=AsyncMock(return_value=CLOUDHOOK))
+    result = await _add_hologram(hass)
+    assert result["type"] is FlowResultType.MENU
+    again = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert again["type"] is FlowResultType.MENU
+    assert again["step_id"] == "webhook"
+    assert again["menu_options"] == ["cloudhook", "own_url"]
+    assert again["description_placeholders"] == result["description_placeholders"]

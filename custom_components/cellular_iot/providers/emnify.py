@@ -342,9 +342,9 @@ class EmnifyClient:
         return {status.provider_id: status for status in results}
 
     async def endpoint(self, endpoint_id: int) -> SimStatus:
-        """``GET /endpoint/{id}``: one endpoint of the organisation, with its SIM.
+        """``GET /endpoint/{id}``: one endpoint of the organization, with its SIM.
 
-        ``ProviderNotFoundError`` (HTTP 404) when the organisation has no such
+        ``ProviderNotFoundError`` (HTTP 404) when the organization has no such
         endpoint; ``ProviderResponseError`` when the answer is not that endpoint.
         """
         endpoint = _positive_id(endpoint_id)
@@ -369,7 +369,7 @@ class EmnifyClient:
         return found
 
     async def list_endpoints(self) -> AccountDevices:
-        """Return every endpoint of the organisation (not deleted) with its name.
+        """Return every endpoint of the organization (not deleted) with its name.
 
         ``GET /endpoint`` sorted by id, 1000 a page, up to
         :data:`MAX_ENDPOINT_PAGES` pages (the listing is incomplete beyond them).

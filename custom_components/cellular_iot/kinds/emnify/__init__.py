@@ -253,7 +253,7 @@ class EmnifyKind(AccountKind):
     def device_lister(
         self, runtime: CellularIoTData
     ) -> Callable[[], Awaitable[AccountDevices]] | None:
-        """``GET /endpoint``, every page: the organisation's endpoints."""
+        """``GET /endpoint``, every page: the organization's endpoints."""
         assert isinstance(runtime, EmnifyData)
         return runtime.client.list_endpoints
 

@@ -116,7 +116,7 @@ class EmnifySteps(KindFlowBase):
 async def _async_check_endpoint(
     hass: HomeAssistant, entry: ConfigEntry, device_id: str
 ) -> tuple[str, str] | None:
-    """Read the endpoint (``GET /endpoint/{id}``): the organisation must have it.
+    """Read the endpoint (``GET /endpoint/{id}``): the organization must have it.
 
     With the loaded account's client (its token cached), else a client of its own.
     """

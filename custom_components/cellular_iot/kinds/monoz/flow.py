@@ -187,7 +187,7 @@ class MonozSteps(KindFlowBase):
                 errors[CONF_ORG_ID] = "invalid_monoz_org_id"
             elif await async_validate_monoz(self.hass, org_id, api_key, errors):
                 # The broker form may follow: one left open there does not hold
-                # the organisation (the first form to finish creates the entry).
+                # the organization (the first form to finish creates the entry).
                 await self.async_set_unique_id(
                     monoz_unique_id(org_id), raise_on_progress=False
                 )
