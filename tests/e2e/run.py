@@ -528,10 +528,30 @@ class Browser:
         )
 
     def fill(self, name: str, value: str) -> None:
+        """Replace what the field holds with ``value``, as a person would.
+
+        Select all and delete, then type; a field that still holds text after that
+        (a value kept after a form error) is emptied with backspaces, one per
+        character, as a person would. Fails when the field does not end up holding
+        exactly what was typed.
+        """
         element = self.field(name)
         element.send_keys(Keys.CONTROL, "a")
         element.send_keys(Keys.DELETE)
+        left = str(element.get_property("value") or "")
+        if left:
+            print(
+                f"e2e: field {name}: select-all and delete left {len(left)} characters"
+            )
+            element.send_keys(Keys.END)
+            element.send_keys(Keys.BACKSPACE * len(left))
         element.send_keys(value)
+        got = str(element.get_property("value") or "")
+        if got != value:
+            msg = (
+                f"field {name} holds {len(got)} characters, not the {len(value)} typed"
+            )
+            raise TimeoutError(msg)
 
     def page_text(self) -> str:
         return str(self.js("return E.text();"))
