@@ -71,3 +71,17 @@ def test_log_problems() -> None:
     assert "Error doing job" in problems[1]
     assert problems[2].startswith("traceback through our code")
     assert problems[3].startswith("translation problem")
+
+
+def test_log_problems_leave_an_expected_action_error() -> None:
+    record = (
+        "2026-12-07 05:00:00.000 ERROR (MainThread) [homeassistant.components."
+        "websocket_api.http.connection] [1] Unexpected exception\n"
+        "Traceback (most recent call last):\n  File "
+        '"/x/custom_components/cellular_iot/kinds/base.py", line 1\n'
+        "homeassistant.exceptions.HomeAssistantError: {}\n"
+    )
+    wanted = "emnify: the provider does not know the target (emnify, HTTP 404)"
+    assert log_problems(record.format(wanted), [wanted]) == []
+    assert len(log_problems(record.format("another error"), [wanted])) == 1
+    assert len(log_problems(record.format(wanted))) == 1
