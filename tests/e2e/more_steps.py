@@ -62,7 +62,7 @@ class MoreSteps:
         raise NotImplementedError
 
     def finish_flow(
-        self, name: str, labels: tuple[str, ...] = ("Finish",)
+        self, name: str, labels: tuple[str, ...] = ("Finish",), expect: str = ""
     ) -> str:  # provided by Run
         raise NotImplementedError
 

@@ -733,8 +733,14 @@ class Run(KindSteps):
         b.wait("the config flow's menu", menu_or_add)
         b.checkpoint("add integration menu")
 
-    def finish_flow(self, name: str, labels: tuple[str, ...] = FINISH) -> str:
-        """Wait for the flow's success dialog; check it; close it; return its text."""
+    def finish_flow(
+        self, name: str, labels: tuple[str, ...] = FINISH, expect: str = ""
+    ) -> str:
+        """Wait for the flow's success dialog; check it; close it; return its text.
+
+        ``expect``: a text of the dialog's description to wait for (the frontend
+        renders the description's markdown after the dialog and its button show).
+        """
         b = self.browser
         assert b is not None
         button = b.wait(
@@ -748,6 +754,13 @@ class Run(KindSteps):
                 None,
             ),
         )
+        if expect:
+            with contextlib.suppress(TimeoutError):  # the caller checks the text
+                b.wait(
+                    f"{expect!r} in the dialog",
+                    lambda: expect in str(b.js("return E.text(E.dialog());")),
+                    20,
+                )
         text = str(b.js("return E.text(E.dialog());"))
         b.checkpoint(name)
         b.click(button)
@@ -800,7 +813,7 @@ class Run(KindSteps):
         b.fill("api_key", self.api_key)
         b.checkpoint("hologram form")
         b.click_text("Submit", dialog=True, exact=True)
-        text = self.finish_flow("hologram account created")
+        text = self.finish_flow("hologram account created", expect="is shown only now")
         match = re.search(r"The secret, (\S+), is shown only now", text)
         if match:
             self.secrets["webhook secret"] = match.group(1)
