@@ -41,7 +41,10 @@ from pathlib import Path
 from homeassistant.requirements import pip_kwargs
 from homeassistant.util.package import install_package
 target = os.environ["STUB_TARGET"]
-kwargs = {**pip_kwargs(None), "target": target}
+import inspect
+# HA 2026.11 dropped pip_kwargs' config_dir argument.
+args = [None] if inspect.signature(pip_kwargs).parameters else []
+kwargs = {**pip_kwargs(*args), "target": target}
 ok = install_package(os.environ["STUB_PACKAGE"], **kwargs)
 installed = {}
 for info in Path(target).glob("*.dist-info"):
@@ -103,6 +106,7 @@ def wheels(tmp_path: Path) -> Path:
     _wheel(directory, "fake-onboarding", "1.0", ("fake-pinned>=1",))
     _wheel(directory, "pycares", "4.11.0")
     _wheel(directory, "pycares", "5.0.0")
+    _wheel(directory, "pycares", "5.2.1")  # HA 2026.11 constrains pycares>=5.2.1
     _wheel(directory, "fake-radios", "1.0", ("pycares>=4",))
     return directory
 
@@ -191,8 +195,8 @@ def test_runtime_install_keeps_pycares_for_aiodns_3(
     """Onboarding's installs keep pycares 4.11.0 where HA pins aiodns 3 (HA 2025.4).
 
     Where HA pins aiodns 4 (HA 2025.10 and later), aiodns bounds pycares itself and
-    scripts/develop adds no pin: the newest release allowed is taken.
+    scripts/develop adds no pin: the newest release allowed is taken (5.2.1 here).
     """
     installed = _run_develop(tmp_path, repo, wheels, "fake-radios==1.0")
-    expected = "4.11.0" if _installed_ha_pins_pycares() else "5.0.0"
+    expected = "4.11.0" if _installed_ha_pins_pycares() else "5.2.1"
     assert installed == {"fake_radios": "1.0", "pycares": expected}

@@ -41,6 +41,7 @@ from .models import CellularIoTConfigEntry
 from .providers.errors import ProviderError
 from .providers.listing import AccountDevices
 from .subentry_flow import DeviceForm, DeviceSubentryFlow
+from .targets import device_subentries
 
 if TYPE_CHECKING:
     from .kinds.base import AccountKind
@@ -373,7 +374,7 @@ async def async_remove_device(
     """
     if (DOMAIN, entry.entry_id) in device.identifiers:
         return False
-    subentry_ids = device.config_entries_subentries.get(entry.entry_id, set())
+    subentry_ids = device_subentries(device).get(entry.entry_id, set())
     for subentry_id in subentry_ids:
         subentry = entry.subentries.get(subentry_id) if subentry_id else None
         if subentry_id is None or subentry is None:

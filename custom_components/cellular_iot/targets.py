@@ -114,7 +114,7 @@ def _device_target(
         raise invalid("invalid_device_target", value=ref)
     name = device.name_by_user or device.name or ref
     account: CellularIoTConfigEntry | None = None
-    for entry_id, subentry_ids in _device_subentries(device).items():
+    for entry_id, subentry_ids in device_subentries(device).items():
         entry = hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.domain != DOMAIN:
             continue
@@ -138,7 +138,7 @@ def _device_target(
     raise invalid("device_is_account", name=name)
 
 
-def _device_subentries(device: dr.DeviceEntry | None) -> dict[str, set[str | None]]:
+def device_subentries(device: dr.DeviceEntry | None) -> dict[str, set[str | None]]:
     """Return the config entries and subentries a device belongs to.
 
     HA 2026.8+ gives a device one entry and subentry (``config_entry_id``,
