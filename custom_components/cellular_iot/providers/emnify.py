@@ -284,17 +284,7 @@ class EmnifyClient:
         budget = -(-len(wanted) // ENDPOINT_PAGE_SIZE)
         passed = 0  # the highest id listed so far (sorted by id)
         for page in range(1, MAX_ENDPOINT_PAGES + 1):
-            items, headers = await self._request_with_headers(
-                "GET",
-                "/endpoint",
-                params={
-                    "page": str(page),
-                    "per_page": str(ENDPOINT_PAGE_SIZE),
-                    "sort": "id",
-                },
-            )
-            if not isinstance(items, list):
-                raise ProviderResponseError("emnify returned no list for /endpoint")
+            items, headers = await self._endpoint_page(page)
             for item in items:
                 status = _parse_endpoint(item)
                 if status is None:
@@ -368,6 +358,21 @@ class EmnifyClient:
                 found.append(status)
         return found
 
+    async def _endpoint_page(self, page: int) -> tuple[list[Any], Mapping[str, str]]:
+        """``GET /endpoint``: one page of the endpoints sorted by id, and its headers."""
+        items, headers = await self._request_with_headers(
+            "GET",
+            "/endpoint",
+            params={
+                "page": str(page),
+                "per_page": str(ENDPOINT_PAGE_SIZE),
+                "sort": "id",
+            },
+        )
+        if not isinstance(items, list):
+            raise ProviderResponseError("emnify returned no list for /endpoint")
+        return items, headers
+
     async def list_endpoints(self) -> AccountDevices:
         """Return every endpoint of the organization (not deleted) with its name.
 
@@ -377,17 +382,7 @@ class EmnifyClient:
         """
         devices: dict[str, str] = {}
         for page in range(1, MAX_ENDPOINT_PAGES + 1):
-            items, headers = await self._request_with_headers(
-                "GET",
-                "/endpoint",
-                params={
-                    "page": str(page),
-                    "per_page": str(ENDPOINT_PAGE_SIZE),
-                    "sort": "id",
-                },
-            )
-            if not isinstance(items, list):
-                raise ProviderResponseError("emnify returned no list for /endpoint")
+            items, headers = await self._endpoint_page(page)
             for item in items:
                 status = _parse_endpoint(item)
                 if status is None or _status_id(item) == _ENDPOINT_DELETED:
