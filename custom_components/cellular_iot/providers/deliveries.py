@@ -510,6 +510,34 @@ class SmsReceipt:
     final: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SimUsage:
+    """What a SIM used in a period, as a provider streams it (1NCE's Data Streamer).
+
+    A parser returns these beside its messages; the webhook hands them to the
+    account's SIMs (:meth:`~..coordinator.SimCoordinator.async_apply_usage`), which
+    count them until the next refresh reads the totals again.
+    """
+
+    record_id: str
+    """The record's id (a retransmitted record has the same one)."""
+    iccid: str | None = None
+    device_id: str | None = None
+    data_bytes: int = 0
+    """Data used (upload and download), in bytes."""
+    sms_sent: int = 0
+    """SMS the device sent (mobile originated)."""
+    sms_received: int = 0
+    """SMS the device received (mobile terminated)."""
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+# What a parser may take out of one delivery: messages (events), delivery receipts of
+# SMS sent, and SIM usage; the webhook routes each to its place.
+type Delivered = InboundMessage | SmsReceipt | SimUsage
+
+
 def parse_emnify_receipts(body: Any) -> list[SmsReceipt]:
     """Parse an emnify SMS delivery receipt (the body of its PATCH)."""
     from .emnify import sms_state  # noqa: PLC0415 - emnify's own state table

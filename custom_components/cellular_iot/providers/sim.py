@@ -1,6 +1,6 @@
 """What a provider's API says of the SIM behind a device (no HA imports).
 
-One shape for the three providers, filled with what each one documents (see
+One shape for every provider, filled with what each one documents (see
 ``docs/sim.md`` for which field is confirmed and which is inferred): the coordinator
 of an account refreshes a ``dict[provider_id, SimStatus]`` and the entities read it.
 """
@@ -85,6 +85,14 @@ class SimStatus:
     """The provider's id of the SIM itself, where pausing needs it (emnify)."""
     can_pause: bool = False
     """Whether the API can pause and resume this SIM in its present state."""
+    data_remaining: int | None = None
+    """Bytes left of the SIM's data quota (a provider that sells quotas: 1NCE)."""
+    data_expiry: datetime | None = None
+    """When that data quota expires (UTC)."""
+    sms_remaining: int | None = None
+    """SMS left of the SIM's SMS quota."""
+    sms_expiry: datetime | None = None
+    """When that SMS quota expires (UTC)."""
 
 
 @dataclass(frozen=True, slots=True)
