@@ -26,7 +26,6 @@ from .const import (
 from .discovery import async_remove_device, async_remove_discovery
 from .inbound_webhook import async_delete_cloudhook, new_webhook_secret
 from .kinds import KINDS
-from .kinds.hologram.poller import async_remove_state as async_remove_poll_state
 from .kinds.monoz.settings import migrate_broker
 from .kinds.on_device.flow import migrate_socket_credentials
 from .models import CellularIoTConfigEntry
@@ -83,8 +82,8 @@ async def async_remove_entry(
     if entry.data.get(CONF_CLOUDHOOK_URL):
         await async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     await async_remove_outbox(hass, entry.entry_id)
-    if entry.data.get(CONF_KIND) == "hologram":
-        await async_remove_poll_state(hass, entry.entry_id)
+    if (kind := KINDS.get(str(entry.data.get(CONF_KIND)))) is not None:
+        await kind.async_remove_entry(hass, entry)
     clear_auth_issue(hass, entry)
     await async_remove_discovery(hass, entry.entry_id)
 

@@ -43,7 +43,7 @@ from .inbound_webhook import (
     url_with_secret,
 )
 from .kinds import KINDS
-from .kinds.flow import SECRET, KindFlow, KindFlowBase, WholeNumber, select
+from .kinds.flow import SECRET, TEXT, KindFlow, KindFlowBase, WholeNumber, select
 from .outbox import (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_DEPTH,
@@ -255,23 +255,32 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
         flow = FLOWS[entry.data[CONF_KIND]]
         # Only accounts start a reauth (services.provider_error gets no listener).
         assert flow.secret is not None, f"{entry.title} has no secret to replace"
-        key = flow.secret.key
+        check = flow.secret
         errors: dict[str, str] = {}
         if user_input is not None:
-            secret = (user_input.get(key) or "").strip() or entry.data[key]
-            unique_id = await flow.secret.account_id(self.hass, entry, secret, errors)
+            # A field left empty keeps what is stored (the reconfigure form's secret).
+            credentials = {
+                key: (str(user_input.get(key) or "")).strip() or entry.data[key]
+                for key in check.keys
+            }
+            unique_id = await check.account_id(self.hass, entry, credentials, errors)
             if unique_id is not None:
                 await self.async_set_unique_id(unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={key: secret}
+                    entry, data_updates=credentials
                 )
-        marker = vol.Required(key) if required else vol.Optional(key)
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(key, default=entry.data.get(key, "")): TEXT
+            for key in check.also
+        }
+        marker = vol.Required(check.key) if required else vol.Optional(check.key)
+        schema[marker] = SECRET
         return self.async_show_form(
             step_id=step_id,
             # What was typed stays after an error (masked).
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema({marker: SECRET}), user_input or {}
+                vol.Schema(schema), user_input or {}
             ),
             errors=errors,
             description_placeholders={**flow.placeholders, "title": entry.title},

@@ -44,6 +44,8 @@ ATTR_PROTOCOL: Final = "protocol"
 ATTR_DATA: Final = "data"
 ATTR_DATA_BASE64: Final = "data_base64"
 ATTR_ENCRYPTED: Final = "encrypted"
+# A downlink held until the device is next active (1NCE OS: SEND_WHEN_ACTIVE).
+ATTR_SEND_WHEN_ACTIVE: Final = "send_when_active"
 ATTR_MESSAGE: Final = "message"
 ATTR_PHONE_NUMBER: Final = "phone_number"
 ATTR_SENDER: Final = "sender"

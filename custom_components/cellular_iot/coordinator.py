@@ -25,6 +25,7 @@ follow-up) never fails the refresh of the account's SIMs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Final
@@ -35,7 +36,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .providers.deliveries import SmsReceipt
+from .providers.deliveries import SimUsage, SmsReceipt
 from .providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -287,6 +288,36 @@ class SimCoordinator(DataUpdateCoordinator[dict[str, SimStatus]]):
         return applied
 
     @callback
+    def async_apply_usage(self, usage: list[SimUsage]) -> int:
+        """Count usage the provider streamed since the last refresh; return how many.
+
+        A record (data, or an SMS) adds to the SIM's data used and SMS counts and
+        takes from what is left of its quotas, at once: the sensors move between
+        refreshes. The next refresh reads the provider's own totals again, which
+        the records it has counted by then are part of. A record of a SIM that
+        is not one of the account's devices, or before the first refresh, changes
+        nothing.
+        """
+        if not self.data:
+            return 0
+        by_iccid = {sim.iccid: key for key, sim in self.data.items() if sim.iccid}
+        data = dict(self.data)
+        applied = 0
+        for record in usage:
+            key = record.device_id if record.device_id in data else None
+            if key is None and record.iccid is not None:
+                key = by_iccid.get(record.iccid)
+            if key is None:
+                continue
+            data[key] = _with_usage(data[key], record)
+            applied += 1
+        if applied:
+            # Not async_set_updated_data: that would put the next refresh off.
+            self.data = data
+            self.async_update_listeners()
+        return applied
+
+    @callback
     def _fire(self, item: FollowedSms, previous: str | None) -> None:
         self.hass.bus.async_fire(
             EVENT_SMS_STATUS,
@@ -300,6 +331,26 @@ class SimCoordinator(DataUpdateCoordinator[dict[str, SimStatus]]):
                 **item.reference,
             },
         )
+
+
+def _plus(value: int | None, amount: int) -> int | None:
+    return value + amount if value is not None else None
+
+
+def _minus(value: int | None, amount: int) -> int | None:
+    return max(value - amount, 0) if value is not None else None
+
+
+def _with_usage(sim: SimStatus, record: SimUsage) -> SimStatus:
+    """Return the SIM with one usage record counted."""
+    return replace(
+        sim,
+        data_used=_plus(sim.data_used, record.data_bytes),
+        data_remaining=_minus(sim.data_remaining, record.data_bytes),
+        sms_sent=_plus(sim.sms_sent, record.sms_sent),
+        sms_received=_plus(sim.sms_received, record.sms_received),
+        sms_remaining=_minus(sim.sms_remaining, record.sms_sent + record.sms_received),
+    )
 
 
 def retry_wait(retry_after: float | None) -> timedelta:

@@ -30,7 +30,7 @@ sent to a Cloud URL gets its 405; the SMS list is then the only source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 import json
@@ -64,9 +64,11 @@ from .providers.deliveries import (
     FORM,
     JSON,
     NO_CONTENT_TYPE,
+    Delivered,
     Form,
     InboundFormatError,
     InboundMessage,
+    SimUsage,
     SmsReceipt,
 )
 from .providers.sms_parts import SmsAssembler
@@ -305,7 +307,7 @@ def _decode(raw: bytes, media_type: str) -> Any:
         raise _RejectedError(HTTPStatus.BAD_REQUEST, "body is not JSON") from None
 
 
-def _parse[T](parser: Callable[[Any], list[T]], body: Any) -> list[T]:
+def _parse[T](parser: Callable[[Any], Sequence[T]], body: Any) -> Sequence[T]:
     try:
         return parser(body)
     except InboundFormatError as err:
@@ -313,8 +315,8 @@ def _parse[T](parser: Callable[[Any], list[T]], body: Any) -> list[T]:
 
 
 def _decode_and_parse(
-    raw: bytes, media_type: str, parser: Callable[[Any], list[InboundMessage]]
-) -> list[InboundMessage]:
+    raw: bytes, media_type: str, parser: Callable[[Any], Sequence[Delivered]]
+) -> Sequence[Delivered]:
     """Decode a JSON body and parse it (run in the executor for a large body)."""
     return _parse(parser, _decode(raw, media_type))
 
@@ -331,9 +333,14 @@ def _check_media_type(media_type: str, accepted: frozenset[str]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFormat:
-    """What a provider's webhook posts: its parser and media types."""
+    """What a provider's webhook posts: its parser and media types.
 
-    parser: Callable[[Any], list[InboundMessage]]
+    The parser of a POST returns the messages in it, and may return delivery
+    receipts and SIM usage beside them (a provider that streams those in the same
+    POSTs: 1NCE's Data Streamer); the webhook hands each to its sink.
+    """
+
+    parser: Callable[[Any], Sequence[Delivered]]
     content_types: frozenset[str]
     # For a message with a topic: the ICCID it names and the event's topics (entry
     # data, topic), as the provider's MQTT uplinks have them.
@@ -341,7 +348,7 @@ class DeliveryFormat:
         Callable[[Mapping[str, Any], str], tuple[str | None, list[str]]] | None
     ) = None
     # The parser of the delivery receipts the provider PATCHes (None: no PATCH).
-    receipts: Callable[[Any], list[SmsReceipt]] | None = None
+    receipts: Callable[[Any], Sequence[SmsReceipt]] | None = None
     # The largest body the provider posts.
     max_body_bytes: int = MAX_BODY_BYTES
 
@@ -357,7 +364,7 @@ class InboundWebhook:
         self._entry = entry
         self._provider: str = entry.data[CONF_KIND]
         self._delivery = delivery
-        self._parser: Callable[[Any], list[InboundMessage]] = delivery.parser
+        self._parser: Callable[[Any], Sequence[Delivered]] = delivery.parser
         # The ids of the messages delivered lately (an account's poller may share it).
         self.recent = RecentIds(DEDUP_SIZE)
         self._assembler = SmsAssembler(self._fire, self._schedule)
@@ -370,6 +377,9 @@ class InboundWebhook:
         # Takes the delivery receipts of a PATCH; returns how many it applied.
         self.receipt_sink: Callable[[list[SmsReceipt]], int] | None = None
         self.receipts = 0
+        # Takes the SIM usage records of a POST; returns how many it applied.
+        self.usage_sink: Callable[[list[SimUsage]], int] | None = None
+        self.usage_records = 0
         # Bodies being read whose sender has not shown the secret yet.
         self.unauthenticated_reads = 0
 
@@ -430,19 +440,19 @@ class InboundWebhook:
             raw, media_type, form = await self._read_authenticated(request)
             accepted = self._delivery.content_types
             _check_media_type(media_type, accepted)
-            receipts: list[SmsReceipt] | None = None
-            messages: list[InboundMessage] = []
+            receipts: Sequence[SmsReceipt] | None = None
+            delivered: Sequence[Delivered] = []
             if request.method == "PATCH" and self._delivery.receipts is not None:
                 body = form if form is not None else _decode(raw, media_type)
                 receipts = _parse(self._delivery.receipts, body)
             elif form is not None:
-                messages = _parse(self._parser, form)
+                delivered = _parse(self._parser, form)
             elif len(raw) > OFFLOAD_BYTES:
-                messages = await hass.async_add_executor_job(
+                delivered = await hass.async_add_executor_job(
                     _decode_and_parse, raw, media_type, self._parser
                 )
             else:
-                messages = _parse(self._parser, _decode(raw, media_type))
+                delivered = _parse(self._parser, _decode(raw, media_type))
         except _RejectedError as err:
             self.rejected += 1
             self.last_rejection = err.reason
@@ -461,6 +471,9 @@ class InboundWebhook:
             )
         if receipts is not None:
             return self._apply(receipts)
+        messages = [item for item in delivered if isinstance(item, InboundMessage)]
+        if len(messages) < len(delivered):
+            self._apply_records(delivered)
         new = 0
         for index, message in enumerate(messages):
             if index and not index % FIRE_SLICE:
@@ -511,14 +524,44 @@ class InboundWebhook:
         check_secret(request, expected, form.get("key") if form is not None else None)
         return raw, media_type, form
 
-    def _apply(self, receipts: list[SmsReceipt]) -> web.Response:
-        """Hand delivery receipts to the SMS tracking; 200 whether or not it knew them."""
-        sink = self.receipt_sink
+    def _apply_records(self, delivered: Sequence[Delivered]) -> None:
+        """Hand the receipts and the SIM usage of a POST to their sinks (once each)."""
+        receipts = [
+            item
+            for item in delivered
+            if isinstance(item, SmsReceipt)
+            and self.recent.claim((f"receipt-{item.sms_id}-{item.status}",))
+        ]
+        usage = [
+            item
+            for item in delivered
+            if isinstance(item, SimUsage) and self.recent.claim((item.record_id,))
+        ]
+        self.duplicates += (
+            sum(not isinstance(item, InboundMessage) for item in delivered)
+            - len(receipts)
+            - len(usage)
+        )
+        if receipts:
+            self._sink(self.receipt_sink, receipts, "receipts")
+            self.receipts += len(receipts)
+        if usage:
+            self._sink(self.usage_sink, usage, "usage records")
+            self.usage_records += len(usage)
+
+    def _sink[T](
+        self, sink: Callable[[list[T]], int] | None, items: list[T], what: str
+    ) -> int:
+        """Hand items to a sink; an error there is logged, never raised."""
         try:
-            applied = sink(receipts) if sink is not None else 0
+            return sink(items) if sink is not None else 0
         except Exception:  # noqa: BLE001 - a webhook must answer, whatever happens
-            LOGGER.exception("%s webhook: receipts not applied", self._entry.title)
-            applied = 0
+            LOGGER.exception("%s webhook: %s not applied", self._entry.title, what)
+            return 0
+
+    def _apply(self, receipts: Sequence[SmsReceipt]) -> web.Response:
+        """Hand delivery receipts to the SMS tracking; 200 whether or not it knew them."""
+        applied = self._sink(self.receipt_sink, list(receipts), "receipts")
         self.receipts += len(receipts)
         return web.json_response(
             {"receipts": len(receipts), "applied": applied}, status=HTTPStatus.OK

@@ -67,6 +67,7 @@ from .const import (
     ATTR_PROTOCOL,
     ATTR_PROVIDER_ID,
     ATTR_QOS,
+    ATTR_SEND_WHEN_ACTIVE,
     ATTR_SENDER,
     ATTR_STATE,
     ATTR_TOPIC,
@@ -95,17 +96,20 @@ SEND_CLOUD_MESSAGE_FIELDS: Final = fields(
     Field(ATTR_DEVICE, _device_refs),
     Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
     Field(ATTR_DEVICE_IDS, _device_ids),
+    Field(ATTR_ICCID, _iccid),
     Field(ATTR_PORT, _port, required=True),
     Field(ATTR_PROTOCOL, _protocol, default="TCP"),
     Field(ATTR_DATA, _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES)),
     Field(ATTR_DATA_BASE64, _base64),
     Field(ATTR_ENCRYPTED, _boolean(ATTR_ENCRYPTED), default=True),
+    Field(ATTR_SEND_WHEN_ACTIVE, _boolean(ATTR_SEND_WHEN_ACTIVE)),
 )
 SEND_SMS_FIELDS: Final = fields(
     Field(ATTR_DEVICE, _device_refs),
     Field(ATTR_CONFIG_ENTRY_ID, _entry_id),
     Field(ATTR_MESSAGE, _text(ATTR_MESSAGE, MAX_SMS_BYTES), required=True),
     Field(ATTR_DEVICE_ID, _device_id),
+    Field(ATTR_ICCID, _iccid),
     Field(ATTR_PHONE_NUMBER, _phone_number),
     Field(ATTR_SENDER, _sender),
     Field(ATTR_EXPIRY, _expiry),
@@ -181,7 +185,7 @@ async def _async_send_cloud_message(call: ServiceCall) -> ServiceResponse:
     action = SERVICE_SEND_CLOUD_MESSAGE
     data = _validate(call.hass, action, SEND_CLOUD_MESSAGE_FIELDS, call.data)
     data = resolve_devices(
-        call.hass, action, data, ATTR_DEVICE_IDS, _device_kinds(action), many=True
+        call.hass, action, data, (ATTR_DEVICE_IDS, ATTR_ICCID), _device_kinds(action)
     )
     if (ATTR_DATA in data) == (ATTR_DATA_BASE64 in data):
         raise _invalid("data_exclusive")
@@ -192,8 +196,8 @@ async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
     action = SERVICE_SEND_SMS
     data = _validate(call.hass, action, SEND_SMS_FIELDS, call.data)
     if ATTR_DEVICE in data:
-        data = resolve_devices(
-            call.hass, action, data, ATTR_DEVICE_ID, _device_kinds(action), many=False
+        data = resolve_one_device(
+            call.hass, action, data, (ATTR_DEVICE_ID, ATTR_ICCID), _device_kinds(action)
         )
     return await _async_dispatch(call.hass, action, data)
 
@@ -208,7 +212,7 @@ async def _async_publish_downlink(call: ServiceCall) -> ServiceResponse:
     action = SERVICE_PUBLISH_DOWNLINK
     data = _validate(call.hass, action, PUBLISH_DOWNLINK_FIELDS, call.data)
     data = resolve_devices(
-        call.hass, action, data, ATTR_ICCID, _device_kinds(action), many=False
+        call.hass, action, data, (ATTR_ICCID,), _device_kinds(action)
     )
     return await _async_dispatch(call.hass, action, data)
 

@@ -88,6 +88,30 @@ SIM_SENSORS: tuple[SimSensorKind, ...] = (
         suggested_unit=UnitOfInformation.MEGABYTES,
     ),
     SimSensorKind(
+        "data_remaining",
+        lambda sim: _count(sim.data_remaining),
+        device_class=SensorDeviceClass.DATA_SIZE,
+        state_class=SensorStateClass.MEASUREMENT,
+        unit=UnitOfInformation.BYTES,
+        suggested_unit=UnitOfInformation.MEGABYTES,
+    ),
+    SimSensorKind(
+        "data_expiry",
+        lambda sim: sim.data_expiry,
+        device_class=SensorDeviceClass.TIMESTAMP,
+    ),
+    SimSensorKind(
+        "sms_remaining",
+        lambda sim: _count(sim.sms_remaining),
+        state_class=SensorStateClass.MEASUREMENT,
+    ),
+    SimSensorKind(
+        "sms_expiry",
+        lambda sim: sim.sms_expiry,
+        device_class=SensorDeviceClass.TIMESTAMP,
+        enabled=False,
+    ),
+    SimSensorKind(
         "last_session",
         lambda sim: sim.last_session,
         device_class=SensorDeviceClass.TIMESTAMP,

@@ -20,7 +20,7 @@ from .action_errors import action_name, invalid, label, not_ready
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DEVICE,
-    ATTR_ICCID,
+    ATTR_DEVICE_ID,
     CONF_KIND,
     DOMAIN,
 )
@@ -32,24 +32,26 @@ def resolve_devices(
     hass: HomeAssistant,
     action: str,
     data: dict[str, Any],
-    id_field: str,
+    id_fields: tuple[str, ...],
     kinds: Collection[Kind],
-    *,
-    many: bool,
 ) -> dict[str, Any]:
     """Turn ``device`` (HA device ids of account subentries) into the provider ids.
 
-    The devices give ``config_entry_id`` too; they must all belong to one account.
+    For an action that takes several devices at once by their numeric ids
+    (``device_ids``, the first of ``id_fields``). The devices give
+    ``config_entry_id`` too; they must all belong to one account. Devices whose
+    kind names them by another field (an ICCID) are sent one at a time: one such
+    device, its id under that field. Without ``device``, one of ``id_fields`` is
+    needed.
     """
     refs: list[str] | None = data.pop(ATTR_DEVICE, None)
+    given = [name for name in id_fields if name in data]
     if refs is None:
-        if id_field not in data:
-            raise invalid("missing_field", field=label(hass, action, id_field))
+        if not given:
+            raise invalid("missing_field", field=label(hass, action, id_fields[0]))
         return data
-    if id_field in data:
-        raise invalid("device_or_id", field=label(hass, action, id_field))
-    if not many and len(refs) > 1:
-        raise invalid("one_device")
+    if given:
+        raise invalid("device_or_id", field=label(hass, action, given[0]))
     entry_ids: set[str] = set()
     ids: list[str] = []
     for ref in refs:
@@ -58,13 +60,15 @@ def resolve_devices(
         ids.append(provider_id)
     if len(entry_ids) > 1 or (data.get(ATTR_CONFIG_ENTRY_ID) not in (None, *entry_ids)):
         raise invalid("devices_of_several_entries")
-    data[ATTR_CONFIG_ENTRY_ID] = entry_ids.pop()
-    if id_field == ATTR_ICCID:
-        data[id_field] = ids[0]
-    elif many:
-        data[id_field] = list(dict.fromkeys(int(i) for i in ids))
-    else:
-        data[id_field] = int(ids[0])
+    entry_id = entry_ids.pop()
+    data[ATTR_CONFIG_ENTRY_ID] = entry_id
+    field = _kind_field(hass, entry_id, kinds)
+    if field == ATTR_DEVICE_ID:
+        data[id_fields[0]] = list(dict.fromkeys(int(i) for i in ids))
+        return data
+    if len(refs) > 1:
+        raise invalid("one_device")
+    data[field] = ids[0]
     return data
 
 
@@ -78,8 +82,8 @@ def resolve_one_device(
     """Resolve one ``device`` into its account and its provider id's own field.
 
     For actions that take any kind's device: the id goes to the field the device's
-    kind names it by (``device_id``, or ``iccid`` for monoZ). Without ``device``,
-    exactly one of ``id_fields`` is needed.
+    kind names it by (``device_id``, or ``iccid`` for monoZ and 1NCE). Without
+    ``device``, exactly one of ``id_fields`` is needed.
     """
     refs: list[str] | None = data.pop(ATTR_DEVICE, None)
     given = [name for name in id_fields if name in data]
@@ -97,12 +101,17 @@ def resolve_one_device(
     if data.get(ATTR_CONFIG_ENTRY_ID) not in (None, entry_id):
         raise invalid("devices_of_several_entries")
     data[ATTR_CONFIG_ENTRY_ID] = entry_id
+    field = _kind_field(hass, entry_id, kinds)
+    data[field] = int(provider_id) if field == ATTR_DEVICE_ID else provider_id
+    return data
+
+
+def _kind_field(hass: HomeAssistant, entry_id: str, kinds: Collection[Kind]) -> str:
+    """Return the field an entry's kind names its devices by (numbers: device_id)."""
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
     kind = next(k for k in kinds if k.key == entry.data.get(CONF_KIND))
-    field = kind.device_key or id_fields[0]
-    data[field] = provider_id if field == ATTR_ICCID else int(provider_id)
-    return data
+    return kind.device_key or ATTR_DEVICE_ID
 
 
 def _device_target(

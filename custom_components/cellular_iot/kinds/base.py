@@ -31,7 +31,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 from .. import discovery
-from ..action_errors import invalid, provider_error
+from ..action_errors import invalid, label, provider_error
 from ..const import (
     ATTR_DEVICE_ID,
     ATTR_PHONE_NUMBER,
@@ -123,6 +123,11 @@ class Kind:
     ) -> None:
         """Stop what the setup started (the platforms are unloaded already)."""
 
+    async def async_remove_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Delete what the kind stored of a removed entry (beside the outbox)."""
+
     def diagnostics(self, runtime: CellularIoTData) -> dict[str, Any]:
         """Return the kind's runtime state for the diagnostics (redacted later)."""
         return {"kind": self.key}
@@ -196,9 +201,12 @@ class AccountKind(Kind):
             list_sms=self.sms_lister(runtime),
             check_credentials=self.credential_check(runtime),
         )
-        if runtime.webhook is not None and runtime.sims.sms is not None:
-            # Receipts the provider pushes update the SMS it follows at once.
-            runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
+        if runtime.webhook is not None:
+            # Usage the provider streams moves the SIM sensors between refreshes.
+            runtime.webhook.usage_sink = runtime.sims.async_apply_usage
+            if runtime.sims.sms is not None:
+                # Receipts the provider pushes update the SMS it follows at once.
+                runtime.webhook.receipt_sink = runtime.sims.async_apply_receipts
 
     @callback
     def async_start(self, hass: HomeAssistant, entry: CellularIoTConfigEntry) -> None:
@@ -496,6 +504,23 @@ async def async_submit(
         return await runtime.outbox.async_submit(operation, action, targets, params)
     except ProviderError as err:
         raise provider_error(hass, entry, err) from err
+
+
+def reject_fields(
+    hass: HomeAssistant,
+    entry: CellularIoTConfigEntry,
+    action: str,
+    data: Mapping[str, Any],
+    fields: tuple[str, ...],
+) -> None:
+    """Refuse the fields of an action that another provider's accounts use."""
+    for field in fields:
+        if field in data:
+            raise invalid(
+                "field_not_supported",
+                title=entry.title,
+                field=label(hass, action, field),
+            )
 
 
 def check_account_sms(entry: CellularIoTConfigEntry, data: dict[str, Any]) -> None:

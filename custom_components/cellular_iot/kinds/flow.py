@@ -108,13 +108,23 @@ class KindFlowBase(ConfigFlow):
 class SecretCheck:
     """An account's secret, as the reauth and the shared reconfigure forms ask it."""
 
-    # The data key of the secret, and the form's only field.
+    # The data key of the secret (a password field).
     key: str
-    # Prove a new secret for the entry: the unique id of the account it opens, or
-    # None with the form's errors set.
+    # Prove new credentials for the entry: the unique id of the account they open,
+    # or None with the form's errors set. Given the secret and the ``also`` fields,
+    # by data key.
     account_id: Callable[
-        [HomeAssistant, ConfigEntry, str, dict[str, str]], Awaitable[str | None]
+        [HomeAssistant, ConfigEntry, Mapping[str, str], dict[str, str]],
+        Awaitable[str | None],
     ]
+    # Credentials asked with the secret (text fields, filled with the stored value):
+    # 1NCE's client id, which a new client secret comes with.
+    also: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every field of the form, in its order."""
+        return (*self.also, self.key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from ...availability import LINK_API, Reachability
 from ...const import (
     ATTR_DEVICE_ID,
     ATTR_EXPIRY,
+    ATTR_ICCID,
     ATTR_MESSAGE,
     ATTR_SENDER,
     CONF_APPLICATION_TOKEN,
@@ -58,6 +59,7 @@ from ..base import (
     check_account_sms,
     loaded_runtime,
     raise_setup_error,
+    reject_fields,
 )
 from .flow import FLOW
 
@@ -111,6 +113,7 @@ async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[st
 async def _async_send_sms(
     hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
 ) -> dict[str, Any]:
+    reject_fields(hass, entry, SERVICE_SEND_SMS, data, (ATTR_ICCID,))
     check_account_sms(entry, data)
     message: str = data[ATTR_MESSAGE]
     try:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import hashlib
 from typing import Any
 
@@ -74,9 +75,13 @@ async def async_validate_emnify(
 
 
 async def _async_account_id(
-    hass: HomeAssistant, entry: ConfigEntry, token: str, errors: dict[str, str]
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    credentials: Mapping[str, str],
+    errors: dict[str, str],
 ) -> str | None:
     """Prove a new application token; the account is the organization it opens."""
+    token = credentials[CONF_APPLICATION_TOKEN]
     account = await async_validate_emnify(hass, token, errors)
     return emnify_unique_id(account, token) if account is not None else None
 

@@ -32,9 +32,11 @@ from ...const import (
     ATTR_DEVICE_IDS,
     ATTR_ENCRYPTED,
     ATTR_EXPIRY,
+    ATTR_ICCID,
     ATTR_MESSAGE,
     ATTR_PORT,
     ATTR_PROTOCOL,
+    ATTR_SEND_WHEN_ACTIVE,
     ATTR_SENDER,
     ATTR_WEBHOOK_URL,
     CONF_API_KEY,
@@ -84,10 +86,11 @@ from ..base import (
     check_account_sms,
     loaded_runtime,
     raise_setup_error,
+    reject_fields,
 )
 from .data import HologramData
 from .flow import FLOW
-from .poller import HologramPoller
+from .poller import HologramPoller, async_remove_state as async_remove_poll_state
 
 HOLOGRAM_CLOUD_MESSAGE: Final = "hologram_cloud_message"
 HOLOGRAM_SMS: Final = "hologram_sms"
@@ -140,6 +143,8 @@ async def hologram_sms(
 async def _async_send_cloud_message(
     hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
 ) -> dict[str, Any]:
+    action = SERVICE_SEND_CLOUD_MESSAGE
+    reject_fields(hass, entry, action, data, (ATTR_ICCID, ATTR_SEND_WHEN_ACTIVE))
     params = {
         "device_ids": data[ATTR_DEVICE_IDS],
         "port": data[ATTR_PORT],
@@ -163,6 +168,7 @@ async def _async_send_cloud_message(
 async def _async_send_sms(
     hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
 ) -> dict[str, Any]:
+    reject_fields(hass, entry, SERVICE_SEND_SMS, data, (ATTR_ICCID,))
     check_account_sms(entry, data)
     sender = data.get(ATTR_SENDER)
     if sender is not None and not PHONE_NUMBER.fullmatch(sender):
@@ -305,6 +311,12 @@ class HologramKind(AccountKind):
         runtime = entry.runtime_data
         if isinstance(runtime, HologramData) and runtime.poller is not None:
             runtime.poller.start()
+
+    async def async_remove_entry(
+        self, hass: HomeAssistant, entry: CellularIoTConfigEntry
+    ) -> None:
+        """Delete the stored cursor of the account's messages."""
+        await async_remove_poll_state(hass, entry.entry_id)
 
     async def async_unload_entry(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry

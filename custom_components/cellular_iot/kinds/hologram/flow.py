@@ -126,9 +126,13 @@ async def async_validate_hologram(
 
 
 async def _async_account_id(
-    hass: HomeAssistant, entry: ConfigEntry, api_key: str, errors: dict[str, str]
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    credentials: Mapping[str, str],
+    errors: dict[str, str],
 ) -> str | None:
     """Prove a new API key for the entry's organization (or user)."""
+    api_key = credentials[CONF_API_KEY]
     org_id = entry.data.get(CONF_ORG_ID)
     user, _ = await async_validate_hologram(hass, api_key, org_id, errors)
     # The reauth and reconfigure forms have no org id field.

@@ -160,9 +160,13 @@ async def async_validate_monoz(
 
 
 async def _async_account_id(
-    hass: HomeAssistant, entry: ConfigEntry, api_key: str, errors: dict[str, str]
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    credentials: Mapping[str, str],
+    errors: dict[str, str],
 ) -> str | None:
     """Prove a new API key for the entry's organization."""
+    api_key = credentials[CONF_API_KEY]
     org = entry.data[CONF_ORG_ID]
     if await async_validate_monoz(hass, org, api_key, errors):
         return monoz_unique_id(org)
