@@ -1,4 +1,4 @@
-"""The cellular_iot integration: cellular IoT devices through Hologram, emnify, monoZ.
+"""The cellular_iot integration: cellular IoT devices through Hologram, emnify, monoZ, 1NCE.
 
 Each entry's kind (``kinds/``) sets it up and tears it down; this module only runs
 the steps every entry goes through, in order.

@@ -40,7 +40,7 @@ from .inbound_webhook import (
     async_create_cloudhook,
     cloud_offers_webhooks,
     new_webhook_secret,
-    url_with_secret,
+    secret_placeholders,
 )
 from .kinds import KINDS
 from .kinds.flow import SECRET, TEXT, KindFlow, KindFlowBase, WholeNumber, select
@@ -203,8 +203,7 @@ class CellularIoTConfigFlow(_KindSteps, domain=DOMAIN):
             description_placeholders={
                 **_webhook_placeholders(data),
                 "webhook_url": url,
-                "secret": secret,
-                "url_with_secret": url_with_secret(url, secret),
+                **secret_placeholders(url, secret),
             },
         )
 
@@ -389,8 +388,5 @@ class WebhookOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="new_secret",
             data_schema=vol.Schema({}),
-            description_placeholders={
-                "secret": self._new_secret,
-                "url_with_secret": url_with_secret(url, self._new_secret),
-            },
+            description_placeholders=secret_placeholders(url, self._new_secret),
         )

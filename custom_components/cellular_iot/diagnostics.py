@@ -111,7 +111,7 @@ async def async_get_config_entry_diagnostics(
                 },
                 "runtime": runtime,
             },
-            TO_REDACT,
+            TO_REDACT | kind.redact if kind is not None else TO_REDACT,
         )
     )
     return redacted

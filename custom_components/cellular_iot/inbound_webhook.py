@@ -30,6 +30,7 @@ sent to a Cloud URL gets its 405; the SMS list is then the only source.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -199,6 +200,24 @@ async def async_delete_cloudhook(hass: HomeAssistant, webhook_id: str) -> None:
 def url_with_secret(url: str, secret: str) -> str:
     """Return the URL to paste at a provider that cannot send headers."""
     return f"{url}?secret={secret}"
+
+
+def basic_auth_value(secret: str) -> str:
+    """Return the Basic auth value for a provider that asks for one (user:secret).
+
+    The value 1NCE's Data Streamer asks for, sent as ``Authorization: Basic …``;
+    the webhook takes the password as the secret (whatever the user name).
+    """
+    return base64.b64encode(f"{DOMAIN}:{secret}".encode()).decode()
+
+
+def secret_placeholders(url: str, secret: str) -> dict[str, str]:
+    """Return the placeholders a form shows a new secret with."""
+    return {
+        "secret": secret,
+        "url_with_secret": url_with_secret(url, secret),
+        "basic_auth": basic_auth_value(secret),
+    }
 
 
 def _source(request: DeliveryRequest) -> str | None:

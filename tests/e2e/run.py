@@ -715,7 +715,7 @@ class Run(KindSteps):
         )
         search.send_keys("Cellular IoT")
         b.checkpoint("add integration search")
-        b.click_text("Cellular IoT (Hologram, emnify, monoZ)")
+        b.click_text("Cellular IoT (Hologram, emnify, monoZ, 1NCE)")
 
         # With an entry already there, HA opens the integration's page instead: its
         # "Add hub" (or "Add entry") button starts the flow.

@@ -23,10 +23,11 @@ from .emnify import EMNIFY
 from .hologram import HOLOGRAM
 from .monoz import MONOZ
 from .on_device import ON_DEVICE
+from .onence import ONENCE
 
 # In the order the config flow's menu offers them.
 KINDS: Final[dict[str, Kind]] = {
-    kind.key: kind for kind in (HOLOGRAM, EMNIFY, MONOZ, ON_DEVICE)
+    kind.key: kind for kind in (HOLOGRAM, EMNIFY, MONOZ, ONENCE, ON_DEVICE)
 }
 for _kind in KINDS.values():
     OPERATIONS.update(_kind.operations)

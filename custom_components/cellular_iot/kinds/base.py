@@ -102,6 +102,9 @@ class Kind:
     device_key: ClassVar[str | None] = None
     # Whether the options choose how inbound messages arrive (polling, webhook, both).
     inbound_modes: ClassVar[bool] = False
+    # The keys of its entries' data that the diagnostics redact, beyond every
+    # kind's (diagnostics.TO_REDACT): its credentials.
+    redact: ClassVar[frozenset[str]] = frozenset()
 
     async def async_setup_entry(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry

@@ -19,6 +19,7 @@ from ...const import (
     ATTR_DATA,
     ATTR_DEVICE_ID,
     ATTR_EXPIRY,
+    ATTR_ICCID,
     ATTR_MESSAGE,
     ATTR_PHONE_NUMBER,
     ATTR_SENDER,
@@ -87,7 +88,7 @@ async def _async_send_sms_over_ip(
             max=MAX_SMS_CHARS,
             length=len(data[ATTR_MESSAGE]),
         )
-    for field in (ATTR_DEVICE_ID, ATTR_SENDER, ATTR_EXPIRY):
+    for field in (ATTR_DEVICE_ID, ATTR_ICCID, ATTR_SENDER, ATTR_EXPIRY):
         if field in data:
             raise invalid(
                 "field_not_supported",
