@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
+import inspect
 import json
 import math
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 import pytest
 
+from custom_components.cellular_iot.events import message_event
+from custom_components.cellular_iot.inbound_webhook import _decode
 from custom_components.cellular_iot.providers.deliveries import (
     JSON,
     Form,
@@ -76,6 +79,16 @@ def _parsed(name: str) -> list[Any]:
     return out
 
 
+# The keys of the event itself (events.message_event, the webhook's _fire): a
+# provider's extra must not name them (a repeated keyword is a TypeError there).
+EVENT_KEYS = set(inspect.signature(message_event).parameters) | {
+    "message_id",
+    "config_entry_id",
+    "data",
+    "data_base64",
+}
+
+
 def _check(delivered: list[Any]) -> None:
     """What the webhook relies on, whatever the body."""
     for item in delivered:
@@ -86,6 +99,7 @@ def _check(delivered: list[Any]) -> None:
             assert item.device_id == item.iccid
             assert all(isinstance(t, str) for t in item.topics)
             json.dumps(item.extra)
+            assert not EVENT_KEYS & set(item.extra), item.extra
         elif isinstance(item, SmsReceipt):
             assert item.sms_id
             assert item.status in SMS_STATES
@@ -109,6 +123,23 @@ def test_every_example_parses(name: str) -> None:
     delivered = _parsed(name)
     assert len(delivered) == len(recorded.load("1nce", name).interactions)
     _check(delivered)
+    for message in delivered:
+        if isinstance(message, InboundMessage):  # the event the webhook fires
+            event = message_event(
+                provider="1nce",
+                source="webhook",
+                entry_id="entry",
+                payload=message.payload,
+                device_id=message.device_id,
+                iccid=message.iccid,
+                topics=message.topics,
+                received_at=message.received_at,
+                message_id=message.message_id,
+                **message.extra,
+            )
+            assert event["source"] == "webhook"
+            assert event["data"] is not None  # every documented payload is text
+            json.dumps(event)
 
 
 EVENT_EXAMPLES = [n for n in FILES if "_event_" in n or "update_location" in n]
@@ -405,6 +436,15 @@ def test_1nce_posts_json_only() -> None:
             assert item.request.headers["Content-Type"] == JSON
 
 
+@pytest.mark.parametrize("name", FILES)
+def test_the_webhook_decodes_every_example_as_published(name: str) -> None:
+    """Tabs, a leading space (the Forwarder's cURL), UTF-8 (the usage records' €)."""
+    for item in recorded.load("1nce", name).interactions:
+        raw = item.request.body or b""
+        assert _decode(raw, JSON) == json.loads(raw)
+        assert len(raw) < ONENCE_MAX_BODY_BYTES
+
+
 # --- 1NCE OS ---------------------------------------------------------------------------------
 
 
@@ -419,7 +459,7 @@ def test_os_telemetry_json_payload() -> None:
     assert message.received_at == datetime.fromtimestamp(1670598749.915, UTC)
     assert message.extra == {
         "kind": "message",
-        "source": "UDP",
+        "protocol": "UDP",
         "imsi": "901405100002864",
         "payload_type": "JSON",
         "encoding": None,
@@ -444,7 +484,7 @@ def test_os_telemetry_base64_payload_with_a_coap_topic() -> None:
     (message,) = parse_onence(body)
     assert message.payload == raw
     assert message.topics == ["sensors/temp"]
-    assert message.extra["source"] == "COAP"
+    assert message.extra["protocol"] == "COAP"
     assert message.extra["topic"] == "sensors/temp"
     assert message.extra["encoding"] == "base64"
 

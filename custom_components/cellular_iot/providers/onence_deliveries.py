@@ -27,7 +27,7 @@
 - **1NCE OS Cloud Integrator webhook** (cloud-integrator-output-format): a POST of one
   object ``{"id", "type", "received" (ms, as text), "version", "device": {"iccid",
   "imsi", "ip"}, ...}``. ``TELEMETRY_DATA`` carries ``"source": "UDP" | "COAP" |
-  "LWM2M"`` and ``"payload": {"type": "JSON" | "STRING", "encoding"?: "base64",
+  "LWM2M"`` (our ``protocol``) and ``"payload": {"type": "JSON" | "STRING", "encoding"?: "base64",
   "value", "topic"? (CoAP's ?t=)}``; the other types (LIFECYCLE, ERROR, GEOFENCE,
   LOCATION, TEST_MESSAGE) carry an object named after their type.
 
@@ -132,8 +132,6 @@ _SMS_STATUS_TEXTS: Final[Mapping[str, str]] = {
     "CANCELED": SMS_CANCELED,
     "CANCELLED": SMS_CANCELED,
 }
-# 1NCE OS telemetry sources.
-OS_SOURCES: Final = frozenset({"UDP", "COAP", "LWM2M"})
 OS_TELEMETRY: Final = "TELEMETRY_DATA"
 # The object each other OS event type carries (cloud-integrator-output-format).
 _OS_EVENT_OBJECTS: Final[Mapping[str, str]] = {
@@ -450,7 +448,9 @@ def _os_message(item: Mapping[str, Any]) -> InboundMessage:
             topics.append(topic)
         extra: dict[str, Any] = {
             "kind": KIND_MESSAGE,
-            "source": source.upper() if source is not None else None,
+            # "source" is the event's own key (webhook, listener…): the protocol the
+            # device used is "protocol", as the on-device listener's UDP/TCP.
+            "protocol": source.upper() if source is not None else None,
             "imsi": imsi,
             **how,
         }
@@ -475,7 +475,6 @@ def _os_message(item: Mapping[str, Any]) -> InboundMessage:
         extra = {
             "kind": KIND_EVENT,
             "event_type": event_type,
-            "source": "1NCE OS",
             "imsi": imsi,
             **_os_detail(detail),
         }
