@@ -523,6 +523,7 @@ def test_other_os_types_are_events(
     body = _one(name)
     assert message.extra["kind"] == "event"
     assert message.extra["event_type"] == event_type
+    assert message.extra["event_source"] == "1NCE OS"
     assert message.device_id == device_id
     assert message.message_id == f"os-{body['id']}"
     carried = {"TEST_MESSAGE": "integration"}.get(event_type, event_type.lower())

@@ -475,6 +475,7 @@ def _os_message(item: Mapping[str, Any]) -> InboundMessage:
         extra = {
             "kind": KIND_EVENT,
             "event_type": event_type,
+            "event_source": "1NCE OS",  # a Data Streamer event's: Network, API…
             "imsi": imsi,
             **_os_detail(detail),
         }
