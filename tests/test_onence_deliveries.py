@@ -540,6 +540,33 @@ def test_an_os_position_gives_its_coordinates() -> None:
     assert message.extra["detail_message"] == "CloudIntegrator[IntegrationDisabled]"
 
 
+def test_os_event_edges() -> None:
+    body = _one("webhook_os_location.yaml")
+    (bare,) = parse_onence({k: v for k, v in body.items() if k != "location"})
+    assert bare.payload == b"{}"
+    assert "latitude" not in bare.extra
+    odd = {**body, "location": {"coordinates": ["east", "north"]}}
+    (message,) = parse_onence(odd)
+    assert "latitude" not in message.extra
+    far = {**body, "location": {"coordinates": ["200", "95"]}}
+    (message,) = parse_onence(far)
+    assert "longitude" not in message.extra
+    with pytest.raises(InboundFormatError, match="location is not JSON"):
+        parse_onence({**body, "location": {"x": math.inf}})
+    with pytest.raises(InboundFormatError, match="too long"):
+        parse_onence({**body, "location": {"x": "y" * 9000}})
+
+
+def test_numbers_as_1nce_may_write_them() -> None:
+    (message,) = parse_onence({**_part(1), "dcs": 8.0, "multi_part_info": None})
+    assert message.extra["dcs"] == 8
+    (message,) = parse_onence({**_part(1), "dcs": "4", "multi_part_info": None})
+    assert message.extra["dcs"] == 4
+    (message,) = parse_onence({**_part(1), "dcs": 1e20, "multi_part_info": None})
+    assert message.extra["dcs"] is None
+    assert sms_status("DELIVERED") == "unknown"  # not a status object
+
+
 # --- refused -------------------------------------------------------------------------------
 
 
