@@ -72,7 +72,7 @@ from .sim import (
 ONENCE_MAX_RECORDS: Final = 3000
 # The largest record 1NCE documents, the event "Create PDP Context", is 1,792 bytes as
 # printed (tab-indented) and 1,468 compact. 4 KiB a record leaves over twice that for
-# fields the examples do not show: 3,000 records of 4 KiB = 12 MB.
+# fields the examples do not show: 3,000 records of 4 KiB = 12,288,000 bytes.
 ONENCE_MAX_BODY_BYTES: Final = ONENCE_MAX_RECORDS * 4096
 # 1NCE posts JSON only: the Forwarder's and the Streamer's documented requests carry
 # "Content-Type: application/json"; 1NCE OS: "Data is sent in JSON-Format".
@@ -88,7 +88,7 @@ _MAX_PAYLOAD_B64: Final = 4 * math.ceil(ONENCE_MAX_PAYLOAD_BYTES / 3)
 # A payload 1NCE OS already turned into JSON (LwM2M, the Energy Saver's translation):
 # its compact text may be longer than the bytes the device sent.
 ONENCE_MAX_JSON_PAYLOAD_BYTES: Final = 8 * ONENCE_MAX_PAYLOAD_BYTES
-# An event's description, a free text (the longest documented is 226 characters).
+# An event's description, a free text (the longest documented is 210 characters).
 _MAX_DESCRIPTION: Final = 1024
 # A volume (MB or SMS) beyond this is not a usage record (10 TB).
 _MAX_VOLUME: Final = 10_000_000
