@@ -422,9 +422,9 @@ class OneNceClient:
                 delivery = _parse_sms(item)
                 if delivery is not None:
                     deliveries.append(delivery)
-            total_pages = as_count(headers.get("X-Total-Pages"))
-            if len(items) < SMS_PAGE_SIZE or (
-                total_pages is not None and page >= total_pages
+            total = as_count(headers.get("X-Total-Pages"))
+            if not items or (
+                page >= total if total is not None else len(items) < SMS_PAGE_SIZE
             ):
                 break
         return deliveries
@@ -484,7 +484,11 @@ class OneNceClient:
         if not isinstance(items, list):
             raise ProviderResponseError(f"{PROVIDER} returned no list for /v2/sims")
         total = as_count(headers.get("X-Total-Pages"))
-        last = len(items) < SIM_PAGE_SIZE or (total is not None and page >= total)
+        # X-Total-Pages decides (a page may hold fewer than asked: the recordings
+        # show pages of 5); without it, a short page is the last.
+        last = (
+            page >= total if total is not None else len(items) < SIM_PAGE_SIZE
+        ) or not items
         return [item for item in items if isinstance(item, Mapping)], last, total
 
     async def _one_sim(self, iccid: str) -> Mapping[str, Any] | None:
@@ -498,6 +502,13 @@ class OneNceClient:
         if not isinstance(item, Mapping) or _iccid_of(item) is None:
             raise ProviderResponseError(
                 f"{PROVIDER} answered /v2/sims/{iccid} without a SIM"
+            )
+        # The ICCID asked for, or the same with its Luhn digit (iccid_with_luhn).
+        if iccid not in (item["iccid"], item.get("iccid_with_luhn")) and (
+            iccid[:-1] != item["iccid"]
+        ):
+            raise ProviderResponseError(
+                f"{PROVIDER} answered /v2/sims/{iccid} with another SIM"
             )
         return item
 
