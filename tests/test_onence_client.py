@@ -17,6 +17,7 @@ from aiohttp import ClientSession
 import pytest
 
 from custom_components.cellular_iot.providers import onence as onence_module
+from custom_components.cellular_iot.providers._http import basic_authorization
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -324,6 +325,29 @@ async def test_a_sim_answer_without_a_sim_is_a_response_error(
     fake: FakeOneNce, session: ClientSession
 ) -> None:
     fake.fail(f"/v2/sims/{ICCID}", 200, {"something": "else"})
+    with pytest.raises(ProviderResponseError):
+        await _client(session).sim(ICCID)
+
+
+async def test_a_sim_by_its_iccid_with_the_luhn_digit(
+    fake: FakeOneNce, session: ClientSession
+) -> None:
+    """1NCE's ICCID has 19 digits; the card prints 20 (the list's iccid_with_luhn):
+    the refresh finds the SIM by either. Whether GET /v2/sims/{20 digits} answers is
+    not documented: the fake says it does not know it (200, empty)."""
+    luhn = fake.sims[ICCID]["iccid_with_luhn"]
+    client = _client(session)
+    statuses = await client.sim_statuses([luhn, OTHER])
+    assert set(statuses) == {luhn, OTHER}
+    assert (statuses[luhn].provider_id, statuses[luhn].iccid) == (luhn, ICCID)
+    assert len(fake.calls(f"/v2/sims/{ICCID}/status")) == 1
+    assert await client.sim(luhn) is None
+
+
+async def test_an_answer_for_another_sim_is_refused(
+    fake: FakeOneNce, session: ClientSession
+) -> None:
+    fake.fail(f"/v2/sims/{ICCID}", 200, fake.sims[OTHER])
     with pytest.raises(ProviderResponseError):
         await _client(session).sim(ICCID)
 
@@ -697,3 +721,110 @@ async def test_one_limiter_for_all_calls_of_a_client(
     )
     assert len(fake.time.stamps) == len(fake.requests) == 13
     assert fake.time.max_rate() == REQUEST_RATE
+
+
+# --- the fake refuses what 1NCE documents as wrong ---------------------------------------
+
+
+async def _raw(
+    session: ClientSession,
+    method: str,
+    path: str,
+    body: object = None,
+    *,
+    params: dict[str, str] | None = None,
+) -> int:
+    """One request with a fresh token, as a client might send it; its status."""
+    base = onence_module.DEFAULT_BASE_URL
+    async with session.post(
+        f"{base}/oauth/token",
+        json={"grant_type": "client_credentials"},
+        headers={"Authorization": basic_authorization(CLIENT_ID, CLIENT_SECRET)},
+    ) as answer:
+        access = (await answer.json())["access_token"]
+    async with session.request(
+        method,
+        f"{base}{path}",
+        json=body,
+        params=params,
+        headers={"Authorization": f"Bearer {access}"},
+    ) as answer:
+        return answer.status
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params"),
+    [
+        ("GET", "/v2/sims", None, {"page": "1", "pageSize": "101"}),
+        ("PUT", f"/v2/sims/{ICCID}", {"iccid": ICCID, "status": "Activated"}, None),
+        ("PUT", f"/v2/sims/{ICCID}", {"status": "Enabled"}, None),
+        ("POST", f"/v2/sims/{ICCID}/sms", {"payload": "x" * 161, "dcs": 0}, None),
+        ("POST", f"/v2/sims/{ICCID}/sms", {"payload": "é" * 71, "dcs": 8}, None),
+        ("POST", f"/v2/sims/{ICCID}/sms", {"payload": "hi", "dcs": 8}, None),
+        ("POST", f"/v2/sims/{ICCID}/sms", {"payload": "zz", "dcs": 4}, None),
+        (
+            "POST",
+            f"/v2/sims/{ICCID}/sms",
+            {"payload": "hi", "udh": "050003CC0104"},
+            None,
+        ),
+        (
+            "POST",
+            f"/v2/sims/{ICCID}/sms",
+            {"payload": "hi", "source_address": "HomeAssist"},
+            None,
+        ),
+        (
+            "POST",
+            f"/v2/sims/{ICCID}/sms",
+            {"payload": "hi", "expiry_date": "tomorrow"},
+            None,
+        ),
+        (
+            "POST",
+            f"/v1/integrate/devices/{ICCID}/actions/UDP",
+            {"payload": "x", "payloadType": "HEX", "port": 1},
+            None,
+        ),
+        (
+            "POST",
+            f"/v1/integrate/devices/{ICCID}/actions/UDP",
+            {"payload": "x", "payloadType": "STRING", "port": 70000},
+            None,
+        ),
+    ],
+)
+async def test_the_fake_refuses_what_1nce_documents_as_wrong(
+    fake: FakeOneNce,
+    session: ClientSession,
+    method: str,
+    path: str,
+    body: object,
+    params: dict[str, str] | None,
+) -> None:
+    assert await _raw(session, method, path, body, params=params) == 400
+    assert len(fake.violations) == 1
+    fake.violations.clear()
+
+
+async def test_the_fake_wants_basic_auth_and_a_bearer_token(
+    fake: FakeOneNce, session: ClientSession
+) -> None:
+    base = onence_module.DEFAULT_BASE_URL
+    async with session.post(
+        f"{base}/oauth/token", json={"grant_type": "client_credentials"}
+    ) as answer:
+        assert answer.status == 400
+        assert (await answer.json())["errorCode"] == "AuthValidationError"
+    async with session.get(
+        f"{base}/v2/sims", headers={"Authorization": "Bearer nope"}
+    ) as answer:
+        assert answer.status == 401
+        assert set(await answer.json()) == {
+            "timestamp",
+            "status",
+            "error",
+            "message",
+            "path",
+        }
+    assert fake.token_calls == 0

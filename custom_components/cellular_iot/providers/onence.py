@@ -313,7 +313,8 @@ class OneNceClient:
         item = await self._one_sim(number)
         if item is None:
             return None
-        return await self._with_details(item, asyncio.Semaphore(1))
+        status = await self._with_details(item, asyncio.Semaphore(1))
+        return replace(status, provider_id=number)
 
     async def sim_statuses(self, iccids: Sequence[str]) -> dict[str, SimStatus]:
         """Return the SIMs of ``iccids`` that 1NCE knows, by ICCID (others left out).
@@ -332,9 +333,8 @@ class OneNceClient:
         for page in range(1, MAX_SIM_PAGES + 1):
             items, last, total = await self._sim_page(page)
             for item in items:
-                iccid = _iccid_of(item)
-                if iccid in wanted:
-                    found[iccid] = item
+                for key in _keys(item) & wanted:
+                    found[key] = item
             missing = sorted(wanted - set(found))
             if last or not missing:
                 break
@@ -346,10 +346,15 @@ class OneNceClient:
                         found[iccid] = single
                 break
         limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+        keys = list(found)
         results = await asyncio.gather(
-            *(self._with_details(item, limit) for item in found.values())
+            *(self._with_details(found[key], limit) for key in keys)
         )
-        return {status.provider_id: status for status in results}
+        # Keyed (and provider_id) by the ICCID asked for, the Luhn form included.
+        return {
+            key: replace(status, provider_id=key)
+            for key, status in zip(keys, results, strict=True)
+        }
 
     async def set_sim_active(self, iccid: str, active: bool) -> None:
         """Resume (``Enabled``) or pause (``Disabled``): ``PUT /v2/sims/{iccid}``."""
@@ -702,6 +707,15 @@ def _checked_iccid(iccid: Any) -> str:
     if not isinstance(iccid, str) or not _ICCID.fullmatch(iccid):
         raise ValueError("an ICCID is 6 to 22 digits")
     return iccid
+
+
+def _keys(item: Mapping[str, Any]) -> set[str]:
+    """Return the ICCIDs a SIM answers to: ``iccid`` and ``iccid_with_luhn``."""
+    keys = {_iccid_of(item)}
+    luhn = item.get("iccid_with_luhn")
+    if isinstance(luhn, str) and _ICCID.fullmatch(luhn):
+        keys.add(luhn)
+    return {key for key in keys if key is not None}
 
 
 def _iccid_of(item: Any) -> str | None:
