@@ -637,7 +637,7 @@ async def test_send_udp_to_an_unknown_device(
         await _client(session).send_udp(
             UNKNOWN, "x", base64_payload=False, port=1, when_active=False
         )
-    assert err.value.detail == "Not Found"
+    assert err.value.detail == f"Not Found: Device {UNKNOWN}"
 
 
 # --- errors and the limiter --------------------------------------------------------------
@@ -672,6 +672,26 @@ async def test_error_answers(
     fake.fail("/v2/sims", status, body)
     with pytest.raises(error) as err:
         await _client(session).list_sims()
+    assert CLIENT_SECRET not in str(err.value)
+
+
+async def test_an_echoed_secret_is_redacted(
+    fake: FakeOneNce, session: ClientSession
+) -> None:
+    client = _client(session)
+    await client.authenticate()
+    fake.fail(
+        "/v2/sims",
+        400,
+        {
+            "error_code": 1000,
+            "error_token": "BadRequest",
+            "message": f"x {CLIENT_SECRET}",
+        },
+    )
+    with pytest.raises(ProviderBadRequestError) as err:
+        await client.list_sims()
+    assert err.value.detail == "BadRequest: x **REDACTED**"
     assert CLIENT_SECRET not in str(err.value)
 
 

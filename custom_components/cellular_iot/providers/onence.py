@@ -688,19 +688,28 @@ def _error(
 
 
 def _error_text(payload: Any, secrets: list[str]) -> str | None:
-    """Return the text of any of 1NCE's error shapes (token, v1, v2, OS)."""
+    """Return the text of any of 1NCE's error shapes.
+
+    Token: ``{statusCode, errorCode, message}``; v1 401: ``{timestamp, status,
+    error, message, path}``; v2: ``{error_code, error_token, message}``; 1NCE OS:
+    ``{statusCode, statusText, errors: [...]}``.
+    """
     if not isinstance(payload, Mapping):
         return None
-    for key in ("message", "error_description", "statusText", "error"):
+    code = payload.get("errorCode") or payload.get("error_token")
+    label = provider_text(code, secrets) if isinstance(code, str) else None
+    for key in ("message", "error_description", "error"):
         if text := provider_text(payload.get(key), secrets):
-            code = payload.get("errorCode") or payload.get("error_token")
-            if isinstance(code, str) and (label := provider_text(code, secrets)):
-                return provider_text(f"{label}: {text}", secrets)
-            return text
+            return provider_text(f"{label}: {text}", secrets) if label else text
+    status_text = provider_text(payload.get("statusText"), secrets)
     errors = payload.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
-        return provider_text(errors[0].get("message"), secrets)
-    return None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if isinstance(first, Mapping):
+        first = first.get("message")
+    detail = provider_text(first, secrets)
+    if status_text and detail:
+        return provider_text(f"{status_text}: {detail}", secrets)
+    return status_text or detail
 
 
 def _checked_iccid(iccid: Any) -> str:
