@@ -26,6 +26,7 @@ from custom_components.cellular_iot.providers import (
     hologram as hologram_module,
     monoz as monoz_module,
     mqtt as mqtt_module,
+    onence as onence_module,
 )
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant, callback
@@ -34,6 +35,7 @@ from homeassistant.helpers import issue_registry as ir
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import API_KEY as MONOZ_API_KEY, ORG_ID as MONOZ_ORG_ID, FakeMonoz
+from .fakes.onence import FakeOneNce
 from .mosquitto import Mosquitto
 from .texts import icu_format
 
@@ -389,3 +391,26 @@ def record_events(hass: HomeAssistant, event_type: str) -> list[Event]:
 
     hass.bus.async_listen(event_type, _add)
     return events
+
+
+@pytest.fixture
+async def onence(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncGenerator[FakeOneNce]:
+    """Serve the fake 1NCE API on 127.0.0.1; the client runs on the fake's clock.
+
+    The client's limiter sleeps on that clock too (time passes, nobody waits), so
+    its spacing costs a test nothing and every request is stamped with its slot.
+    """
+    fake = FakeOneNce()
+    runner, port = await _serve(fake.app)
+    monkeypatch.setattr(
+        onence_module, "DEFAULT_BASE_URL", f"http://127.0.0.1:{port}/management-api"
+    )
+    _timeouts(monkeypatch, onence_module, fake)
+    monkeypatch.setattr(onence_module, "_now", fake.time.clock)
+    monkeypatch.setattr(onence_module, "_sleep", fake.time.sleep)
+    yield fake
+    fake.release.set()
+    await runner.cleanup()
+    assert fake.violations == [], fake.violations
