@@ -23,7 +23,13 @@ async def _hologram_form(hass: HomeAssistant) -> str:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["hologram", "emnify", "monoz", "on_device"]
+    assert result["menu_options"] == [
+        "hologram",
+        "emnify",
+        "monoz",
+        "1nce",
+        "on_device",
+    ]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "hologram"}
     )

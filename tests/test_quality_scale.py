@@ -367,7 +367,7 @@ def _dynamic_devices() -> None:
         if isinstance(kind, AccountKind)
         and type(kind).device_lister is not AccountKind.device_lister
     }
-    assert listing == {"hologram", "emnify"}, listing
+    assert listing == {"hologram", "emnify", "1nce"}, listing
     discovery = (INTEGRATION / "discovery.py").read_text()
     assert "async_add_subentry(" in discovery
     assert "is_fixable=True" in discovery

@@ -28,10 +28,11 @@ README = "\n".join(
 STRINGS = json.loads((ROOT / "custom_components" / DOMAIN / "strings.json").read_text())
 ERRORS: dict[str, str] = STRINGS["config"]["error"]
 # The README section a table sits in decides whose words the form uses.
-SECTIONS = {
+SECTIONS: dict[str, str | None] = {
     "## Adding a Hologram account": EntryKind.HOLOGRAM,
     "## Adding an emnify account": EntryKind.EMNIFY,
     "## Adding a monoZ account": EntryKind.MONOZ,
+    "## Adding a 1NCE account": "1nce",
     "## Setting up the on-device listener": None,
 }
 

@@ -363,7 +363,8 @@ async def test_entry_of_other_integration_or_kind(
             },
         )
     assert err.value.translation_key == "entry_wrong_kind"
-    assert err.value.translation_placeholders["kinds"] == "hologram"
+    # Hologram and 1NCE accounts send cloud messages (1NCE: a UDP downlink).
+    assert err.value.translation_placeholders["kinds"] == "hologram, 1nce"
 
 
 # --- send_sms -----------------------------------------------------------------------

@@ -37,6 +37,7 @@ from custom_components.cellular_iot.providers.mqtt import (
     MqttClientIdRejectedError,
     MqttTlsError,
 )
+from custom_components.cellular_iot.providers.onence import OneNceAccount
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -52,6 +53,20 @@ STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
 ROOT = INTEGRATION.parent.parent
 FLOW = "custom_components.cellular_iot.config_flow"
 ON_DEVICE_FLOW = "custom_components.cellular_iot.kinds.on_device.flow"
+ONENCE_FLOW = "custom_components.cellular_iot.kinds.onence.flow"
+ONENCE = {"client_id": "client-1", "client_secret": "secret-1"}
+
+
+def _onence_entry() -> MockConfigEntry:
+    """A 1NCE account entry as its config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="1NCE account",
+        data={"kind": "1nce", **ONENCE},
+        unique_id="1nce-4697",
+    )
+
+
 BUSY_PORT = 4999
 # Options that read the same in every language and cannot be strings.json keys
 # (hassfest allows only [a-z0-9-_] there): a select of only these needs no
@@ -216,6 +231,8 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         "endpoint": AsyncMock(return_value=None),
         "start": AsyncMock(return_value=None),
         "stop": AsyncMock(return_value=None),
+        "onence": AsyncMock(return_value=OneNceAccount("4697", None)),
+        "sim": AsyncMock(return_value=object()),
     }
     with (
         patch(f"{FLOW}.HologramClient.get_me", mocks["get_me"]),
@@ -226,6 +243,8 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         patch(f"{FLOW}.MqttClient.start", mocks["start"]),
         patch(f"{FLOW}.MqttClient.stop", mocks["stop"]),
         patch(f"{ON_DEVICE_FLOW}.Listener", FakeListener),
+        patch(f"{ONENCE_FLOW}.OneNceClient.authenticate", mocks["onence"]),
+        patch(f"{ONENCE_FLOW}.OneNceClient.sim", mocks["sim"]),
         patch("custom_components.cellular_iot.async_setup_entry", return_value=True),
         patch("custom_components.cellular_iot.async_unload_entry", return_value=True),
     ):
@@ -329,6 +348,21 @@ async def _add_accounts(
     result = await _config(hass, r, flow, broker)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
+    # 1NCE, with every error of its form.
+    flow = await _start(hass, r, "1nce")
+    for fault, error in (
+        (ProviderAuthError("no"), "invalid_auth"),
+        (ProviderConnectionError("down"), "cannot_connect"),
+        (RuntimeError("bug"), "unknown"),
+    ):
+        mocks["onence"].side_effect = fault
+        result = await _config(hass, r, flow, ONENCE)
+        assert result["errors"] == {"base": error}
+    mocks["onence"].side_effect = None
+    result = await _config(hass, r, flow, ONENCE)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["description"] == "1nce_local"
+
     await _add_accounts_reachable(hass, r, mocks)
 
     # This device: TCP and UDP listeners (each with its own create message).
@@ -378,6 +412,11 @@ async def _add_accounts_reachable(
         hass, r, flow, {"org_id": "mt2", "api_key": "k", "use_mqtt": False}
     )
     assert result["description"] == "monoz"
+    mocks["onence"].return_value = OneNceAccount("4698", "Fleet")
+    flow = await _start(hass, r, "1nce")
+    result = await _config(hass, r, flow, ONENCE)
+    assert result["description"] == "1nce"
+    mocks["onence"].return_value = OneNceAccount("4697", None)
     await hass.config.async_update(external_url=None)
     mocks["get_me"].return_value = USER
     mocks["authenticate"].return_value = EmnifyAccount("4242", "Fleet GmbH")
@@ -388,6 +427,7 @@ def _entries() -> dict[str, MockConfigEntry]:
         "hologram": with_webhook(hologram_entry(), "a" * 64, "s" * 32),
         "emnify": with_webhook(emnify_entry("token"), "b" * 64, "s" * 32),
         "monoz": with_webhook(monoz_entry(), "c" * 64, "s" * 32),
+        "1nce": with_webhook(_onence_entry(), "d" * 64, "s" * 32),
         "on_device": MockConfigEntry(
             domain=DOMAIN,
             title="Listener TCP 4010",
@@ -403,9 +443,19 @@ async def _reauth_and_reconfigure(
     mocks: dict[str, AsyncMock],
     entries: dict[str, MockConfigEntry],
 ) -> None:
-    secret = {"hologram": "api_key", "emnify": "application_token", "monoz": "api_key"}
-    calls = {"hologram": "get_me", "emnify": "authenticate", "monoz": "validate"}
-    for kind, key in secret.items():
+    secret = {
+        "hologram": {"api_key": "new"},
+        "emnify": {"application_token": "new"},
+        "monoz": {"api_key": "new"},
+        "1nce": {"client_id": "client-2", "client_secret": "new"},
+    }
+    calls = {
+        "hologram": "get_me",
+        "emnify": "authenticate",
+        "monoz": "validate",
+        "1nce": "onence",
+    }
+    for kind, new in secret.items():
         entry = entries[kind]
         result = r.render(CONFIG, await entry.start_reauth_flow(hass))
         assert result["step_id"] == "reauth_confirm"
@@ -414,10 +464,10 @@ async def _reauth_and_reconfigure(
             (ProviderConnectionError("down"), "cannot_connect"),
         ):
             mocks[calls[kind]].side_effect = fault
-            result = await _config(hass, r, result["flow_id"], {key: "new"})
+            result = await _config(hass, r, result["flow_id"], new)
             assert result["errors"] == {"base": error}
         mocks[calls[kind]].side_effect = None
-        result = await _config(hass, r, result["flow_id"], {key: "new"})
+        result = await _config(hass, r, result["flow_id"], new)
         assert result["reason"] == "reauth_successful"
         await hass.async_block_till_done()
     # A key of another Hologram user.
@@ -434,7 +484,7 @@ async def _reauth_and_reconfigure(
     assert result["reason"] == "wrong_account"
     mocks["get_me"].return_value = USER
 
-    for kind in ("hologram", "emnify"):
+    for kind in ("hologram", "emnify", "1nce"):
         entry = entries[kind]
         result = r.render(CONFIG, await entry.start_reconfigure_flow(hass))
         assert result["step_id"] == "reconfigure"
@@ -562,15 +612,39 @@ async def _devices(
         )
         assert result["errors"] == errors
     mocks["endpoint"].side_effect = None
+    # A 1NCE SIM the account does not have (1NCE: 200, empty), or cannot be asked about.
+    for fault, answer, errors in (
+        (None, None, {"iccid": "device_not_found"}),
+        (ProviderConnectionError("down"), None, {"base": "cannot_check_device"}),
+    ):
+        mocks["sim"].side_effect = fault
+        mocks["sim"].return_value = answer
+        result = r.render(
+            DEVICE,
+            await manager.async_init(
+                (entries["1nce"].entry_id, "device"), context={"source": SOURCE_USER}
+            ),
+        )
+        result = r.render(
+            DEVICE,
+            await manager.async_configure(
+                result["flow_id"], {"iccid": "8988228066602300009"}
+            ),
+        )
+        assert result["errors"] == errors
+    mocks["sim"].side_effect = None
+    mocks["sim"].return_value = object()
     cases = {
         "hologram": ({"device_id": "x"}, "invalid_device_id", {"device_id": "123"}),
         "emnify": ({"device_id": "-1"}, "invalid_device_id", {"device_id": "77"}),
         "monoz": ({"iccid": "12"}, "invalid_iccid", {"iccid": "8988303000000001234"}),
+        "1nce": ({"iccid": "12"}, "invalid_iccid", {"iccid": "8988228066602300001"}),
     }
     defaults = {
         "hologram": {"send_as": "sms", "port": 4010, "protocol": "TCP"},
         "emnify": {},
         "monoz": {"topic": "", "qos": "0"},
+        "1nce": {},
     }
     for kind, (bad, error, good) in cases.items():
         entry = entries[kind]

@@ -218,7 +218,8 @@ class SimSensor(SimEntity, SensorEntity):
         self._attr_state_class = description.state_class
         self._attr_native_unit_of_measurement = description.unit
         if description.suggested_unit is not None:
-            self._attr_suggested_unit_of_measurement = description.suggested_unit
+            # A data size: shown in the unit the provider counts in.
+            self._attr_suggested_unit_of_measurement = self._kind.sim_data_unit
             self._attr_suggested_display_precision = 1
         if description.options is not None:
             self._attr_options = list(description.options)

@@ -23,7 +23,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigSubentry,
 )
-from homeassistant.const import Platform
+from homeassistant.const import Platform, UnitOfInformation
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
@@ -163,6 +163,9 @@ class AccountKind(Kind):
     sim_interval: ClassVar[SimInterval | None] = None
     sim_entities: ClassVar[frozenset[str]] = frozenset()
     sim_can_pause: ClassVar[bool] = False
+    # The unit the data sensors are shown in: the one the provider counts in (its
+    # portal's figures), MB (10**6 bytes) unless it counts in MiB.
+    sim_data_unit: ClassVar[str] = UnitOfInformation.MEGABYTES
 
     async def async_prepare(
         self, hass: HomeAssistant, entry: CellularIoTConfigEntry

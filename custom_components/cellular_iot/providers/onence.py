@@ -110,6 +110,9 @@ MAX_SMS_PAGES: Final = 10
 # 1NCE's data volumes are MB of 1024 kB ("1 megabyte = 1024 kilobytes", v2 spec):
 # 1 MB = 1024 * 1024 bytes.
 BYTES_PER_MB: Final = 1024 * 1024
+# The largest UDP downlink payload sent (bytes, decoded). 1NCE documents no limit;
+# its largest documented datagram is a CoAP uplink's 1,024 bytes (I: the same here).
+MAX_UDP_PAYLOAD_BYTES: Final = 1024
 # source_address_type ids (documented): international number, alphanumeric.
 INTERNATIONAL_SENDER_TYPE: Final = 145
 ALPHANUMERIC_SENDER_TYPE: Final = 208
@@ -458,11 +461,16 @@ class OneNceClient:
             or not 1 <= port <= 65535
         ):
             raise ValueError("port must be from 1 to 65535")
-        if base64_payload:
-            try:
+        try:
+            raw = (
                 base64.b64decode(payload, validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError("the payload is not base64") from None
+                if base64_payload
+                else payload.encode()
+            )
+        except (binascii.Error, ValueError):
+            raise ValueError("the payload is not base64") from None
+        if len(raw) > MAX_UDP_PAYLOAD_BYTES:
+            raise ValueError(f"a UDP payload is at most {MAX_UDP_PAYLOAD_BYTES} bytes")
         answer = await self._request(
             "POST",
             f"/v1/integrate/devices/{number}/actions/UDP",

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, ClassVar, Final
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import Platform
+from homeassistant.const import Platform, UnitOfInformation
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
@@ -42,6 +42,7 @@ from ...const import (
 from ...inbound_webhook import DeliveryFormat
 from ...models import AccountData, CellularIoTConfigEntry, CellularIoTData
 from ...outbox import OutboxItem
+from ...providers.deliveries import NO_CONTENT_TYPE
 from ...providers.errors import ProviderError
 from ...providers.listing import AccountDevices
 from ...providers.monoz import valid_iccid
@@ -276,15 +277,20 @@ class OneNceKind(AccountKind):
         }
     )
     sim_can_pause = True
+    # 1NCE counts volumes in MiB ("MiB - Binary unit based", its v2 docs).
+    sim_data_unit = UnitOfInformation.MEBIBYTES
     account_model = "1NCE account"
     device_model = "1NCE SIM"
     device_key = ATTR_ICCID
     redact = frozenset({CONF_CLIENT_ID, CONF_CLIENT_SECRET})
     # SMS delivery reports come as PATCH (the SMS Forwarder); the Data Streamer
     # posts up to 3,000 records at once.
+    # 1NCE OS does not say which Content-Type its webhook sends ("JSON-Format"):
+    # a body without one is read as JSON too, rather than refused until 1NCE
+    # disables the integration.
     delivery = DeliveryFormat(
         parse_onence,
-        CONTENT_TYPES_1NCE,
+        CONTENT_TYPES_1NCE | {NO_CONTENT_TYPE},
         receipts=parse_onence_receipts,
         max_body_bytes=ONENCE_MAX_BODY_BYTES,
     )
