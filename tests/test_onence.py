@@ -441,6 +441,8 @@ async def test_send_sms_by_device_and_by_device_id(
         ({"phone_number": "+4915112345678"}, "phone_number_not_supported"),
         ({}, "missing_field"),
         ({"iccid": "12"}, "invalid_iccid"),
+        ({"iccid": ICCID + "F"}, "invalid_iccid"),
+        ({"iccid": ICCID, "device_id": ICCID}, "device_or_id"),
     ],
 )
 async def test_send_sms_refuses_bad_input(
@@ -524,12 +526,12 @@ async def test_udp_downlink_through_1nce_os(
     assert onence.udp[-1]["payloadType"] == "STRING"
     assert onence.udp[-1]["port"] == 4445
     assert onence.udp[-1]["requestMode"] == "SEND_NOW"
+    # Without a protocol: UDP, the only one 1NCE OS sends (Hologram's default is TCP).
     await _call(
         hass,
         "send_cloud_message",
         iccid=ICCID,
         port=4445,
-        protocol="UDP",
         data_base64="AQID",
         send_when_active=True,
     )
@@ -544,7 +546,11 @@ async def test_udp_downlink_through_1nce_os(
         ({"iccid": ICCID, "protocol": "TCP", "data": "x"}, "protocol_not_supported"),
         ({"device_ids": [5], "protocol": "UDP", "data": "x"}, "field_not_supported"),
         ({"protocol": "UDP", "data": "x"}, "missing_field"),
-        ({"iccid": ICCID, "protocol": "UDP", "data": "x" * 2000}, "too_large"),
+        ({"iccid": ICCID, "protocol": "UDP", "data": "x" * 1025}, "too_large"),
+        # 1,025 bytes once decoded (the padding does not count).
+        ({"iccid": ICCID, "data_base64": "A" * 1364 + "AAE="}, "too_large"),
+        # monoZ takes a check character after the digits; 1NCE's ICCIDs have none.
+        ({"iccid": ICCID + "F", "data": "x"}, "invalid_iccid"),
     ],
 )
 async def test_udp_downlink_refuses_bad_input(
@@ -622,6 +628,12 @@ async def test_a_request_without_the_secret_is_refused(
     client: TestClient = await hass_client_no_auth()
     answer = await client.post("/api/webhook/onence-hook", json=[])
     assert answer.status == HTTPStatus.UNAUTHORIZED
+    wrong = base64.b64encode(b"cellular_iot:not-the-secret").decode()
+    for header in (f"Basic {wrong}", wrong):
+        answer = await client.post(
+            "/api/webhook/onence-hook", json=[], headers={"Authorization": header}
+        )
+        assert answer.status == HTTPStatus.UNAUTHORIZED
 
 
 async def test_data_streamer_events_and_usage_with_basic_auth(
@@ -654,11 +666,13 @@ async def test_data_streamer_events_and_usage_with_basic_auth(
         "volume": {"total": "2.0", "tx": "0.5", "rx": "1.5"},
     }
     basic = base64.b64encode(f"cellular_iot:{SECRET}".encode()).decode()
-    for _ in range(2):  # the second POST is a retransmission: nothing twice
+    # The second POST is a retransmission (nothing twice), with the value the Portal
+    # was given as the whole header (should 1NCE send it without "Basic ").
+    for header in (f"Basic {basic}", basic):
         answer = await client.post(
             "/api/webhook/onence-hook",
             json=[event, usage],
-            headers={"Authorization": f"Basic {basic}"},
+            headers={"Authorization": header},
         )
         assert answer.status == HTTPStatus.OK
     await hass.async_block_till_done()

@@ -50,7 +50,12 @@ from custom_components.cellular_iot.providers.sms_parts import SmsAssembler
 
 from . import recorded
 
-FILES = sorted(p.name for p in recorded.all_files() if p.parent.name == "1nce")
+# The webhook deliveries (the API recordings beside them: test_onence_recorded.py).
+FILES = sorted(
+    p.name
+    for p in recorded.all_files()
+    if p.parent.name == "1nce" and p.name.startswith("webhook_")
+)
 # Records the Data Streamer POSTs (in a list); the others are single objects.
 STREAM_PREFIXES = ("webhook_event_", "webhook_usage_", "webhook_v2_")
 

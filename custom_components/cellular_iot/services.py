@@ -98,7 +98,8 @@ SEND_CLOUD_MESSAGE_FIELDS: Final = fields(
     Field(ATTR_DEVICE_IDS, _device_ids),
     Field(ATTR_ICCID, _iccid),
     Field(ATTR_PORT, _port, required=True),
-    Field(ATTR_PROTOCOL, _protocol, default="TCP"),
+    # No default here: Hologram's is TCP, 1NCE's UDP (each kind's own).
+    Field(ATTR_PROTOCOL, _protocol),
     Field(ATTR_DATA, _text(ATTR_DATA, MAX_CLOUD_MESSAGE_BYTES)),
     Field(ATTR_DATA_BASE64, _base64),
     Field(ATTR_ENCRYPTED, _boolean(ATTR_ENCRYPTED), default=True),

@@ -80,13 +80,25 @@ def _presented(request: DeliveryRequest) -> Iterator[tuple[bytes | None, bool]]:
             if scheme.lower() == "bearer":
                 yield _raw(rest.strip()), True
             elif scheme.lower() == "basic":
-                try:
-                    decoded = base64.b64decode(rest.strip(), validate=True)
-                except (binascii.Error, ValueError):
-                    continue
-                yield decoded.partition(b":")[2], False
+                if (password := _basic_password(rest)) is not None:
+                    yield password, False
             else:
                 yield _raw(value.strip()), False
+                # A Basic value sent without its scheme (a provider that puts the
+                # value it was given as the whole header, as 1NCE's Data Streamer
+                # may: its Portal asks for the "Basic Auth Header").
+                if (password := _basic_password(value)) is not None:
+                    yield password, False
+
+
+def _basic_password(value: str) -> bytes | None:
+    """Return the password of a Basic credential (base64 of user:password), if one."""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    _user, colon, password = decoded.partition(b":")
+    return password if colon else None
 
 
 def check_secret(request: DeliveryRequest, expected: str, form_key: str | None) -> None:

@@ -41,6 +41,7 @@ from ..const import (
     CONF_WEBHOOK_ID,
     DOMAIN,
     LOGGER,
+    SERVICE_SEND_SMS,
     SUBENTRY_DEVICE,
 )
 from ..coordinator import SimCoordinator
@@ -529,10 +530,16 @@ def reject_fields(
             )
 
 
-def check_account_sms(entry: CellularIoTConfigEntry, data: dict[str, Any]) -> None:
+def check_account_sms(
+    hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
+) -> None:
     """Refuse an SMS to a phone number: an account sends to its own devices."""
     if ATTR_PHONE_NUMBER in data:
-        raise invalid("phone_number_not_supported", title=entry.title)
+        raise invalid(
+            "phone_number_not_supported",
+            title=entry.title,
+            field=label(hass, SERVICE_SEND_SMS, ATTR_DEVICE_ID),
+        )
     if ATTR_DEVICE_ID not in data:
         raise invalid("device_id_required")
 

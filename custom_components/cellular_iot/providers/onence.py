@@ -720,6 +720,11 @@ def _error_text(payload: Any, secrets: list[str]) -> str | None:
     return status_text or detail
 
 
+def valid_iccid(value: str) -> bool:
+    """Return whether ``value`` is an ICCID as 1NCE names its SIMs: 10 to 22 digits."""
+    return value.isascii() and value.isdecimal() and 10 <= len(value) <= 22
+
+
 def _checked_iccid(iccid: Any) -> str:
     if not isinstance(iccid, str) or not _ICCID.fullmatch(iccid):
         raise ValueError("an ICCID is 6 to 22 digits")

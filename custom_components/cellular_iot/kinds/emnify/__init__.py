@@ -114,7 +114,7 @@ async def _async_send_sms(
     hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
 ) -> dict[str, Any]:
     reject_fields(hass, entry, SERVICE_SEND_SMS, data, (ATTR_ICCID,))
-    check_account_sms(entry, data)
+    check_account_sms(hass, entry, data)
     message: str = data[ATTR_MESSAGE]
     try:
         parts = encode_sms(message, max_parts=MAX_SMS_PARTS)

@@ -148,7 +148,7 @@ async def _async_send_cloud_message(
     params = {
         "device_ids": data[ATTR_DEVICE_IDS],
         "port": data[ATTR_PORT],
-        "protocol": data[ATTR_PROTOCOL],
+        "protocol": data.get(ATTR_PROTOCOL, "TCP"),
         "data": data.get(ATTR_DATA),
         "data_base64": data.get(ATTR_DATA_BASE64),
         "encrypted": data[ATTR_ENCRYPTED],
@@ -169,7 +169,7 @@ async def _async_send_sms(
     hass: HomeAssistant, entry: CellularIoTConfigEntry, data: dict[str, Any]
 ) -> dict[str, Any]:
     reject_fields(hass, entry, SERVICE_SEND_SMS, data, (ATTR_ICCID,))
-    check_account_sms(entry, data)
+    check_account_sms(hass, entry, data)
     sender = data.get(ATTR_SENDER)
     if sender is not None and not PHONE_NUMBER.fullmatch(sender):
         raise invalid("invalid_sender", value=sender)

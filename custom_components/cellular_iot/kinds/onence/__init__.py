@@ -45,8 +45,7 @@ from ...outbox import OutboxItem
 from ...providers.deliveries import NO_CONTENT_TYPE
 from ...providers.errors import ProviderError
 from ...providers.listing import AccountDevices
-from ...providers.monoz import valid_iccid
-from ...providers.onence import MAX_UDP_PAYLOAD_BYTES, OneNceClient
+from ...providers.onence import MAX_UDP_PAYLOAD_BYTES, OneNceClient, valid_iccid
 from ...providers.onence_deliveries import (
     CONTENT_TYPES_1NCE,
     ONENCE_MAX_BODY_BYTES,
@@ -148,13 +147,15 @@ def _iccid(
     data: dict[str, Any],
 ) -> str:
     """Return the ICCID an action names: ``iccid``, or ``device_id`` holding one."""
-    if ATTR_ICCID in data:
-        return str(data[ATTR_ICCID])
-    if ATTR_DEVICE_ID in data and valid_iccid(str(data[ATTR_DEVICE_ID])):
-        return str(data[ATTR_DEVICE_ID])
-    if ATTR_DEVICE_ID in data:
-        raise invalid("invalid_iccid", value=data[ATTR_DEVICE_ID])
-    raise invalid("missing_field", field=label(hass, action, ATTR_ICCID))
+    if ATTR_ICCID in data and ATTR_DEVICE_ID in data:
+        raise invalid("device_or_id", field=label(hass, action, ATTR_DEVICE_ID))
+    value = data.get(ATTR_ICCID, data.get(ATTR_DEVICE_ID))
+    if value is None:
+        raise invalid("missing_field", field=label(hass, action, ATTR_ICCID))
+    if not valid_iccid(str(value)):
+        # (A check character after the digits, which monoZ takes, 1NCE does not.)
+        raise invalid("invalid_iccid", value=value)
+    return str(value)
 
 
 async def _async_send_sms(
@@ -162,7 +163,11 @@ async def _async_send_sms(
 ) -> dict[str, Any]:
     action = SERVICE_SEND_SMS
     if "phone_number" in data:
-        raise invalid("phone_number_not_supported", title=entry.title)
+        raise invalid(
+            "phone_number_not_supported",
+            title=entry.title,
+            field=label(hass, action, ATTR_ICCID),
+        )
     iccid = _iccid(hass, entry, action, data)
     message: str = data[ATTR_MESSAGE]
     try:
@@ -208,7 +213,7 @@ async def _async_send_udp(
     action = SERVICE_SEND_CLOUD_MESSAGE
     reject_fields(hass, entry, action, data, (ATTR_DEVICE_IDS,))
     iccid = _iccid(hass, entry, action, data)
-    if data[ATTR_PROTOCOL] != "UDP":
+    if data.get(ATTR_PROTOCOL, "UDP") != "UDP":
         raise invalid(
             "protocol_not_supported",
             title=entry.title,

@@ -21,8 +21,7 @@ from homeassistant.helpers.selector import SelectOptionDict
 
 from ...const import ATTR_ICCID, CONF_CLIENT_ID, CONF_KIND, LOGGER, SUBENTRY_DEVICE
 from ...providers.errors import ProviderAuthError, ProviderError
-from ...providers.monoz import valid_iccid
-from ...providers.onence import OneNceAccount, OneNceClient
+from ...providers.onence import OneNceAccount, OneNceClient, valid_iccid
 from ...subentry_flow import DeviceForm, DeviceSubentryFlow
 from ..flow import SECRET, TEXT, KindFlow, KindFlowBase, SecretCheck
 
