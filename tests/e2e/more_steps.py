@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 import urllib.parse
 import urllib.request
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+
+from tests.e2e.standins import ONENCE_SIMS
 
 if TYPE_CHECKING:
     from tests.e2e.run import Browser, HomeAssistant
@@ -900,6 +903,22 @@ class KindSteps(MoreSteps):
         ``refused``: fields to submit first and the form error they must show.
         """
         ha, b = self._ha(), self._b()
+        self.open_add_device(title, next(iter(fields)))
+        if refused is not None:
+            for name, value in refused[0].items():
+                b.fill(name, value)
+            self.submit_expecting_error(f"add device {device}, refused", refused[1])
+        for name, value in fields.items():
+            b.fill(name, value)
+        b.checkpoint(f"add device form {device}")
+        b.click_text("Submit", dialog=True, exact=True)
+        self.finish_flow(f"device {device} added")
+        if not any(d["name"] == device for d in ha.devices()):
+            self.failures.add(f"no device {device!r} after it was added")
+
+    def open_add_device(self, title: str, first: str) -> None:
+        """The entry's Add device, until its form (with the field ``first``) shows."""
+        ha, b = self._ha(), self._b()
         b.driver.get(f"{ha.url}/config/integrations/integration/cellular_iot")
         b.wait_text(title)
 
@@ -920,7 +939,6 @@ class KindSteps(MoreSteps):
             return True
 
         b.wait("the Add device button", click_add)
-        first = next(iter(fields))
 
         def form() -> bool:
             if b.js(
@@ -935,17 +953,6 @@ class KindSteps(MoreSteps):
             return False
 
         b.wait("the Add a device form", form)
-        if refused is not None:
-            for name, value in refused[0].items():
-                b.fill(name, value)
-            self.submit_expecting_error(f"add device {device}, refused", refused[1])
-        for name, value in fields.items():
-            b.fill(name, value)
-        b.checkpoint(f"add device form {device}")
-        b.click_text("Submit", dialog=True, exact=True)
-        self.finish_flow(f"device {device} added")
-        if not any(d["name"] == device for d in ha.devices()):
-            self.failures.add(f"no device {device!r} after it was added")
 
     def add_emnify(self) -> None:
         """emnify: a refused token, then the right one; then a device."""
@@ -1028,3 +1035,249 @@ class KindSteps(MoreSteps):
         except TimeoutError:
             self.failures.add("the monoZ device page does not show the MQTT uplink")
         b.checkpoint("monoz device page after the uplink")
+
+
+# The Data Streamer's event "Data quota used up" (type 19) as 1NCE publishes it
+# (data-streamer-event-records, 19_Quota_Used_Up.json); the SIM, ids and time filled in.
+ONENCE_QUOTA_USED_UP = (
+    "Quota volume is completely used up and data access denied for endpoint."
+)
+
+
+def onence_quota_event(iccid: str, event_id: int) -> dict[str, Any]:
+    """One Data Streamer event record: "Quota used up" for the SIM ``iccid``."""
+    return {
+        "imsi": {
+            "imsi": "901405100000001",
+            "id": 1234567,
+            "import_date": "2019-01-21T09:36:17Z",
+        },
+        "event_source": {"description": "Policy Control", "id": 1},
+        "organisation": {"name": "81012345", "id": 1234},
+        "event_severity": {"id": 1, "description": "WARN"},
+        "sim": {
+            "msisdn": "882285100000001",
+            "iccid": iccid,
+            "id": 1234567,
+            "production_date": "2019-01-21T09:36:17Z",
+        },
+        "description": ONENCE_QUOTA_USED_UP,
+        "alert": True,
+        "id": event_id,
+        "user": None,
+        "detail": {
+            "quota": {
+                "threshold_volume": 100,
+                "volume": "0.015085",
+                "threshold_percentage": 20,
+            }
+        },
+        "endpoint": {
+            "tags": None,
+            "ip_address": "10.210.0.1",
+            "name": iccid,
+            "imei": "868239050000001",
+            "id": 1234567,
+        },
+        "event_type": {"id": 19, "description": "Quota used up"},
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+class OneNceSteps(KindSteps):
+    """1NCE through the forms: the account, a SIM, an SMS, a Data Streamer event."""
+
+    onence_title = ""
+    onence_webhook = ""
+    onence_basic = ""
+
+    def onence_device(self) -> tuple[str, str]:
+        """The SIM the run adds (its ICCID) and the name the device gets (its label)."""
+        iccid = self.fake_server.devices["1nce"][0]
+        return iccid, ONENCE_SIMS[iccid]
+
+    def add_onence(self) -> None:
+        """1NCE: a refused secret, then the right one; the dialog's URL and Basic
+        Auth Header value; a SIM picked by its label."""
+        b, ha = self._b(), self._ha()
+        creds = self.fake_server.credentials["1nce"]
+        self.secrets["1NCE client secret"] = creds["client_secret"]
+        before = self.entry_titles()
+        self.open_add_integration()
+        b.click_text("1NCE account", dialog=True, exact=True)
+        b.wait_text("Create an API client in the 1NCE Portal", dialog=True)
+        b.fill("client_id", creds["client_id"])
+        b.fill("client_secret", "not-the-secret-e2e")
+        self.submit_expecting_error(
+            "1NCE refused secret",
+            "refused this",
+            ("client_secret", "not-the-secret-e2e"),
+        )
+        b.fill("client_secret", creds["client_secret"])
+        b.checkpoint("1nce form")
+        b.click_text("Submit", dialog=True, exact=True)
+        text = self.finish_flow("1nce account created", expect="Basic Auth Header")
+        self.onence_title = self.new_entry(before)
+        self.check_onence_dialog(text)
+        iccid, label = self.onence_device()
+        self.open_add_device(self.onence_title, "iccid")
+        field = b.wait(
+            "the SIM picker",
+            lambda: b.js(
+                "const root = E.dialog(); const input = E.field('iccid', root);"
+                "if (input) return input;"
+                "return E.all(root).find((e) => e.schema && e.schema.name === 'iccid'"
+                " && E.visible(e)) || null;"
+            ),
+        )
+        b.click(field)
+        option = b.wait_text(f"{label} ({iccid})", exact=True, timeout=30)
+        for other, name in self.onence_sims().items():
+            if b.find_text(f"{name} ({other})", exact=True) is None:
+                self.failures.add(
+                    f"1NCE Add device: the picker does not list {name} ({other})"
+                )
+        b.checkpoint("1nce add device, the picker open")
+        b.click(option)
+        b.checkpoint("1nce add device picked")
+        b.click_text("Submit", dialog=True, exact=True)
+        self.finish_flow("1nce device added")
+        entry = self.entry(self.onence_title)
+        devices = [d for d in ha.devices() if entry["entry_id"] in d["config_entries"]]
+        if not any(d["name"] == label for d in devices):
+            self.failures.add(
+                f"1NCE: no device named {label!r} after picking {iccid} "
+                f"(the entry's devices: {[d['name'] for d in devices]})"
+            )
+
+    def onence_sims(self) -> dict[str, str]:
+        return {i: ONENCE_SIMS[i] for i in self.fake_server.devices["1nce"]}
+
+    def check_onence_dialog(self, text: str) -> None:
+        """The created-entry dialog: the URL with the secret and the Basic Auth
+        Header value, both filled in (no raw placeholder)."""
+        if raw := re.findall(r"\{[a-z_]+\}", text):
+            self.failures.add(f"1NCE created-entry dialog shows placeholders {raw}")
+        secret = re.search(r"The secret, (\S+), is shown only now", text)
+        url = re.search(r"(https?://\S+?/api/webhook/[\w-]+)\?secret=([\w-]+)", text)
+        basic = re.search(r"Basic Auth Header:\s*([A-Za-z0-9+/]+=*)", text)
+        if secret is None or url is None or basic is None:
+            self.failures.add(
+                "1NCE created-entry dialog: "
+                + ", ".join(
+                    what
+                    for what, found in (
+                        ("no secret", secret),
+                        ("no URL with the secret", url),
+                        ("no Basic Auth Header value", basic),
+                    )
+                    if found is None
+                )
+                + f" ({text[:400]!r})"
+            )
+            return
+        self.secrets["1NCE webhook secret"] = secret.group(1)
+        if url.group(2) != secret.group(1):
+            self.failures.add("1NCE dialog: the URL's secret is not the secret shown")
+        try:
+            decoded = base64.b64decode(basic.group(1), validate=True).decode()
+        except ValueError:
+            decoded = ""
+        if decoded.partition(":")[2] != secret.group(1):
+            self.failures.add(
+                f"1NCE dialog: the Basic Auth Header value {basic.group(1)!r} does not "
+                "carry the secret as its password"
+            )
+        self.onence_webhook = url.group(1)
+        self.onence_basic = basic.group(1)
+        print(f"e2e: 1NCE webhook {urllib.parse.urlsplit(url.group(1)).path}")
+
+    def onence_sms(self) -> None:
+        """send_sms to the 1NCE device from Developer tools → Actions (YAML mode)."""
+        b, ha = self._b(), self._ha()
+        iccid, label = self.onence_device()
+        entry = self.entry(self.onence_title)
+        device = next(
+            d
+            for d in ha.devices()
+            if entry["entry_id"] in d["config_entries"] and d["name"] == label
+        )
+        text = "Report e2e"
+        b.driver.get(
+            f"{ha.url}/_my_redirect/developer_call_service?service=cellular_iot.send_sms"
+        )
+        b.wait_text("Sends an SMS to a device through its provider.")
+        b.click_text("Go to YAML mode", exact=True)
+        editor = b.wait(
+            "the YAML editor",
+            lambda: b.js(
+                "return E.all().find((e) => e.classList && e.classList.contains("
+                "'cm-content') && E.visible(e)) || null;"
+            ),
+        )
+        b.click(editor)
+        ActionChains(b.driver).key_down(Keys.CONTROL).send_keys("a").key_up(
+            Keys.CONTROL
+        ).send_keys(Keys.BACKSPACE).perform()
+        b.wait("the YAML editor to be empty", lambda: not editor.text.strip())
+        call = {
+            "action": "cellular_iot.send_sms",
+            "data": {"device": device["id"], "message": text},
+        }
+        editor.send_keys(json.dumps(call))
+        b.checkpoint("1nce send_sms yaml")
+        b.click_text("Perform action", exact=True)
+        onence = self.fake_server.onence
+        try:
+            b.wait(
+                "the SMS at the 1NCE stand-in",
+                lambda: any(
+                    m.get("iccid") == iccid and m.get("payload") == text
+                    for m in self.fake_server.call(lambda: list(onence.sms))
+                ),
+                30,
+            )
+        except TimeoutError:
+            self.failures.add(
+                "send_sms to the 1NCE device: not received by the stand-in (it got "
+                f"{self.fake_server.call(lambda: list(onence.sms))})"
+            )
+        b.checkpoint("1nce send_sms performed")
+
+    def onence_stream_event(self) -> None:
+        """A Data Streamer POST (one event record, Basic auth) to the account's
+        webhook; the device page shows it."""
+        b, ha = self._b(), self._ha()
+        if not self.onence_webhook or not self.onence_basic:
+            self.failures.add("1NCE: no webhook URL and Basic value were shown")
+            return
+        iccid, label = self.onence_device()
+        self.device_page(self.onence_title, label)
+        b.wait_text("Last message")
+        if ONENCE_QUOTA_USED_UP in b.page_text():
+            self.failures.add("the 1NCE device page shows the event before it came")
+        path = urllib.parse.urlsplit(self.onence_webhook).path
+        body = json.dumps([onence_quota_event(iccid, 7_000_000_001)]).encode()
+        request = urllib.request.Request(
+            f"{ha.url}{path}",
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Basic {self.onence_basic}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                print(f"e2e: 1NCE webhook answered {answer.status} {answer.read()!r}")
+        except Exception as err:  # reported as a failed check
+            self.failures.add(f"the 1NCE Data Streamer delivery failed: {err}")
+            return
+        try:
+            b.wait(
+                "the 1NCE event on the device page",
+                lambda: ONENCE_QUOTA_USED_UP in b.page_text(),
+            )
+        except TimeoutError:
+            self.failures.add("the 1NCE device page does not show the streamed event")
+        b.checkpoint("1nce device page after the data streamer event")

@@ -59,7 +59,7 @@ from tests.e2e.checks import (  # noqa: E402
     log_problems,
     page_problems,
 )
-from tests.e2e.more_steps import KindSteps  # noqa: E402
+from tests.e2e.more_steps import OneNceSteps  # noqa: E402
 
 WAIT = 60.0
 FINISH = ("Finish", "Skip and finish")
@@ -586,7 +586,7 @@ class Browser:
 # --- the scenario -------------------------------------------------------------------
 
 
-class Run(KindSteps):
+class Run(OneNceSteps):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.workdir = Path(args.workdir)
@@ -1197,6 +1197,15 @@ class Run(KindSteps):
             ("reauthenticate after a refused key", self.reauth, False),
             ("diagnostics downloaded", self.diagnostics, False),
             ("an entry removed", self.remove_entry, False),
+            # Last: with a second account that sends cloud messages, the steps above
+            # that send without config_entry_id would have to name the account.
+            (
+                "1NCE: refused credentials, the account, a device",
+                self.add_onence,
+                False,
+            ),
+            ("1NCE: an SMS from Developer tools", self.onence_sms, False),
+            ("1NCE: a Data Streamer event arrives", self.onence_stream_event, False),
         ]
         for name, step, needed in steps:
             with self.phase(name):
@@ -1233,6 +1242,11 @@ class Run(KindSteps):
         if self.fake.violations:
             self.failures.add(
                 f"requests that break Hologram's schema: {self.fake.violations}"
+            )
+        if self.fake_server is not None and self.fake_server.onence.violations:
+            self.failures.add(
+                "requests that break 1NCE's schema: "
+                f"{self.fake_server.onence.violations}"
             )
 
     def close(self) -> None:

@@ -1,5 +1,5 @@
 # ruff: noqa: T201
-"""Stand-ins of every provider: Hologram, emnify and monoZ over HTTPS, and an MQTT broker.
+"""Stand-ins of every provider: Hologram, emnify, monoZ and 1NCE over HTTPS, and an MQTT broker.
 
 Used by ``scripts/develop --stand-ins`` (a develop Home Assistant that can add every
 kind of entry without a provider account) and by the e2e (tests/e2e/run.py). They only
@@ -11,8 +11,8 @@ Only Home Assistant trusts that CA (``REQUESTS_CA_BUNDLE=<ca_bundle>``, which HA
 client SSL context reads before certifi).
 
 The HTTPS stand-ins are the fakes of tests/fakes (FakeHologram, FakeEmnify,
-FakeMonoz): they answer only in the shapes of tests/fixtures/recorded and record
-every request. The broker is Debian's mosquitto (anonymous, no TLS).
+FakeMonoz, FakeOneNce): they answer only in the shapes of tests/fixtures/recorded and
+record every request. The broker is Debian's mosquitto (anonymous, no TLS).
 
 API (kept stable; the e2e builds on it)::
 
@@ -25,6 +25,7 @@ API (kept stable; the e2e builds on it)::
         s.hologram            # tests.fakes.hologram.FakeHologram on https://dashboard.hologram.io
         s.emnify              # tests.fakes.emnify.FakeEmnify on https://cdn.emnify.net
         s.monoz               # tests.fakes.monoz.FakeMonoz on https://link.monoz.io
+        s.onence              # tests.fakes.onence.FakeOneNce on https://api.1nce.com
         s.broker_host, s.broker_port   # mosquitto: "data.monoz.io", 1883
         s.credentials         # {kind: {form field: value}}: what to type in each form
         s.devices             # {kind: [device ids / ICCIDs the account has]}
@@ -96,20 +97,31 @@ from aiohttp import web  # noqa: E402
 from tests.fakes.emnify import FakeEmnify  # noqa: E402
 from tests.fakes.hologram import FakeHologram  # noqa: E402
 from tests.fakes.monoz import FakeMonoz  # noqa: E402
+from tests.fakes.onence import CLIENT_ID, CLIENT_SECRET, FakeOneNce  # noqa: E402
 
 HOLOGRAM_HOST = "dashboard.hologram.io"
 EMNIFY_HOST = "cdn.emnify.net"
 MONOZ_HOST = "link.monoz.io"
 BROKER_HOST = "data.monoz.io"
+# The client's DEFAULT_BASE_URL is https://api.1nce.com/management-api: the fake
+# serves that path prefix.
+ONENCE_HOST = "api.1nce.com"
 BROKER_PORT = 1883
 HTTPS_PORT = 443
 # Each host its own loopback address (Linux answers on all of 127/8): one port, 443,
-# for all three REST APIs without dispatching on the Host header.
+# for every REST API without dispatching on the Host header.
 ADDRESSES = {
     HOLOGRAM_HOST: "127.0.0.11",
     EMNIFY_HOST: "127.0.0.12",
     MONOZ_HOST: "127.0.0.13",
     BROKER_HOST: "127.0.0.14",
+    ONENCE_HOST: "127.0.0.15",
+}
+# The SIMs of the 1NCE stand-in's account: ICCID -> label (as the 1NCE Portal shows).
+ONENCE_SIMS = {
+    "8988228066602300001": "Water meter",
+    "8988228066602300002": "Cold store",
+    "8988228066602300003": "Gate",
 }
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n" + "".join(
     f"{address}\t{host}\n" for host, address in ADDRESSES.items()
@@ -180,6 +192,7 @@ class StandIns:
     hologram: FakeHologram
     emnify: FakeEmnify
     monoz: FakeMonoz
+    onence: FakeOneNce
     ca_cert: Path
     ca_bundle: Path
     loop: asyncio.AbstractEventLoop
@@ -203,6 +216,11 @@ class StandIns:
         emnify = self.credentials["emnify"]
         monoz = self.credentials["monoz"]
         mqtt = self.credentials["mqtt"]
+        onence = self.credentials["1nce"]
+        sims = ", ".join(
+            f"{iccid} ({ONENCE_SIMS.get(iccid, iccid)})"
+            for iccid in self.devices["1nce"]
+        )
         lines = [
             "Stand-ins (answer in the recorded shapes of tests/fixtures/recorded):",
             f"  Hologram  https://{HOLOGRAM_HOST}  API key: {hologram['api_key']}",
@@ -213,6 +231,9 @@ class StandIns:
             f"  monoZ     https://{MONOZ_HOST}  organization ID: {monoz['org_id']}",
             f"            API key: {monoz['api_key']}",
             f"            SIMs (ICCIDs): {', '.join(self.devices['monoz'])}",
+            f"  1NCE      https://{ONENCE_HOST}  client ID: {onence['client_id']}",
+            f"            client secret: {onence['client_secret']}",
+            f"            SIMs (ICCID and label): {sims}",
         ]
         if self.broker is not None:
             topic = f"{monoz['org_id']}/{self.devices['monoz'][0]}/pub"
@@ -312,19 +333,24 @@ def running(
     process: subprocess.Popen[bytes] | None = None
     try:
 
-        async def make() -> tuple[FakeHologram, FakeEmnify, FakeMonoz]:
+        async def make() -> tuple[FakeHologram, FakeEmnify, FakeMonoz, FakeOneNce]:
             # Made on the loop: their asyncio objects belong to it.
             emnify = FakeEmnify()
             emnify.now = time.time()  # tokens expire on the real clock's scale
-            return FakeHologram(), emnify, FakeMonoz()
+            onence = FakeOneNce()
+            onence.now = time.time()
+            for iccid, label in ONENCE_SIMS.items():
+                onence.add_sim(iccid, label=label)
+            return FakeHologram(), emnify, FakeMonoz(), onence
 
-        hologram, emnify, monoz = thread.run(make())
+        hologram, emnify, monoz, onence = thread.run(make())
         runners = thread.run(
             _serve(
                 [
                     (hologram.app, ADDRESSES[HOLOGRAM_HOST]),
                     (emnify.app, ADDRESSES[EMNIFY_HOST]),
                     (monoz.app, ADDRESSES[MONOZ_HOST]),
+                    (onence.app, ADDRESSES[ONENCE_HOST]),
                 ],
                 context,
                 https_port,
@@ -337,6 +363,7 @@ def running(
             hologram=hologram,
             emnify=emnify,
             monoz=monoz,
+            onence=onence,
             ca_cert=ca_cert,
             ca_bundle=bundle,
             loop=thread.loop,
@@ -346,6 +373,7 @@ def running(
                 "hologram": {"api_key": next(iter(hologram.api_keys))},
                 "emnify": {"application_token": emnify.application_token},
                 "monoz": {"org_id": monoz.org_id, "api_key": monoz.api_key},
+                "1nce": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
                 "mqtt": {
                     "host": BROKER_HOST,
                     "port": broker_port,
@@ -358,6 +386,7 @@ def running(
                 "hologram": [str(device) for device in sorted(hologram.devices)],
                 "emnify": [str(endpoint) for endpoint in sorted(emnify.endpoints)],
                 "monoz": sorted(monoz.iccids),
+                "1nce": list(onence.sims),
             },
         )
         yield stand_ins
