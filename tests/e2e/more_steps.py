@@ -1206,8 +1206,17 @@ class OneNceSteps(KindSteps):
         b.driver.get(
             f"{ha.url}/_my_redirect/developer_call_service?service=cellular_iot.send_sms"
         )
-        b.wait_text("Sends an SMS to a device through its provider.")
-        b.click_text("Go to YAML mode", exact=True)
+
+        # The page stays in the mode it was left in (the notify step left YAML).
+        def yaml_mode() -> bool:
+            if b.find_text("Go to UI mode", exact=True) is not None:
+                return True
+            button = b.find_text("Go to YAML mode", exact=True)
+            if button is not None:
+                b.click(button)
+            return False
+
+        b.wait("the action's YAML mode", yaml_mode)
         editor = b.wait(
             "the YAML editor",
             lambda: b.js(

@@ -931,7 +931,8 @@ class Run(OneNceSteps):
             f"{ha.url}/_my_redirect/developer_call_service"
             "?service=cellular_iot.send_cloud_message"
         )
-        b.wait_text("Sends a TCP or UDP cloud message")
+        # Its description (translations/en.json), as the form shows it.
+        b.wait_text("a TCP or UDP cloud message to one or more Hologram devices")
         b.checkpoint("action chosen")
         self.action_field("device_ids", "123456")
         self.action_field("port", "4010")
