@@ -768,3 +768,28 @@ def test_the_kind_is_one_line_in_the_registry() -> None:
     assert re.fullmatch(
         r"kinds\.onence", type(kind).__module__.split("cellular_iot.")[1]
     )
+
+
+async def test_the_id_field_picks_the_account_among_hologram_and_1nce(
+    hass: HomeAssistant,
+    account: MockConfigEntry,
+    onence: FakeOneNce,
+    hologram_account: MockConfigEntry,
+) -> None:
+    """Both serve send_cloud_message: device_ids is Hologram's, iccid 1NCE's."""
+    response = await _call(
+        hass, "send_cloud_message", iccid=ICCID, port=4445, data="to 1NCE"
+    )
+    assert response["config_entry_id"] == account.entry_id
+    assert onence.udp[-1]["payload"] == "to 1NCE"
+    response = await _call(
+        hass, "send_cloud_message", device_ids=[123456], port=4010, data="to Hologram"
+    )
+    assert response["config_entry_id"] == hologram_account.entry_id
+    # send_sms with iccid: only 1NCE takes it.
+    response = await _call(hass, "send_sms", iccid=ICCID, message="hi")
+    assert response["config_entry_id"] == account.entry_id
+    # device_id names a Hologram device or a 1NCE ICCID: the account must be said.
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "send_sms", device_id=123456, message="hi")
+    assert err.value.translation_key == "entry_required"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import functools
 from typing import Any, Final
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -74,6 +75,7 @@ from .const import (
     ATTR_TOPICS,
     ATTR_VIA,
     ATTR_WEBHOOK_URL,
+    CONF_KIND,
     DOMAIN,
     SERVICE_PUBLISH_DOWNLINK,
     SERVICE_SEND_CLOUD_MESSAGE,
@@ -91,6 +93,9 @@ __all__ = [
     "FieldInvalid",
     "async_setup_services",
 ]
+
+# The fields that name devices by their provider ids.
+_ID_FIELDS: Final = frozenset({ATTR_DEVICE_ID, ATTR_DEVICE_IDS, ATTR_ICCID})
 
 SEND_CLOUD_MESSAGE_FIELDS: Final = fields(
     Field(ATTR_DEVICE, _device_refs),
@@ -173,11 +178,42 @@ def _device_kinds(action: str) -> tuple[Kind, ...]:
     return tuple(kind for kind in serving(action) if kind.device_key is not None)
 
 
+@functools.cache
+def _kinds_taking(action: str, named: frozenset[str]) -> tuple[Kind, ...]:
+    """Return the kinds serving the action that take all the id fields given."""
+    return tuple(kind for kind in serving(action) if named <= kind.id_fields)
+
+
+def _candidate_kinds(
+    hass: HomeAssistant, action: str, data: dict[str, Any]
+) -> tuple[Kind, ...]:
+    """Return the kinds whose entries the action may be for.
+
+    Without ``config_entry_id``, the id fields given settle which accounts are
+    meant: ``send_cloud_message`` with ``device_ids`` is for a Hologram account,
+    with ``iccid`` for a 1NCE one, so an account of the other kind does not make
+    the call ambiguous. When no loaded account takes them, every kind serving the
+    action stays a candidate (the entry's kind then says what is wrong).
+    """
+    kinds = serving(action)
+    named = frozenset(_ID_FIELDS.intersection(data))
+    if not named or ATTR_CONFIG_ENTRY_ID in data:
+        return kinds
+    taking = _kinds_taking(action, named)
+    keys = {kind.key for kind in taking}
+    if taking != kinds and any(
+        entry.data.get(CONF_KIND) in keys and entry.state is ConfigEntryState.LOADED
+        for entry in hass.config_entries.async_entries(DOMAIN)
+    ):
+        return taking
+    return kinds
+
+
 async def _async_dispatch(
     hass: HomeAssistant, action: str, data: dict[str, Any]
 ) -> ServiceResponse:
     """Send through the kind of the entry the action is for."""
-    entry = get_entry(hass, data, serving(action), action)
+    entry = get_entry(hass, data, _candidate_kinds(hass, action, data), action)
     response: dict[str, Any] = await kind_of(entry).actions[action](hass, entry, data)
     return response
 

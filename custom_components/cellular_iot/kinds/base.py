@@ -101,6 +101,9 @@ class Kind:
     operations: ClassVar[Mapping[str, Operation]] = {}
     # The subentry field holding a device's provider id (None: no devices).
     device_key: ClassVar[str | None] = None
+    # The action fields that name its devices by their provider ids: an action
+    # given one of these, and no account, is for an entry of a kind that takes it.
+    id_fields: ClassVar[frozenset[str]] = frozenset()
     # Whether the options choose how inbound messages arrive (polling, webhook, both).
     inbound_modes: ClassVar[bool] = False
     # The keys of its entries' data that the diagnostics redact, beyond every

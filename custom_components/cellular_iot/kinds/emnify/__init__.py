@@ -188,6 +188,7 @@ class EmnifyKind(AccountKind):
     account_model = "emnify organization"
     device_model = "emnify endpoint"
     device_key = ATTR_DEVICE_ID
+    id_fields = frozenset({ATTR_DEVICE_ID})
     # Data Streamer bulks are larger than any other delivery; SMS delivery receipts
     # come as PATCH.
     delivery = DeliveryFormat(

@@ -260,6 +260,7 @@ class HologramKind(AccountKind):
     account_model = "Hologram account"
     device_model = "Hologram device"
     device_key = ATTR_DEVICE_ID
+    id_fields = frozenset({ATTR_DEVICE_ID, ATTR_DEVICE_IDS})
     delivery = DeliveryFormat(parse_hologram, CONTENT_TYPES["hologram"])
     actions: ClassVar[Mapping[str, ActionHandler]] = {
         SERVICE_SEND_CLOUD_MESSAGE: _async_send_cloud_message,

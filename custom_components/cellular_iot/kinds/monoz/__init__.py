@@ -182,6 +182,7 @@ class MonozKind(AccountKind):
     account_model = "monoZ:Link organization"
     device_model = "monoZ SIM"
     device_key = ATTR_ICCID
+    id_fields = frozenset({ATTR_ICCID})
     delivery = DeliveryFormat(
         parse_monoz, CONTENT_TYPES["monoz"], split_topic=_split_topic
     )

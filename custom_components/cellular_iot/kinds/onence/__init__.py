@@ -287,6 +287,8 @@ class OneNceKind(AccountKind):
     account_model = "1NCE account"
     device_model = "1NCE SIM"
     device_key = ATTR_ICCID
+    # device_id: an ICCID given there (of up to 19 digits) is taken too.
+    id_fields = frozenset({ATTR_ICCID, ATTR_DEVICE_ID})
     redact = frozenset({CONF_CLIENT_ID, CONF_CLIENT_SECRET})
     # SMS delivery reports come as PATCH (the SMS Forwarder); the Data Streamer
     # posts up to 3,000 records at once.
