@@ -44,8 +44,10 @@ _HA = "Home Assistant's own text"
 _HOLOGRAM = "Hologram's words (its docs, dashboard or SDK)"
 _EMNIFY = "emnify's words (its docs or portal)"
 _MONOZ = "monoZ's words (its docs or broker)"
+_ONENCE = "1NCE's words (its docs or portal)"
 _EXAMPLE = "an example the docs make up"
 NOT_OURS: dict[str, str] = {
+    "Quota used up": _ONENCE,
     "when the van tracker reports, notify me": _USER,
     "send open to the gate tracker": _USER,
     "what did the gate tracker say?": _USER,
