@@ -99,6 +99,7 @@ async def test_hints_are_translated_and_link_the_template(
         "webhook_url",
         "secret",
         "url_with_secret",
+        "basic_auth",
     }
     assert "README" not in _message(result)
     page, anchor = placeholders["docs_url"].removeprefix(DOCS).split("#")
