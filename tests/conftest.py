@@ -35,7 +35,12 @@ from homeassistant.helpers import issue_registry as ir
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import API_KEY as MONOZ_API_KEY, ORG_ID as MONOZ_ORG_ID, FakeMonoz
-from .fakes.onence import FakeOneNce
+from .fakes.onence import (
+    CLIENT_ID as ONENCE_CLIENT_ID,
+    CLIENT_SECRET as ONENCE_CLIENT_SECRET,
+    CUSTOMER_ID as ONENCE_CUSTOMER_ID,
+    FakeOneNce,
+)
 from .mosquitto import Mosquitto
 from .texts import icu_format
 
@@ -414,3 +419,44 @@ async def onence(
     fake.release.set()
     await runner.cleanup()
     assert fake.violations == [], fake.violations
+
+
+# The 1NCE twins of emnify's endpoints 1001 (Pump) and 1002: two SIMs of the customer.
+ONENCE_PUMP = "8988228066602301001"
+ONENCE_OTHER = "8988228066602301002"
+
+
+def onence_sims(fake: FakeOneNce) -> None:
+    """Give the fake 1NCE customer its two SIMs (Pump, and one HA does not have yet)."""
+    if ONENCE_PUMP not in fake.sims:
+        fake.add_sim(ONENCE_PUMP, label="Pump")
+        fake.add_sim(ONENCE_OTHER, label="Sensor 1002")
+
+
+def onence_entry(client_secret: str = ONENCE_CLIENT_SECRET) -> MockConfigEntry:
+    """A 1NCE account entry as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="1NCE Fleet",
+        data={
+            CONF_KIND: "1nce",
+            "client_id": ONENCE_CLIENT_ID,
+            "client_secret": client_secret,
+        },
+        unique_id=f"1nce-{ONENCE_CUSTOMER_ID}",
+    )
+
+
+@pytest.fixture
+async def onence_account(hass: HomeAssistant, onence: FakeOneNce) -> MockConfigEntry:
+    """A loaded 1NCE account entry talking to the fake (its SIMs: onence_sims)."""
+    onence_sims(onence)
+    return await setup_entry(hass, onence_entry())
+
+
+def onence_pump_account(onence: FakeOneNce, secret: str) -> MockConfigEntry:
+    """A 1NCE account with its webhook and one SIM, Pump (ONENCE_PUMP)."""
+    onence_sims(onence)
+    return with_webhook(
+        onence_entry(), "f" * 64, secret, device_subentry("Pump", iccid=ONENCE_PUMP)
+    )

@@ -8,6 +8,7 @@ the tests marked "through the fake".
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from custom_components.cellular_iot.providers.errors import (
     ProviderRateLimitedError,
 )
 from custom_components.cellular_iot.providers.hologram import HologramClient
+from custom_components.cellular_iot.providers.onence import OneNceClient
 from custom_components.cellular_iot.providers.sim import (
     SMS_DELIVERED,
     SMS_FAILED,
@@ -50,6 +52,9 @@ from .conftest import (
     emnify_pump_account,
     hologram_entry,
     monoz_entry,
+    onence_entry,
+    onence_pump_account,
+    onence_sims,
     record_events,
     setup_entry,
     with_webhook,
@@ -57,6 +62,8 @@ from .conftest import (
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .fakes.onence import FakeOneNce
+from .guards import HANG_GUARD
 
 SECRET = "sim-test-secret-0123456789"
 PERIOD = datetime(2026, 11, 5, tzinfo=UTC)
@@ -592,3 +599,240 @@ async def test_the_migration_drops_the_stored_interval(
     assert entry.options["outbox_max_age"] == 12  # the others stay
     assert entry.options["webhook_secret"] == SECRET
     assert entry.runtime_data.sims.update_interval == timedelta(minutes=15)  # type: ignore[attr-defined]
+
+
+# --- 1NCE: the same coordinator behaviour, through the 1NCE fake ---------------------
+# (Where the tests above script Hologram's SIM read, these make the fake 1NCE API fail
+# as 1NCE does: the SIM list GET /v2/sims is the first request of every refresh.)
+
+
+async def _onence_pump(hass: HomeAssistant, onence: FakeOneNce) -> MockConfigEntry:
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    await hass.async_block_till_done()
+    return entry
+
+
+class Reads:
+    """Counts the 1NCE SIM reads begun and ended (a refresh through the fake API is
+    real requests, and a scheduled refresh is a background task)."""
+
+    def __init__(self) -> None:
+        self.begun = 0
+        self.ended = 0
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
+    counter = Reads()
+    real = OneNceClient.sim_statuses
+
+    async def counted(self: OneNceClient, iccids: Any) -> dict[str, SimStatus]:
+        counter.begun += 1
+        try:
+            return await real(self, iccids)
+        finally:
+            counter.ended += 1
+
+    monkeypatch.setattr(OneNceClient, "sim_statuses", counted)
+    return counter
+
+
+async def _later(hass: HomeAssistant, reads: Reads, delta: timedelta) -> None:
+    """Fire the timers due within ``delta``; wait for the SIM read they start."""
+    async_fire_time_changed(hass, dt_util.utcnow() + delta)
+    await hass.async_block_till_done()
+    async with asyncio.timeout(HANG_GUARD):
+        while reads.ended < reads.begun:
+            await asyncio.sleep(0.01)
+    await hass.async_block_till_done()
+
+
+def _sim_lists(onence: FakeOneNce) -> int:
+    return len(onence.calls("/v2/sims"))
+
+
+async def test_onence_an_account_without_devices_polls_nothing(
+    hass: HomeAssistant, onence: FakeOneNce, reads: Reads
+) -> None:
+    onence_sims(onence)
+    entry = await setup_entry(hass, onence_entry())
+    await _later(hass, reads, timedelta(hours=2))
+    assert reads.begun == 0
+    assert _sim_lists(onence) == 0
+    assert entry.runtime_data.sims is None  # type: ignore[attr-defined]
+
+
+async def test_onence_a_sim_1nce_does_not_describe_is_unavailable(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """A device whose ICCID the customer does not have (200 empty, as recorded)."""
+    onence_sims(onence)
+    await setup_entry(
+        hass,
+        with_webhook(
+            onence_entry(),
+            "f" * 64,
+            SECRET,
+            device_subentry("Gate tracker", iccid="8988228066609999999"),
+        ),
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.gate_tracker_sim_status") == STATE_UNAVAILABLE
+    assert _state(hass, "switch.gate_tracker_sim_active") == STATE_UNAVAILABLE
+
+
+def test_onence_is_read_within_its_rate_budget() -> None:
+    """1NCE: 10 requests a second per customer on /sims; the SIMs take half of that
+    over five minutes (1,500), a refresh being one list page per 100 SIMs and three
+    reads per SIM (docs/1nce.md#polling)."""
+    onence = _interval("1nce")
+    assert onence.requests(1) == 1 + 3
+    assert onence.requests(100) == 1 + 300
+    assert onence.requests(101) == 2 + 303
+    assert onence.for_devices(1) == timedelta(minutes=15)
+    assert onence.for_devices(400) == timedelta(minutes=15)
+    for devices in (1, 100, 499, 500, 1000, 1495, 1496, 5000, 40_000):
+        windows = onence.for_devices(devices) / timedelta(minutes=5)
+        assert onence.requests(devices) <= 1500 * windows
+        assert onence.requests(devices) <= 10 * 300 * windows
+
+
+async def test_onence_polls_at_its_own_interval(
+    hass: HomeAssistant, onence: FakeOneNce, reads: Reads
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    assert coordinator.interval is _interval("1nce")
+    assert coordinator.update_interval == timedelta(minutes=15)
+    lists, begun = _sim_lists(onence), reads.begun
+    await _later(hass, reads, timedelta(minutes=14))
+    assert reads.begun == begun
+    await _later(hass, reads, timedelta(minutes=15, seconds=1))
+    assert reads.begun == begun + 1
+    assert _sim_lists(onence) == lists + 1
+
+
+async def test_onence_update_entity_refreshes_the_sims_at_once(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    from .conftest import ONENCE_PUMP
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    await _onence_pump(hass, onence)
+    lists = _sim_lists(onence)
+    onence.sims[ONENCE_PUMP]["status"] = "Disabled"
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": "sensor.pump_sim_status"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    assert _sim_lists(onence) == lists + 1
+    assert _state(hass, "sensor.pump_sim_status") == "suspended"
+
+
+async def test_onence_errors_make_sims_unavailable_back_off_and_recover(
+    hass: HomeAssistant, onence: FakeOneNce, reads: Reads
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    for _ in range(3):
+        onence.fail("/v2/sims", 500)
+    await _later(hass, reads, timedelta(minutes=15, seconds=1))
+    assert _state(hass, "sensor.pump_sim_status") == STATE_UNAVAILABLE
+    assert _state(hass, "switch.pump_sim_active") == STATE_UNAVAILABLE
+    assert _state(hass, "sensor.pump_data_left") == STATE_UNAVAILABLE
+    assert coordinator.update_interval == timedelta(minutes=30)
+    await _later(hass, reads, timedelta(minutes=30, seconds=1))
+    assert coordinator.update_interval == timedelta(hours=1)
+    await _later(hass, reads, timedelta(hours=1, seconds=1))
+    assert coordinator.update_interval == MAX_BACKOFF
+    assert onence.faults == []
+    lists = _sim_lists(onence)
+    await _later(hass, reads, timedelta(hours=1, seconds=1))
+    assert _sim_lists(onence) == lists + 1
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    assert _state(hass, "sensor.pump_data_left") != STATE_UNAVAILABLE
+    assert coordinator.update_interval == timedelta(minutes=15)
+
+
+async def test_onence_a_rate_limit_waits_as_long_as_1nce_asks(
+    hass: HomeAssistant, onence: FakeOneNce, reads: Reads
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    coordinator = entry.runtime_data.sims  # type: ignore[attr-defined]
+    onence.fail("/v2/sims", 429, headers={"Retry-After": "7200"})
+    await _later(hass, reads, timedelta(minutes=15, seconds=1))
+    assert coordinator.update_interval == timedelta(hours=2)
+    begun = reads.begun
+    await _later(hass, reads, timedelta(hours=1, seconds=1))
+    assert reads.begun == begun  # not before Retry-After
+    await _later(hass, reads, timedelta(hours=2, seconds=1))
+    assert reads.begun == begun + 1
+
+
+async def test_onence_refused_credentials_start_reauthentication(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """The token expired and the secret was revoked: the renewal is refused (400
+    CognitoAuthenticationError, as recorded), the token check too: reauth."""
+    entry = await _onence_pump(hass, onence)
+    onence.expire_all()
+    onence.credentials.clear()
+    await entry.runtime_data.sims.async_refresh()  # type: ignore[attr-defined]
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_onence_a_refused_sim_list_with_good_credentials_starts_no_reauth(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """/v2/sims refused (403) while a new token is granted: not the credentials."""
+    entry = await _onence_pump(hass, onence)
+    tokens = onence.token_calls
+    onence.fail("/v2/sims", 403)
+    await entry.runtime_data.sims.async_refresh()  # type: ignore[attr-defined]
+    await hass.async_block_till_done()
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    assert onence.token_calls == tokens + 1  # the token check asked for one
+    assert _state(hass, "sensor.pump_sim_status") == STATE_UNAVAILABLE
+
+
+async def test_onence_set_sim_state_validates_its_input(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    from .conftest import ONENCE_PUMP
+
+    await _onence_pump(hass, onence)
+    for data, key in (
+        ({"state": "suspended"}, "missing_field"),
+        ({"iccid": ONENCE_PUMP, "state": "off"}, "invalid_choice"),
+        ({"iccid": "8988228066609999999", "state": "suspended"}, "sim_device_unknown"),
+        ({"device": ["nope"], "state": "active"}, "invalid_device_target"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN, "set_sim_state", data, blocking=True, return_response=True
+            )
+        assert err.value.translation_key == key, data
+
+
+async def test_onence_through_the_fake(hass: HomeAssistant, onence: FakeOneNce) -> None:
+    """One refresh: the list page, then status, data and SMS quota of the SIM; the
+    switch pauses (PUT Disabled) and the sensors follow."""
+    from .conftest import ONENCE_PUMP
+
+    await _onence_pump(hass, onence)
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    assert _sim_lists(onence) == 1
+    for path in ("status", "quota/data", "quota/sms"):
+        assert len(onence.calls(f"/v2/sims/{ONENCE_PUMP}/{path}")) == 1, path
+    assert onence.calls(f"/v2/sims/{ONENCE_PUMP}") == []  # listed, not read alone
+    await _turn_off(hass, "switch.pump_sim_active")
+    assert onence.puts == [(ONENCE_PUMP, {"iccid": ONENCE_PUMP, "status": "Disabled"})]
+    assert _state(hass, "sensor.pump_sim_status") == "suspended"
+    assert _state(hass, "switch.pump_sim_active") == "off"
