@@ -37,9 +37,18 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .conftest import API_KEY, hologram_entry, record_events
+from .conftest import (
+    API_KEY,
+    ONENCE_OTHER,
+    ONENCE_PUMP,
+    hologram_entry,
+    onence_entry,
+    record_events,
+    setup_entry,
+)
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .fakes.onence import CLIENT_ID as ONENCE_CLIENT_ID, FakeOneNce
 from .guards import HANG_GUARD
 
 
@@ -1061,3 +1070,161 @@ async def test_an_old_send_behind_a_young_one_expires_alone(
     hologram.faults.clear()
     await _until(hass, entry, lambda: outbox.depth == 0)
     assert _delivered(hologram) == {123456: ["old-0", "old-2"]}
+
+
+# --- 1NCE: the same outbox behaviour with SMS to a 1NCE SIM --------------------------
+
+
+async def _onence_sms(hass: HomeAssistant, iccid: str, text: str) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_sms",
+        {"iccid": iccid, "message": text},
+        blocking=True,
+        return_response=True,
+    )
+    assert isinstance(response, dict)
+    return response
+
+
+def _onence_delivered(onence: FakeOneNce) -> dict[str, list[str]]:
+    per_sim: dict[str, list[str]] = {}
+    for sms in onence.sms:
+        per_sim.setdefault(sms["iccid"], []).append(sms["payload"])
+    return per_sim
+
+
+@pytest.fixture
+async def onence_fleet(hass: HomeAssistant, onence: FakeOneNce) -> MockConfigEntry:
+    """A loaded 1NCE account whose customer has the SIMs ONENCE_PUMP and _OTHER."""
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    onence.add_sim(ONENCE_OTHER, label="Sensor 1002")
+    return await setup_entry(hass, onence_entry())
+
+
+async def test_onence_passing_fault_is_retried_and_delivered_once(
+    hass: HomeAssistant, onence: FakeOneNce, onence_fleet: MockConfigEntry
+) -> None:
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 503)
+    response = await _onence_sms(hass, ONENCE_PUMP, "unlock")
+    assert response["status"] == "queued"
+    outbox = _outbox(onence_fleet)
+    await _until(hass, onence_fleet, lambda: outbox.depth == 0)
+    assert _onence_delivered(onence) == {ONENCE_PUMP: ["unlock"]}
+    assert outbox.delivered == 1
+    assert outbox.errors[0]["error"].startswith("1NCE failed (HTTP 503)")
+
+
+async def test_onence_timeout_429_and_5xx_are_retried_in_order_per_sim(
+    hass: HomeAssistant,
+    onence: FakeOneNce,
+    onence_fleet: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No retry while the calls are made (a retry must not take a fault meant for
+    # another call).
+    monkeypatch.setattr(outbox_module, "RETRY_MIN", 3600.0)
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 3600.0)
+    monkeypatch.setattr(outbox_module, "RATE_LIMIT_DELAY", (3600.0, 3600.0))
+    pump = f"/v2/sims/{ONENCE_PUMP}/sms"
+    onence.fail(pump, 500)
+    onence.fail(f"/v2/sims/{ONENCE_OTHER}/sms", 200, hang=True)
+    statuses = [
+        (await _onence_sms(hass, ONENCE_PUMP, f"m{i}"))["status"] for i in (0, 1)
+    ]
+    # Another SIM is not held up by the first one's queue; its first try times out.
+    other = await _onence_sms(hass, ONENCE_OTHER, "other")
+    assert statuses == ["queued"] * 2
+    assert other["status"] == "queued"
+    onence.release.set()
+    onence.fail(pump, 429, headers={"Retry-After": "1"})
+    onence.fail(pump, 502, "garbage")
+    monkeypatch.setattr(outbox_module, "RETRY_MIN", 0.01)
+    monkeypatch.setattr(outbox_module, "RETRY_MAX", 0.05)
+    monkeypatch.setattr(outbox_module, "RATE_LIMIT_DELAY", (0.01, 0.02))
+    outbox = _outbox(onence_fleet)
+    outbox.wake()
+    await _until(hass, onence_fleet, lambda: outbox.depth == 0)
+    assert _onence_delivered(onence) == {
+        ONENCE_PUMP: ["m0", "m1"],
+        ONENCE_OTHER: ["other"],
+    }
+    assert onence.faults == []
+
+
+async def test_onence_refusal_on_retry_gives_up_with_an_event(
+    hass: HomeAssistant, onence: FakeOneNce, onence_fleet: MockConfigEntry
+) -> None:
+    failures = _failures(hass)
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 500)
+    onence.fail(
+        f"/v2/sims/{ONENCE_PUMP}/sms",
+        400,
+        {"error_code": 1000, "error_token": "BadRequest", "message": "Bad payload"},
+    )
+    response = await _onence_sms(hass, ONENCE_PUMP, "x")
+    outbox = _outbox(onence_fleet)
+    await _until(hass, onence_fleet, lambda: outbox.depth == 0)
+    await hass.async_block_till_done()
+    assert len(failures) == 1
+    data = failures[0].data
+    assert data["outbox_id"] == response["outbox_id"]
+    assert data["config_entry_id"] == onence_fleet.entry_id
+    assert data["action"] == "send_sms"
+    assert data["reason"] == "refused"
+    assert "Bad payload" in data["error"]
+    assert data["attempts"] == 2
+    assert onence.sms == []
+
+
+async def test_onence_partial_multipart_resumes_without_resending(
+    hass: HomeAssistant, onence: FakeOneNce, onence_fleet: MockConfigEntry
+) -> None:
+    """1NCE takes one request per part: the second fails, the first is not resent."""
+    text = "x" * 400  # three GSM-7 parts
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 201, {"id": "first"})
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 500)
+    response = await _onence_sms(hass, ONENCE_PUMP, text)
+    assert response["status"] == "queued"
+    await _until(hass, onence_fleet, lambda: _outbox(onence_fleet).depth == 0)
+    sent = [sms["udh"][-2:] for sms in onence.sms]
+    # The fault answered part 1 (201): the fake accepted parts 2 and 3, each once.
+    assert sent == ["02", "03"]
+    posts = [c for c in onence.calls(f"/v2/sims/{ONENCE_PUMP}/sms") if c[0] == "POST"]
+    assert len(posts) == 4  # part 1, part 2 (500), part 2 again, part 3
+
+
+async def test_onence_refused_credentials_pause_the_queue_and_ask_for_new_ones(
+    hass: HomeAssistant, onence: FakeOneNce, onence_fleet: MockConfigEntry
+) -> None:
+    """The secret is revoked while a send waits: its retry cannot get a token."""
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 503)
+    await _onence_sms(hass, ONENCE_PUMP, "after reauth")
+    revoked = dict(onence.credentials)
+    onence.credentials.clear()
+    onence.expire_all()
+    outbox = _outbox(onence_fleet)
+    await _until(
+        hass,
+        onence_fleet,
+        lambda: len(outbox.errors) > 1 and "400" in outbox.errors[-1]["error"],
+    )
+    await hass.async_block_till_done()
+    flows = [
+        f
+        for f in hass.config_entries.flow.async_progress()
+        if f["context"]["source"] == SOURCE_REAUTH
+    ]
+    assert len(flows) == 1
+    issue_id = f"auth_failed_{onence_fleet.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert outbox.depth == 1  # kept, not retried forever, not dropped
+    onence.credentials.update(revoked)
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"],
+        {"client_id": ONENCE_CLIENT_ID, "client_secret": next(iter(revoked))[1]},
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    await _until(hass, onence_fleet, lambda: _outbox(onence_fleet).depth == 0)
+    assert _onence_delivered(onence) == {ONENCE_PUMP: ["after reauth"]}

@@ -25,10 +25,11 @@ from custom_components.cellular_iot.outbox import Outbox, SendState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .conftest import monoz_entry, setup_entry
+from .conftest import ONENCE_PUMP, monoz_entry, setup_entry
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .fakes.onence import FakeOneNce
 
 RATE_LIMITED = {"success": False, "error": "API rate limit exceeded"}
 
@@ -199,6 +200,26 @@ async def test_emnify_429_is_queued_after_one_request(
     assert response["status"] == "queued"
     assert len(emnify.calls("/endpoint/1001/sms")) == 1
     item = _outbox(emnify_account)._items[response["outbox_id"]]
+    assert item.due - hass.loop.time() == pytest.approx(60, abs=0.5)
+
+
+async def test_onence_429_is_queued_after_one_request(
+    hass: HomeAssistant, onence: FakeOneNce, onence_account: MockConfigEntry
+) -> None:
+    """1NCE's client never waits inside a call either: one request, queued until
+    1NCE's Retry-After."""
+    path = f"/v2/sims/{ONENCE_PUMP}/sms"
+    onence.fail(
+        path,
+        429,
+        {"error_code": 1000, "error_token": "TooManyRequests", "message": "slow"},
+        headers={"Retry-After": "60"},
+    )
+    response = await _call(hass, "send_sms", {"iccid": ONENCE_PUMP, "message": "hi"})
+    assert response["status"] == "queued"
+    assert len(onence.calls(path)) == 1
+    assert onence.sms == []
+    item = _outbox(onence_account)._items[response["outbox_id"]]
     assert item.due - hass.loop.time() == pytest.approx(60, abs=0.5)
 
 
