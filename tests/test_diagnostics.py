@@ -20,6 +20,7 @@ from .conftest import API_KEY, broker_data, monoz_entry
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .fakes.onence import CLIENT_ID, CLIENT_SECRET, FakeOneNce
 from .mosquitto import Mosquitto, free_port
 
 
@@ -65,6 +66,29 @@ async def test_emnify_diagnostics_redact_token(
         "org_id": "4242",
         "authentications": 1,
     }
+
+
+async def test_onence_diagnostics_redact_client_id_secret_and_token(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    onence: FakeOneNce,
+    onence_account: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, onence_account
+    )
+    text = json.dumps(diagnostics)
+    assert CLIENT_ID not in text
+    assert CLIENT_SECRET not in text
+    assert onence.valid_tokens
+    assert all(token not in text for token in onence.valid_tokens)
+    assert diagnostics["entry"]["data"]["client_id"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["client_secret"] == "**REDACTED**"
+    assert diagnostics["entry"]["state"] == "loaded"
+    assert diagnostics["runtime"].pop("webhook")["accepted"] == 0
+    assert diagnostics["runtime"].pop("outbox")["depth"] == 0
+    assert diagnostics["runtime"] == {"kind": "1nce", "token_requests": 1}
 
 
 async def test_monoz_diagnostics_redact_key_and_broker_password(

@@ -9,6 +9,7 @@ and auth tokens, webhook secrets and ids, the MQTT broker password, the Socket A
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable
 import json
 import logging
@@ -26,7 +27,8 @@ from custom_components.cellular_iot.const import DOMAIN
 from custom_components.cellular_iot.outbox import policy as outbox_module
 from custom_components.cellular_iot.providers import hologram_socket
 from homeassistant.config_entries import SOURCE_USER
-from homeassistant.core import HomeAssistant
+from homeassistant.const import MATCH_ALL
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 
@@ -36,11 +38,14 @@ from .conftest import (
     emnify_entry,
     hologram_entry,
     monoz_entry,
+    onence_entry,
+    onence_sims,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import FakeMonoz
+from .fakes.onence import CLIENT_ID as ONENCE_CLIENT_ID, FakeOneNce
 from .fakes.tcp import LoopbackServer
 from .mosquitto import Mosquitto
 
@@ -197,6 +202,107 @@ async def test_emnify_paths_leak_no_secret(
     diagnostics = await _diagnostics(hass, hass_client, entry)
     secrets = [token, WEBHOOK_SECRET, *emnify.valid_tokens]
     _assert_clean(secrets, _texts(caplog.records), "\n".join(seen.errors), diagnostics)
+    assert WEBHOOK_ID not in diagnostics
+    assert seen.errors
+
+
+def _onence_tokens(issued: set[str]) -> list[str]:
+    """Every token the fake issued, and the two JWTs inside each (as recorded)."""
+    tokens: list[str] = []
+    for token in issued:
+        tokens.append(token)
+        inner = json.loads(base64.b64decode(token))
+        tokens.extend([inner["idtoken"], inner["accesstoken"]])
+    return tokens
+
+
+async def test_onence_paths_leak_no_secret(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    seen: Seen,
+    onence: FakeOneNce,
+) -> None:
+    """The client id AND secret, the Basic header made of them, every token."""
+    from .conftest import ONENCE_OTHER, ONENCE_PUMP
+    from .fakes.onence import CLIENT_SECRET
+
+    events: list[Event] = []
+    hass.bus.async_listen(MATCH_ALL, events.append)
+    issued: set[str] = set()
+    expire_all = onence.expire_all
+
+    def keep_and_expire() -> None:
+        issued.update(onence.valid_tokens)
+        expire_all()
+
+    onence.expire_all = keep_and_expire  # type: ignore[method-assign]
+    assert await async_setup_component(hass, "diagnostics", {})
+    await _flow(hass, "1nce", {"client_id": ONENCE_CLIENT_ID, "client_secret": "no"})
+    await _flow(hass, "1nce", {"client_id": "nobody", "client_secret": CLIENT_SECRET})
+    onence_sims(onence)
+    entry = _with_webhook(onence_entry())
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await seen.call(_action(hass, "send_sms", iccid=ONENCE_PUMP, message="hi"))
+    onence.expire_all()  # a 401: the client renews its token
+    await seen.call(_action(hass, "send_sms", iccid=ONENCE_PUMP, message="again"))
+    onence.fail(f"/v2/sims/{ONENCE_OTHER}/sms", 500)
+    await seen.call(_action(hass, "send_sms", iccid=ONENCE_OTHER, message="queued"))
+    await seen.call(
+        _action(hass, "send_sms", iccid="8988228066609999999", message="unknown")
+    )
+    # An error answer quoting what was sent: the secret and the token.
+    token = next(iter(onence.valid_tokens))
+    onence.fail(
+        f"/v2/sims/{ONENCE_PUMP}/sms",
+        400,
+        {
+            "error_code": 1000,
+            "error_token": "BadRequest",
+            "message": f"bad request for {CLIENT_SECRET} with Bearer {token}",
+        },
+    )
+    await seen.call(_action(hass, "send_sms", iccid=ONENCE_PUMP, message="echo"))
+    # Refused credentials meet the token endpoint: setup of a second copy fails.
+    onence.expire_all()
+    onence.fail(
+        "/oauth/token",
+        400,
+        {
+            "statusCode": 400,
+            "errorCode": "CognitoAuthenticationError",
+            "message": f"Incorrect username or password for {ONENCE_CLIENT_ID}",
+        },
+    )
+    await seen.call(
+        _action(hass, "set_sim_state", iccid=ONENCE_PUMP, state="suspended")
+    )
+    client = await hass_client_no_auth()
+    for query in ("?secret=wrong", f"?secret={WEBHOOK_SECRET}"):
+        await client.post(
+            f"/api/webhook/{WEBHOOK_ID}{query}",
+            json={"iccid": ONENCE_PUMP, "payload": "x"},
+        )
+    await hass.async_block_till_done()
+    diagnostics = await _diagnostics(hass, hass_client, entry)
+    basic = base64.b64encode(f"{ONENCE_CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    secrets = [
+        ONENCE_CLIENT_ID,
+        CLIENT_SECRET,
+        basic,
+        WEBHOOK_SECRET,
+        *_onence_tokens(issued | set(onence.valid_tokens)),
+    ]
+    assert len(secrets) >= 4 + 3 * 2  # two tokens at least, before and after a 401
+    _assert_clean(
+        secrets,
+        _texts(caplog.records),
+        "\n".join(seen.errors),
+        diagnostics,
+        "\n".join(repr(event.data) for event in events),
+    )
     assert WEBHOOK_ID not in diagnostics
     assert seen.errors
 
