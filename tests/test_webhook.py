@@ -32,6 +32,9 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.cellular_iot.const import DOMAIN, EVENT_MESSAGE_RECEIVED
 from custom_components.cellular_iot.inbound_webhook import BODY_TIMEOUT, MAX_BODY_BYTES
 from custom_components.cellular_iot.providers import deliveries as inbound
+from custom_components.cellular_iot.providers.onence_deliveries import (
+    ONENCE_MAX_BODY_BYTES,
+)
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
@@ -42,9 +45,12 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.aiohttp import MockRequest
 
 from .conftest import (
+    ONENCE_PUMP,
     emnify_entry,
     hologram_entry,
     monoz_entry,
+    onence_entry,
+    onence_sims,
     record_events,
     setup_entry,
     with_webhook,
@@ -52,6 +58,7 @@ from .conftest import (
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import FakeMonoz
+from .fakes.onence import FakeOneNce
 
 SECRET = "s3cret-webhook-token-0123456789"
 WEBHOOK_ID = "a" * 64
@@ -80,6 +87,46 @@ async def emnify_hook(hass: HomeAssistant, emnify: FakeEmnify) -> MockConfigEntr
 @pytest.fixture
 async def monoz_hook(hass: HomeAssistant, monoz: FakeMonoz) -> MockConfigEntry:
     return await setup_entry(hass, _with_webhook(monoz_entry()))
+
+
+# A 1NCE SMS Forwarder delivery (an MO SMS, as 1NCE's SMS Forwarder docs show it).
+ONENCE_SMS = {
+    "id": 4711,
+    "payload": "x",
+    "submit_date": "2026-11-23 10:00:00",
+    "dest_address": "1234",
+    "source_address": "882285100001001",
+    "dcs": 0,
+    "pid": 0,
+    "endpoint": {"id": 1, "name": ONENCE_PUMP},
+    "organisation": {"id": 1},
+}
+
+
+@dataclasses.dataclass
+class JsonHook:
+    """An account whose provider posts JSON: what it posts, how much it may post."""
+
+    kind: str
+    entry: MockConfigEntry
+    body: bytes
+    max_body: int
+
+
+@pytest.fixture(params=["monoz", "1nce"])
+async def json_hook(
+    request: pytest.FixtureRequest,
+    hass: HomeAssistant,
+    monoz: FakeMonoz,
+    onence: FakeOneNce,
+) -> JsonHook:
+    """The webhook of a monoZ account, then of a 1NCE account (the same limits)."""
+    if request.param == "monoz":
+        entry = await setup_entry(hass, _with_webhook(monoz_entry()))
+        return JsonHook("monoz", entry, MONOZ_BODY, MAX_BODY_BYTES)
+    onence_sims(onence)
+    entry = await setup_entry(hass, _with_webhook(onence_entry()))
+    return JsonHook("1nce", entry, ONENCE_BODY, ONENCE_MAX_BODY_BYTES)
 
 
 URL = f"/api/webhook/{WEBHOOK_ID}"
@@ -393,17 +440,21 @@ async def test_monoz_webhook_single_and_batch(
 async def test_secret_accepted_in_every_documented_place(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
-    monoz_hook: MockConfigEntry,
+    json_hook: JsonHook,
     headers_or_query: dict[str, str],
 ) -> None:
+    events = _record(hass)
     client = await hass_client_no_auth()
+    headers_or_query = dict(headers_or_query)  # (shared by the parametrized runs)
     query = headers_or_query.pop("query", "")
     response = await client.post(
         URL + query,
-        json={"ICCID": "8981100005819480000", "Payload": "x"},
-        headers=headers_or_query,
+        data=json_hook.body,
+        headers={**headers_or_query, "Content-Type": "application/json"},
     )
     assert response.status == 200
+    await hass.async_block_till_done()
+    assert [event.data["provider"] for event in events] == [json_hook.kind]
 
 
 @pytest.mark.parametrize(
@@ -421,18 +472,19 @@ async def test_secret_accepted_in_every_documented_place(
 async def test_missing_or_wrong_secret_is_401_and_no_event(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
-    monoz_hook: MockConfigEntry,
+    json_hook: JsonHook,
     caplog: pytest.LogCaptureFixture,
     headers_or_query: dict[str, str],
 ) -> None:
     events = _record(hass)
     client = await hass_client_no_auth()
+    headers_or_query = dict(headers_or_query)  # (shared by the parametrized runs)
     query = headers_or_query.pop("query", "")
     with caplog.at_level(logging.DEBUG):
         response = await client.post(
             URL + query,
-            json={"ICCID": "8981100005819480000", "Payload": "x"},
-            headers=headers_or_query,
+            data=json_hook.body,
+            headers={**headers_or_query, "Content-Type": "application/json"},
         )
     assert response.status == 401
     assert await response.json() == {"error": "missing or wrong secret"}
@@ -534,6 +586,60 @@ async def test_emnify_malformed(
         f"{URL}?secret={SECRET}", json={**EMNIFY_SMS, "payload": 12}
     )
     assert response.status == 400
+
+
+@pytest.fixture
+async def onence_hook(hass: HomeAssistant, onence: FakeOneNce) -> MockConfigEntry:
+    onence_sims(onence)
+    return await setup_entry(hass, _with_webhook(onence_entry()))
+
+
+async def test_onence_refuses_what_1nce_does_not_send(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    onence_hook: MockConfigEntry,
+) -> None:
+    events = _record(hass)
+    client = await hass_client_no_auth()
+    headers = {"X-Webhook-Secret": SECRET}
+    for body in (
+        {"foo": "bar"},
+        {**ONENCE_SMS, "payload": 12},
+        {**ONENCE_SMS, "endpoint": {"id": 1}},
+        [{"foo": "bar"}],
+        42,
+    ):
+        response = await client.post(URL, json=body, headers=headers)
+        assert response.status == 400, body
+    # A form, even one shaped like an SMS: 1NCE posts JSON only.
+    response = await client.post(
+        URL, data={"payload": "open the gate", "iccid": ONENCE_PUMP}, headers=headers
+    )
+    assert response.status == 415
+    await hass.async_block_till_done()
+    assert events == []
+
+
+async def test_onence_a_delivery_posted_again_fires_once(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    onence_hook: MockConfigEntry,
+) -> None:
+    """1NCE retries a delivery it got no answer for: the same SMS id, one event."""
+    events = _record(hass)
+    client = await hass_client_no_auth()
+    answers = []
+    for _ in range(2):
+        response = await client.post(f"{URL}?secret={SECRET}", json=ONENCE_SMS)
+        assert response.status == 200
+        answers.append((await response.json())["accepted"])
+    response = await client.post(
+        f"{URL}?secret={SECRET}", json={**ONENCE_SMS, "id": 4712, "payload": "y"}
+    )
+    assert response.status == 200
+    await hass.async_block_till_done()
+    assert answers == [1, 0]
+    assert [event.data["data"] for event in events] == ["x", "y"]
 
 
 async def test_unexpected_error_is_a_500_not_an_exception(
@@ -675,6 +781,7 @@ MONOZ_BODY = json.dumps(
         "Payload": "x",
     }
 ).encode()
+ONENCE_BODY = json.dumps(ONENCE_SMS).encode()
 
 
 class Probe:
@@ -863,13 +970,13 @@ async def test_oversize_chunked_body_is_413(
 async def test_declared_oversize_is_413_before_the_body(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
-    monoz_hook: MockConfigEntry,
+    json_hook: JsonHook,
 ) -> None:
     client = await hass_client_no_auth()
     head = _head(
         b"Content-Type: application/json",
         b"X-Webhook-Secret: " + SECRET.encode(),
-        length=MAX_BODY_BYTES + 1,
+        length=json_hook.max_body + 1,
     )
     # Nothing of the body is sent: the answer comes from the declared length.
     status, answer = await _exchange(client, head)
@@ -976,29 +1083,30 @@ async def test_compressed_body_is_decoded_and_capped(
 async def test_concurrent_deliveries_of_one_message_fire_once(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
-    monoz_hook: MockConfigEntry,
+    json_hook: JsonHook,
     handler_started: asyncio.Queue[None],
 ) -> None:
     """Retries that overlap (both bodies half read at once) give one event."""
     events = _record(hass)
     client = await hass_client_no_auth()
+    body = json_hook.body
     head = _head(
         b"Content-Type: application/json",
         b"X-Webhook-Secret: " + SECRET.encode(),
-        length=len(MONOZ_BODY),
+        length=len(body),
     )
     connections = [
         await asyncio.open_connection(client.host, client.port) for _ in range(2)
     ]
     try:
         for _, writer in connections:
-            writer.write(head + MONOZ_BODY[:10])
+            writer.write(head + body[:10])
             await writer.drain()
         async with asyncio.timeout(HANG_GUARD):
             for _ in connections:  # both handlers are waiting for their body
                 await handler_started.get()
             for _, writer in connections:
-                writer.write(MONOZ_BODY[10:])
+                writer.write(body[10:])
                 await writer.drain()
             first, second = [await _response(reader) for reader, _ in connections]
     finally:
@@ -1332,7 +1440,7 @@ async def test_jwt_expiry_has_a_leeway_for_clock_differences(
 async def test_monoz_and_emnify_take_json_only(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
-    monoz_hook: MockConfigEntry,
+    json_hook: JsonHook,
     content_type: str | None,
     status: int,
 ) -> None:
@@ -1342,7 +1450,7 @@ async def test_monoz_and_emnify_take_json_only(
         headers["Content-Type"] = content_type
     response = await client.post(
         URL,
-        data=MONOZ_BODY,
+        data=json_hook.body,
         headers=headers,
         skip_auto_headers=["Content-Type"],
     )
