@@ -48,6 +48,7 @@ from .conftest import (
     emnify_entry,
     hologram_entry,
     monoz_entry,
+    onence_pump_account,
     setup_entry,
     with_webhook,
 )
@@ -55,6 +56,7 @@ from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
 from .fakes.mqtt_broker import FakeBroker, MqttSession
+from .fakes.onence import FakeOneNce
 from .guards import HANG_GUARD
 from .mosquitto import Mosquitto
 from .restore import restore_cache, stored_state
@@ -420,6 +422,42 @@ async def test_emnify_timeout_and_back(
         hass, dt_util.utcnow() + timedelta(seconds=availability.PROBE_DELAYS[0] + 1)
     )
     await _wait_for(lambda: _state(hass, entity_id) != STATE_UNAVAILABLE)
+    assert len(_logged(caplog, BACK)) == 1
+    assert len(_logged(caplog, LOST)) == 1
+
+
+async def test_onence_timeout_and_back(
+    hass: HomeAssistant,
+    onence: FakeOneNce,
+    caplog: pytest.LogCaptureFixture,
+    hold_retries: None,
+) -> None:
+    from .conftest import ONENCE_PUMP
+
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    entity_id = "sensor.pump_sim_status"
+    assert _state(hass, entity_id) != STATE_UNAVAILABLE
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 500, hang=True)
+    await _queued(
+        hass,
+        "send_sms",
+        {"config_entry_id": entry.entry_id, "iccid": ONENCE_PUMP, "message": "hi"},
+    )
+    assert _state(hass, entity_id) == STATE_UNAVAILABLE
+    assert _state(hass, "sensor.pump_data_left") == STATE_UNAVAILABLE
+    assert _state(hass, "event.pump_message") != STATE_UNAVAILABLE
+    lost = _logged(caplog, LOST)
+    assert len(lost) == 1
+    assert "the 1NCE API" in lost[0].getMessage()
+    assert "did not answer in time" in lost[0].getMessage()
+
+    # Any successful request brings it back (here the periodic check: a token).
+    tokens = onence.token_calls
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=availability.PROBE_DELAYS[0] + 1)
+    )
+    await _wait_for(lambda: _state(hass, entity_id) != STATE_UNAVAILABLE)
+    assert onence.token_calls == tokens + 1
     assert len(_logged(caplog, BACK)) == 1
     assert len(_logged(caplog, LOST)) == 1
 

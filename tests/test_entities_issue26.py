@@ -42,8 +42,16 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
-from .conftest import GATE_TRACKER, hologram_entry, setup_entry, with_webhook
+from .conftest import (
+    GATE_TRACKER,
+    ONENCE_PUMP,
+    hologram_entry,
+    onence_pump_account,
+    setup_entry,
+    with_webhook,
+)
 from .fakes.hologram import FakeHologram
+from .fakes.onence import FakeOneNce
 from .test_on_device import free_port, listener_entry
 from .test_outbox import _outbox, _until
 from .test_sim import Script, script  # noqa: F401 - the scripted SIM read fixture
@@ -268,6 +276,136 @@ async def test_a_revoked_key_gives_one_repair(
     else:
         script.answers = [ProviderAuthError("401", status=401)]
         hologram.fail("/users/me", 401, refused)
+        await entry.runtime_data.sims.async_refresh()  # type: ignore[attr-defined]
+    await hass.async_block_till_done()
+    assert len(_reauth_flows(hass)) == 1
+    assert _our_issues(hass) == []
+
+
+# --- A3/A4 for a 1NCE account ---------------------------------------------------------
+
+ONENCE_HOOK = "f" * 64  # (onence_pump_account's webhook id)
+ONENCE_INBOUND = (
+    "event.pump_message",
+    "sensor.pump_last_message",
+    "sensor.pump_last_heard",
+    "event.1nce_fleet_message",
+)
+ONENCE_SIM = (
+    "sensor.pump_sim_status",
+    "sensor.pump_data_left",
+    "sensor.pump_sms_left",
+    "binary_sensor.pump_online",
+    "switch.pump_sim_active",
+)
+
+
+async def _onence_pump(hass: HomeAssistant, onence: FakeOneNce) -> MockConfigEntry:
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.mark.parametrize("fault", ["500", "timeout"])
+async def test_onence_inbound_entities_stay_available_while_sends_fail(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    onence: FakeOneNce,
+    hold_retries: None,
+    fault: str,
+) -> None:
+    """1NCE's API fails a send: what arrived stays, the SIM entities go and come back."""
+    entry = await _onence_pump(hass, onence)
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{ONENCE_HOOK}?secret={SECRET}",
+        json={
+            "id": 9001,
+            "payload": "gate open",
+            "submit_date": "2026-11-23 10:00:00",
+            "dest_address": "1234",
+            "source_address": "882285100001001",
+            "dcs": 0,
+            "pid": 0,
+            "endpoint": {"id": 1, "name": ONENCE_PUMP},
+            "organisation": {"id": 1},
+        },
+    )
+    assert response.status == 200
+    await hass.async_block_till_done()
+    before = {entity_id: _state(hass, entity_id) for entity_id in ONENCE_INBOUND}
+    assert before["sensor.pump_last_message"] == "gate open"
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    changes = _changes(hass, ONENCE_INBOUND)
+
+    path = f"/v2/sims/{ONENCE_PUMP}/sms"
+    if fault == "500":
+        onence.fail(path, 500)
+    else:
+        onence.fail(path, 200, hang=True)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_sms",
+        {"iccid": ONENCE_PUMP, "message": "x"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["status"] == "queued"
+    await hass.async_block_till_done()
+    reachability = entry.runtime_data.reachability
+    assert reachability is not None
+    assert not reachability.available
+
+    for entity_id in ONENCE_INBOUND:
+        assert _state(hass, entity_id) == before[entity_id], entity_id
+    for entity_id in ONENCE_SIM:
+        assert _state(hass, entity_id) == STATE_UNAVAILABLE, entity_id
+
+    onence.release.set()
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=availability.PROBE_DELAYS[0] + 1)
+    )
+    await _wait_for(lambda: reachability.available)
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    assert _state(hass, "switch.pump_sim_active") == STATE_ON
+    assert changes == []
+    for entity_id in ONENCE_INBOUND:
+        assert _state(hass, entity_id) == before[entity_id], entity_id
+
+
+@pytest.mark.parametrize("path", ["action", "outbox", "sim refresh"])
+async def test_onence_a_revoked_secret_gives_one_repair(
+    hass: HomeAssistant, onence: FakeOneNce, path: str
+) -> None:
+    """The secret revoked at 1NCE (the token renewal is refused, 400
+    CognitoAuthenticationError as recorded), whoever meets it: one reauth flow."""
+    entry = await _onence_pump(hass, onence)
+    data = {"iccid": ONENCE_PUMP, "message": "x"}
+
+    def revoke() -> None:
+        onence.credentials.clear()
+        onence.expire_all()
+
+    if path == "action":
+        revoke()
+        with pytest.raises(HomeAssistantError):
+            await hass.services.async_call(DOMAIN, "send_sms", data, blocking=True)
+    elif path == "outbox":
+        onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 503)
+        await hass.services.async_call(
+            DOMAIN, "send_sms", data, blocking=True, return_response=True
+        )
+        revoke()
+        outbox = _outbox(entry)
+        await _until(
+            hass,
+            entry,
+            lambda: len(outbox.errors) > 1 and "400" in str(outbox.errors[-1]),
+        )
+    else:
+        revoke()
         await entry.runtime_data.sims.async_refresh()  # type: ignore[attr-defined]
     await hass.async_block_till_done()
     assert len(_reauth_flows(hass)) == 1
