@@ -27,6 +27,7 @@ from custom_components.cellular_iot.discovery import (
     stale_device_issue_id,
 )
 from custom_components.cellular_iot.kinds import hologram as hologram_kind
+from custom_components.cellular_iot.providers import onence as onence_module
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -40,13 +41,17 @@ from homeassistant.util import dt as dt_util
 from .conftest import (
     GATE_TRACKER,
     ISSUE_STRINGS,
+    ONENCE_OTHER,
+    ONENCE_PUMP,
     emnify_pump_account,
     hologram_entry,
+    onence_pump_account,
     setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
+from .fakes.onence import FakeOneNce
 from .texts import icu_format
 
 SECRET = "discovery-test-secret-0123456789"
@@ -452,3 +457,95 @@ async def test_fix_flows_when_the_account_changed_meanwhile(
     result = await _fix(hass, stale, None)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "device_already_removed"
+
+
+# --- 1NCE: the customer's SIM list (GET /v2/sims) -----------------------------------
+
+
+async def test_onence_sims_offered_added_and_gone(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """1NCE: the SIM list offers the SIM not in HA; the fix adds it without a reload;
+    a SIM no longer listed raises its removal repair."""
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    runtime = entry.runtime_data
+    issue_id = new_devices_issue_id(entry.entry_id)
+    offer = _issue(hass, issue_id)
+    assert offer is not None
+    assert offer.translation_placeholders == {
+        "title": "1NCE Fleet",
+        "provider": "1NCE",
+        "devices": f"Sensor 1002 ({ONENCE_OTHER})",
+    }
+    assert [s.title for s in entry.subentries.values()] == ["Pump"]  # offered only
+    assert [c for c in onence.calls("/v2/sims") if c[0] == "GET"]
+
+    result = await _fix(hass, issue_id, {"devices": [ONENCE_OTHER]})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    added = [s for s in entry.subentries.values() if s.title == "Sensor 1002"]
+    assert len(added) == 1
+    assert dict(added[0].data) == {"iccid": ONENCE_OTHER}
+    assert entry.runtime_data is runtime
+    device = _device(
+        hass, entry.entry_id, {(DOMAIN, f"{entry.entry_id}_{added[0].subentry_id}")}
+    )
+    assert device is not None
+    assert er.async_entries_for_device(er.async_get(hass), device.id)
+    assert _issue(hass, issue_id) is None
+
+    del onence.sims[ONENCE_PUMP]
+    await next_listing(hass)
+    pump = next(s for s in entry.subentries.values() if s.title == "Pump")
+    stale_id = stale_device_issue_id(entry.entry_id, pump.subentry_id)
+    stale = _issue(hass, stale_id)
+    assert stale is not None
+    assert stale.translation_placeholders == {
+        "title": "1NCE Fleet",
+        "provider": "1NCE",
+        "device": "Pump",
+        "provider_id": ONENCE_PUMP,
+    }
+    result = await _fix(hass, stale_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert [s.title for s in entry.subentries.values()] == ["Sensor 1002"]
+
+
+async def test_onence_failed_listing_changes_nothing(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """A SIM list that fails (5xx, 429) proves no SIM gone and offers nothing new."""
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    (subentry,) = entry.subentries.values()
+    ir.async_delete_issue(hass, DOMAIN, new_devices_issue_id(entry.entry_id))
+    del onence.sims[ONENCE_PUMP]
+    onence.add_sim("8988228066602301003", label="Boiler")
+    for status in (500, 429):
+        onence.fail("/v2/sims", status)
+        await next_listing(hass)
+        stale = stale_device_issue_id(entry.entry_id, subentry.subentry_id)
+        assert _issue(hass, stale) is None, status
+        assert _issue(hass, new_devices_issue_id(entry.entry_id)) is None, status
+    assert onence.faults == []
+    await next_listing(hass)  # the list answers: now both are seen
+    assert _issue(hass, stale_device_issue_id(entry.entry_id, subentry.subentry_id))
+    assert _issue(hass, new_devices_issue_id(entry.entry_id))
+
+
+async def test_onence_listing_cut_short_proves_nothing_gone(
+    hass: HomeAssistant, onence: FakeOneNce, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIM list that stopped at its page limit may miss a SIM: no removal repair."""
+    monkeypatch.setattr(onence_module, "SIM_PAGE_SIZE", 1)
+    monkeypatch.setattr(onence_module, "MAX_SIM_PAGES", 1)
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    onence.add_sim("8988228066602301003", label="Boiler")
+    (subentry,) = entry.subentries.values()
+    del onence.sims[ONENCE_PUMP]  # two SIMs left, one a page: page 1 of 2 read
+
+    await next_listing(hass)
+
+    assert (
+        _issue(hass, stale_device_issue_id(entry.entry_id, subentry.subentry_id))
+        is None
+    )
+    assert [c[2]["page"] for c in onence.calls("/v2/sims")][-1] == "1"
