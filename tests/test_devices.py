@@ -21,22 +21,33 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .conftest import (
+    ONENCE_OTHER,
+    ONENCE_PUMP,
     broker_data,
     device_subentry,
     emnify_entry,
     hologram_entry,
     monoz_entry,
+    onence_entry,
+    onence_pump_account,
+    onence_sims,
     setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .fakes.onence import FakeOneNce
 from .guards import HANG_GUARD
 from .mosquitto import Mosquitto, publish
 
 SECRET = "device-test-secret-0123456789"
-WEBHOOK_IDS = {"hologram": "c" * 64, "emnify": "d" * 64, "monoz": "e" * 64}
+WEBHOOK_IDS = {
+    "hologram": "c" * 64,
+    "emnify": "d" * 64,
+    "monoz": "e" * 64,
+    "1nce": "f" * 64,
+}
 
 
 def _registry_device(
@@ -270,6 +281,109 @@ async def test_the_first_device_starts_the_sim_polling_without_a_reload(
     assert hass.states.get("binary_sensor.pump_online") is not None
 
 
+async def test_onence_the_first_device_starts_the_sim_polling_without_a_reload(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """1NCE: the first SIM starts the polling (its entities read at once)."""
+    onence_sims(onence)
+    entry = await setup_entry(hass, _account(onence_entry()))
+    runtime = entry.runtime_data
+    assert runtime.sims is None  # type: ignore[attr-defined]
+    outbox = hass.states.get("sensor.1nce_fleet_outbox")
+    assert outbox is not None
+    result = await _add(hass, entry, {"iccid": ONENCE_PUMP})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Pump"
+    await hass.async_block_till_done()
+    assert entry.runtime_data is runtime
+    assert runtime.sims is not None  # type: ignore[attr-defined]
+    assert hass.states.get("sensor.1nce_fleet_outbox") is outbox
+    sim_state = hass.states.get("sensor.pump_sim_status")
+    assert sim_state is not None
+    assert sim_state.state == "active"
+    assert hass.states.get("switch.pump_sim_active") is not None
+    assert hass.states.get("binary_sensor.pump_online") is not None
+
+
+async def test_onence_adding_a_device_does_not_reload_the_account(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """1NCE: a SIM added beside Pump; no entity of Pump blinks, no reload."""
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    runtime = entry.runtime_data
+    kept = ["notify.pump", "event.pump_message", "sensor.pump_sim_status"]
+    before = {entity_id: hass.states.get(entity_id) for entity_id in kept}
+    assert before["sensor.pump_sim_status"].state == "active"  # type: ignore[union-attr]
+    changes: list[tuple[str, str | None]] = []
+
+    @callback
+    def _changed(event: Any) -> None:
+        new = event.data["new_state"]
+        changes.append((event.data["entity_id"], new.state if new else None))
+
+    hass.bus.async_listen("state_changed", _changed)
+    result = await _add(hass, entry, {"iccid": ONENCE_OTHER})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data is runtime
+    assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
+    assert not [c for c in changes if "pump" in c[0] and c[1] in ("unavailable", None)]
+    assert hass.states.get("sensor.sensor_1002_sim_status").state == "active"  # type: ignore[union-attr]
+    subentry = next(s for s in entry.subentries.values() if s.title == "Sensor 1002")
+    device = _registry_device(
+        hass, entry.entry_id, f"{entry.entry_id}_{subentry.subentry_id}"
+    )
+    account = _registry_device(hass, entry.entry_id, entry.entry_id)
+    assert device is not None
+    assert account is not None
+    assert device.via_device_id == account.id
+    # Removed again: its entities go, the others stay, still no reload.
+    assert hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.sensor_1002") is None
+    assert entry.runtime_data is runtime
+    assert {entity_id: hass.states.get(entity_id) for entity_id in kept} == before
+
+
+async def test_onence_reconfigure_and_remove_a_device(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    pump = next(iter(entry.subentries.values()))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "device"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": pump.subentry_id},
+    )
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Red pump"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.subentries[pump.subentry_id].title == "Red pump"
+    device = _registry_device(
+        hass, entry.entry_id, f"{entry.entry_id}_{pump.subentry_id}"
+    )
+    assert device is not None
+    assert device.name == "Red pump"
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.pump", "message": "hello"},
+        blocking=True,
+    )
+    assert onence.sms[-1]["iccid"] == ONENCE_PUMP
+
+    assert hass.config_entries.async_remove_subentry(entry, pump.subentry_id)
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get("notify.pump") is None
+    assert hass.states.get("sensor.pump_sim_status") is None
+    assert (
+        _registry_device(hass, entry.entry_id, f"{entry.entry_id}_{pump.subentry_id}")
+        is None
+    )
+
+
 async def _add(
     hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
 ) -> dict[str, Any]:
@@ -400,6 +514,7 @@ async def test_notify_sends_what_is_natural_per_provider(
     hologram: FakeHologram,
     emnify: FakeEmnify,
     monoz: FakeMonoz,
+    onence: FakeOneNce,
     fleet: MockConfigEntry,
 ) -> None:
     await setup_entry(
@@ -408,6 +523,11 @@ async def test_notify_sends_what_is_natural_per_provider(
             emnify_entry(emnify.application_token),
             device_subentry("Pump", device_id="1001"),
         ),
+    )
+    onence_sims(onence)
+    await setup_entry(
+        hass,
+        _account(onence_entry(), device_subentry("Tank", iccid=ONENCE_PUMP)),
     )
     await setup_entry(
         hass,
@@ -420,6 +540,7 @@ async def test_notify_sends_what_is_natural_per_provider(
         ("notify.boat_sensor", "sms text"),
         ("notify.pump", "pump on"),
         ("notify.meter", "read"),
+        ("notify.tank", "tank level"),
     ):
         await hass.services.async_call(
             "notify",
@@ -432,6 +553,9 @@ async def test_notify_sends_what_is_natural_per_provider(
     assert hologram.cloud_messages[-1]["port"] == 4010
     assert hologram.sms[-1]["body"] == "sms text"
     assert emnify.sms[-1]["payload"] == "pump on"
+    assert [(sms["iccid"], sms["payload"]) for sms in onence.sms] == [
+        (ONENCE_PUMP, "tank level")
+    ]
     assert monoz.published[-1] == {
         "ICCID": ICCID,
         "Topic": "/cmd",
