@@ -41,12 +41,14 @@ from .conftest import (
     emnify_pump_account,
     hologram_entry,
     monoz_entry,
+    onence_pump_account,
     setup_entry,
     with_webhook,
 )
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .fakes.onence import FakeOneNce
 from .test_outbox import _until
 
 SENTENCES = (
@@ -187,6 +189,22 @@ async def test_assist_sends_an_sms_to_an_emnify_endpoint(
     assert speech == "Sent start to Pump."
     assert len(emnify.sms) == 1
     assert emnify.sms[0]["payload"] == "start"
+
+
+async def test_assist_sends_an_sms_to_a_1nce_sim(
+    hass: HomeAssistant, assist: None, onence: FakeOneNce
+) -> None:
+    """CellularIoTSendMessage to a 1NCE device by its name: an SMS to its SIM."""
+    from .conftest import ONENCE_PUMP
+
+    await setup_entry(hass, onence_pump_account(onence, SECRET))
+    _expose(hass, "notify.pump")
+    speech, _ = await _say(hass, "tell the pump to start")
+    assert speech == "Sent start to Pump."
+    assert [(sms["iccid"], sms["payload"]) for sms in onence.sms] == [
+        (ONENCE_PUMP, "start")
+    ]
+    assert onence.udp == []
 
 
 async def test_assist_publishes_a_monoz_downlink(
