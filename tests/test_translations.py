@@ -44,7 +44,15 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.selector import SelectOptionDict, SelectSelector
 
 from .cloud_stub import CloudNotConnected, stub_cloud
-from .conftest import API_KEY, emnify_entry, hologram_entry, monoz_entry, with_webhook
+from .conftest import (
+    API_KEY,
+    ONENCE_PUMP,
+    emnify_entry,
+    hologram_entry,
+    monoz_entry,
+    onence_entry,
+    with_webhook,
+)
 from .test_docs_links import anchors
 from .texts import MissingPlaceholderError, icu_format
 
@@ -53,20 +61,10 @@ STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
 ROOT = INTEGRATION.parent.parent
 FLOW = "custom_components.cellular_iot.config_flow"
 ON_DEVICE_FLOW = "custom_components.cellular_iot.kinds.on_device.flow"
-ONENCE_FLOW = "custom_components.cellular_iot.kinds.onence.flow"
-ONENCE = {"client_id": "client-1", "client_secret": "secret-1"}
-
-
-def _onence_entry() -> MockConfigEntry:
-    """A 1NCE account entry as its config flow creates it."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="1NCE account",
-        data={"kind": "1nce", **ONENCE},
-        unique_id="1nce-4697",
-    )
-
-
+ONENCE_CLIENT = "custom_components.cellular_iot.providers.onence.OneNceClient"
+ONENCE_ACCOUNT = OneNceAccount(customer_id="4697283466", name="Fleet")
+# The 1NCE forms' credentials (reauth asks both, the client id and the secret).
+ONENCE_CREDENTIALS = {"client_id": "client", "client_secret": "secret"}
 BUSY_PORT = 4999
 # Options that read the same in every language and cannot be strings.json keys
 # (hassfest allows only [a-z0-9-_] there): a select of only these needs no
@@ -231,8 +229,9 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         "endpoint": AsyncMock(return_value=None),
         "start": AsyncMock(return_value=None),
         "stop": AsyncMock(return_value=None),
-        "onence": AsyncMock(return_value=OneNceAccount("4697", None)),
-        "sim": AsyncMock(return_value=object()),
+        "onence_authenticate": AsyncMock(return_value=ONENCE_ACCOUNT),
+        # The add-device form's check: any SIM found (None: 1NCE does not know it).
+        "onence_sim": AsyncMock(return_value=object()),
     }
     with (
         patch(f"{FLOW}.HologramClient.get_me", mocks["get_me"]),
@@ -242,9 +241,9 @@ async def providers(hass: HomeAssistant) -> AsyncIterator[dict[str, AsyncMock]]:
         patch(f"{FLOW}.MonozClient.validate", mocks["validate"]),
         patch(f"{FLOW}.MqttClient.start", mocks["start"]),
         patch(f"{FLOW}.MqttClient.stop", mocks["stop"]),
+        patch(f"{ONENCE_CLIENT}.authenticate", mocks["onence_authenticate"]),
+        patch(f"{ONENCE_CLIENT}.sim", mocks["onence_sim"]),
         patch(f"{ON_DEVICE_FLOW}.Listener", FakeListener),
-        patch(f"{ONENCE_FLOW}.OneNceClient.authenticate", mocks["onence"]),
-        patch(f"{ONENCE_FLOW}.OneNceClient.sim", mocks["sim"]),
         patch("custom_components.cellular_iot.async_setup_entry", return_value=True),
         patch("custom_components.cellular_iot.async_unload_entry", return_value=True),
     ):
@@ -316,6 +315,24 @@ async def _add_accounts(
     result = await _config(hass, r, flow, {"application_token": "t"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
+    # 1NCE.
+    flow = await _start(hass, r, "1nce")
+    for fault, error in (
+        (ProviderAuthError("no"), "invalid_auth"),
+        (ProviderConnectionError("down"), "cannot_connect"),
+        (RuntimeError("bug"), "unknown"),
+    ):
+        mocks["onence_authenticate"].side_effect = fault
+        result = await _config(hass, r, flow, ONENCE_CREDENTIALS)
+        assert result["errors"] == {"base": error}
+    mocks["onence_authenticate"].side_effect = None
+    result = await _config(hass, r, flow, ONENCE_CREDENTIALS)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["description"] == "1nce_local"
+    flow = await _start(hass, r, "1nce")
+    result = await _config(hass, r, flow, ONENCE_CREDENTIALS)
+    assert result["reason"] == "already_configured"
+
     # monoZ, with its broker form and every error of it.
     flow = await _start(hass, r, "monoz")
     monoz = {"org_id": "mti", "api_key": "k", "use_mqtt": True}
@@ -347,21 +364,6 @@ async def _add_accounts(
     mocks["start"].side_effect = None
     result = await _config(hass, r, flow, broker)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-
-    # 1NCE, with every error of its form.
-    flow = await _start(hass, r, "1nce")
-    for fault, error in (
-        (ProviderAuthError("no"), "invalid_auth"),
-        (ProviderConnectionError("down"), "cannot_connect"),
-        (RuntimeError("bug"), "unknown"),
-    ):
-        mocks["onence"].side_effect = fault
-        result = await _config(hass, r, flow, ONENCE)
-        assert result["errors"] == {"base": error}
-    mocks["onence"].side_effect = None
-    result = await _config(hass, r, flow, ONENCE)
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["description"] == "1nce_local"
 
     await _add_accounts_reachable(hass, r, mocks)
 
@@ -412,11 +414,11 @@ async def _add_accounts_reachable(
         hass, r, flow, {"org_id": "mt2", "api_key": "k", "use_mqtt": False}
     )
     assert result["description"] == "monoz"
-    mocks["onence"].return_value = OneNceAccount("4698", "Fleet")
+    mocks["onence_authenticate"].return_value = OneNceAccount("5555", "Other")
     flow = await _start(hass, r, "1nce")
-    result = await _config(hass, r, flow, ONENCE)
+    result = await _config(hass, r, flow, ONENCE_CREDENTIALS)
     assert result["description"] == "1nce"
-    mocks["onence"].return_value = OneNceAccount("4697", None)
+    mocks["onence_authenticate"].return_value = ONENCE_ACCOUNT
     await hass.config.async_update(external_url=None)
     mocks["get_me"].return_value = USER
     mocks["authenticate"].return_value = EmnifyAccount("4242", "Fleet GmbH")
@@ -427,7 +429,7 @@ def _entries() -> dict[str, MockConfigEntry]:
         "hologram": with_webhook(hologram_entry(), "a" * 64, "s" * 32),
         "emnify": with_webhook(emnify_entry("token"), "b" * 64, "s" * 32),
         "monoz": with_webhook(monoz_entry(), "c" * 64, "s" * 32),
-        "1nce": with_webhook(_onence_entry(), "d" * 64, "s" * 32),
+        "1nce": with_webhook(onence_entry(), "d" * 64, "s" * 32),
         "on_device": MockConfigEntry(
             domain=DOMAIN,
             title="Listener TCP 4010",
@@ -443,19 +445,9 @@ async def _reauth_and_reconfigure(
     mocks: dict[str, AsyncMock],
     entries: dict[str, MockConfigEntry],
 ) -> None:
-    secret = {
-        "hologram": {"api_key": "new"},
-        "emnify": {"application_token": "new"},
-        "monoz": {"api_key": "new"},
-        "1nce": {"client_id": "client-2", "client_secret": "new"},
-    }
-    calls = {
-        "hologram": "get_me",
-        "emnify": "authenticate",
-        "monoz": "validate",
-        "1nce": "onence",
-    }
-    for kind, new in secret.items():
+    secret = {"hologram": "api_key", "emnify": "application_token", "monoz": "api_key"}
+    calls = {"hologram": "get_me", "emnify": "authenticate", "monoz": "validate"}
+    for kind, key in secret.items():
         entry = entries[kind]
         result = r.render(CONFIG, await entry.start_reauth_flow(hass))
         assert result["step_id"] == "reauth_confirm"
@@ -464,12 +456,32 @@ async def _reauth_and_reconfigure(
             (ProviderConnectionError("down"), "cannot_connect"),
         ):
             mocks[calls[kind]].side_effect = fault
-            result = await _config(hass, r, result["flow_id"], new)
+            result = await _config(hass, r, result["flow_id"], {key: "new"})
             assert result["errors"] == {"base": error}
         mocks[calls[kind]].side_effect = None
-        result = await _config(hass, r, result["flow_id"], new)
+        result = await _config(hass, r, result["flow_id"], {key: "new"})
         assert result["reason"] == "reauth_successful"
         await hass.async_block_till_done()
+    # 1NCE: reauth asks the client id and the secret.
+    entry = entries["1nce"]
+    result = r.render(CONFIG, await entry.start_reauth_flow(hass))
+    assert result["step_id"] == "reauth_confirm"
+    for fault, error in (
+        (ProviderAuthError("no"), "invalid_auth"),
+        (ProviderConnectionError("down"), "cannot_connect"),
+    ):
+        mocks["onence_authenticate"].side_effect = fault
+        result = await _config(hass, r, result["flow_id"], ONENCE_CREDENTIALS)
+        assert result["errors"] == {"base": error}
+    mocks["onence_authenticate"].side_effect = None
+    mocks["onence_authenticate"].return_value = OneNceAccount("999", "Another")
+    result = await _config(hass, r, result["flow_id"], ONENCE_CREDENTIALS)
+    assert result["reason"] == "wrong_account"
+    mocks["onence_authenticate"].return_value = ONENCE_ACCOUNT
+    result = r.render(CONFIG, await entry.start_reauth_flow(hass))
+    result = await _config(hass, r, result["flow_id"], ONENCE_CREDENTIALS)
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
     # A key of another Hologram user.
     mocks["get_me"].return_value = HologramUser(2002, None, None, None)
     entry = MockConfigEntry(
@@ -484,6 +496,7 @@ async def _reauth_and_reconfigure(
     assert result["reason"] == "wrong_account"
     mocks["get_me"].return_value = USER
 
+    calls["1nce"] = "onence_authenticate"
     for kind in ("hologram", "emnify", "1nce"):
         entry = entries[kind]
         result = r.render(CONFIG, await entry.start_reconfigure_flow(hass))
@@ -531,7 +544,7 @@ async def _options(
     hass: HomeAssistant, r: Renderer, entries: dict[str, MockConfigEntry]
 ) -> None:
     manager = hass.config_entries.options
-    for kind in ("hologram", "emnify", "monoz"):
+    for kind in ("hologram", "emnify", "monoz", "1nce"):
         result = r.render(OPTIONS, await manager.async_init(entries[kind].entry_id))
         assert result["step_id"] == "init"
         form = {"outbox_max_age": 24, "outbox_max_depth": 1000}
@@ -612,33 +625,11 @@ async def _devices(
         )
         assert result["errors"] == errors
     mocks["endpoint"].side_effect = None
-    # A 1NCE SIM the account does not have (1NCE: 200, empty), or cannot be asked about.
-    for fault, answer, errors in (
-        (None, None, {"iccid": "device_not_found"}),
-        (ProviderConnectionError("down"), None, {"base": "cannot_check_device"}),
-    ):
-        mocks["sim"].side_effect = fault
-        mocks["sim"].return_value = answer
-        result = r.render(
-            DEVICE,
-            await manager.async_init(
-                (entries["1nce"].entry_id, "device"), context={"source": SOURCE_USER}
-            ),
-        )
-        result = r.render(
-            DEVICE,
-            await manager.async_configure(
-                result["flow_id"], {"iccid": "8988228066602300009"}
-            ),
-        )
-        assert result["errors"] == errors
-    mocks["sim"].side_effect = None
-    mocks["sim"].return_value = object()
     cases = {
         "hologram": ({"device_id": "x"}, "invalid_device_id", {"device_id": "123"}),
         "emnify": ({"device_id": "-1"}, "invalid_device_id", {"device_id": "77"}),
         "monoz": ({"iccid": "12"}, "invalid_iccid", {"iccid": "8988303000000001234"}),
-        "1nce": ({"iccid": "12"}, "invalid_iccid", {"iccid": "8988228066602300001"}),
+        "1nce": ({"iccid": "12"}, "invalid_iccid", {"iccid": ONENCE_PUMP}),
     }
     defaults = {
         "hologram": {"send_as": "sms", "port": 4010, "protocol": "TCP"},
@@ -826,10 +817,13 @@ PROVIDER_WORDS = {
     "hologram": ("Hologram",),
     "emnify": ("emnify", "endpoint"),
     "monoz": ("monoZ", "ICCID"),
+    "1nce": ("1NCE", "client ID"),
 }
+# Words two providers share: 1NCE and monoZ both name a device by its SIM's ICCID.
+SHARED_WORDS = {("1nce", "ICCID")}
 
 
-@pytest.mark.parametrize("kind", ["hologram", "emnify", "monoz"])
+@pytest.mark.parametrize("kind", ["hologram", "emnify", "monoz", "1nce"])
 async def test_forms_speak_of_their_own_provider(
     hass: HomeAssistant, providers: dict[str, AsyncMock], kind: str
 ) -> None:
@@ -843,24 +837,31 @@ async def test_forms_speak_of_their_own_provider(
             (entry.entry_id, "device"), context={"source": SOURCE_USER}
         ),
     )
-    bad_id = {"iccid": "12"} if kind == "monoz" else {"device_id": "x"}
+    bad_id = {"iccid": "12"} if kind in ("monoz", "1nce") else {"device_id": "x"}
     result = renderer.render(
         DEVICE,
         await hass.config_entries.subentries.async_configure(result["flow_id"], bad_id),
     )
     assert result["errors"]
     result = renderer.render(CONFIG, await entry.start_reauth_flow(hass))
-    calls = {"hologram": "get_me", "emnify": "authenticate", "monoz": "validate"}
+    calls = {
+        "hologram": "get_me",
+        "emnify": "authenticate",
+        "monoz": "validate",
+        "1nce": "onence_authenticate",
+    }
     providers[calls[kind]].side_effect = ProviderAuthError("no")
     key = "application_token" if kind == "emnify" else "api_key"
-    result = await _config(hass, renderer, result["flow_id"], {key: "x"})
+    credentials = ONENCE_CREDENTIALS if kind == "1nce" else {key: "x"}
+    result = await _config(hass, renderer, result["flow_id"], credentials)
     assert result["errors"] == {"base": "invalid_auth"}
     texts = "\n".join(renderer.texts)
     assert PROVIDER_WORDS[kind][0] in texts
     for other, words in PROVIDER_WORDS.items():
         if other != kind:
             for word in words:
-                assert word not in texts, (kind, word)
+                if (kind, word) not in SHARED_WORDS:
+                    assert word not in texts, (kind, word)
 
 
 def test_names_titles_and_spelling_are_consistent() -> None:
