@@ -13,6 +13,7 @@ is written, and the test waits for the handler to start before anything else.
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import timedelta
 import json
 from urllib.parse import urlencode
@@ -26,6 +27,9 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.cellular_iot import inbound_webhook
 from custom_components.cellular_iot.providers.deliveries import EMNIFY_MAX_BODY_BYTES
+from custom_components.cellular_iot.providers.onence_deliveries import (
+    ONENCE_MAX_BODY_BYTES,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
@@ -33,6 +37,7 @@ from .test_webhook import (  # noqa: F401 - fixtures
     BODY_TIMEOUT,
     HOLOGRAM_PAYLOAD,
     MONOZ_BODY,
+    ONENCE_BODY,
     SECRET,
     URL,
     _exchange,
@@ -42,6 +47,7 @@ from .test_webhook import (  # noqa: F401 - fixtures
     handler_started,
     hologram_hook,
     monoz_hook,
+    onence_hook,
     probe,
 )
 
@@ -78,6 +84,51 @@ async def test_emnify_without_the_secret_is_refused_before_its_8_mb_body(
         client, head, [], handler_started, lambda: _time_passes(hass)
     )
     assert (status, answer) == (401, {"error": "missing or wrong secret"})
+
+
+def _basic(password: str) -> bytes:
+    return b"Authorization: Basic " + base64.b64encode(f"ha:{password}".encode())
+
+
+@pytest.mark.parametrize(
+    "secret_header",
+    [None, b"X-Webhook-Secret: wrong", _basic("wrong")],
+    ids=["no secret", "wrong header secret", "wrong basic auth"],
+)
+async def test_onence_without_the_secret_is_refused_before_its_12_mb_body(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    onence_hook: MockConfigEntry,  # noqa: F811
+    handler_started: asyncio.Queue[None],  # noqa: F811
+    secret_header: bytes | None,
+) -> None:
+    """1NCE's Data Streamer may post 3,000 records (12 MB): none read without it."""
+    client = await hass_client_no_auth()
+    headers = [b"Content-Type: application/json"]
+    if secret_header is not None:
+        headers.append(secret_header)
+    head = _head(*headers, length=ONENCE_MAX_BODY_BYTES)
+    status, answer = await _exchange(
+        client, head, [], handler_started, lambda: _time_passes(hass)
+    )
+    assert (status, answer) == (401, {"error": "missing or wrong secret"})
+
+
+async def test_onence_basic_auth_takes_the_body(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    onence_hook: MockConfigEntry,  # noqa: F811
+    handler_started: asyncio.Queue[None],  # noqa: F811
+) -> None:
+    """The Data Streamer's Basic Auth Header (the secret as its password)."""
+    client = await hass_client_no_auth()
+    head = _head(
+        b"Content-Type: application/json", _basic(SECRET), length=len(ONENCE_BODY)
+    )
+    status, answer = await _exchange(
+        client, head + ONENCE_BODY[:5], [ONENCE_BODY[5:]], handler_started
+    )
+    assert (status, answer) == (200, {"accepted": 1, "duplicates": 0})
 
 
 async def test_a_json_body_without_the_secret_is_not_read(
