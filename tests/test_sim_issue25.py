@@ -25,6 +25,7 @@ from custom_components.cellular_iot.providers.errors import (
     ProviderRateLimitedError,
 )
 from custom_components.cellular_iot.providers.hologram import HologramClient
+from custom_components.cellular_iot.providers.onence import OneNceClient
 from custom_components.cellular_iot.providers.sim import (
     SIM_STATES,
     SMS_STATES,
@@ -37,10 +38,12 @@ from homeassistant.core import HomeAssistant
 
 from .conftest import (
     GATE_TRACKER,
+    ONENCE_PUMP,
     device_subentry,
     emnify_pump_account,
     hologram_entry,
     monoz_entry,
+    onence_pump_account,
     record_events,
     setup_entry,
     with_webhook,
@@ -48,6 +51,7 @@ from .conftest import (
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import FakeHologram
 from .fakes.monoz import ICCID, FakeMonoz
+from .fakes.onence import CLIENT_ID, CLIENT_SECRET, FakeOneNce
 from .guards import HANG_GUARD
 
 SECRET = "sim-issue25-secret-0123456789"
@@ -434,3 +438,141 @@ def test_the_docs_list_the_states_automations_compare() -> None:
         assert re.search(r"`[a-z_]+`", column), line  # a state, as compared
         shown.update(re.findall(r"`([a-z_]+)`", column))
     assert shown == set(SIM_STATES) - {"no_sim"}
+
+
+# --- the same items for a 1NCE account ---------------------------------------------
+
+
+async def _onence_pump(hass: HomeAssistant, onence: FakeOneNce) -> Any:
+    entry = await setup_entry(hass, onence_pump_account(onence, SECRET))
+    await hass.async_block_till_done()
+    return entry
+
+
+async def test_onence_a_404_sms_list_does_not_fail_the_refresh(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    await hass.services.async_call(
+        DOMAIN,
+        "send_sms",
+        {"iccid": ONENCE_PUMP, "message": "pump on"},
+        blocking=True,
+        return_response=True,
+    )
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.sims
+    assert len(coordinator.sms.followed) == 1
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 404)
+    await _refresh(hass, entry)
+    assert coordinator.last_update_success
+    assert coordinator.failures == 0
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    assert coordinator.sms.followed == []
+    assert _state(hass, "sensor.pump_last_sms_delivery") == STATE_UNKNOWN
+
+
+async def test_onence_another_sms_list_error_keeps_the_follow_up(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    events = record_events(hass, EVENT_SMS_STATUS)
+    await hass.services.async_call(
+        DOMAIN, "send_sms", {"iccid": ONENCE_PUMP, "message": "on"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 500)
+    coordinator = await _refresh(hass, entry)
+    assert coordinator.last_update_success
+    assert len(coordinator.sms.followed) == 1  # kept for the next refresh
+    [sms_id] = list(onence.sms_records)
+    onence.set_sms_status(sms_id, 4)
+    await _refresh(hass, entry)
+    assert [event.data["status"] for event in events] == ["delivered"]
+
+
+async def test_onence_a_volume_too_large_is_unknown_not_a_crash(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    # 1NCE: fails until providers/onence.py _parse_data_quota gives no "used" when
+    # a volume is beyond a byte count (it shows 0.0: total - left of two 1e303 MB).
+    onence.add_sim(
+        ONENCE_PUMP,
+        label="Pump",
+        quota={"volume": 1e303, "total_volume": 1e303, "expiry_date": "x"},
+        sms_quota={"volume": float("inf"), "total_volume": 10**400},
+    )
+    entry = await _onence_pump(hass, onence)
+    assert entry.runtime_data.sims.last_update_success
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    for key in ("data_used_this_period", "data_left", "sms_left"):
+        assert _state(hass, f"sensor.pump_{key}") == STATE_UNKNOWN, key
+
+
+async def test_onence_a_403_on_a_sims_status_starts_no_reauth(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/status", 403)
+    coordinator = await _refresh(hass, entry)
+    assert _reauth_flows(hass) == []
+    assert coordinator.last_update_success
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+    assert _state(hass, "binary_sensor.pump_online") == STATE_UNKNOWN
+
+
+async def test_onence_a_device_sent_sms_with_the_same_text_is_never_claimed(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    entry = await _onence_pump(hass, onence)
+    events = record_events(hass, EVENT_SMS_STATUS)
+    # An answer without an id (v1's 201 has none, and no Location here): the SMS
+    # is looked for by its text.
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 201, b"")
+    await hass.services.async_call(
+        DOMAIN, "send_sms", {"iccid": ONENCE_PUMP, "message": "pump on"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    # 1NCE lists only an SMS the device sent (MO) with the same text, delivered.
+    onence.sms_records[42] = {
+        "id": 42,
+        "submit_date": "2027-01-15T08:00:00.000+0000",
+        "final_date": "2027-01-15T08:00:01.000+0000",
+        "iccid": ONENCE_PUMP,
+        "payload": "pump on",
+        "status": {"id": 4, "description": "DELIVERED"},
+        "sms_type": {"id": 2, "description": "MO"},
+    }
+    coordinator = await _refresh(hass, entry)
+    assert events == []
+    assert [item.sms_id for item in coordinator.sms.followed] == [None]
+    assert _state(hass, "sensor.pump_last_sms_delivery") == "pending"
+
+
+async def test_onence_reads_no_page_past_a_missing_sim(onence: FakeOneNce) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    onence.add_sims(2500)  # 26 pages of 100
+    missing = "8988228066609999999"
+    async with ClientSession() as session:
+        client = OneNceClient(session, CLIENT_ID, CLIENT_SECRET, timeout=HANG_GUARD)
+        statuses = await client.sim_statuses([ONENCE_PUMP, missing])
+    assert set(statuses) == {ONENCE_PUMP}
+    # One page and one direct read of the SIM not on it: not the 26 pages.
+    assert len(onence.calls("/v2/sims")) == 1
+    assert len(onence.calls(f"/v2/sims/{missing}")) == 1
+
+
+async def test_onence_reads_a_sim_far_down_the_list_by_itself(
+    onence: FakeOneNce,
+) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    onence.add_sims(2500)
+    far = "8988228066609000001"
+    onence.add_sim(far, label="Far")
+    async with ClientSession() as session:
+        client = OneNceClient(session, CLIENT_ID, CLIENT_SECRET, timeout=HANG_GUARD)
+        statuses = await client.sim_statuses([ONENCE_PUMP, far])
+    assert set(statuses) == {ONENCE_PUMP, far}
+    assert statuses[far].state == "active"  # "Activated" when read alone (recorded)
+    assert len(onence.calls("/v2/sims")) == 1
+    assert len(onence.calls(f"/v2/sims/{far}")) == 1
