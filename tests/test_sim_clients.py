@@ -11,12 +11,14 @@ from custom_components.cellular_iot.providers.emnify import EmnifyClient
 from custom_components.cellular_iot.providers.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
+    ProviderError,
     ProviderNotFoundError,
     ProviderRateLimitedError,
     ProviderResponseError,
 )
 from custom_components.cellular_iot.providers.hologram import HologramClient
 from custom_components.cellular_iot.providers.monoz import PROBE_ICCID, MonozClient
+from custom_components.cellular_iot.providers.onence import OneNceClient
 from custom_components.cellular_iot.providers.sim import (
     SIM_ACTIVE,
     SIM_INACTIVE,
@@ -25,6 +27,7 @@ from custom_components.cellular_iot.providers.sim import (
     SIM_SUSPENDED,
     SIM_UNKNOWN,
     SMS_DELIVERED,
+    SMS_EXPIRED,
     SMS_PENDING,
     SMS_UNKNOWN,
     SimStatus,
@@ -35,6 +38,11 @@ from .conftest import API_KEY
 from .fakes.emnify import FakeEmnify
 from .fakes.hologram import DROP, FakeHologram
 from .fakes.monoz import API_KEY as MONOZ_KEY, ICCID, ORG_ID, FakeMonoz
+from .fakes.onence import (
+    CLIENT_ID as ONENCE_CLIENT_ID,
+    CLIENT_SECRET as ONENCE_SECRET,
+    FakeOneNce,
+)
 from .guards import HANG_GUARD
 
 OTHER_ICCID = "8981100005819480001"
@@ -661,3 +669,192 @@ async def test_monoz_errors(
         with pytest.raises(ProviderAuthError):
             await MonozClient(session, ORG_ID, "wrong").sim_statuses([ICCID])
     assert monoz.sim_enabled == {}
+
+
+# --- 1NCE -------------------------------------------------------------------------------
+
+ONENCE_PUMP = "8988228066602301001"
+ONENCE_MISSING = "8988228066609999999"
+
+
+def _onence(session: ClientSession) -> OneNceClient:
+    return OneNceClient(session, ONENCE_CLIENT_ID, ONENCE_SECRET, timeout=HANG_GUARD)
+
+
+async def test_onence_statuses_documented_shape(onence: FakeOneNce) -> None:
+    """The list, then each SIM's status, data quota and SMS quota (recorded shapes)."""
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    async with ClientSession() as session:
+        statuses = await _onence(session).sim_statuses([ONENCE_PUMP, ONENCE_MISSING])
+    assert set(statuses) == {ONENCE_PUMP}
+    sim = statuses[ONENCE_PUMP]
+    assert sim.state == SIM_ACTIVE
+    assert sim.provider_state == "Enabled"
+    assert sim.online is True
+    assert sim.iccid == ONENCE_PUMP
+    assert sim.msisdn == "882285602301001"
+    assert sim.imei == "8682390502301001"
+    assert sim.can_pause is True
+    # The recorded quota: 500 MB, 479.949998 left (MB of 1024 kB), until 2031-11-26.
+    assert sim.data_remaining == round(479.949998 * 1024 * 1024)
+    assert sim.data_used == round((500 - 479.949998) * 1024 * 1024)
+    assert sim.data_expiry == datetime(2031, 11, 26, tzinfo=UTC)
+    assert sim.sms_remaining == 240
+    (listing,) = onence.calls("/v2/sims")
+    assert listing[0] == "GET"
+    assert listing[2] == {"page": "1", "pageSize": "100"}
+    for path in ("status", "quota/data", "quota/sms"):
+        assert len(onence.calls(f"/v2/sims/{ONENCE_PUMP}/{path}")) == 1, path
+    # The SIM not on the (only) page is not read by itself: the list was complete.
+    assert onence.calls(f"/v2/sims/{ONENCE_MISSING}") == []
+
+
+async def test_onence_statuses_page_through_and_bound_concurrency(
+    onence: FakeOneNce,
+) -> None:
+    iccids = onence.add_sims(250)  # 3 pages of 100
+    wanted = [*iccids[::25], iccids[-1]]
+    async with ClientSession() as session:
+        client = _onence(session)
+        statuses = await client.sim_statuses(wanted)
+        assert set(statuses) == set(wanted)
+        pages = onence.calls("/v2/sims")
+        assert [p[2]["page"] for p in pages] == ["1", "2", "3"]
+        assert onence.max_in_flight <= 5
+        onence.requests.clear()
+        assert set(await client.sim_statuses(iccids[:2])) == set(iccids[:2])
+        assert len(onence.calls("/v2/sims")) == 1
+        onence.requests.clear()
+        assert await client.sim_statuses([]) == {}
+        assert onence.requests == []
+
+
+@pytest.mark.parametrize(
+    ("word", "state", "can_pause"),
+    [
+        ("Enabled", SIM_ACTIVE, True),
+        ("Disabled", SIM_SUSPENDED, True),
+        ("Issued", SIM_INACTIVE, False),
+        ("Something new", SIM_UNKNOWN, False),
+    ],
+)
+async def test_onence_states(
+    onence: FakeOneNce, word: str, state: str, can_pause: bool
+) -> None:
+    onence.add_sim(ONENCE_PUMP, status=word)
+    async with ClientSession() as session:
+        status = (await _onence(session).sim_statuses([ONENCE_PUMP]))[ONENCE_PUMP]
+    assert status.state == state
+    assert status.provider_state == word
+    assert status.can_pause is can_pause
+
+
+async def test_onence_missing_and_garbage_fields(onence: FakeOneNce) -> None:
+    onence.add_sim(ONENCE_PUMP, quota={"volume": "lots", "expiry_date": 7})
+    onence.sims[ONENCE_PUMP].update(imei=["x"], msisdn=None, status=12)
+    onence.sms_quota[ONENCE_PUMP] = {"volume": 2.5}
+    onence.connectivity[ONENCE_PUMP] = "SOMETHING"
+    async with ClientSession() as session:
+        status = (await _onence(session).sim_statuses([ONENCE_PUMP]))[ONENCE_PUMP]
+    assert status.state == SIM_UNKNOWN
+    assert status.imei is None
+    assert status.msisdn is None
+    assert status.online is None
+    assert status.data_used is None
+    assert status.data_remaining is None
+    assert status.data_expiry is None
+    assert status.sms_remaining is None
+
+
+async def test_onence_per_sim_404_and_errors(onence: FakeOneNce) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    async with ClientSession() as session:
+        client = _onence(session)
+        onence.fail(f"/v2/sims/{ONENCE_PUMP}/status", 404)
+        onence.fail(f"/v2/sims/{ONENCE_PUMP}/quota/data", 404)
+        status = (await client.sim_statuses([ONENCE_PUMP]))[ONENCE_PUMP]
+        assert status.state == SIM_ACTIVE
+        assert status.online is None
+        assert status.data_remaining is None
+        assert status.sms_remaining == 240
+        onence.fail(f"/v2/sims/{ONENCE_PUMP}/quota/sms", 500)
+        with pytest.raises(ProviderError):
+            await client.sim_statuses([ONENCE_PUMP])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (500, None, ProviderError),
+        (429, None, ProviderRateLimitedError),
+        (200, "garbage", ProviderResponseError),
+        (200, {"not": "a list"}, ProviderResponseError),
+    ],
+)
+async def test_onence_listing_errors(
+    onence: FakeOneNce, status: int, body: object, error: type[Exception]
+) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    async with ClientSession() as session:
+        client = _onence(session)
+        onence.fail("/v2/sims", status, body)
+        with pytest.raises(error):
+            await client.sim_statuses([ONENCE_PUMP])
+        onence.fail("/v2/sims", status, body)
+        with pytest.raises(error):
+            await client.list_sims()
+
+
+async def test_onence_401_renews_the_token_once_per_call(onence: FakeOneNce) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    async with ClientSession() as session:
+        client = _onence(session)
+        await client.sim_statuses([ONENCE_PUMP])
+        assert onence.token_calls == 1
+        for _ in range(2):
+            onence.expire_all()
+            before = onence.token_calls
+            await client.sim_statuses([ONENCE_PUMP])
+            assert onence.token_calls == before + 1
+        # The secret revoked: the renewal is refused (400, as recorded), an auth error.
+        onence.expire_all()
+        onence.credentials.clear()
+        with pytest.raises(ProviderAuthError):
+            await client.sim_statuses([ONENCE_PUMP])
+
+
+async def test_onence_pause_and_resume(onence: FakeOneNce) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    async with ClientSession() as session:
+        client = _onence(session)
+        await client.set_sim_active(ONENCE_PUMP, False)
+        status = (await client.sim_statuses([ONENCE_PUMP]))[ONENCE_PUMP]
+        assert status.state == SIM_SUSPENDED
+        await client.set_sim_active(ONENCE_PUMP, True)
+        onence.fail(f"/v2/sims/{ONENCE_PUMP}", 404)
+        with pytest.raises(ProviderNotFoundError):
+            await client.set_sim_active(ONENCE_PUMP, False)
+    assert onence.puts == [
+        (ONENCE_PUMP, {"iccid": ONENCE_PUMP, "status": "Disabled"}),
+        (ONENCE_PUMP, {"iccid": ONENCE_PUMP, "status": "Enabled"}),
+    ]
+
+
+async def test_onence_sms_delivery(onence: FakeOneNce) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump")
+    async with ClientSession() as session:
+        client = _onence(session)
+        ids = [
+            await client.send_sms(ONENCE_PUMP, part)
+            for part in encode_sms("x" * 200, max_parts=4)
+        ]
+        assert all(ids)
+        listed = {sms.sms_id: sms for sms in await client.list_sms(ONENCE_PUMP)}
+        assert {listed[i].status for i in ids} == {SMS_PENDING}
+        onence.set_sms_status(ids[0], 4, final_date="2027-01-15T08:00:05.000+0000")
+        onence.set_sms_status(ids[1], 6)
+        listed = {sms.sms_id: sms for sms in await client.list_sms(ONENCE_PUMP)}
+    assert listed[ids[0]].status == SMS_DELIVERED
+    assert listed[ids[0]].final == datetime(2027, 1, 15, 8, 0, 5, tzinfo=UTC)
+    assert listed[ids[1]].status == SMS_EXPIRED
+    assert listed[ids[0]].direction == "MT"
