@@ -602,6 +602,49 @@ async def test_inbound_message_reaches_only_its_device(
     assert account_event.attributes["device_id"] == "234567"
 
 
+async def test_onence_inbound_sms_reaches_only_its_sim_device(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    onence: FakeOneNce,
+) -> None:
+    onence_sims(onence)
+    entry = await setup_entry(
+        hass,
+        _account(
+            onence_entry(),
+            device_subentry("Pump", iccid=ONENCE_PUMP),
+            device_subentry("Sensor 1002", iccid=ONENCE_OTHER),
+        ),
+    )
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{WEBHOOK_IDS['1nce']}?secret={SECRET}",
+        json={
+            "id": 5150,
+            "payload": "water 12C",
+            "submit_date": "2026-11-23 10:00:00",
+            "dest_address": "1234",
+            "source_address": "882285602301002",
+            "dcs": 0,
+            "pid": 0,
+            "endpoint": {"id": 2, "name": ONENCE_OTHER},
+            "organisation": {"id": 1},
+        },
+    )
+    assert response.status == 200
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sensor_1002_last_message").state == "water 12C"  # type: ignore[union-attr]
+    assert hass.states.get("event.sensor_1002_message").attributes["data"] == (  # type: ignore[union-attr]
+        "water 12C"
+    )
+    assert hass.states.get("sensor.pump_last_message").state == "unknown"  # type: ignore[union-attr]
+    assert hass.states.get("event.pump_message").state == "unknown"  # type: ignore[union-attr]
+    account_event = hass.states.get("event.1nce_fleet_message")
+    assert account_event is not None
+    assert account_event.attributes["iccid"] == ONENCE_OTHER
+    assert entry.state.value == "loaded"
+
+
 # --- device targets in actions -------------------------------------------------------
 
 

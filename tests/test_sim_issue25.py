@@ -549,6 +549,36 @@ async def test_onence_a_device_sent_sms_with_the_same_text_is_never_claimed(
     assert _state(hass, "sensor.pump_last_sms_delivery") == "pending"
 
 
+async def test_onence_an_sms_sent_without_an_id_is_found_by_its_text(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """The MT SMS 1NCE lists with the text sent is the one followed: its state."""
+    entry = await _onence_pump(hass, onence)
+    events = record_events(hass, EVENT_SMS_STATUS)
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}/sms", 201, b"")
+    await hass.services.async_call(
+        DOMAIN, "send_sms", {"iccid": ONENCE_PUMP, "message": "pump on"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    onence.sms_records[43] = {
+        "id": 43,
+        "submit_date": "2099-01-15T08:00:00.000+0000",
+        "final_date": "2099-01-15T08:00:01.000+0000",
+        "iccid": ONENCE_PUMP,
+        "payload": "pump on",
+        "status": {"id": 4, "description": "DELIVERED"},
+        "sms_type": {"id": 1, "description": "MT"},
+    }
+    coordinator = await _refresh(hass, entry)
+    assert [(e.data["status"], e.data["sms_id"]) for e in events] == [
+        ("delivered", "43")
+    ]
+    assert coordinator.sms.followed == [] or all(
+        item.sms_id == "43" for item in coordinator.sms.followed
+    )
+    assert _state(hass, "sensor.pump_last_sms_delivery") == "delivered"
+
+
 async def test_onence_reads_no_page_past_a_missing_sim(onence: FakeOneNce) -> None:
     onence.add_sim(ONENCE_PUMP, label="Pump")
     onence.add_sims(2500)  # 26 pages of 100
