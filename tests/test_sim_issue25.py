@@ -579,6 +579,37 @@ async def test_onence_an_sms_sent_without_an_id_is_found_by_its_text(
     assert _state(hass, "sensor.pump_last_sms_delivery") == "delivered"
 
 
+async def test_onence_the_switch_shows_the_requested_state_until_1nce_confirms(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    onence.add_sim(ONENCE_PUMP, label="Pump", status="Disabled")
+    entry = await _onence_pump(hass, onence)
+    assert _state(hass, "switch.pump_sim_active") == "off"
+    assert _state(hass, "sensor.pump_sim_status") == "suspended"
+    # 1NCE takes the PUT; its list still says Disabled for a while.
+    onence.fail(f"/v2/sims/{ONENCE_PUMP}", 200, b"")
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.pump_sim_active"}
+    )
+    await hass.async_block_till_done()
+    assert onence.faults == []
+    switch = hass.states.get("switch.pump_sim_active")
+    assert switch is not None
+    assert switch.state == "on"
+    assert switch.attributes["requested_state"] == "active"
+    await _refresh(hass, entry)
+    assert _state(hass, "sensor.pump_sim_status") == "suspended"
+    assert _state(hass, "switch.pump_sim_active") == "on"
+    # Confirmed: 1NCE's state, no requested state any more.
+    onence.sims[ONENCE_PUMP]["status"] = "Enabled"
+    await _refresh(hass, entry)
+    switch = hass.states.get("switch.pump_sim_active")
+    assert switch is not None
+    assert switch.state == "on"
+    assert "requested_state" not in switch.attributes
+    assert _state(hass, "sensor.pump_sim_status") == "active"
+
+
 async def test_onence_reads_no_page_past_a_missing_sim(onence: FakeOneNce) -> None:
     onence.add_sim(ONENCE_PUMP, label="Pump")
     onence.add_sims(2500)  # 26 pages of 100
