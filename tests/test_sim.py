@@ -651,6 +651,44 @@ def _sim_lists(onence: FakeOneNce) -> int:
     return len(onence.calls("/v2/sims"))
 
 
+async def test_onence_a_device_page_shows_its_sim(
+    hass: HomeAssistant, onence: FakeOneNce
+) -> None:
+    """What a 1NCE SIM shows: the Hologram device page's checks, plus its quotas."""
+    entry = await _onence_pump(hass, onence)
+    status = hass.states.get("sensor.pump_sim_status")
+    assert status is not None
+    assert status.state == "active"
+    assert status.attributes["provider_state"] == "Enabled"
+    assert status.attributes["options"] == [
+        "active",
+        "suspended",
+        "pending",
+        "inactive",
+        "no_sim",
+        "unknown",
+    ]
+    for key in ("data_used_this_period", "data_left"):
+        sensor = hass.states.get(f"sensor.pump_{key}")
+        assert sensor is not None, key
+        assert sensor.attributes["unit_of_measurement"] == "MB", key
+        assert sensor.attributes["device_class"] == "data_size", key
+        assert float(sensor.state) > 0, key
+    assert _state(hass, "sensor.pump_sms_left") == "240"
+    assert _state(hass, "sensor.pump_data_quota_expires").startswith("2031-11-26")
+    assert _state(hass, "binary_sensor.pump_online") == "on"
+    assert _state(hass, "switch.pump_sim_active") == "on"
+    registry = er.async_get(hass)
+    for key in ("iccid", "imei", "phone_number"):
+        diagnostic = registry.async_get(f"sensor.pump_{key}")
+        assert diagnostic is not None, key
+        assert diagnostic.disabled_by is er.RegistryEntryDisabler.INTEGRATION, key
+        assert diagnostic.entity_category is er.EntityCategory.DIAGNOSTIC, key
+    # 1NCE lists its SMS with their state: a delivery sensor.
+    assert registry.async_get("sensor.pump_last_sms_delivery") is not None
+    assert entry.runtime_data.sims is not None  # type: ignore[attr-defined]
+
+
 async def test_onence_an_account_without_devices_polls_nothing(
     hass: HomeAssistant, onence: FakeOneNce, reads: Reads
 ) -> None:
