@@ -1152,6 +1152,27 @@ async def test_onence_timeout_429_and_5xx_are_retried_in_order_per_sim(
     assert onence.faults == []
 
 
+async def test_onence_refusal_on_the_first_try_is_a_translated_error(
+    hass: HomeAssistant, onence: FakeOneNce, onence_fleet: MockConfigEntry
+) -> None:
+    """A 4xx is not queued: the action fails with 1NCE's reason, translated."""
+    failures = _failures(hass)
+    onence.fail(
+        f"/v2/sims/{ONENCE_PUMP}/sms",
+        400,
+        {"error_code": 1000, "error_token": "BadRequest", "message": "Bad payload"},
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        await _onence_sms(hass, ONENCE_PUMP, "x")
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "provider_bad_request"
+    assert "Bad payload" in str(err.value)
+    assert _outbox(onence_fleet).depth == 0
+    assert onence.sms == []
+    await hass.async_block_till_done()
+    assert failures == []  # the caller was told; no event on top
+
+
 async def test_onence_refusal_on_retry_gives_up_with_an_event(
     hass: HomeAssistant, onence: FakeOneNce, onence_fleet: MockConfigEntry
 ) -> None:
