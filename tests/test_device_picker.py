@@ -190,9 +190,8 @@ async def test_pickers_offer_exactly_the_devices_the_action_takes(
     onence: FakeOneNce,
     devices: dict[str, dr.DeviceEntry],
 ) -> None:
-    # 1NCE: fails until send_cloud_message to a 1NCE SIM takes the action's default
-    # protocol (TCP, services.py) or the picker leaves the SIM out: the Tank is
-    # offered, and the call as the picker makes it is refused protocol_not_supported.
+    # The 1NCE SIM (the Tank) is offered for send_cloud_message, and the call as the
+    # picker makes it (no protocol: each kind's own default, UDP for 1NCE) is sent.
     offered = {
         action: {
             name

@@ -97,15 +97,27 @@ def _entity(hass: HomeAssistant, domain: str, key: str, iccid: str = ICCID) -> s
 
 
 def _device(hass: HomeAssistant, iccid: str) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, ident) for ident in _device_identifiers(hass, iccid)}
+    """The device of a SIM, looked up within its entry (HA 2026.11 deprecates the
+    registry-wide lookup by identifier)."""
+    entry = _onence(hass)
+    wanted = {(DOMAIN, ident) for ident in _device_identifiers(hass, iccid)}
+    for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id):
+        if device.identifiers & wanted:
+            return device
+    raise AssertionError(f"no device for {iccid}")
+
+
+def _onence(hass: HomeAssistant) -> MockConfigEntry:
+    """The 1NCE account (among the entries of a test)."""
+    return next(
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data[CONF_KIND] == "1nce"
     )
-    assert device is not None
-    return device
 
 
 def _device_identifiers(hass: HomeAssistant, iccid: str) -> set[str]:
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    entry = _onence(hass)
     for subentry in entry.subentries.values():
         if subentry.data.get("iccid") == iccid:
             return {f"{entry.entry_id}_{subentry.subentry_id}"}

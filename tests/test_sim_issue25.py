@@ -494,8 +494,7 @@ async def test_onence_another_sms_list_error_keeps_the_follow_up(
 async def test_onence_a_volume_too_large_is_unknown_not_a_crash(
     hass: HomeAssistant, onence: FakeOneNce
 ) -> None:
-    # 1NCE: fails until providers/onence.py _parse_data_quota gives no "used" when
-    # a volume is beyond a byte count (it shows 0.0: total - left of two 1e303 MB).
+    # "Used" only from two volumes that are byte counts (two 1e303 MB read 0 used).
     onence.add_sim(
         ONENCE_PUMP,
         label="Pump",

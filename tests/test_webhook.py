@@ -1444,6 +1444,10 @@ async def test_monoz_and_emnify_take_json_only(
     content_type: str | None,
     status: int,
 ) -> None:
+    if content_type is None and json_hook.kind == "1nce":
+        # 1NCE OS does not say its webhook's Content-Type: a body without one is
+        # read as JSON (refusing it would get the integration disabled by 1NCE).
+        status = 200
     client = await hass_client_no_auth()
     headers = {"X-Webhook-Secret": SECRET}
     if content_type is not None:

@@ -808,7 +808,16 @@ def _parse_data_quota(quota: Any) -> tuple[int | None, int | None, Any]:
         return None, None, None
     left = _volume(quota.get("volume"))
     total = _volume(quota.get("total_volume"))
-    used = _bytes(total - left) if total is not None and left is not None else None
+    # Only from two volumes that are byte counts: the difference of two absurd
+    # ones (1e303 MB each) would read 0 used.
+    used = (
+        _bytes(total - left)
+        if total is not None
+        and left is not None
+        and _bytes(total) is not None
+        and _bytes(left) is not None
+        else None
+    )
     return used, _bytes(left), as_time(quota.get("expiry_date"))
 
 
