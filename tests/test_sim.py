@@ -671,9 +671,12 @@ async def test_onence_a_device_page_shows_its_sim(
     for key in ("data_used_this_period", "data_left"):
         sensor = hass.states.get(f"sensor.pump_{key}")
         assert sensor is not None, key
-        assert sensor.attributes["unit_of_measurement"] == "MB", key
+        # 1NCE counts in MiB ("MiB - Binary unit based"): shown as its Portal does.
+        assert sensor.attributes["unit_of_measurement"] == "MiB", key
         assert sensor.attributes["device_class"] == "data_size", key
         assert float(sensor.state) > 0, key
+    # The recorded quota: 479.949998 MiB left of 500.
+    assert float(_state(hass, "sensor.pump_data_left")) == pytest.approx(479.95, 0.01)
     assert _state(hass, "sensor.pump_sms_left") == "240"
     assert _state(hass, "sensor.pump_data_quota_expires").startswith("2031-11-26")
     assert _state(hass, "binary_sensor.pump_online") == "on"
