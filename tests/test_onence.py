@@ -805,3 +805,26 @@ async def test_the_id_field_picks_the_account_among_hologram_and_1nce(
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "send_sms", device_id=123456, message="hi")
     assert err.value.translation_key == "entry_required"
+
+
+async def test_a_failed_sim_list_leaves_the_iccid_to_be_typed(
+    hass: HomeAssistant, account: MockConfigEntry, onence: FakeOneNce
+) -> None:
+    onence.fail("/v2/sims", 500)
+    result = await hass.config_entries.subentries.async_init(
+        (account.entry_id, "device"), context={"source": SOURCE_USER}
+    )
+    (marker, *_) = result["data_schema"].schema
+    assert "options" not in getattr(result["data_schema"].schema[marker], "config", {})
+    # Typed with spaces, as an ICCID is often printed: stored as its digits.
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"iccid": f" {OTHER[:10]} {OTHER[10:]} "}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # (The list answers again on submit: the device is named by the SIM's label.)
+    assert result["title"] == "Tracker 2"
+    subentry = next(
+        sub for sub in account.subentries.values() if sub.data["iccid"] == OTHER
+    )
+    assert subentry.unique_id == f"1nce-{OTHER}"
