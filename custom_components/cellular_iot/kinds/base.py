@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any, ClassVar, NoReturn, NotRequired, TypedDict
+from typing import Any, ClassVar, Final, NoReturn, NotRequired, TypedDict
 
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
@@ -34,8 +34,11 @@ from .. import discovery
 from ..action_errors import invalid, label, provider_error
 from ..const import (
     ATTR_DEVICE_ID,
+    ATTR_EXPIRY,
+    ATTR_MESSAGE,
     ATTR_PHONE_NUMBER,
     ATTR_PROVIDER_ID,
+    ATTR_SENDER,
     ATTR_STATE,
     CONF_ORG_ID,
     CONF_WEBHOOK_ID,
@@ -55,6 +58,13 @@ from ..providers.errors import (
 )
 from ..providers.listing import AccountDevices
 from ..providers.sim import SIM_ACTIVE, SimStatus, SmsDelivery
+from ..providers.sms import (
+    PHONE_NUMBER,
+    SmsPart,
+    SmsTooLongError,
+    encode_sms,
+    sms_length,
+)
 from ..sim_status import SimInterval
 from .flow import KindFlow
 
@@ -514,6 +524,70 @@ async def async_submit(
         return await runtime.outbox.async_submit(operation, action, targets, params)
     except ProviderError as err:
         raise provider_error(hass, entry, err) from err
+
+
+# The most parts one SMS is split into (a provider that does not split: one
+# request each, emnify and 1NCE).
+MAX_SMS_PARTS: Final = 32
+
+
+def sms_parts_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the outbox parameters of an SMS sent in parts, from the action's data.
+
+    GSM-7 or UCS-2 as the text allows, split into parts with their UDH; the sender
+    a number (without its ``+``) or alphanumeric; the expiry as given.
+    """
+    message: str = data[ATTR_MESSAGE]
+    try:
+        parts = encode_sms(message, max_parts=MAX_SMS_PARTS)
+    except SmsTooLongError as err:
+        raise invalid("sms_too_long", parts=err.parts, max=err.max_parts) from None
+    sender: str | None = data.get(ATTR_SENDER)
+    alphanumeric = sender is not None and not PHONE_NUMBER.fullmatch(sender)
+    return {
+        "parts": [
+            {"payload": part.payload, "dcs": part.dcs, "udh": part.udh}
+            for part in parts
+        ],
+        "source_address": sender.lstrip("+") if sender and not alphanumeric else sender,
+        "alphanumeric": alphanumeric,
+        "expiry_date": data.get(ATTR_EXPIRY),
+        "encoding": sms_length(message)[0],
+    }
+
+
+async def async_send_sms_parts(
+    runtime: AccountData,
+    item: OutboxItem,
+    device_id: str,
+    send: Callable[[SmsPart], Awaitable[str | None]],
+) -> dict[str, Any]:
+    """Send the parts of an SMS not sent yet, one request each (``send``).
+
+    Progress is kept on the outbox item, so a retry sends only what is left. Each
+    part is then followed by the id the provider gave it, from its delivery
+    receipts and the device's SMS list (a part without one, by its text and time).
+    """
+    parts = item.params["parts"]
+    sent: list[dict[str, Any]] = item.progress_record().setdefault("sent", [])
+    for number in range(len(sent) + 1, len(parts) + 1):
+        raw = parts[number - 1]
+        part = SmsPart(payload=raw["payload"], dcs=raw.get("dcs"), udh=raw.get("udh"))
+        sent.append({"part": number, "sms_id": await send(part)})
+    if runtime.sims is not None and runtime.sims.sms is not None:
+        runtime.sims.sms.follow(
+            device_id,
+            [raw["payload"] for raw in parts],
+            {"outbox_id": item.id},
+            [entry["sms_id"] for entry in sent],
+        )
+        runtime.sims.async_update_listeners()
+    return {
+        "encoding": item.params["encoding"],
+        "parts": len(parts),
+        "messages": sent,
+        "outbox_id": item.id,
+    }
 
 
 def reject_fields(

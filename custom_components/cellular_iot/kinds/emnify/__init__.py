@@ -20,10 +20,7 @@ from ...action_errors import invalid
 from ...availability import LINK_API, Reachability
 from ...const import (
     ATTR_DEVICE_ID,
-    ATTR_EXPIRY,
     ATTR_ICCID,
-    ATTR_MESSAGE,
-    ATTR_SENDER,
     CONF_APPLICATION_TOKEN,
     SERVICE_SEND_SMS,
     SERVICE_SET_SIM_STATE,
@@ -42,30 +39,24 @@ from ...providers.emnify import EmnifyClient
 from ...providers.errors import ProviderError
 from ...providers.listing import AccountDevices
 from ...providers.sim import SimStatus, SmsDelivery
-from ...providers.sms import (
-    PHONE_NUMBER,
-    SmsPart,
-    SmsTooLongError,
-    encode_sms,
-    sms_length,
-)
+from ...providers.sms import SmsPart
 from ...sim_status import SimInterval
 from ..base import (
     AccountKind,
     ActionHandler,
     Operation,
+    async_send_sms_parts,
     async_set_sim_state,
     async_submit,
     check_account_sms,
     loaded_runtime,
     raise_setup_error,
     reject_fields,
+    sms_parts_params,
 )
 from .flow import FLOW
 
 EMNIFY_SMS: Final = "emnify_sms"
-# The most parts one SMS is split into.
-MAX_SMS_PARTS: Final = 32
 
 
 @dataclass(slots=True)
@@ -76,38 +67,24 @@ class EmnifyData(AccountData):
 
 
 async def emnify_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
-    """Send the parts not sent yet, one request each; progress is kept on the item."""
+    """Send the SMS's parts not sent yet to the endpoint, one request each.
+
+    Each part is followed by the id emnify gave it (its 201's Location).
+    """
     runtime = loaded_runtime(entry, EmnifyData)
     params = item.params
-    sent: list[dict[str, Any]] = item.progress_record().setdefault("sent", [])
-    parts = params["parts"]
-    for number in range(len(sent) + 1, len(parts) + 1):
-        raw = parts[number - 1]
+
+    async def send(part: SmsPart) -> str | None:
         result = await runtime.client.send_sms(
             params["device_id"],
-            [SmsPart(payload=raw["payload"], dcs=raw.get("dcs"), udh=raw.get("udh"))],
+            [part],
             source_address=params.get("source_address"),
             alphanumeric_sender=params.get("alphanumeric", False),
             expiry_date=params.get("expiry_date"),
         )
-        sent.append({"part": number, "sms_id": result[0].sms_id})
-    if runtime.sims is not None and runtime.sims.sms is not None:
-        # Each part is followed by the id emnify gave it (its 201's Location), from
-        # its delivery receipts and the endpoint's SMS list; a part that came back
-        # without one is looked for in the list by its text and time.
-        runtime.sims.sms.follow(
-            str(params["device_id"]),
-            [raw["payload"] for raw in parts],
-            {"outbox_id": item.id},
-            [entry["sms_id"] for entry in sent],
-        )
-        runtime.sims.async_update_listeners()
-    return {
-        "encoding": params["encoding"],
-        "parts": len(parts),
-        "messages": sent,
-        "outbox_id": item.id,
-    }
+        return result[0].sms_id
+
+    return await async_send_sms_parts(runtime, item, str(params["device_id"]), send)
 
 
 async def _async_send_sms(
@@ -115,39 +92,20 @@ async def _async_send_sms(
 ) -> dict[str, Any]:
     reject_fields(hass, entry, SERVICE_SEND_SMS, data, (ATTR_ICCID,))
     check_account_sms(hass, entry, data)
-    message: str = data[ATTR_MESSAGE]
-    try:
-        parts = encode_sms(message, max_parts=MAX_SMS_PARTS)
-    except SmsTooLongError as err:
-        raise invalid("sms_too_long", parts=err.parts, max=err.max_parts) from None
-    sender: str | None = data.get(ATTR_SENDER)
-    alphanumeric = sender is not None and not PHONE_NUMBER.fullmatch(sender)
-    encoding = sms_length(message)[0]
+    params = sms_parts_params(data)
     result = await async_submit(
         hass,
         entry,
         EMNIFY_SMS,
         SERVICE_SEND_SMS,
         [f"endpoint:{data[ATTR_DEVICE_ID]}"],
-        {
-            "device_id": data[ATTR_DEVICE_ID],
-            "parts": [
-                {"payload": part.payload, "dcs": part.dcs, "udh": part.udh}
-                for part in parts
-            ],
-            "source_address": sender.lstrip("+")
-            if sender and not alphanumeric
-            else sender,
-            "alphanumeric": alphanumeric,
-            "expiry_date": data.get(ATTR_EXPIRY),
-            "encoding": encoding,
-        },
+        {"device_id": data[ATTR_DEVICE_ID], **params},
     )
     return {
         "config_entry_id": entry.entry_id,
         "device_id": data[ATTR_DEVICE_ID],
-        "encoding": encoding,
-        "parts": len(parts),
+        "encoding": params["encoding"],
+        "parts": len(params["parts"]),
         **result,
     }
 

@@ -27,13 +27,10 @@ from ...const import (
     ATTR_DATA_BASE64,
     ATTR_DEVICE_ID,
     ATTR_DEVICE_IDS,
-    ATTR_EXPIRY,
     ATTR_ICCID,
-    ATTR_MESSAGE,
     ATTR_PORT,
     ATTR_PROTOCOL,
     ATTR_SEND_WHEN_ACTIVE,
-    ATTR_SENDER,
     CONF_CLIENT_ID,
     SERVICE_SEND_CLOUD_MESSAGE,
     SERVICE_SEND_SMS,
@@ -53,30 +50,24 @@ from ...providers.onence_deliveries import (
     parse_onence_receipts,
 )
 from ...providers.sim import SimStatus, SmsDelivery
-from ...providers.sms import (
-    PHONE_NUMBER,
-    SmsPart,
-    SmsTooLongError,
-    encode_sms,
-    sms_length,
-)
+from ...providers.sms import SmsPart
 from ...sim_status import SimInterval
 from ..base import (
     AccountKind,
     ActionHandler,
     Operation,
+    async_send_sms_parts,
     async_set_sim_state,
     async_submit,
     loaded_runtime,
     raise_setup_error,
     reject_fields,
+    sms_parts_params,
 )
 from .flow import CONF_CLIENT_SECRET, FLOW, KIND
 
 ONENCE_SMS: Final = "1nce_sms"
 ONENCE_UDP: Final = "1nce_udp"
-# The most parts one SMS is split into (1NCE does not split: one request each).
-MAX_SMS_PARTS: Final = 32
 
 
 @dataclass(slots=True)
@@ -90,37 +81,23 @@ class OneNceData(AccountData):
 
 
 async def onence_sms(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
-    """Send the parts not sent yet, one request each; progress is kept on the item."""
+    """Send the SMS's parts not sent yet to the SIM, one request each.
+
+    Each part is followed by the id 1NCE gave it (v2: the body; v1: Location).
+    """
     runtime = loaded_runtime(entry, OneNceData)
     params = item.params
-    sent: list[dict[str, Any]] = item.progress_record().setdefault("sent", [])
-    parts = params["parts"]
-    for number in range(len(sent) + 1, len(parts) + 1):
-        raw = parts[number - 1]
-        sms_id = await runtime.client.send_sms(
+
+    async def send(part: SmsPart) -> str | None:
+        return await runtime.client.send_sms(
             params["iccid"],
-            SmsPart(payload=raw["payload"], dcs=raw.get("dcs"), udh=raw.get("udh")),
+            part,
             source_address=params.get("source_address"),
             alphanumeric_sender=params.get("alphanumeric", False),
             expiry_date=params.get("expiry_date"),
         )
-        sent.append({"part": number, "sms_id": sms_id})
-    if runtime.sims is not None and runtime.sims.sms is not None:
-        # Each part is followed by the id 1NCE gave it, from the delivery reports
-        # and the SIM's SMS list.
-        runtime.sims.sms.follow(
-            params["iccid"],
-            [raw["payload"] for raw in parts],
-            {"outbox_id": item.id},
-            [entry["sms_id"] for entry in sent],
-        )
-        runtime.sims.async_update_listeners()
-    return {
-        "encoding": params["encoding"],
-        "parts": len(parts),
-        "messages": sent,
-        "outbox_id": item.id,
-    }
+
+    return await async_send_sms_parts(runtime, item, params["iccid"], send)
 
 
 async def onence_udp(entry: CellularIoTConfigEntry, item: OutboxItem) -> dict[str, Any]:
@@ -169,39 +146,15 @@ async def _async_send_sms(
             field=label(hass, action, ATTR_ICCID),
         )
     iccid = _iccid(hass, entry, action, data)
-    message: str = data[ATTR_MESSAGE]
-    try:
-        parts = encode_sms(message, max_parts=MAX_SMS_PARTS)
-    except SmsTooLongError as err:
-        raise invalid("sms_too_long", parts=err.parts, max=err.max_parts) from None
-    sender: str | None = data.get(ATTR_SENDER)
-    alphanumeric = sender is not None and not PHONE_NUMBER.fullmatch(sender)
-    encoding = sms_length(message)[0]
+    params = sms_parts_params(data)
     result = await async_submit(
-        hass,
-        entry,
-        ONENCE_SMS,
-        action,
-        [f"iccid:{iccid}"],
-        {
-            "iccid": iccid,
-            "parts": [
-                {"payload": part.payload, "dcs": part.dcs, "udh": part.udh}
-                for part in parts
-            ],
-            "source_address": sender.lstrip("+")
-            if sender and not alphanumeric
-            else sender,
-            "alphanumeric": alphanumeric,
-            "expiry_date": data.get(ATTR_EXPIRY),
-            "encoding": encoding,
-        },
+        hass, entry, ONENCE_SMS, action, [f"iccid:{iccid}"], {"iccid": iccid, **params}
     )
     return {
         "config_entry_id": entry.entry_id,
         "iccid": iccid,
-        "encoding": encoding,
-        "parts": len(parts),
+        "encoding": params["encoding"],
+        "parts": len(params["parts"]),
         **result,
     }
 
